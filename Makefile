@@ -1,0 +1,56 @@
+# The two commands anyone needs: `make run` and `make test`.
+# Everything else here is what they depend on, installed on first use.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+APT_PACKAGES_TEST := rabbitmq-server chromium chromium-driver nodejs npm
+PYTEST_ARGS ?=
+
+.PHONY: run test bench system-deps system-deps-test web-deps node-test-deps clean
+
+run: $(VENV)/.installed web-deps
+	$(BIN)/twistd -n wampchat
+
+test: system-deps-test $(VENV)/.installed-test web-deps node-test-deps
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(VENV)/.installed-test web-deps
+	$(BIN)/python -m benchmarks.run
+
+# Debian packages: python venv support always; broker, browser and node for the tests.
+system-deps:
+	@if ! $(PYTHON) -m venv --help >/dev/null 2>&1 || ! command -v npm >/dev/null; then \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3 python3-venv python3-dev nodejs npm; \
+	fi
+
+system-deps-test: system-deps
+	@missing=""; \
+	[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || missing="$$missing rabbitmq-server"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v chromedriver >/dev/null || missing="$$missing chromium-driver"; \
+	if [ -n "$$missing" ]; then \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	fi
+
+$(VENV)/.created:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip wheel setuptools
+	touch $@
+
+$(VENV)/.installed: $(VENV)/.created setup.py
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+web-deps:
+	@if [ -f web/package.json ] && [ ! -d web/node_modules ]; then cd web && npm ci --no-audit --no-fund; fi
+
+node-test-deps:
+	@if [ -f tests/js/package.json ] && [ ! -d tests/js/node_modules ]; then cd tests/js && npm ci --no-audit --no-fund; fi
+
+clean:
+	rm -rf $(VENV) web/node_modules tests/js/node_modules
