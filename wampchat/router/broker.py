@@ -1,0 +1,172 @@
+"""
+The broker: subscriptions and fan-out.
+
+All subscribers of one (topic, match) share one Subscription and so one
+subscription id; that makes the EVENT for a publication identical for all of
+them, so it is built once and serialized once per serializer (Autobahn caches
+the bytes on the message object).
+"""
+from autobahn.wamp import message
+
+from wampchat.router.ids import global_id
+from wampchat.router.matching import MATCH_EXACT, PatternMap
+
+
+class Subscription:
+    """One (uri, match) and the sessions subscribed to it."""
+
+    __slots__ = ("id", "uri", "match", "subscribers", "pattern_parts")
+
+    def __init__(self, uri, match):
+        self.id = global_id()
+        self.uri = uri
+        self.match = match
+        self.subscribers = {}
+        self.pattern_parts = None
+
+
+class Publication:
+    """An accepted publication, as observers (the AMQP bridge) see it."""
+
+    __slots__ = ("topic", "args", "kwargs", "publication_id", "publisher", "disclosed", "origin")
+
+    def __init__(self, topic, args, kwargs, publication_id, publisher, disclosed, origin):
+        self.topic = topic
+        self.args = args
+        self.kwargs = kwargs
+        self.publication_id = publication_id
+        self.publisher = publisher
+        self.disclosed = disclosed
+        self.origin = origin
+
+
+class Broker:
+    """Routes publications to subscribers of matching subscriptions."""
+
+    def __init__(self, realm, metrics):
+        self._realm = realm
+        self._metrics = metrics
+        self._map = PatternMap()
+        self._by_id = {}
+        self._observers = []
+
+    # -- subscriptions --------------------------------------------------
+    def subscribe(self, session, uri, match):
+        """Add ``session`` to the (uri, match) subscription; returns it."""
+        sub = self._map.get(uri, match)
+        if sub is None:
+            sub = Subscription(uri, match)
+            self._map.add(uri, match, sub)
+            self._by_id[sub.id] = sub
+        sub.subscribers[session] = None
+        session.subscriptions[sub.id] = sub
+        return sub
+
+    def unsubscribe(self, session, subscription_id):
+        """Remove ``session`` from a subscription; False when it was not subscribed."""
+        sub = session.subscriptions.pop(subscription_id, None)
+        if sub is None:
+            return False
+        self._drop(sub, session)
+        return True
+
+    def _drop(self, sub, session):
+        sub.subscribers.pop(session, None)
+        if not sub.subscribers:
+            self._map.remove(sub.uri, sub.match)
+            self._by_id.pop(sub.id, None)
+
+    def detach(self, session):
+        for sub in session.subscriptions.values():
+            self._drop(sub, session)
+        session.subscriptions.clear()
+
+    def subscription_count(self):
+        return len(self._by_id)
+
+    # -- observers (the AMQP bridge) -------------------------------------
+    def add_observer(self, observer):
+        """``observer(publication)`` is called for every accepted publication."""
+        self._observers.append(observer)
+
+    def remove_observer(self, observer):
+        self._observers.remove(observer)
+
+    # -- publishing -----------------------------------------------------
+    def publish(self, session, msg, disclose):
+        """Deliver an authorized PUBLISH from ``session``; returns the publication id."""
+        info = session.info
+        pub_id = global_id()
+        skip = session if msg.exclude_me is not False else None
+        has_filters = (
+            msg.exclude or msg.exclude_authid or msg.exclude_authrole
+            or msg.eligible is not None or msg.eligible_authid is not None or msg.eligible_authrole is not None
+        )
+        self._deliver(
+            msg.topic, msg.args, msg.kwargs, pub_id, info if disclose else None, skip,
+            msg if has_filters else None,
+        )
+        if self._observers:
+            self._notify(Publication(msg.topic, msg.args, msg.kwargs, pub_id, info, disclose, None))
+        return pub_id
+
+    def inject(self, topic, args=None, kwargs=None, origin="amqp", publisher_authid=None):
+        """Deliver a publication that arrived from outside the realm (e.g. AMQP)."""
+        pub_id = global_id()
+        self._deliver(topic, args, kwargs, pub_id, None, None, None, publisher_authid)
+        if self._observers:
+            self._notify(Publication(topic, args, kwargs, pub_id, None, False, origin))
+        return pub_id
+
+    def publish_internal(self, topic, args=None, kwargs=None):
+        """Router-originated events (session meta); not shown to observers."""
+        if self._map:
+            self._deliver(topic, args, kwargs, global_id(), None, None, None)
+
+    def _notify(self, publication):
+        for observer in self._observers:
+            try:
+                observer(publication)
+            except Exception:
+                self._metrics.errors.inc()
+                self._realm.log_failure("broker observer failed")
+
+    def _deliver(self, topic, args, kwargs, pub_id, publisher, skip, filters, publisher_authid=None):
+        """The hot path: one Event per matching subscription, sent to each receiver."""
+        delivered = 0
+        for sub in self._map.match_all(topic):
+            receivers = sub.subscribers
+            if filters is not None:
+                receivers = [s for s in receivers if _eligible(s.info, filters)]
+            event = message.Event(
+                sub.id,
+                pub_id,
+                args=args,
+                kwargs=kwargs,
+                publisher=publisher.id if publisher is not None else None,
+                publisher_authid=publisher.authid if publisher is not None else publisher_authid,
+                publisher_authrole=publisher.authrole if publisher is not None else None,
+                topic=topic if sub.match != MATCH_EXACT else None,
+            )
+            for receiver in receivers:
+                if receiver is not skip:
+                    receiver.send(event)
+                    delivered += 1
+        self._metrics.events_out.value += delivered
+
+
+def _eligible(info, msg):
+    """The black/white-listing of PUBLISH options (exclude*/eligible*)."""
+    if msg.exclude and info.id in msg.exclude:
+        return False
+    if msg.exclude_authid and info.authid in msg.exclude_authid:
+        return False
+    if msg.exclude_authrole and info.authrole in msg.exclude_authrole:
+        return False
+    if msg.eligible is not None and info.id not in msg.eligible:
+        return False
+    if msg.eligible_authid is not None and info.authid not in msg.eligible_authid:
+        return False
+    if msg.eligible_authrole is not None and info.authrole not in msg.eligible_authrole:
+        return False
+    return True

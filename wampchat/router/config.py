@@ -1,0 +1,119 @@
+"""
+Router configuration: roles with URI permissions, users, and limits.
+
+The config file is JSON (documented in the README)::
+
+    {
+      "allow_guests": true,
+      "roles": {
+        "user": {"permissions": [{"uri": "app.", "match": "prefix",
+                                   "allow": ["call", "register", "publish", "subscribe"]}],
+                 "disclose": true}
+      },
+      "users": [ <entries printed by python -m wampchat.router.credentials> ]
+    }
+
+A role named in the file replaces that role's defaults; roles not named keep
+theirs.
+"""
+import json
+from dataclasses import dataclass, field
+
+from wampchat.router.credentials import credentials_from_dict
+from wampchat.router.matching import MATCH_POLICIES
+
+ACTIONS = ("call", "register", "publish", "subscribe")
+ALL = list(ACTIONS)
+
+META_PROCEDURES = ("wamp.session.count", "wamp.session.list", "wamp.session.get")
+META_TOPICS = ("wamp.session.on_join", "wamp.session.on_leave")
+
+
+def _rule(uri, match, allow):
+    return {"uri": uri, "match": match, "allow": list(allow)}
+
+
+def _common_rules():
+    rules = [_rule("app.", "prefix", ALL), _rule("svc.", "prefix", ["call"])]
+    rules += [_rule(p, "exact", ["call"]) for p in META_PROCEDURES]
+    rules += [_rule(t, "exact", ["subscribe"]) for t in META_TOPICS]
+    # chat.*: the chat service's dynamic rule narrows these per room and user.
+    rules.append(_rule("chat.", "prefix", ["call", "subscribe"]))
+    return rules
+
+
+def default_roles():
+    """The permissions used when no config file names a role (see API.md §3)."""
+    roles = {name: {"permissions": _common_rules(), "disclose": True} for name in ("guest", "user", "admin")}
+    roles["service"] = {
+        "permissions": _common_rules() + [_rule("svc.", "prefix", ["register", "call"])],
+        "disclose": True,
+    }
+    return roles
+
+
+class ConfigError(ValueError):
+    """The config file is unreadable or malformed; the message says where."""
+
+
+@dataclass
+class RouterConfig:
+    """Everything the router needs to know that is not code."""
+
+    realm: str = "wampchat"
+    allow_guests: bool = True
+    roles: dict = field(default_factory=default_roles)
+    users: list = field(default_factory=list)
+    max_message_size: int = 1024 * 1024
+    outbound_buffer: int = 4 * 1024 * 1024
+    auth_backoff_max: float = 8.0
+
+
+def _check_permissions(role, perms):
+    if not isinstance(perms, list):
+        raise ConfigError(f"roles.{role}.permissions must be a list")
+    for i, rule in enumerate(perms):
+        where = f"roles.{role}.permissions[{i}]"
+        if not isinstance(rule, dict) or not isinstance(rule.get("uri"), str):
+            raise ConfigError(f"{where} needs a string 'uri'")
+        if rule.get("match", "exact") not in MATCH_POLICIES:
+            raise ConfigError(f"{where}.match must be one of {', '.join(MATCH_POLICIES)}")
+        allow = rule.get("allow", [])
+        if not isinstance(allow, list) or not set(allow) <= set(ACTIONS):
+            raise ConfigError(f"{where}.allow must be a list drawn from {', '.join(ACTIONS)}")
+
+
+def load_config(path, base=None):
+    """Read a JSON config file onto ``base`` (defaults), raising ConfigError on any problem."""
+    config = base or RouterConfig()
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except OSError as e:
+        raise ConfigError(f"cannot read config file {path}: {e.strerror}") from e
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"config file {path} is not valid JSON: {e}") from e
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a JSON object")
+    if "allow_guests" in data:
+        config.allow_guests = bool(data["allow_guests"])
+    roles = data.get("roles", {})
+    if not isinstance(roles, dict):
+        raise ConfigError("roles must be an object of role name -> settings")
+    for name, settings in roles.items():
+        if not isinstance(settings, dict):
+            raise ConfigError(f"roles.{name} must be an object")
+        _check_permissions(name, settings.get("permissions", []))
+        config.roles[name] = {
+            "permissions": settings.get("permissions", []),
+            "disclose": bool(settings.get("disclose", True)),
+        }
+    users = data.get("users", [])
+    if not isinstance(users, list):
+        raise ConfigError("users must be a list")
+    for i, entry in enumerate(users):
+        try:
+            config.users.append(credentials_from_dict(entry))
+        except (KeyError, TypeError, ValueError) as e:
+            raise ConfigError(f"users[{i}] is missing or has a bad field: {e}") from e
+    return config

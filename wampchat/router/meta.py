@@ -1,0 +1,50 @@
+"""
+The session meta API: ``wamp.session.count/list/get`` and ``on_join/on_leave``.
+
+The procedures are answered by the dealer directly (no registration, no
+extra hop); the events go through the broker like any publication.
+"""
+from autobahn.wamp.exception import ApplicationError
+
+
+def _roles_filter(args, kwargs):
+    roles = args[0] if args else (kwargs or {}).get("filter_authroles")
+    if roles is not None and not (isinstance(roles, list) and all(isinstance(r, str) for r in roles)):
+        raise ApplicationError(ApplicationError.INVALID_ARGUMENT, "filter_authroles must be a list of strings")
+    return roles
+
+
+class SessionMeta:
+    """Publishes join/leave events and answers the session meta procedures."""
+
+    def __init__(self, realm):
+        self._realm = realm
+        realm.dealer.add_builtin("wamp.session.count", self.count)
+        realm.dealer.add_builtin("wamp.session.list", self.list)
+        realm.dealer.add_builtin("wamp.session.get", self.get)
+
+    def joined(self, info):
+        self._realm.broker.publish_internal("wamp.session.on_join", [info.as_dict()])
+
+    def left(self, info):
+        self._realm.broker.publish_internal("wamp.session.on_leave", [info.id, info.authid, info.authrole])
+
+    def _matching(self, args, kwargs):
+        roles = _roles_filter(args, kwargs)
+        infos = self._realm.sessions()
+        return infos if roles is None else [i for i in infos if i.authrole in roles]
+
+    def count(self, caller, args, kwargs):
+        return len(self._matching(args, kwargs))
+
+    def list(self, caller, args, kwargs):
+        return [i.id for i in self._matching(args, kwargs)]
+
+    def get(self, caller, args, kwargs):
+        session_id = args[0] if args else None
+        if not isinstance(session_id, int) or isinstance(session_id, bool):
+            raise ApplicationError(ApplicationError.INVALID_ARGUMENT, "session id must be an integer")
+        info = self._realm.session_info(session_id)
+        if info is None:
+            raise ApplicationError(ApplicationError.NO_SUCH_SESSION, f"no session {session_id}")
+        return info.as_dict()

@@ -1,0 +1,53 @@
+"""The Router: realms, authentication, metrics and health, and the session factory transports use."""
+from wampchat.router.auth import Authenticator, Backoff
+from wampchat.router.config import RouterConfig
+from wampchat.router.credentials import CredentialsChain, StaticCredentials
+from wampchat.router.metrics import Metrics
+from wampchat.router.realm import Realm
+from wampchat.router.session import RouterSession
+
+
+class Router:
+    """Everything one router process routes; transports get sessions from ``session_factory``."""
+
+    def __init__(self, reactor, config=None):
+        self.reactor = reactor
+        self.config = config or RouterConfig()
+        self.metrics = Metrics()
+        self.health = {}
+        self.credentials = CredentialsChain([StaticCredentials(self.config.users)])
+        self.authenticator = Authenticator(
+            reactor, self.credentials, allow_guests=self.config.allow_guests,
+            backoff=Backoff(reactor, max_delay=self.config.auth_backoff_max),
+        )
+        self._realms = {}
+        self.realm(self.config.realm)
+        self.metrics.gauge("wampchat_subscriptions", "subscriptions in all realms",
+                           lambda: sum(r.broker.subscription_count() for r in self._realms.values()))
+        self.metrics.gauge("wampchat_registrations", "registrations in all realms",
+                           lambda: sum(r.dealer.registration_count() for r in self._realms.values()))
+
+    def realm(self, name):
+        """The realm called ``name``, created on first use by the embedding code."""
+        if name not in self._realms:
+            self._realms[name] = Realm(name, self)
+        return self._realms[name]
+
+    def get_realm(self, name):
+        """The realm a HELLO asks for, or None: peers cannot create realms."""
+        return self._realms.get(name)
+
+    def session_factory(self):
+        """A new RouterSession for a transport (Autobahn calls this per connection)."""
+        return RouterSession(self)
+
+    def session_count(self):
+        return sum(len(r) for r in self._realms.values())
+
+    def shutdown(self):
+        """Say GOODBYE to every session (on service stop)."""
+        for realm in self._realms.values():
+            for info in realm.sessions():
+                session = realm.session(info.id)
+                if session is not None:
+                    session.leave("wamp.close.system_shutdown", "the router is shutting down")

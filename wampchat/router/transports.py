@@ -1,0 +1,194 @@
+"""
+The router's WebSocket and RawSocket transports (Autobahn's, tuned for a router).
+
+What they add to Autobahn's server protocols:
+
+- a bounded outbound buffer: once the kernel and Twisted's write buffer are
+  full (Twisted pauses our producer), the bytes we keep sending are counted;
+  past ``outbound_buffer`` the peer is dropped with a logged reason, so one
+  client that does not read cannot make the router's memory grow;
+- a malformed or invalid WAMP message ends the session with ABORT
+  ``wamp.error.protocol_violation`` and a reason, instead of a bare close;
+- an EVENT is framed once per serializer and the same frame bytes are written
+  to every WebSocket subscriber (see DESIGN.md, "Rules that keep it fast").
+"""
+from autobahn.twisted.rawsocket import WampRawSocketServerFactory, WampRawSocketServerProtocol
+from autobahn.twisted.websocket import WampWebSocketServerFactory, WampWebSocketServerProtocol
+from autobahn.wamp import message
+from autobahn.wamp.exception import InvalidUriError, ProtocolError, SerializationError, TransportLost
+from autobahn.websocket.protocol import PreparedMessage
+from twisted.internet.interfaces import IPushProducer
+from twisted.logger import Logger
+from zope.interface import implementer
+
+_UNPARSEABLE = (ProtocolError, InvalidUriError, SerializationError, ValueError, TypeError, KeyError)
+
+
+@implementer(IPushProducer)
+class OutboundBudget:
+    """Counts bytes written while the transport's buffer is full; trips past ``limit``."""
+
+    def __init__(self, limit):
+        self.limit = limit
+        self.paused = False
+        self.pending = 0
+
+    def pauseProducing(self):
+        self.paused = True
+
+    def resumeProducing(self):
+        self.paused = False
+        self.pending = 0
+
+    def stopProducing(self):
+        self.paused = False
+
+    def spend(self, nbytes):
+        """Record ``nbytes`` written; True when the peer is over its budget."""
+        if not self.paused:
+            return False
+        self.pending += nbytes
+        return self.pending > self.limit
+
+
+def _install_budget(transport, limit):
+    budget = OutboundBudget(limit)
+    if getattr(transport, "producer", None) is not None:
+        transport.unregisterProducer()  # twisted.web's HTTPChannel, left over from the upgrade
+    transport.registerProducer(budget, True)
+    return budget
+
+
+class _RouterTransportMixin:
+    """Shared by both transports: the budget and the protocol-violation path."""
+
+    log = Logger()
+    _budget = None
+
+    def _start_budget(self):
+        if self.factory.outbound_buffer and self.transport is not None:
+            self._budget = _install_budget(self.transport, self.factory.outbound_buffer)
+
+    def _spend(self, nbytes):
+        if self._budget is not None and self._budget.spend(nbytes):
+            self._drop_slow_consumer()
+            return False
+        return True
+
+    def _drop_slow_consumer(self):
+        session = self._session
+        self.log.warn("dropping session {sid}: outbound buffer limit of {limit} bytes exceeded "
+                      "(the peer does not read)", sid=getattr(getattr(session, "info", None), "id", None),
+                      limit=self._budget.limit)
+        router = self.factory.router
+        router.metrics.slow_consumers.value += 1
+        self._budget = None
+        self.transport.abortConnection()
+
+    def _bad_message(self, error):
+        session = self._session
+        if session is not None and hasattr(session, "protocol_violation"):
+            session.protocol_violation(f"invalid WAMP message: {error}")
+        else:
+            self.transport.loseConnection()
+
+
+class RouterWebSocketProtocol(_RouterTransportMixin, WampWebSocketServerProtocol):
+    """WAMP over WebSocket, router side."""
+
+    def onOpen(self):
+        self._start_budget()
+        super().onOpen()
+
+    def onMessage(self, payload, isBinary):
+        session = self._session
+        if session is None:
+            return
+        try:
+            messages = self._serializer.unserialize(payload, isBinary)
+        except _UNPARSEABLE as e:
+            self._bad_message(e)
+            return
+        for msg in messages:
+            session.onMessage(msg)
+
+    def send(self, msg):
+        if self._session is None:
+            raise TransportLost()
+        if type(msg) is message.Event:
+            frame = self._event_frame(msg)
+            if self._spend(len(frame)):
+                self.sendData(frame)
+            return
+        payload, is_binary = self._serializer.serialize(msg)
+        if self._spend(len(payload)):
+            self.sendMessage(payload, is_binary)
+
+    def _event_frame(self, msg):
+        """The complete WebSocket frame for an EVENT, built once per serializer.
+
+        Autobahn keeps a message's serialized bytes in ``msg._serialized``
+        keyed by object serializer; the frame rides along under a tuple key.
+        """
+        object_serializer = self._serializer._serializer
+        key = ("ws-frame", object_serializer)
+        cache = msg._serialized
+        frame = cache.get(key)
+        if frame is None:
+            payload = msg.serialize(object_serializer)
+            frame = PreparedMessage(payload, object_serializer.BINARY, False, True).payloadHybi
+            cache[key] = frame
+        return frame
+
+
+class RouterWebSocketFactory(WampWebSocketServerFactory):
+    """WebSocket factory for ``/ws``: builds RouterWebSocketProtocol with the router's limits."""
+
+    protocol = RouterWebSocketProtocol
+
+    def __init__(self, router, serializers, max_message_size, outbound_buffer, url=None):
+        super().__init__(router.session_factory, serializers=serializers, url=url)
+        self.router = router
+        self.outbound_buffer = outbound_buffer
+        self.setProtocolOptions(
+            maxMessagePayloadSize=max_message_size,
+            maxFramePayloadSize=max_message_size,
+            autoPingInterval=30,
+            autoPingTimeout=20,
+        )
+
+
+class RouterRawSocketProtocol(_RouterTransportMixin, WampRawSocketServerProtocol):
+    """WAMP over RawSocket, router side."""
+
+    def connectionMade(self):
+        super().connectionMade()
+        self._start_budget()
+
+    def stringReceived(self, payload):
+        session = self._session
+        if session is None:
+            return
+        try:
+            messages = self._serializer.unserialize(payload)
+        except _UNPARSEABLE as e:
+            self._bad_message(e)
+            return
+        for msg in messages:
+            session.onMessage(msg)
+
+    def sendString(self, string):
+        if self._spend(len(string) + 4):
+            super().sendString(string)
+
+
+class RouterRawSocketFactory(WampRawSocketServerFactory):
+    """RawSocket factory: builds RouterRawSocketProtocol with the router's limits."""
+
+    protocol = RouterRawSocketProtocol
+
+    def __init__(self, router, serializers, max_message_size, outbound_buffer):
+        super().__init__(router.session_factory, serializers=serializers)
+        self.router = router
+        self.outbound_buffer = outbound_buffer
+        self.setProtocolOptions(maxMessagePayloadSize=min(max(max_message_size, 512), 2**24))

@@ -1,0 +1,124 @@
+"""
+``twistd wampchat``: command-line options and the service tree.
+
+``makeService`` only assembles: a Router, one web Site per ``--listen``, a
+RawSocket factory per ``--rawsocket``, and the in-process services.
+"""
+import os
+
+from twisted.application import service
+from twisted.python import usage
+
+from wampchat.listening import ListeningService
+from wampchat.router.config import ConfigError, RouterConfig, load_config
+
+DEFAULT_LISTEN = "tcp:8080:interface=127.0.0.1"
+DEFAULT_WEB = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "web")
+
+
+def _check_endpoint(description, option):
+    """Parse an endpoint string now, so a typo fails at startup with a clear message."""
+    from twisted.internet import endpoints, reactor
+
+    try:
+        endpoints.serverFromString(reactor, description)
+    except (ValueError, KeyError, TypeError) as e:
+        raise usage.UsageError(f"--{option} {description!r} is not a valid Twisted server endpoint: {e}")
+
+
+def _positive(name, value):
+    if value <= 0:
+        raise usage.UsageError(f"--{name} must be a positive number of bytes, not {value}")
+
+
+class Options(usage.Options):
+    """Options for ``twistd wampchat`` (see ``twistd wampchat --help``)."""
+
+    synopsis = "[options]"
+    longdesc = "A real-time chat server that is also an embedded WAMP router."
+
+    optFlags = [
+        ["no-guests", None, "Refuse anonymous (guest) logins."],
+    ]
+    optParameters = [
+        ["realm", None, "wampchat", "The WAMP realm clients join."],
+        ["config", None, None, "A JSON config file with roles/permissions and users (format: README)."],
+        ["web", None, DEFAULT_WEB, "Directory of static files served at /."],
+        ["max-message-size", None, 1024 * 1024, "Largest WAMP message accepted, in bytes.", int],
+        ["outbound-buffer", None, 4 * 1024 * 1024,
+         "Bytes a peer may fall behind before it is disconnected as a slow consumer.", int],
+    ]
+
+    def __init__(self):
+        super().__init__()
+        self["listen"] = []
+        self["rawsocket"] = []
+
+    def opt_listen(self, endpoint):
+        """Serve the page and WAMP (/ws) on this Twisted server endpoint, e.g.
+        tcp:8080:interface=0.0.0.0 or ssl:8443:privateKey=key.pem:certKey=cert.pem.
+        Repeatable. [default: tcp:8080:interface=127.0.0.1]"""
+        self["listen"].append(endpoint)
+
+    def opt_rawsocket(self, endpoint):
+        """Also serve WAMP over RawSocket on this endpoint (e.g. tcp:8081). Repeatable. [default: off]"""
+        self["rawsocket"].append(endpoint)
+
+    def postOptions(self):
+        if not self["listen"]:
+            self["listen"] = [DEFAULT_LISTEN]
+        for endpoint in self["listen"]:
+            _check_endpoint(endpoint, "listen")
+        for endpoint in self["rawsocket"]:
+            _check_endpoint(endpoint, "rawsocket")
+        _positive("max-message-size", self["max-message-size"])
+        _positive("outbound-buffer", self["outbound-buffer"])
+        self["router_config"] = self._router_config()
+
+    def _router_config(self):
+        config = RouterConfig(realm=self["realm"], max_message_size=self["max-message-size"],
+                              outbound_buffer=self["outbound-buffer"])
+        if self["config"]:
+            try:
+                config = load_config(self["config"], config)
+            except ConfigError as e:
+                raise usage.UsageError(str(e))
+        if self["no-guests"]:
+            config.allow_guests = False
+        return config
+
+
+class WampchatService(service.MultiService):
+    """The root service; ``router`` is the embedded WAMP router."""
+
+    def __init__(self, router):
+        super().__init__()
+        self.router = router
+
+    def stopService(self):
+        self.router.shutdown()
+        return super().stopService()
+
+
+def makeService(options, reactor=None):
+    from twisted.internet import reactor as default_reactor
+
+    from wampchat.router import Router
+    from wampchat.router.transports import RouterRawSocketFactory
+    from wampchat.web import make_site, wamp_serializers
+
+    reactor = reactor or default_reactor
+    config = options["router_config"]
+    router = Router(reactor, config)
+    root = WampchatService(router)
+
+    site = make_site(router, options["web"], config.max_message_size, config.outbound_buffer)
+    for endpoint in options["listen"]:
+        ListeningService(reactor, endpoint, site, name=f"web:{endpoint}").setServiceParent(root)
+    if options["rawsocket"]:
+        raw = RouterRawSocketFactory(router, wamp_serializers(), config.max_message_size, config.outbound_buffer)
+        for endpoint in options["rawsocket"]:
+            ListeningService(reactor, endpoint, raw, name=f"rawsocket:{endpoint}").setServiceParent(root)
+
+    # In-process services (chat, AMQP bridge) are added below.
+    return root
