@@ -20,7 +20,7 @@ bench: $(VENV)/.installed-test web-deps
 
 # Debian packages: python venv support always; broker, browser and node for the tests.
 system-deps:
-	@if ! $(PYTHON) -m venv --help >/dev/null 2>&1 || ! command -v npm >/dev/null; then \
+	@if ! $(PYTHON) -c "import ensurepip, venv" >/dev/null 2>&1 || ! command -v npm >/dev/null; then \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3 python3-venv python3-dev nodejs npm; \
 	fi
 
