@@ -14,7 +14,9 @@ setup(
     include_package_data=True,
     install_requires=[
         "twisted>=23.10",
-        "autobahn[serialization]>=23.1",
+        "autobahn>=23.1",
+        "msgpack>=1.0",
+        "cbor2>=5.4",
         "txamqp>=0.8.2",
         "service-identity>=21.1",
     ],
