@@ -21,7 +21,7 @@ setup(
         "service-identity>=21.1",
     ],
     extras_require={
-        "test": ["pytest>=7", "pytest-twisted>=1.14", "pytest-timeout", "pika>=1.3"],
+        "test": ["pytest>=7", "pytest-twisted>=1.14", "pytest-timeout", "pika>=1.3", "selenium>=4.10"],
     },
     entry_points={"console_scripts": ["wampchat-admin = wampchat.admin:main"]},
     zip_safe=False,

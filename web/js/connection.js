@@ -1,0 +1,175 @@
+// The WAMP link to wampchat: sign-in (anonymous or ticket), connection state,
+// and reconnecting with our own backoff.
+//
+// AutobahnJS stops retrying once the router says GOODBYE (as it does when the
+// server restarts), so we never use its retry loop: every close that is not a
+// sign-out or a refused login schedules a fresh open() after a growing delay.
+
+/* global autobahn */
+
+const REALM = "wampchat";
+const FIRST_DELAY_S = 0.5;
+const MAX_DELAY_S = 8;
+const AUTH_ERRORS = new Set([
+  "wamp.error.not_authorized",
+  "wamp.error.authentication_failed",
+  "wamp.error.no_auth_method",
+  "wamp.error.no_such_realm",
+  "wamp.error.no_such_principal",
+]);
+
+/** ws(s)://<this host>/ws: the page and WAMP share one origin. */
+export function webSocketUrl(location = window.location) {
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  return `${scheme}//${location.host}/ws`;
+}
+
+/** The delay before reconnect attempt number `attempt` (1, 2, ...), with ±20 % jitter. */
+export function backoffDelay(attempt) {
+  const base = Math.min(MAX_DELAY_S, FIRST_DELAY_S * 2 ** (attempt - 1));
+  return base * (0.8 + Math.random() * 0.4);
+}
+
+/** The text of a WAMP error (an autobahn.Error) or any other failure. */
+export function errorText(err) {
+  if (err && err.args && err.args.length) return String(err.args[0]);
+  if (err && err.error) return String(err.error);
+  return String(err && err.message ? err.message : err);
+}
+
+/** How AutobahnJS is told to authenticate for a login ({mode: guest|user, ...}). */
+function authOptions(login) {
+  if (login.mode === "guest") {
+    return { authmethods: ["anonymous"], authextra: { nick: login.nick } };
+  }
+  return {
+    authmethods: ["ticket"],
+    authid: login.username,
+    onchallenge: (session, method) => {
+      if (method !== "ticket") throw new Error(`unsupported auth method ${method}`);
+      return login.password;
+    },
+  };
+}
+
+/**
+ * One signed-in user's link to the router, kept open until stop().
+ *
+ * Callbacks: onOpen(session, isReconnect), onState(state, detail) with state
+ * connecting | connected | reconnecting | offline, and onRefused(message)
+ * when the router refuses the login.
+ */
+export class ChatConnection {
+  constructor({ url, onOpen, onState, onRefused }) {
+    this.url = url;
+    this.onOpen = onOpen;
+    this.onState = onState;
+    this.onRefused = onRefused;
+    this.session = null;
+    this._connection = null;
+    this._attempt = 0;
+    this._everJoined = false;
+    this._timer = null;
+    this._stopped = true;
+  }
+
+  /** Start signing in with `login` (the password, if any, is kept only in memory). */
+  start(login) {
+    this._login = login;
+    this._stopped = false;
+    this._everJoined = false;
+    this._attempt = 0;
+    this.onState("connecting");
+    this._open();
+  }
+
+  /** Sign out: close the session and stop reconnecting. */
+  stop() {
+    this._stopped = true;
+    clearTimeout(this._timer);
+    const connection = this._connection;
+    this._connection = null;
+    this.session = null;
+    if (connection) {
+      try { connection.close("wamp.close.logout", "signed out"); } catch (e) { /* already closed */ }
+    }
+    this.onState("offline");
+  }
+
+  /** Call a procedure; rejects with {offline: true} while there is no session. */
+  call(procedure, args = [], kwargs = {}) {
+    if (!this.session || !this.session.isOpen) {
+      return Promise.reject(Object.assign(new Error("not connected"), { offline: true }));
+    }
+    return Promise.resolve(this.session.call(procedure, args, kwargs));
+  }
+
+  _open() {
+    const connection = new autobahn.Connection({
+      url: this.url,
+      realm: REALM,
+      max_retries: 0,
+      ...authOptions(this._login),
+    });
+    connection.onopen = (session) => this._opened(connection, session);
+    connection.onclose = (reason, details) => this._closed(connection, reason, details);
+    this._connection = connection;
+    connection.open();
+  }
+
+  _opened(connection, session) {
+    if (connection !== this._connection) return;
+    const isReconnect = this._everJoined;
+    this._everJoined = true;
+    this._attempt = 0;
+    this.session = session;
+    this.onState("connected");
+    this.onOpen(session, isReconnect);
+  }
+
+  _closed(connection, reason, details) {
+    if (connection !== this._connection || this._stopped) return true;
+    this.session = null;
+    if (details && AUTH_ERRORS.has(details.reason)) {
+      this._stopped = true;
+      this.onState("offline");
+      this.onRefused(details.message || details.reason);
+      return true;
+    }
+    this._attempt += 1;
+    const delay = backoffDelay(this._attempt);
+    this.onState("reconnecting", { delay });
+    this._timer = setTimeout(() => { if (!this._stopped) this._open(); }, delay * 1000);
+    return true;
+  }
+}
+
+/**
+ * Create an account: join as a guest, call chat.user.register, leave.
+ * Resolves with the new User; the caller then signs in with the ticket.
+ */
+export function registerAccount(url, { username, password, displayName }) {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const connection = new autobahn.Connection({
+      url, realm: REALM, max_retries: 0,
+      authmethods: ["anonymous"], authextra: { nick: displayName || username },
+    });
+    const finish = (fn, value) => {
+      if (settled) return;
+      settled = true;
+      try { connection.close(); } catch (e) { /* already closed */ }
+      fn(value);
+    };
+    connection.onopen = (session) => {
+      const kwargs = displayName ? { display_name: displayName } : {};
+      Promise.resolve(session.call("chat.user.register", [username, password], kwargs))
+        .then((user) => finish(resolve, user), (err) => finish(reject, err));
+    };
+    connection.onclose = (reason, details) => {
+      finish(reject, new Error((details && details.message) || `cannot reach the server (${reason})`));
+      return true;
+    };
+    connection.open();
+  });
+}
