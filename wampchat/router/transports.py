@@ -18,7 +18,7 @@ from autobahn.wamp import message
 from autobahn.wamp.exception import InvalidUriError, ProtocolError, SerializationError, TransportLost
 from autobahn.websocket.protocol import PreparedMessage, WebSocketProtocol
 from twisted.internet.interfaces import IPushProducer
-from twisted.logger import Logger
+import txaio
 from zope.interface import implementer
 
 _STATE_OPEN = WebSocketProtocol.STATE_OPEN
@@ -63,7 +63,7 @@ def _install_budget(transport, limit):
 class _RouterTransportMixin:
     """Shared by both transports: the budget and the protocol-violation path."""
 
-    log = Logger()
+    log = txaio.make_logger()  # Autobahn's protocols call log.trace(), which twisted's Logger lacks
     _budget = None
 
     def _start_budget(self):
