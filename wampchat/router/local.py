@@ -16,8 +16,17 @@ from wampchat.router.ids import SequentialIds, global_id
 from wampchat.router.realm import SessionInfo
 
 
+class _PassThrough:
+    """Stands where a serializer would: messages cross as objects."""
+
+    SERIALIZER_ID = "local"
+    BINARY = False
+
+
 class _LocalTransport:
     """One direction of the in-memory pipe; implements Autobahn's ITransport."""
+
+    _serializer = _PassThrough()
 
     def __init__(self, kind):
         self.peer = None
