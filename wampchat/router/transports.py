@@ -22,7 +22,10 @@ import txaio
 from zope.interface import implementer
 
 _STATE_OPEN = WebSocketProtocol.STATE_OPEN
-_UNPARSEABLE = (ProtocolError, InvalidUriError, SerializationError, ValueError, TypeError, KeyError)
+# Autobahn's message constructors check some field types with assert (e.g. PUBLISH args
+# that are not a list), so AssertionError means "invalid message" too.
+_UNPARSEABLE = (ProtocolError, InvalidUriError, SerializationError, ValueError, TypeError, KeyError,
+                AssertionError)
 
 
 @implementer(IPushProducer)
@@ -159,6 +162,7 @@ class RouterWebSocketFactory(WampWebSocketServerFactory):
             maxFramePayloadSize=max_message_size,
             autoPingInterval=30,
             autoPingTimeout=20,
+            failByDrop=False,  # send the close code (e.g. 1009 for oversize) instead of just dropping TCP
         )
 
 
