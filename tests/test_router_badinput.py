@@ -119,6 +119,31 @@ def expect_abort(raw, count=1):
     return (aborts[-1] if aborts else None), code, reason
 
 
+@pytest.mark.parametrize("serializer", ["json", "msgpack", "cbor"])
+@pytest_twisted.inlineCallbacks
+def test_welcome_announces_implemented_features(small, serializer):
+    """WELCOME announces the broker and dealer roles with the advanced features the router implements."""
+    raw = yield raw_connect(small, serializer)
+    raw.send_wamp(HELLO)
+    (welcome,) = yield raw.wait_for(1)
+    assert welcome[0] == 2 and isinstance(welcome[1], int)
+    details = welcome[2]
+    assert details["authrole"] == "guest" and details["authmethod"] == "anonymous"
+    broker = details["roles"]["broker"]["features"]
+    dealer = details["roles"]["dealer"]["features"]
+    for feature in ("publisher_identification", "publisher_exclusion", "subscriber_blackwhite_listing",
+                    "pattern_based_subscription", "session_meta_api"):
+        assert broker.get(feature) is True, feature
+    for feature in ("caller_identification", "pattern_based_registration", "shared_registration",
+                    "call_timeout", "call_canceling", "progressive_call_results", "session_meta_api"):
+        assert dealer.get(feature) is True, feature
+    raw.send_wamp([6, {}, "wamp.close.normal"])
+    (_, goodbye) = yield raw.wait_for(2)
+    assert goodbye[0] == 6 and goodbye[2] == "wamp.close.goodbye_and_out"
+    yield raw.closed
+    yield poll_until(lambda: small.router.session_count() == 0, timeout=5)
+
+
 MALFORMED_BEFORE_HELLO = {
     "truncated json": b'[1, "wampchat"',
     "unknown message type": b"[999]",
