@@ -338,3 +338,17 @@ def test_dynamic_rules(server_with_users, clients):
     yield g.publish("dyn.later", 5, options=ACK)
     events = yield got.wait_for(6)
     assert [e[0][0] for e in events] == list(range(6))
+
+
+@pytest.mark.parametrize("method,authid,secret,role", [("ticket", "alice", "alice-pw", "user"),
+                                                       ("wampcra", "worker", "worker-pw", "service")])
+@pytest_twisted.inlineCallbacks
+def test_login_over_rawsocket(make_server, write_config, clients, method, authid, secret, role):
+    """ticket and wampcra work over RawSocket too, and a wrong secret is refused there the same way."""
+    srv = yield make_server(["--config", write_config(), "--rawsocket", "tcp:0:interface=127.0.0.1"])
+    s = yield clients(None, serializer="msgpack", rawsocket_port=srv.rawsocket_port, authmethods=[method],
+                      authid=authid, secret=secret)
+    assert (s.details.authid, s.details.authrole, s.details.authmethod) == (authid, role, method)
+    err = yield join_error(clients, None, serializer="cbor", rawsocket_port=srv.rawsocket_port,
+                           authmethods=[method], authid=authid, secret="wrong")
+    assert err.error == "wamp.error.not_authorized"

@@ -202,3 +202,24 @@ def test_serializers_interoperate(join):
     results = yield defer.gatherResults([c.wait_for(1) for c in collectors])
     for events in results:
         assert events[0] == (("x",), payload)
+
+
+@pytest.mark.parametrize("serializer", SERIALIZERS)
+@pytest_twisted.inlineCallbacks
+def test_same_session_subscribing_twice_gets_one_subscription(join, serializer, router):
+    """A session subscribing twice to one topic gets the same subscription and each event once per handler."""
+    pub = yield join(serializer)
+    sub = yield join(serializer)
+    h1, h2 = Collector(), Collector()
+    s1 = yield sub.subscribe(h1, "app.ps.twice")
+    s2 = yield sub.subscribe(h2, "app.ps.twice")
+    assert s1.id == s2.id
+    before = router.router.metrics.events_out.value
+    yield pub.publish("app.ps.twice", "once", options=ACK)
+    yield h1.wait_for(1)
+    yield h2.wait_for(1)
+    assert router.router.metrics.events_out.value == before + 1  # one EVENT on the wire for the session
+    yield s1.unsubscribe()
+    yield pub.publish("app.ps.twice", "again", options=ACK)
+    yield h2.wait_for(2)
+    assert [e[0] for e in h1.events] == [("once",)]

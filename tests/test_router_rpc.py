@@ -321,3 +321,21 @@ def test_unregister(join, serializer):
     assert err.error == "wamp.error.no_such_procedure"
     yield b.register(lambda: "b", "app.rpc.unreg")
     assert (yield a.call("app.rpc.unreg")) == "b"
+
+
+@pytest.mark.parametrize("serializer", SERIALIZERS)
+@pytest_twisted.inlineCallbacks
+def test_caller_leaving_interrupts_the_callee(join, serializer):
+    """When a caller disconnects with a call in flight, the callee is interrupted and keeps serving others."""
+    callee = yield join(serializer)
+    caller = yield join(serializer)
+    other = yield join(serializer)
+    stalled = Stalled()
+    yield callee.register(stalled, "app.rpc.stall")
+    d = caller.call("app.rpc.stall", "gone")
+    d.addErrback(lambda _: None)
+    yield stalled.invoked
+    caller._transport.transport.abortConnection()
+    yield poll_until(lambda: stalled.cancelled == [("gone",)], timeout=5)
+    yield callee.register(lambda: "still here", "app.rpc.here")
+    assert (yield other.call("app.rpc.here")) == "still here"
