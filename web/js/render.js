@@ -96,7 +96,11 @@ export function roomItem(room, label, unread, active) {
   item.classList.toggle("not-member", room.member === false);
   const button = el("button");
   button.type = "button";
-  button.append(el("span", "room-name", (room.private && !room.id.startsWith("dm_") ? "🔒 " : "# ") + label));
+  const icon = room.id.startsWith("dm_") ? "@" : room.private ? "🔒" : "#";
+  const name = el("span", "room-label");
+  name.append(el("span", "room-icon", icon), el("span", "room-name", label));
+  name.firstChild.setAttribute("aria-hidden", "true");
+  button.append(name);
   const badge = el("span", "unread", unread > 99 ? "99+" : String(unread));
   badge.hidden = !unread;
   button.append(badge);
@@ -110,7 +114,8 @@ export function memberItem(member, isMe) {
   item.dataset.user = member.user;
   item.classList.toggle("online", !!member.online);
   item.append(el("span", "dot"));
-  const name = el("span", "member-name", member.nick && member.nick !== member.user ? `${member.nick} (${member.user})` : member.user);
+  const name = el("span", "member-name", member.nick || member.user);
+  if (member.nick && member.nick !== member.user) name.append(el("span", "member-id", member.user));
   item.append(name);
   if (isMe) {
     item.append(el("span", "hint", "you"));
