@@ -257,6 +257,16 @@ async def test_history_scroll_back_loads_older_messages_once(chat_server, browse
         shown = await bob.js(f"return {message_texts_js()};")
     await bob.wait_visible("#history-start")
     assert await bob.js(f"return {message_texts_js()};") == sent
+
+    # Reading back at the top, a new message must not yank the view down.
+    await bob.js("document.getElementById('messages').scrollTop = 0;")
+    await ann.call("chat.message.send", "archive", "a new one while Bob reads back")
+    await bob.wait_text("#message-list .message .text", "a new one while Bob reads back")
+    await bob.wait_visible("#jump-to-bottom")
+    assert await bob.js("return document.getElementById('messages').scrollTop;") < 100
+    await bob.click("#jump-to-bottom")
+    await bob.wait_js("(m => m.scrollHeight - m.scrollTop - m.clientHeight < 40)(document.getElementById('messages'))",
+                      "jumping to the bottom did not scroll down")
     ann.leave()
 
 
@@ -388,3 +398,39 @@ async def test_phone_width_chat(chat_server, browsers):
     await say(bob, "from my phone")
     await ann.wait_text("#message-list .message .text", "from my phone")
     await bob.screenshot(ARTIFACTS / "chat-phone.png")
+
+
+@pytest_twisted.ensureDeferred
+async def test_background_tab_gets_a_title_badge(chat_server, browsers):
+    """While Bob's tab is hidden, Ann's messages count up in its title; showing the tab clears the badge and marks them read."""
+    ann, bob = await browsers("ann"), await browsers("bob")
+    await register(ann, chat_server, "ann")
+    await create_room(ann, "lobby")
+    await join_as_guest(bob, chat_server, "Bob")
+    await open_room(bob, "lobby")
+    await bob.js("Object.defineProperty(document, 'hidden', {value: true, configurable: true});"
+                 "document.dispatchEvent(new Event('visibilitychange'));")
+    await say(ann, "are you there?")
+    await say(ann, "hello?")
+    await bob.wait_js("document.title === '(2) wampchat'", "the title shows no badge")
+    await bob.wait_text("li[data-room-id='lobby'] .unread", "2")
+
+    await bob.js("Object.defineProperty(document, 'hidden', {value: false, configurable: true});"
+                 "document.dispatchEvent(new Event('visibilitychange'));")
+    await bob.wait_js("document.title === 'wampchat'", "the badge stayed after showing the tab")
+    await bob.wait_js("document.querySelector(\"li[data-room-id='lobby'] .unread\").hidden", "lobby still unread")
+
+
+@pytest_twisted.ensureDeferred
+async def test_leaving_a_room_updates_the_member_list(chat_server, browsers):
+    """When Bob leaves the room, he disappears from Ann's member list and the room closes on his page."""
+    ann, bob = await browsers("ann"), await browsers("bob")
+    await register(ann, chat_server, "ann")
+    await create_room(ann, "lobby")
+    await register(bob, chat_server, "bob")
+    await open_room(bob, "lobby")
+    await ann.wait_visible("#member-list li[data-user='bob']")
+    await bob.click("#leave-room")
+    await bob.wait_visible("#no-room")
+    await ann.wait_js("!document.querySelector(\"#member-list li[data-user='bob']\")",
+                      "bob is still listed as a member after leaving")
