@@ -5,10 +5,11 @@ three real headless Chromium profiles chatting through it.
 import pytest
 import pytest_twisted
 
-from browser import ARTIFACTS, REPO, browsers, requires_browser  # noqa: F401  (browsers is a fixture)
+from browser import ARTIFACTS, browsers, chat_service_missing, requires_browser  # noqa: F401  (a fixture)
 from wampchat import testing
 
-pytestmark = [pytest.mark.browser, requires_browser]
+pytestmark = [pytest.mark.browser, requires_browser,
+              pytest.mark.skipif(chat_service_missing() is not None, reason=str(chat_service_missing()))]
 
 PASSWORD = "correct horse battery"
 CONNECTED = "document.getElementById('conn-state').dataset.state === 'connected'"

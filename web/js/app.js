@@ -148,9 +148,11 @@ async function sessionOpened(session, isReconnect) {
   await subscribeOptional(session, `chat.user.${me.user}.notify`, ([event]) => personalNotice(event));
   await refreshRooms(session);
 
+  // Catch up before re-joining: join returns only the newest page, and the
+  // gap between it and what we had is exactly what `after` fetches.
+  if (isReconnect) await catchUpAllRooms();
   const wanted = state.activeRoomId || sessionStorage.getItem(ACTIVE_ROOM_KEY);
   if (wanted && state.rooms.has(wanted)) await openRoom(wanted);
-  if (isReconnect) await catchUpAllRooms();
   for (const pending of state.pending) deliver(pending);
 }
 
@@ -227,7 +229,12 @@ function personalNotice(event) {
 /** After a reconnect: fetch, for every room we had open, what was sent while we were away. */
 async function catchUpAllRooms() {
   for (const [roomId, roomState] of state.rooms) {
-    if (roomState.log.loaded) await catchUp(roomId);
+    if (!roomState.log.loaded) continue;
+    try {
+      await catchUp(roomId);
+    } catch (err) {
+      console.warn(`could not catch up on ${roomId}: ${errorText(err)}`);
+    }
   }
 }
 
