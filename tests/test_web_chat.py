@@ -384,7 +384,7 @@ async def test_html_in_messages_is_shown_as_text_and_never_runs(chat_server, bro
 
 @pytest_twisted.ensureDeferred
 async def test_phone_width_chat(chat_server, browsers):
-    """At phone width a guest picks a room from the slide-in sidebar and chats."""
+    """At phone width the menu button shows unread messages, and a guest picks a room from the slide-in sidebar and chats."""
     from browser import PHONE
 
     ann = await browsers("ann")
@@ -393,6 +393,9 @@ async def test_phone_width_chat(chat_server, browsers):
     bob = await browsers("bob", size=PHONE)
     await join_as_guest(bob, chat_server, "Bob")
     assert not await bob.is_visible("#sidebar")
+    await bob.wait_js("document.querySelector(\"li[data-room-id='lobby']\")", "lobby is not listed")
+    await say(ann, "anyone on a phone?")
+    await bob.wait_text("#sidebar-unread", "1")
     await bob.click("#toggle-sidebar")
     await open_room(bob, "lobby")
     assert not await bob.is_visible("#sidebar")

@@ -268,6 +268,9 @@ function renderRoomList() {
   const item = (rs) => roomItem(rs.room, roomLabel(rs.room), rs.unread, rs.room.id === state.activeRoomId);
   $("room-list").replaceChildren(...byLabel.filter((rs) => !rs.room.id.startsWith("dm_")).map(item));
   $("dm-list").replaceChildren(...byLabel.filter((rs) => rs.room.id.startsWith("dm_")).map(item));
+  const elsewhere = byLabel.reduce((sum, rs) => sum + (rs.room.id === state.activeRoomId ? 0 : rs.unread), 0);
+  $("sidebar-unread").textContent = String(elsewhere);
+  $("sidebar-unread").hidden = !elsewhere;
 }
 
 /** Switch to a room: show what we have at once, then join (history + members) and mark it read. */
