@@ -158,6 +158,8 @@ async def test_two_people_chat_both_ways_with_typing(chat_server, browsers):
     assert await ann.texts("#message-list .message.own .text") == ["Hello Bob!"]
     assert await bob.texts("#message-list .message.own .text") == ["Hi Ann", "line one\nline two"]
     await ann.wait_text("#member-list li.online", "Bob")
+    await bob.fill("#composer-input", "and one more thing")
+    await ann.wait_text("#typing", "Bob is typing…")
     await ann.screenshot(ARTIFACTS / "chat.png")
 
 
