@@ -41,12 +41,14 @@ class RawWampProtocol(WebSocketClientProtocol):
                 self._waiting.remove((count, d))
                 d.callback(self.received)
 
-    def wait_for(self, count):
+    def wait_for(self, count, timeout=10):
+        from twisted.internet import reactor
+
         if len(self.received) >= count:
             return defer.succeed(self.received)
         d = defer.Deferred()
         self._waiting.append((count, d))
-        return d
+        return d.addTimeout(timeout, reactor)
 
     def onClose(self, wasClean, code, reason):
         if not self.opened.called:
@@ -56,6 +58,13 @@ class RawWampProtocol(WebSocketClientProtocol):
     def send_wamp(self, msg):
         encode, _, binary = ENCODERS[self.factory.serializer]
         self.sendMessage(encode(msg), isBinary=binary)
+
+
+def within(d, seconds=10):
+    """Bound a wait: ``d`` fails with TimeoutError instead of hanging the test."""
+    from twisted.internet import reactor
+
+    return d.addTimeout(seconds, reactor)
 
 
 @defer.inlineCallbacks
@@ -114,7 +123,7 @@ def assert_still_works(server, bystander):
 @defer.inlineCallbacks
 def expect_abort(raw, count=1):
     """Wait for the connection to close; return the ABORT message it received before (or None)."""
-    code, reason = yield raw.closed
+    code, reason = yield within(raw.closed)
     aborts = [m for m in raw.received if isinstance(m, list) and m and m[0] == 3]
     return (aborts[-1] if aborts else None), code, reason
 
@@ -140,7 +149,7 @@ def test_welcome_announces_implemented_features(small, serializer):
     raw.send_wamp([6, {}, "wamp.close.normal"])
     (_, goodbye) = yield raw.wait_for(2)
     assert goodbye[0] == 6 and goodbye[2] == "wamp.close.goodbye_and_out"
-    yield raw.closed
+    yield within(raw.closed)
     yield poll_until(lambda: small.router.session_count() == 0, timeout=5)
 
 
@@ -305,7 +314,7 @@ def test_oversize_message_closes_1009(small, bystander, serializer):
     """A message bigger than --max-message-size closes the WebSocket with 1009; others carry on."""
     raw = yield joined_raw(small, serializer)
     raw.send_wamp([16, 1, {}, "app.big", ["x" * (MAX + 100)]])
-    code, reason = yield raw.closed
+    code, reason = yield within(raw.closed)
     assert code == 1009, (code, reason)
     yield poll_until(lambda: small.router.session_count() == 1, timeout=5)
     yield assert_still_works(small, bystander)
@@ -317,7 +326,7 @@ def test_oversize_publish_from_autobahn_client(small, bystander, clients):
     big = yield clients(small.ws_url)
     d = big.publish("app.big", "y" * (MAX * 2), options=PublishOptions(acknowledge=True))
     d.addErrback(lambda _: None)  # Autobahn settles requests outstanding at close inconsistently
-    yield big.closed
+    yield within(big.closed)
     assert not big.is_attached()
     yield poll_until(lambda: small.router.session_count() == 1, timeout=5)
     yield assert_still_works(small, bystander)
@@ -376,7 +385,7 @@ def test_rawsocket_malformed_json(small, bystander):
     reply = yield client.shook
     assert reply[0] == 0x7F and reply[1] & 0x0F == 1
     client.send_frame(b'[1, "wampchat"')
-    yield client.lost
+    yield within(client.lost)
     assert client.messages and client.messages[-1][0] == 3
     assert client.messages[-1][2] == "wamp.error.protocol_violation"
     yield assert_still_works(small, bystander)
@@ -391,7 +400,7 @@ def test_rawsocket_bad_handshake(small, bystander):
 
     yield endpoints.connectProtocol(endpoints.TCP4ClientEndpoint(reactor, "127.0.0.1", small.rawsocket_port),
                                     client)
-    yield client.lost
+    yield within(client.lost)
     assert client.messages == []
     yield assert_still_works(small, bystander)
 
@@ -405,6 +414,6 @@ def test_rawsocket_oversize_frame(small, bystander):
     yield poll_until(lambda: client.messages, timeout=5)
     assert client.messages[0][0] == 2
     client.send_frame(json.dumps([16, 1, {}, "app.big", ["z" * (MAX * 8)]]).encode())
-    yield client.lost
+    yield within(client.lost)
     yield poll_until(lambda: small.router.session_count() == 1, timeout=5)
     yield assert_still_works(small, bystander)

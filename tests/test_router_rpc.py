@@ -52,6 +52,13 @@ def sequential_calls(session, procedure, count):
     return results
 
 
+def within(d, seconds=10):
+    """Bound a wait: ``d`` fails with TimeoutError instead of hanging the test."""
+    from twisted.internet import reactor
+
+    return d.addTimeout(seconds, reactor)
+
+
 def request_id_of(session, d):
     """The CALL request id behind the Deferred ``d`` that ``session.call`` returned."""
     for rid, req in session._call_reqs.items():
@@ -174,10 +181,10 @@ def test_cancel_kill_via_deferred_cancel(join, serializer):
     stalled = Stalled()
     yield callee.register(stalled, "app.rpc.stall")
     d = caller.call("app.rpc.stall", "k")
-    yield stalled.invoked
+    yield within(stalled.invoked)
     d.cancel()
     with pytest.raises(defer.CancelledError):
-        yield d
+        yield within(d)
     yield poll_until(lambda: stalled.cancelled == [("k",)], timeout=5)
     yield poll_until(lambda: not caller._call_reqs, timeout=5)  # the router's ERROR closed the request
 
@@ -192,10 +199,10 @@ def test_cancel_modes(join, serializer, mode):
     stalled = Stalled()
     yield callee.register(stalled, "app.rpc.stall")
     d = caller.call("app.rpc.stall", mode)
-    yield stalled.invoked
+    yield within(stalled.invoked)
     caller._transport.send(message.Cancel(request_id_of(caller, d), mode=mode))
     with pytest.raises(ApplicationError) as info:
-        yield d
+        yield within(d)
     assert info.value.error == "wamp.error.canceled"
     if mode == "skip":
         # the callee was not told; its late answer is dropped and it can still serve calls
@@ -276,7 +283,7 @@ def test_callee_leaving_fails_pending_calls(join, serializer, rawsocket):
     callee._transport.close()
     for d in (d1, d2):
         with pytest.raises(ApplicationError) as info:
-            yield d
+            yield within(d)
         assert info.value.error == "wamp.error.canceled"
     err = yield call_error(caller, "app.rpc.stall")
     assert err.error == "wamp.error.no_such_procedure"
@@ -334,8 +341,57 @@ def test_caller_leaving_interrupts_the_callee(join, serializer):
     yield callee.register(stalled, "app.rpc.stall")
     d = caller.call("app.rpc.stall", "gone")
     d.addErrback(lambda _: None)
-    yield stalled.invoked
+    yield within(stalled.invoked)
     caller._transport.transport.abortConnection()
     yield poll_until(lambda: stalled.cancelled == [("gone",)], timeout=5)
     yield callee.register(lambda: "still here", "app.rpc.here")
     assert (yield other.call("app.rpc.here")) == "still here"
+
+
+def ignore_interrupts(session):
+    """Make an Autobahn callee deaf to INTERRUPT, like a callee busy in code that cannot be stopped."""
+    original = session.onMessage
+    session.onMessage = lambda msg: None if isinstance(msg, message.Interrupt) else original(msg)
+
+
+@pytest.mark.parametrize("serializer", SERIALIZERS)
+@pytest_twisted.inlineCallbacks
+def test_kill_answered_by_a_result(join, serializer):
+    """With cancel mode kill, a callee that finishes anyway still ends the call: the caller is not left hanging."""
+    callee = yield join(serializer)
+    caller = yield join(serializer)
+    stalled = Stalled()
+    ignore_interrupts(callee)
+    yield callee.register(stalled, "app.rpc.stall")
+    d = caller.call("app.rpc.stall", "k")
+    yield within(stalled.invoked)
+    caller._transport.send(message.Cancel(request_id_of(caller, d), mode="kill"))
+    # a round trip through the router so the CANCEL is processed before the answer
+    assert (yield caller.call("wamp.session.count")) == 2
+    stalled.pending[0].callback("finished anyway")
+    try:
+        result = yield within(d)
+    except ApplicationError as e:
+        assert e.error == "wamp.error.canceled"
+    else:
+        assert result == "finished anyway"
+    assert not caller._call_reqs
+
+
+@pytest.mark.parametrize("serializer", SERIALIZERS)
+@pytest_twisted.inlineCallbacks
+def test_kill_then_callee_leaves(join, serializer):
+    """With cancel mode kill, a callee that leaves without answering fails the call with wamp.error.canceled."""
+    callee = yield join(serializer)
+    caller = yield join(serializer)
+    stalled = Stalled()
+    ignore_interrupts(callee)
+    yield callee.register(stalled, "app.rpc.stall")
+    d = caller.call("app.rpc.stall", "k")
+    yield within(stalled.invoked)
+    caller._transport.send(message.Cancel(request_id_of(caller, d), mode="kill"))
+    assert (yield caller.call("wamp.session.count")) == 2
+    callee._transport.close()
+    with pytest.raises(ApplicationError) as info:
+        yield within(d)
+    assert info.value.error == "wamp.error.canceled"

@@ -176,7 +176,7 @@ class Dealer:
                                                    progress=True))
             return
         self._finish(pending)
-        if pending.canceled is None:
+        if pending.canceled in (None, "kill"):  # after kill the caller still waits for this answer
             pending.caller.send(message.Result(pending.call_request, args=msg.args, kwargs=msg.kwargs))
 
     def on_error(self, callee, msg):
@@ -229,7 +229,7 @@ class Dealer:
         session.registrations.clear()
         for pending in list(session.invocations.values()):
             self._finish(pending)
-            if pending.canceled is None:
+            if pending.canceled in (None, "kill"):  # a killed call still waits for its callee
                 pending.caller.send_error(message.Call.MESSAGE_TYPE, pending.call_request,
                                           ApplicationError.CANCELED, ["the callee left before answering"])
         for pending in list(session.calls.values()):
