@@ -5,8 +5,10 @@
 RawSocket factory per ``--rawsocket``, and the in-process services.
 """
 import os
+import re
 
 from twisted.application import service
+from twisted.internet import defer
 from twisted.python import usage
 
 from wampchat.listening import ListeningService
@@ -39,6 +41,7 @@ class Options(usage.Options):
 
     optFlags = [
         ["no-guests", None, "Refuse anonymous (guest) logins."],
+        ["no-open-registration", None, "Refuse chat.user.register (add users with wampchat-admin)."],
     ]
     optParameters = [
         ["realm", None, "wampchat", "The WAMP realm clients join."],
@@ -47,6 +50,10 @@ class Options(usage.Options):
         ["max-message-size", None, 1024 * 1024, "Largest WAMP message accepted, in bytes.", int],
         ["outbound-buffer", None, 4 * 1024 * 1024,
          "Bytes a peer may fall behind before it is disconnected as a slow consumer.", int],
+        ["db", None, "./var/wampchat.sqlite", "The chat database (SQLite file; created if missing)."],
+        ["send-rate", None, 20, "Chat messages one session may send per 10 seconds.", int],
+        ["node-id", None, None,
+         "This node's id in message ids and AMQP headers (1..16 of a-z0-9) [default: random]."],
     ]
 
     def __init__(self):
@@ -73,6 +80,12 @@ class Options(usage.Options):
             _check_endpoint(endpoint, "rawsocket")
         _positive("max-message-size", self["max-message-size"])
         _positive("outbound-buffer", self["outbound-buffer"])
+        if self["send-rate"] <= 0:
+            raise usage.UsageError(f"--send-rate must be a positive number, not {self['send-rate']}")
+        if self["node-id"] is None:
+            self["node-id"] = os.urandom(4).hex()
+        elif not re.match(r"^[a-z0-9]{1,16}$", self["node-id"]):
+            raise usage.UsageError("--node-id must be 1..16 characters of a-z and 0-9")
         self["router_config"] = self._router_config()
 
     def _router_config(self):
@@ -89,11 +102,21 @@ class Options(usage.Options):
 
 
 class WampchatService(service.MultiService):
-    """The root service; ``router`` is the embedded WAMP router."""
+    """The root service; ``router`` is the embedded WAMP router.
+
+    ``ready`` fires once every in-process service (chat, AMQP bridge) has
+    started, so tests and embedders know when calls will be answered.
+    """
 
     def __init__(self, router):
         super().__init__()
         self.router = router
+        self.ready = None
+
+    def startService(self):
+        super().startService()
+        waiting = [child.ready for child in self if getattr(child, "ready", None) is not None]
+        self.ready = defer.gatherResults(waiting, consumeErrors=True)
 
     def stopService(self):
         self.router.shutdown()
@@ -120,5 +143,11 @@ def makeService(options, reactor=None):
         for endpoint in options["rawsocket"]:
             ListeningService(reactor, endpoint, raw, name=f"rawsocket:{endpoint}").setServiceParent(root)
 
-    # In-process services (chat, AMQP bridge) are added below.
+    # In-process services: the chat service, then (with --amqp) the AMQP bridge.
+    from wampchat.chat.runtime import ChatRuntime
+    from wampchat.chat.service import ChatSettings
+
+    chat_settings = ChatSettings(open_registration=not options["no-open-registration"],
+                                 send_rate=options["send-rate"], node_id=options["node-id"])
+    ChatRuntime(router, config.realm, options["db"], chat_settings, reactor).setServiceParent(root)
     return root

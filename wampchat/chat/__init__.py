@@ -1,0 +1,1 @@
+"""The chat domain: rooms, messages, presence. Knows nothing about transports."""

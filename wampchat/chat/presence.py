@@ -1,0 +1,99 @@
+"""Who is online (per user, across their sessions), typing timers and send rate limits."""
+from collections import deque
+
+
+class Presence:
+    """Online sessions per user: a user goes offline only when the last session leaves."""
+
+    def __init__(self):
+        self._sessions = {}   # authid -> set of session ids
+        self._owner = {}      # session id -> (authid, role, nick)
+
+    def joined(self, session_id, authid, role, nick):
+        """Record a session; True when it is the user's first (the user came online)."""
+        self._owner[session_id] = (authid, role, nick)
+        sessions = self._sessions.setdefault(authid, set())
+        sessions.add(session_id)
+        return len(sessions) == 1
+
+    def left(self, session_id):
+        """Forget a session; returns (authid, role, nick, went_offline) or None if unknown."""
+        owner = self._owner.pop(session_id, None)
+        if owner is None:
+            return None
+        authid, role, nick = owner
+        sessions = self._sessions.get(authid, set())
+        sessions.discard(session_id)
+        if not sessions:
+            self._sessions.pop(authid, None)
+        return authid, role, nick, not sessions
+
+    def is_online(self, authid):
+        return authid in self._sessions
+
+    def session(self, session_id):
+        return self._owner.get(session_id)
+
+    def nick_taken(self, nick, by_other_than):
+        """Is ``nick`` (case-insensitively) shown for an online user other than ``by_other_than``?"""
+        wanted = nick.casefold()
+        return any(n.casefold() == wanted and a != by_other_than for a, _, n in self._owner.values())
+
+
+class TypingTimers:
+    """A typing state per (room, user) that ends by itself after ``timeout`` seconds."""
+
+    def __init__(self, clock, timeout, on_expire):
+        self._clock = clock
+        self._timeout = timeout
+        self._on_expire = on_expire
+        self._timers = {}
+
+    def start(self, room_id, user, nick):
+        key = (room_id, user)
+        timer = self._timers.get(key)
+        if timer is not None and timer.active():
+            timer.reset(self._timeout)
+        else:
+            self._timers[key] = self._clock.callLater(self._timeout, self._expire, room_id, user, nick)
+
+    def stop(self, room_id, user):
+        """Cancel a typing state; True if there was one."""
+        timer = self._timers.pop((room_id, user), None)
+        if timer is not None and timer.active():
+            timer.cancel()
+            return True
+        return False
+
+    def _expire(self, room_id, user, nick):
+        self._timers.pop((room_id, user), None)
+        self._on_expire(room_id, user, nick)
+
+    def stop_all(self):
+        for timer in self._timers.values():
+            if timer.active():
+                timer.cancel()
+        self._timers.clear()
+
+
+class SendRateLimit:
+    """At most ``count`` sends per ``window`` seconds per session."""
+
+    def __init__(self, clock, count, window=10.0):
+        self._clock = clock
+        self._count = count
+        self._window = window
+        self._sent = {}
+
+    def allow(self, session_id):
+        now = self._clock.seconds()
+        sent = self._sent.setdefault(session_id, deque())
+        while sent and sent[0] <= now - self._window:
+            sent.popleft()
+        if len(sent) >= self._count:
+            return False
+        sent.append(now)
+        return True
+
+    def forget(self, session_id):
+        self._sent.pop(session_id, None)
