@@ -54,7 +54,8 @@ class Realm:
         self.broker = Broker(self, metrics)
         self.dealer = Dealer(self, self.clock, metrics)
         self.meta = SessionMeta(self)
-        self._sessions = {}
+        self._sessions = {}   # client sessions: counted, listed and announced by the meta API
+        self._services = {}   # in-process services (attach_local)
         self._join_hooks = []
 
     # -- membership -----------------------------------------------------
@@ -68,17 +69,24 @@ class Realm:
             yield hook(info)
 
     def attach(self, session):
-        self._sessions[session.info.id] = session
-        self.metrics.sessions.value = self.metrics.sessions.value + 1
-        self.meta.joined(session.info)
+        """Add a joined session. In-process services are routed to but not counted or announced."""
+        info = session.info
+        if info.authmethod == "local":
+            self._services[info.id] = session
+            return
+        self._sessions[info.id] = session
+        self.metrics.sessions.value += 1
+        self.meta.joined(info)
 
     def detach(self, session):
-        if self._sessions.pop(session.info.id, None) is None:
-            return
-        self.metrics.sessions.value = self.metrics.sessions.value - 1
+        info = session.info
+        if self._services.pop(info.id, None) is None:
+            if self._sessions.pop(info.id, None) is None:
+                return
+            self.metrics.sessions.value -= 1
+            self.meta.left(info)
         self.broker.detach(session)
         self.dealer.detach(session)
-        self.meta.left(session.info)
 
     def log_failure(self, why):
         """Log the exception being handled, with ``why`` (called from except blocks)."""
@@ -86,14 +94,19 @@ class Realm:
 
     # -- lookups --------------------------------------------------------
     def session(self, session_id):
-        return self._sessions.get(session_id)
+        return self._sessions.get(session_id) or self._services.get(session_id)
 
     def session_info(self, session_id):
-        session = self._sessions.get(session_id)
+        session = self.session(session_id)
         return session.info if session is not None else None
 
     def sessions(self):
+        """Client sessions (not in-process services)."""
         return [s.info for s in self._sessions.values()]
+
+    def all_sessions(self):
+        """Every joined session, services included (for shutdown)."""
+        return list(self._sessions.values()) + list(self._services.values())
 
     def __len__(self):
         return len(self._sessions)

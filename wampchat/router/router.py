@@ -47,7 +47,5 @@ class Router:
     def shutdown(self):
         """Say GOODBYE to every session (on service stop)."""
         for realm in self._realms.values():
-            for info in realm.sessions():
-                session = realm.session(info.id)
-                if session is not None:
-                    session.leave("wamp.close.system_shutdown", "the router is shutting down")
+            for session in realm.all_sessions():
+                session.leave("wamp.close.system_shutdown", "the router is shutting down")
