@@ -33,6 +33,24 @@ def make_server(tmp_path):
 
 
 @pytest.fixture
+def router(make_server):
+    """A wampchat server that also listens for RawSocket."""
+    return pytest_twisted.blockon(make_server(["--rawsocket", "tcp:0:interface=127.0.0.1"]))
+
+
+@pytest.fixture
+def join(router, clients):
+    """Join a session to ``router`` with a serializer, over WebSocket or RawSocket."""
+
+    def join(serializer="json", rawsocket=False, **kwargs):
+        if rawsocket:
+            kwargs["rawsocket_port"] = router.rawsocket_port
+        return clients(router.ws_url, serializer=serializer, **kwargs)
+
+    return join
+
+
+@pytest.fixture
 def clients():
     """Join client sessions; every one still open is closed at the end of the test."""
     opened = []

@@ -8,12 +8,6 @@ from helpers import Collector
 SERIALIZERS = ["json", "msgpack", "cbor"]
 
 
-@pytest.fixture
-def join(server, clients):
-    """Join a session to the default server."""
-    return lambda serializer="json", **kw: clients(server.ws_url, serializer=serializer, **kw)
-
-
 @pytest.mark.parametrize("serializer", SERIALIZERS)
 @pytest_twisted.inlineCallbacks
 def test_session_count_list_and_get(join, serializer):

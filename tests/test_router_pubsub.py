@@ -15,24 +15,6 @@ TRANSPORTS = [pytest.param(s, False, id=f"ws-{s}") for s in SERIALIZERS] + [
 ACK = PublishOptions(acknowledge=True)
 
 
-@pytest.fixture
-def router(make_server):
-    """A wampchat server that also listens for RawSocket."""
-    return pytest_twisted.blockon(make_server(["--rawsocket", "tcp:0:interface=127.0.0.1"]))
-
-
-@pytest.fixture
-def join(router, clients):
-    """Join a session with a serializer, over WebSocket or RawSocket."""
-
-    def join(serializer="json", rawsocket=False, **kwargs):
-        if rawsocket:
-            kwargs["rawsocket_port"] = router.rawsocket_port
-        return clients(router.ws_url, serializer=serializer, **kwargs)
-
-    return join
-
-
 @pytest.mark.parametrize("serializer,rawsocket", TRANSPORTS)
 @pytest_twisted.inlineCallbacks
 def test_exact_subscription_acknowledge_and_exclude_me(join, serializer, rawsocket):

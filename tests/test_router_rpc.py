@@ -15,24 +15,6 @@ TRANSPORTS = [pytest.param(s, False, id=f"ws-{s}") for s in SERIALIZERS] + [
 ]
 
 
-@pytest.fixture
-def router(make_server):
-    """A wampchat server that also listens for RawSocket."""
-    return pytest_twisted.blockon(make_server(["--rawsocket", "tcp:0:interface=127.0.0.1"]))
-
-
-@pytest.fixture
-def join(router, clients):
-    """Join a session with a serializer, over WebSocket or RawSocket."""
-
-    def join(serializer="json", rawsocket=False, **kwargs):
-        if rawsocket:
-            kwargs["rawsocket_port"] = router.rawsocket_port
-        return clients(router.ws_url, serializer=serializer, **kwargs)
-
-    return join
-
-
 @defer.inlineCallbacks
 def call_error(session, procedure, *args, **kwargs):
     """Call and return the ApplicationError it fails with (fails the test if it succeeds)."""

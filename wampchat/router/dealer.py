@@ -9,7 +9,6 @@ import random
 
 from autobahn.wamp import message
 from autobahn.wamp.exception import ApplicationError
-from twisted.internet import defer
 
 from wampchat.router.authorize import TRUSTED
 from wampchat.router.matching import PatternMap
