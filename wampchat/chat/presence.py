@@ -34,6 +34,12 @@ class Presence:
     def session(self, session_id):
         return self._owner.get(session_id)
 
+    def nick_of(self, authid):
+        """The nick an online user shows, or None."""
+        for session_id in self._sessions.get(authid, ()):
+            return self._owner[session_id][2]
+        return None
+
     def nick_taken(self, nick, by_other_than):
         """Is ``nick`` (case-insensitively) shown for an online user other than ``by_other_than``?"""
         wanted = nick.casefold()

@@ -334,12 +334,7 @@ class ChatService(ApplicationSession):
         return result
 
     def _shown_nick(self, user):
-        if user in self.nicks:
-            return self.nicks[user]
-        for authid, _, nick in self.presence._owner.values():
-            if authid == user:
-                return nick
-        return user
+        return self.nicks.get(user) or self.presence.nick_of(user) or user
 
     # -- chat.dm.open -------------------------------------------------------------------
     async def dm_open(self, username=None, details=None):
