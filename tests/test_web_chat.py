@@ -19,14 +19,15 @@ RECONNECTING = "document.getElementById('conn-state').dataset.state === 'reconne
 class ChatServer:
     """The server under test; it can be stopped and started again on the same port and database."""
 
-    def __init__(self, tmp_path):
+    def __init__(self, tmp_path, args=()):
         self.tmp_path = tmp_path
+        self.args = list(args)
         self.running = None
         self.port = 0
 
     async def start(self):
         listen = f"tcp:{self.port}:interface=127.0.0.1"
-        self.running = await testing.start_server(["--listen", listen], self.tmp_path)
+        self.running = await testing.start_server(["--listen", listen] + self.args, self.tmp_path)
         self.port = self.running.port
         return self
 
@@ -44,13 +45,24 @@ class ChatServer:
         return f"ws://127.0.0.1:{self.port}/ws"
 
 
-@pytest.fixture
-def chat_server(tmp_path):
-    """A running wampchat whose chat database lives in this test's tmp_path."""
-    server = ChatServer(tmp_path)
+def run_chat_server(tmp_path, args=()):
+    """Start a ChatServer for a fixture, and stop it when the fixture ends (a generator)."""
+    server = ChatServer(tmp_path, args)
     pytest_twisted.blockon(defer_of(server.start()))
     yield server
     pytest_twisted.blockon(defer_of(server.stop()))
+
+
+@pytest.fixture
+def chat_server(tmp_path):
+    """A running wampchat whose chat database lives in this test's tmp_path."""
+    yield from run_chat_server(tmp_path)
+
+
+@pytest.fixture
+def busy_chat_server(tmp_path):
+    """Like chat_server, but one session may send 1000 messages per 10 s (to seed long histories)."""
+    yield from run_chat_server(tmp_path, ["--send-rate", "1000"])
 
 
 def defer_of(coroutine):
@@ -135,9 +147,9 @@ async def test_two_people_chat_both_ways_with_typing(chat_server, browsers):
     """Ann (account) creates a room, guest Bob joins; both see each other's messages, marked own/other, and typing."""
     ann, bob = await browsers("ann"), await browsers("bob")
     await register(ann, chat_server, "ann")
-    await create_room(ann, "lobby")
+    await create_room(ann, "team")
     await join_as_guest(bob, chat_server, "Bob")
-    await open_room(bob, "lobby")
+    await open_room(bob, "team")
 
     await say(ann, "Hello Bob!")
     await bob.wait_text("#message-list .message:not(.own) .text", "Hello Bob!")
@@ -168,7 +180,6 @@ async def test_private_room_invisible_until_invited(chat_server, browsers):
     """A private room is not listed for others; the invited user sees it appear live and can read it."""
     ann, bob, cat = await browsers("ann"), await browsers("bob"), await browsers("cat")
     await register(ann, chat_server, "ann")
-    await create_room(ann, "lobby")
     await create_room(ann, "secret", private=True)
     await say(ann, "for invited eyes only")
     await register(bob, chat_server, "bob")
@@ -192,7 +203,7 @@ async def test_direct_message_from_member_list(chat_server, browsers):
     """Bob opens a DM with Ann from the member list; Ann sees it arrive as an unread DM and reads it."""
     ann, bob = await browsers("ann"), await browsers("bob")
     await register(ann, chat_server, "ann")
-    await create_room(ann, "lobby")
+    await open_room(ann, "lobby")
     await register(bob, chat_server, "bob")
     await open_room(bob, "lobby")
     await bob.click("#member-list li[data-user='ann'] button[data-action=dm]")
@@ -212,9 +223,9 @@ async def test_edit_and_delete_are_seen_live(chat_server, browsers):
     """Ann edits one of her messages and deletes another; Bob sees both changes without reloading."""
     ann, bob = await browsers("ann"), await browsers("bob")
     await register(ann, chat_server, "ann")
-    await create_room(ann, "lobby")
+    await create_room(ann, "team")
     await join_as_guest(bob, chat_server, "Bob")
-    await open_room(bob, "lobby")
+    await open_room(bob, "team")
     await say(ann, "teh typo")
     await say(ann, "regrettable")
     await bob.wait_text("#message-list .message .text", "regrettable")
@@ -233,16 +244,16 @@ async def test_edit_and_delete_are_seen_live(chat_server, browsers):
 
 
 @pytest_twisted.ensureDeferred
-async def test_history_scroll_back_loads_older_messages_once(chat_server, browsers):
+async def test_history_scroll_back_loads_older_messages_once(busy_chat_server, browsers):
     """With 130 messages in a room the page shows the newest, and scrolling up loads all older ones, each once, in order."""
-    ann = await python_client(chat_server, "ann")
+    ann = await python_client(busy_chat_server, "ann")
     await ann.call("chat.room.create", "archive", title="Archive")
     sent = [f"message number {n:03d}" for n in range(130)]
     for text in sent:
         await ann.call("chat.message.send", "archive", text)
 
     bob = await browsers("bob")
-    await join_as_guest(bob, chat_server, "Bob")
+    await join_as_guest(bob, busy_chat_server, "Bob")
     await open_room(bob, "archive")
     await bob.wait_text("#message-list .message .text", sent[-1])
     shown = await bob.js(f"return {message_texts_js()};")
@@ -278,11 +289,11 @@ async def test_unread_counts_follow_read_markers(chat_server, browsers):
     """Messages in a room Bob is not looking at raise its unread count; opening it clears the count, also after a reload."""
     ann, bob = await browsers("ann"), await browsers("bob")
     await register(ann, chat_server, "ann")
-    await create_room(ann, "lobby")
+    await create_room(ann, "team")
     await create_room(ann, "news")
     await register(bob, chat_server, "bob")
     await open_room(bob, "news")
-    await open_room(bob, "lobby")
+    await open_room(bob, "team")
     await open_room(ann, "news")
     await say(ann, "first news")
     await say(ann, "second news")
@@ -291,7 +302,7 @@ async def test_unread_counts_follow_read_markers(chat_server, browsers):
     await open_room(bob, "news")
     await bob.wait_text("#message-list .message .text", "second news")
     await bob.wait_js("document.querySelector(\"li[data-room-id='news'] .unread\").hidden", "news still unread")
-    await open_room(bob, "lobby")
+    await open_room(bob, "team")
     await bob.reload()
     await bob.fill("#account-password", PASSWORD)
     await bob.click("#login-button")
@@ -333,10 +344,10 @@ async def test_server_restart_shows_reconnecting_then_missed_messages(chat_serve
     """While the server is down the page says reconnecting; afterwards it shows what was sent meanwhile, each once."""
     bob = await browsers("bob")
     sender = await python_client(chat_server, "ann")
-    await sender.call("chat.room.create", "lobby")
-    await sender.call("chat.message.send", "lobby", "before the restart")
+    await sender.call("chat.room.create", "team")
+    await sender.call("chat.message.send", "team", "before the restart")
     await join_as_guest(bob, chat_server, "Bob")
-    await open_room(bob, "lobby")
+    await open_room(bob, "team")
     await bob.wait_text("#message-list .message .text", "before the restart")
 
     await chat_server.stop()
@@ -351,7 +362,7 @@ async def test_server_restart_shows_reconnecting_then_missed_messages(chat_serve
     sender = await testing.connect(meanwhile.ws_url, authmethods=["ticket"], authid="ann", secret=PASSWORD)
     missed = [f"sent while you were away {n}" for n in range(3)]
     for text in missed:
-        await sender.call("chat.message.send", "lobby", text)
+        await sender.call("chat.message.send", "team", text)
     sender.leave()
     await meanwhile.stop()
     assert await bob.js(f"return {RECONNECTING};")
@@ -370,9 +381,9 @@ async def test_html_in_messages_is_shown_as_text_and_never_runs(chat_server, bro
     """A message with HTML and script tags appears literally for the reader and runs nothing."""
     ann, bob = await browsers("ann"), await browsers("bob")
     await register(ann, chat_server, "ann")
-    await create_room(ann, "lobby")
+    await create_room(ann, "team")
     await join_as_guest(bob, chat_server, "Bob")
-    await open_room(bob, "lobby")
+    await open_room(bob, "team")
     attack = ('<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
               '<b>bold?</b> & &amp; <a href="javascript:window.__pwned=3">click</a>')
     await say(ann, attack)
@@ -391,15 +402,15 @@ async def test_phone_width_chat(chat_server, browsers):
 
     ann = await browsers("ann")
     await register(ann, chat_server, "ann")
-    await create_room(ann, "lobby")
+    await create_room(ann, "team")
     bob = await browsers("bob", size=PHONE)
     await join_as_guest(bob, chat_server, "Bob")
     assert not await bob.is_visible("#sidebar")
-    await bob.wait_js("document.querySelector(\"li[data-room-id='lobby']\")", "lobby is not listed")
+    await bob.wait_js("document.querySelector(\"li[data-room-id='team']\")", "team is not listed")
     await say(ann, "anyone on a phone?")
     await bob.wait_text("#sidebar-unread", "1")
     await bob.click("#toggle-sidebar")
-    await open_room(bob, "lobby")
+    await open_room(bob, "team")
     assert not await bob.is_visible("#sidebar")
     await say(bob, "from my phone")
     await ann.wait_text("#message-list .message .text", "from my phone")
@@ -411,20 +422,20 @@ async def test_background_tab_gets_a_title_badge(chat_server, browsers):
     """While Bob's tab is hidden, Ann's messages count up in its title; showing the tab clears the badge and marks them read."""
     ann, bob = await browsers("ann"), await browsers("bob")
     await register(ann, chat_server, "ann")
-    await create_room(ann, "lobby")
+    await create_room(ann, "team")
     await join_as_guest(bob, chat_server, "Bob")
-    await open_room(bob, "lobby")
+    await open_room(bob, "team")
     await bob.js("Object.defineProperty(document, 'hidden', {value: true, configurable: true});"
                  "document.dispatchEvent(new Event('visibilitychange'));")
     await say(ann, "are you there?")
     await say(ann, "hello?")
     await bob.wait_js("document.title === '(2) wampchat'", "the title shows no badge")
-    await bob.wait_text("li[data-room-id='lobby'] .unread", "2")
+    await bob.wait_text("li[data-room-id='team'] .unread", "2")
 
     await bob.js("Object.defineProperty(document, 'hidden', {value: false, configurable: true});"
                  "document.dispatchEvent(new Event('visibilitychange'));")
     await bob.wait_js("document.title === 'wampchat'", "the badge stayed after showing the tab")
-    await bob.wait_js("document.querySelector(\"li[data-room-id='lobby'] .unread\").hidden", "lobby still unread")
+    await bob.wait_js("document.querySelector(\"li[data-room-id='team'] .unread\").hidden", "team still unread")
 
 
 @pytest_twisted.ensureDeferred
@@ -432,9 +443,9 @@ async def test_leaving_a_room_updates_the_member_list(chat_server, browsers):
     """When Bob leaves the room, he disappears from Ann's member list and the room closes on his page."""
     ann, bob = await browsers("ann"), await browsers("bob")
     await register(ann, chat_server, "ann")
-    await create_room(ann, "lobby")
+    await create_room(ann, "team")
     await register(bob, chat_server, "bob")
-    await open_room(bob, "lobby")
+    await open_room(bob, "team")
     await ann.wait_visible("#member-list li[data-user='bob']")
     await bob.click("#leave-room")
     await bob.wait_visible("#no-room")
