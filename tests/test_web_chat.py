@@ -451,3 +451,15 @@ async def test_leaving_a_room_updates_the_member_list(chat_server, browsers):
     await bob.wait_visible("#no-room")
     await ann.wait_js("!document.querySelector(\"#member-list li[data-user='bob']\")",
                       "bob is still listed as a member after leaving")
+
+
+@pytest_twisted.ensureDeferred
+async def test_guest_nick_of_a_registered_user_is_refused(chat_server, browsers):
+    """A guest cannot take a registered user's name: the login form says so instead of retrying forever."""
+    ann, impostor = await browsers("ann"), await browsers("impostor")
+    await register(ann, chat_server, "ann")
+    await impostor.open(chat_server.url)
+    await impostor.fill("#guest-nick", "Ann")
+    await impostor.click("#guest-form button[type=submit]")
+    await impostor.wait_text("#login-error", "taken")
+    assert await impostor.js("return document.getElementById('chat-view').hidden;")

@@ -130,7 +130,12 @@ export class ChatConnection {
   _closed(connection, reason, details) {
     if (connection !== this._connection || this._stopped) return true;
     this.session = null;
-    if (details && AUTH_ERRORS.has(details.reason)) {
+    // A refused login stops here; so does any other refusal of the very first
+    // join (e.g. a guest nick that is taken). After a successful join the same
+    // refusal may be transient (our old session still holds the nick), so retry.
+    const refused = details && details.reason &&
+      (AUTH_ERRORS.has(details.reason) || (!this._everJoined && /^(wamp|wampchat)\.error\./.test(details.reason)));
+    if (refused) {
       this._stopped = true;
       this.onState("offline");
       this.onRefused(details.message || details.reason);
