@@ -1,0 +1,293 @@
+"""
+Load-generating worker processes for any WAMP router URL.
+
+Each worker is a separate process with its own Twisted reactor and Autobahn
+client sessions, so that client CPU spreads over cores and never runs inside
+the router being measured. The parent (``benchmarks.run``) drives workers
+through one queue and two events (``go``, ``stop``) and never runs a reactor
+itself: it reads the router's CPU counters right before ``go`` and right
+after the last ``done``.
+
+Messages a worker puts on the queue: ``("ready", id, info)`` once its
+sessions have joined, ``("done", id, result)`` once its load is finished (or
+its deadline passed), ``("error", id, text)`` if it cannot go on.
+"""
+import time
+from array import array
+from urllib.parse import urlparse
+
+REALM = "wampchat"
+TOPIC = "app.bench.fanout"
+PROCEDURE = "app.bench.echo"
+POLL = 0.01  # seconds between looks at the go/stop events
+
+
+def worker_main(role, spec, worker_id, queue, go, stop):
+    """Entry point of one worker process: run ``role`` under a fresh epoll reactor."""
+    from twisted.internet import epollreactor
+
+    epollreactor.install()
+    from twisted.internet import reactor
+
+    worker = ROLES[role](reactor, spec, worker_id, queue, go, stop)
+    reactor.callWhenRunning(worker.start)
+    # A hard stop in case the parent vanishes: no worker outlives its budget.
+    reactor.callLater(spec["lifetime"], reactor.stop)
+    reactor.run()
+
+
+def connect(reactor, url, serializer, timeout):
+    """Join one Autobahn session to ``url``; Deferred of the joined session."""
+    from autobahn.twisted.wamp import ApplicationSession
+    from autobahn.twisted.websocket import WampWebSocketClientFactory
+    from autobahn.wamp import types
+    from autobahn.wamp.serializer import JsonSerializer, MsgPackSerializer
+    from twisted.internet import defer, endpoints
+
+    joined = defer.Deferred()
+
+    class BenchSession(ApplicationSession):
+        def onJoin(self, details):
+            if not joined.called:
+                joined.callback(self)
+
+        def onLeave(self, details):
+            if not joined.called:
+                joined.errback(RuntimeError(f"join refused: {details.reason} {details.message}"))
+            return super().onLeave(details)
+
+    serializers = {"json": JsonSerializer, "msgpack": MsgPackSerializer}
+    factory = WampWebSocketClientFactory(
+        lambda: BenchSession(types.ComponentConfig(realm=REALM)),
+        url=url, serializers=[serializers[serializer]()])
+    # Skipping UTF-8 validation keeps client CPU down; the router is what we measure.
+    factory.setProtocolOptions(utf8validateIncoming=False)
+    parsed = urlparse(url)
+    endpoint = endpoints.TCP4ClientEndpoint(reactor, parsed.hostname, parsed.port, timeout=timeout)
+
+    def failed(failure):
+        if not joined.called:
+            joined.errback(failure)
+
+    endpoint.connect(factory).addErrback(failed)
+    joined.addTimeout(timeout, reactor)
+    return joined
+
+
+class Worker:
+    """Common plumbing: staggered connects, waiting on go/stop, reporting."""
+
+    def __init__(self, reactor, spec, worker_id, queue, go, stop):
+        self.reactor = reactor
+        self.spec = spec
+        self.id = worker_id
+        self.queue = queue
+        self.go = go
+        self.stop = stop
+        self.sessions = []
+        self.reported = False
+
+    def start(self):
+        d = self.reactor_sleep(self.spec.get("delay", 0))
+        d.addCallback(lambda _: self.open_sessions(self.spec.get("sessions", 1)))
+        d.addCallback(lambda _: self.prepare())
+        d.addCallback(lambda _: self.queue.put(("ready", self.id, {"sessions": len(self.sessions)})))
+        d.addCallback(lambda _: self.wait_for(self.go))
+        d.addCallback(lambda _: self.run())
+        d.addErrback(self.fail)
+        self.wait_for(self.stop).addCallback(lambda _: self.shutdown())
+
+    def reactor_sleep(self, seconds):
+        from twisted.internet import task
+
+        return task.deferLater(self.reactor, seconds, lambda: None)
+
+    def open_sessions(self, count):
+        """Connect ``count`` sessions in waves, so the router is not hit by a SYN storm."""
+        from twisted.internet import defer
+
+        wave = self.spec.get("wave", 25)
+
+        @defer.inlineCallbacks
+        def waves():
+            for first in range(0, count, wave):
+                batch = [connect(self.reactor, self.spec["url"], self.spec["serializer"], self.spec["connect_timeout"])
+                         for _ in range(min(wave, count - first))]
+                self.sessions.extend((yield defer.gatherResults(batch, consumeErrors=True)))
+                yield self.reactor_sleep(self.spec.get("pause", 0.02))
+
+        return waves()
+
+    def wait_for(self, event):
+        """A Deferred that fires once the multiprocessing ``event`` is set (polled)."""
+        from twisted.internet import defer, task
+
+        d = defer.Deferred()
+
+        def poll():
+            if event.is_set():
+                loop.stop()
+                d.callback(None)
+
+        loop = task.LoopingCall(poll)
+        loop.start(POLL)
+        return d
+
+    def prepare(self):
+        """Subscribe/register before reporting ready; nothing by default."""
+
+    def run(self):
+        """The load itself, after ``go``; report ``done`` when finished."""
+
+    def report(self, result):
+        if not self.reported:
+            self.reported = True
+            self.queue.put(("done", self.id, result))
+
+    def fail(self, failure):
+        self.queue.put(("error", self.id, f"{type(failure.value).__name__}: {failure.value}"))
+
+    def shutdown(self):
+        for session in self.sessions:
+            transport = session._transport
+            if transport is not None and transport.isOpen():
+                transport.close()
+        self.reactor.callLater(0.2, self.reactor.stop)
+
+
+class Subscriber(Worker):
+    """``sessions`` sessions subscribed to TOPIC, counting events (and latencies)."""
+
+    def prepare(self):
+        from twisted.internet import defer
+
+        self.target = self.spec["sessions"] * self.spec["expected"]
+        self.received = 0
+        self.first = self.last = None
+        self.latencies = array("d") if self.spec.get("latency") else None
+        return defer.gatherResults([s.subscribe(self.on_event, TOPIC) for s in self.sessions], consumeErrors=True)
+
+    def on_event(self, seq, sent_at):
+        now = time.monotonic()
+        self.received += 1
+        if self.first is None:
+            self.first = now
+        self.last = now
+        if self.latencies is not None:
+            self.latencies.append(now - sent_at)
+        if self.received == self.target:
+            self.finish()
+
+    def run(self):
+        if self.target == 0:
+            self.finish()
+        self.reactor.callLater(self.spec["run_timeout"], self.finish)
+
+    def finish(self):
+        self.report({"received": self.received, "expected": self.target, "first": self.first, "last": self.last,
+                     "latencies": self.latencies.tobytes() if self.latencies is not None else None})
+
+
+class Publisher(Worker):
+    """One session publishing ``count`` events: in acknowledged batches, or at a fixed rate.
+
+    Every run ends with an acknowledged publish, so nothing is left unflushed.
+    """
+
+    def run(self):
+        self.session = self.sessions[0]
+        self.deadline = time.monotonic() + self.spec["run_timeout"]
+        self.started = time.monotonic()
+        d = self.burst() if self.spec["mode"] == "burst" else self.paced()
+        d.addCallback(lambda sent: self.report({"published": sent, "started": self.started, "ended": time.monotonic()}))
+        d.addErrback(self.fail)
+
+    def publish(self, seq, acknowledge=False):
+        from autobahn.wamp.types import PublishOptions
+
+        if acknowledge:
+            return self.session.publish(TOPIC, seq, time.monotonic(), options=PublishOptions(acknowledge=True))
+        self.session.publish(TOPIC, seq, time.monotonic())
+        return None
+
+    def burst(self):
+        """Publish as fast as the router acknowledges: batches of ``batch``, the last one acknowledged."""
+        from twisted.internet import defer
+
+        count, batch = self.spec["count"], self.spec["batch"]
+
+        @defer.inlineCallbacks
+        def loop():
+            sent = 0
+            while sent < count and time.monotonic() < self.deadline:
+                last = min(sent + batch, count) - 1
+                for seq in range(sent, last):
+                    self.publish(seq)
+                yield self.publish(last, acknowledge=True)
+                sent = last + 1
+            return sent
+
+        return loop()
+
+    def paced(self):
+        """Publish ``count`` events at ``rate`` per second on a fine timer; the last one acknowledged."""
+        from twisted.internet import defer, task
+
+        count, rate = self.spec["count"], self.spec["rate"]
+        done = defer.Deferred()
+        state = {"sent": 0}
+
+        def tick():
+            due = min(count, int((time.monotonic() - self.started) * rate) + 1)
+            while state["sent"] < due:
+                seq = state["sent"]
+                state["sent"] += 1
+                if seq == count - 1 or time.monotonic() > self.deadline:
+                    loop.stop()
+                    self.publish(seq, acknowledge=True).chainDeferred(done)
+                    return
+                self.publish(seq)
+
+        loop = task.LoopingCall(tick)
+        loop.clock = self.reactor
+        loop.start(0.001)
+        return done.addCallback(lambda _: state["sent"])
+
+
+class Callee(Worker):
+    """One session registering PROCEDURE, an echo."""
+
+    def prepare(self):
+        return self.sessions[0].register(lambda value: value, PROCEDURE)
+
+
+class Caller(Worker):
+    """``sessions`` callers, each making ``calls`` sequential calls (one outstanding per caller)."""
+
+    def run(self):
+        from twisted.internet import defer
+
+        self.deadline = time.monotonic() + self.spec["run_timeout"]
+        started = time.monotonic()
+
+        @defer.inlineCallbacks
+        def caller(session):
+            made = 0
+            while made < self.spec["calls"] and time.monotonic() < self.deadline:
+                yield session.call(PROCEDURE, made)
+                made += 1
+            return made
+
+        d = defer.gatherResults([caller(s) for s in self.sessions], consumeErrors=True)
+        d.addCallback(lambda made: self.report({"calls": sum(made), "started": started, "ended": time.monotonic()}))
+        d.addErrback(self.fail)
+
+
+class Idle(Worker):
+    """``sessions`` joined sessions that do nothing (the memory measurement)."""
+
+    def run(self):
+        self.report({})
+
+
+ROLES = {"subscribe": Subscriber, "publish": Publisher, "callee": Callee, "call": Caller, "idle": Idle}

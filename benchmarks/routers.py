@@ -1,0 +1,252 @@
+"""
+Start the routers under test as child processes, and read their CPU and memory from /proc.
+
+wampchat runs as ``twistd -n wampchat`` (one process, measured as is).
+Crossbar.io runs from its own virtualenv (``benchmarks/.venv-crossbar``,
+created on first use, never a project dependency) with a minimal config; it
+is a controller plus worker processes, and we measure the router worker.
+Each router is started in its own process group and killed as a group.
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+CROSSBAR_VENV = HERE / ".venv-crossbar"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+
+
+class RouterUnavailable(Exception):
+    """The router cannot be installed or started here; the message says why."""
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port, proc, timeout, log_path):
+    """Poll until something accepts on 127.0.0.1:port; fail early if ``proc`` dies."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RouterUnavailable(f"exited with {proc.returncode}; log tail:\n{tail(log_path)}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RouterUnavailable(f"not listening on port {port} after {timeout}s; log tail:\n{tail(log_path)}")
+
+
+def tail(path, lines=15):
+    try:
+        return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def proc_cpu_seconds(pid):
+    """utime + stime of ``pid`` in seconds (fields 14 and 15 of /proc/pid/stat)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def proc_rss_bytes(pid):
+    with open(f"/proc/{pid}/statm") as f:
+        return int(f.read().split()[1]) * PAGE_SIZE
+
+
+def children(pid):
+    """Direct children of ``pid`` with their command lines."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            if ppid == pid:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    found.append((int(entry), f.read().replace(b"\0", b" ").decode(errors="replace")))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+class RouterProcess:
+    """A running router: its URL, the pid we measure, and how to stop it."""
+
+    def __init__(self, name, url, proc, pid, workdir, log_path):
+        self.name = name
+        self.url = url
+        self.proc = proc
+        self.pid = pid
+        self.workdir = workdir
+        self.log_path = log_path
+
+    def cpu_seconds(self):
+        return proc_cpu_seconds(self.pid)
+
+    def rss_bytes(self):
+        return proc_rss_bytes(self.pid)
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def stop(self):
+        """SIGTERM the whole process group, then SIGKILL whatever is left after 10 s."""
+        if self.proc.poll() is None:
+            _signal_group(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                pass
+        # Crossbar workers may outlive the controller for a moment; the group goes in any case.
+        _signal_group(self.proc.pid, signal.SIGKILL)
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+def _signal_group(pgid, sig):
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _spawn(cmd, workdir, log_path, env=None):
+    log = open(log_path, "ab")
+    try:
+        return subprocess.Popen(cmd, cwd=workdir, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True, env=env)
+    finally:
+        log.close()
+
+
+def start_wampchat(workdir, timeout=30):
+    """``twistd -n wampchat`` on a free loopback port, database in ``workdir``."""
+    twistd = Path(sys.executable).parent / "twistd"
+    if not twistd.exists():
+        twistd = shutil.which("twistd")
+        if twistd is None:
+            raise RouterUnavailable("no twistd next to this Python or on PATH")
+    port = free_port()
+    log_path = Path(workdir) / "wampchat.log"
+    cmd = [str(twistd), "-n", "--pidfile=", f"--logfile={log_path}", "wampchat",
+           "--listen", f"tcp:{port}:interface=127.0.0.1", "--db", str(Path(workdir) / "wampchat.sqlite")]
+    proc = _spawn(cmd, workdir, Path(workdir) / "wampchat.stdout")
+    router = RouterProcess("wampchat", f"ws://127.0.0.1:{port}/ws", proc, proc.pid, workdir, log_path)
+    try:
+        wait_for_port(port, proc, timeout, log_path)
+    except BaseException:
+        router.stop()
+        raise
+    return router
+
+
+def ensure_crossbar(timeout=900):
+    """Create ``benchmarks/.venv-crossbar`` with ``pip install crossbar`` unless it is there; path of crossbar."""
+    crossbar = CROSSBAR_VENV / "bin" / "crossbar"
+    if crossbar.exists():
+        return crossbar
+    log_path = HERE / "crossbar-install.log"
+    print(f"installing Crossbar.io into {CROSSBAR_VENV} (log: {log_path}) ...", flush=True)
+    base = shutil.which("python3") or sys.executable
+    steps = [[base, "-m", "venv", str(CROSSBAR_VENV)],
+             [str(CROSSBAR_VENV / "bin" / "pip"), "install", "-q", "--upgrade", "pip", "wheel"],
+             [str(CROSSBAR_VENV / "bin" / "pip"), "install", "-q", "crossbar"]]
+    deadline = time.monotonic() + timeout
+    with open(log_path, "ab") as log:
+        for step in steps:
+            try:
+                rc = subprocess.run(step, stdout=log, stderr=subprocess.STDOUT,
+                                    timeout=max(1, deadline - time.monotonic())).returncode
+            except subprocess.TimeoutExpired:
+                raise RouterUnavailable(f"installing Crossbar took more than {timeout}s")
+            if rc != 0:
+                raise RouterUnavailable(f"{' '.join(step)} failed ({rc}); see {log_path}:\n{tail(log_path)}")
+    if not crossbar.exists():
+        raise RouterUnavailable(f"pip install crossbar left no {crossbar}")
+    return crossbar
+
+
+def crossbar_config(port):
+    """One realm ``wampchat``, the anonymous role allowed everything, WebSocket on 127.0.0.1 (json, msgpack)."""
+    allow = {"call": True, "register": True, "publish": True, "subscribe": True}
+    return {
+        "version": 2,
+        "controller": {},
+        "workers": [{
+            "type": "router",
+            "realms": [{
+                "name": "wampchat",
+                "roles": [{"name": "anonymous", "permissions": [
+                    {"uri": "", "match": "prefix", "allow": allow,
+                     "disclose": {"caller": False, "publisher": False}, "cache": True}]}],
+            }],
+            "transports": [{
+                "type": "websocket",
+                "endpoint": {"type": "tcp", "port": port, "interface": "127.0.0.1"},
+                "serializers": ["json", "msgpack"],
+                "auth": {"anonymous": {"type": "static", "role": "anonymous"}},
+            }],
+        }],
+    }
+
+
+def crossbar_version():
+    python = CROSSBAR_VENV / "bin" / "python"
+    try:
+        out = subprocess.run([str(python), "-c", "import crossbar; print(crossbar.__version__)"],
+                             capture_output=True, text=True, timeout=60)
+        return out.stdout.strip() or None
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+
+
+def start_crossbar(workdir, timeout=90):
+    """``crossbar start`` with the minimal config; measure its router worker process."""
+    crossbar = ensure_crossbar()
+    port = free_port()
+    cbdir = Path(workdir) / ".crossbar"
+    cbdir.mkdir(parents=True, exist_ok=True)
+    (cbdir / "config.json").write_text(json.dumps(crossbar_config(port), indent=2))
+    log_path = Path(workdir) / "crossbar.log"
+    env = dict(os.environ, PATH=f"{CROSSBAR_VENV / 'bin'}:{os.environ.get('PATH', '')}")
+    proc = _spawn([str(crossbar), "start", "--cbdir", str(cbdir), "--loglevel", "warn"], workdir, log_path, env)
+    router = RouterProcess("crossbar", f"ws://127.0.0.1:{port}/ws", proc, None, workdir, log_path)
+    try:
+        wait_for_port(port, proc, timeout, log_path)
+        router.pid = find_router_worker(proc.pid)
+    except BaseException:
+        router.stop()
+        raise
+    return router
+
+
+def find_router_worker(controller_pid, timeout=10):
+    """The controller's child whose command line names a router worker."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for pid, cmdline in children(controller_pid):
+            low = cmdline.lower()
+            if "worker" in low and "router" in low:
+                return pid
+        time.sleep(0.2)
+    found = children(controller_pid)
+    raise RouterUnavailable(f"no router worker among the Crossbar controller's children: {found}")
+
+
+STARTERS = {"wampchat": start_wampchat, "crossbar": start_crossbar}

@@ -1,0 +1,351 @@
+"""
+``python -m benchmarks.run``: the same load against wampchat and Crossbar.io, side by side.
+
+For each router and serializer, on a freshly started router: memory per idle
+session, fan-out (1 publisher, N subscribers), RPC (1 callee, 10 callers) and
+publish-to-event latency at a fixed rate. Router CPU comes from /proc/<pid>/stat
+of the router process, so a slow load generator does not blur the figure.
+Prints a table with the wampchat / Crossbar ratio and writes
+``benchmarks/results.json``.
+"""
+import argparse
+import json
+import multiprocessing
+import os
+import platform
+import resource
+import shlex
+import statistics
+import sys
+import tempfile
+import time
+from array import array
+from pathlib import Path
+
+from benchmarks import load, routers
+
+RESULTS = Path(__file__).resolve().parent / "results.json"
+
+
+class BenchError(Exception):
+    """A measurement could not finish (a worker failed or a deadline passed)."""
+
+
+def raise_nofile():
+    """Lift the soft open-files limit to the hard one: 1000 sessions need >1024 descriptors.
+
+    Children (the routers, the workers) inherit it.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else 65536
+    if soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+class Fleet:
+    """The worker processes of one measurement; whatever is left is killed on exit."""
+
+    def __init__(self, url, serializer, settings):
+        self.ctx = multiprocessing.get_context("spawn")
+        self.queue = self.ctx.Queue()
+        self.go = self.ctx.Event()
+        self.stop = self.ctx.Event()
+        self.procs = {}
+        self.base = {"url": url, "serializer": serializer, "connect_timeout": settings.connect_timeout,
+                     "run_timeout": settings.run_timeout,
+                     "lifetime": settings.connect_timeout * 4 + settings.run_timeout + 60}
+
+    def spawn(self, role, **spec):
+        worker_id = len(self.procs)
+        proc = self.ctx.Process(target=load.worker_main, daemon=True,
+                                args=(role, dict(self.base, **spec), worker_id, self.queue, self.go, self.stop))
+        proc.start()
+        self.procs[worker_id] = proc
+        return worker_id
+
+    def spread(self, role, sessions, workers, **spec):
+        """``sessions`` sessions of ``role`` over up to ``workers`` processes, their starts staggered."""
+        workers = max(1, min(workers, sessions))
+        share = [sessions // workers + (1 if i < sessions % workers else 0) for i in range(workers)]
+        return [self.spawn(role, sessions=n, delay=i * 0.1, **spec) for i, n in enumerate(share)]
+
+    def wait(self, kind, ids, timeout):
+        """Block until every worker in ``ids`` reported ``kind``; their payloads by id."""
+        import queue as queue_module
+
+        got = {}
+        deadline = time.monotonic() + timeout
+        while len(got) < len(ids):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise BenchError(f"{len(ids) - len(got)} of {len(ids)} workers not {kind} after {timeout:.0f}s")
+            try:
+                what, worker_id, payload = self.queue.get(timeout=min(remaining, 1.0))
+            except queue_module.Empty:
+                dead = [i for i in ids if i not in got and not self.procs[i].is_alive()]
+                if dead:
+                    raise BenchError(f"worker(s) {dead} exited before reporting {kind}")
+                continue
+            if what == "error":
+                raise BenchError(f"worker {worker_id}: {payload}")
+            if what == kind:
+                got[worker_id] = payload
+        return got
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        deadline = time.monotonic() + 5
+        for proc in self.procs.values():
+            proc.join(max(0.1, deadline - time.monotonic()))
+        for proc in self.procs.values():
+            if proc.is_alive():
+                proc.kill()
+                proc.join(2)
+        self.queue.close()
+        return False
+
+
+def measure_memory(router, serializer, s):
+    """Router RSS increase per idle joined session, at ``s.idle_sessions`` sessions."""
+    time.sleep(0.5)
+    before = router.rss_bytes()
+    with Fleet(router.url, serializer, s) as fleet:
+        ids = fleet.spread("idle", s.idle_sessions, s.workers)
+        ready = fleet.wait("ready", ids, s.connect_timeout * 4)
+        sessions = sum(r["sessions"] for r in ready.values())
+        time.sleep(1.0)  # let the router finish the joins and settle
+        after = router.rss_bytes()
+    return {"sessions": sessions, "rss_before_kb": before / 1024, "rss_after_kb": after / 1024,
+            "kb_per_session": (after - before) / 1024 / sessions}
+
+
+def measure_fanout(router, serializer, subscribers, s):
+    """1 publisher, ``subscribers`` subscribers: delivered events/s and router CPU per delivered event."""
+    events = max(s.min_events, s.deliveries // subscribers)
+    with Fleet(router.url, serializer, s) as fleet:
+        subs = fleet.spread("subscribe", subscribers, s.workers, expected=events)
+        pub = fleet.spawn("publish", mode="burst", count=events, batch=s.batch)
+        fleet.wait("ready", subs + [pub], s.connect_timeout * 4)
+        time.sleep(0.5)  # the connect storm is over before the CPU clock starts
+        cpu0 = router.cpu_seconds()
+        fleet.go.set()
+        done = fleet.wait("done", subs + [pub], s.run_timeout + 30)
+        cpu1 = router.cpu_seconds()
+    published = done[pub]
+    received = [done[i] for i in subs]
+    delivered = sum(r["received"] for r in received)
+    expected = subscribers * published["published"]
+    last = max((r["last"] for r in received if r["last"] is not None), default=published["ended"])
+    elapsed = max(1e-9, last - published["started"])
+    return {"subscribers": subscribers, "published": published["published"], "delivered": delivered,
+            "expected": expected, "seconds": elapsed, "events_per_s": delivered / elapsed,
+            "router_cpu_s": cpu1 - cpu0, "cpu_us_per_event": (cpu1 - cpu0) * 1e6 / max(1, delivered)}
+
+
+def measure_rpc(router, serializer, s):
+    """1 callee, ``s.callers`` concurrent callers (one call outstanding each): calls/s and router CPU per call."""
+    per_caller = max(1, s.calls // s.callers)
+    with Fleet(router.url, serializer, s) as fleet:
+        callee = fleet.spawn("callee", sessions=1)
+        fleet.wait("ready", [callee], s.connect_timeout * 2)
+        caller = fleet.spawn("call", sessions=s.callers, calls=per_caller)
+        fleet.wait("ready", [caller], s.connect_timeout * 2)
+        time.sleep(0.3)
+        cpu0 = router.cpu_seconds()
+        fleet.go.set()
+        done = fleet.wait("done", [caller], s.run_timeout + 30)[caller]
+        cpu1 = router.cpu_seconds()
+    elapsed = max(1e-9, done["ended"] - done["started"])
+    return {"callers": s.callers, "calls": done["calls"], "expected": per_caller * s.callers, "seconds": elapsed,
+            "calls_per_s": done["calls"] / elapsed, "router_cpu_s": cpu1 - cpu0,
+            "cpu_us_per_call": (cpu1 - cpu0) * 1e6 / max(1, done["calls"])}
+
+
+def measure_latency(router, serializer, s):
+    """A publisher at a fixed rate to ``s.latency_subscribers`` subscribers; publish-to-event p50/p99."""
+    subscribers = s.latency_subscribers
+    rate = s.latency_rate / subscribers if s.latency_rate_delivered else s.latency_rate
+    count = max(1, int(rate * s.latency_seconds))
+    with Fleet(router.url, serializer, s) as fleet:
+        subs = fleet.spread("subscribe", subscribers, s.workers, expected=count, latency=True)
+        pub = fleet.spawn("publish", mode="paced", count=count, rate=rate)
+        fleet.wait("ready", subs + [pub], s.connect_timeout * 4)
+        time.sleep(0.5)
+        fleet.go.set()
+        done = fleet.wait("done", subs + [pub], s.run_timeout + 30)
+    samples = array("d")
+    for i in subs:
+        samples.frombytes(done[i]["latencies"])
+    delivered = len(samples)
+    ordered = sorted(samples)
+
+    def pct(p):
+        return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1000 if ordered else None
+
+    return {"subscribers": subscribers, "publications_per_s": rate, "delivered_per_s": rate * subscribers,
+            "published": done[pub]["published"], "delivered": delivered, "expected": subscribers * count,
+            "p50_ms": pct(50), "p99_ms": pct(99), "max_ms": ordered[-1] * 1000 if ordered else None,
+            "mean_ms": statistics.fmean(ordered) * 1000 if ordered else None}
+
+
+def bench_router(name, serializer, s, notes):
+    """Every measurement for one router and serializer, on a freshly started router."""
+    result = {}
+    with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as workdir:
+        router = routers.STARTERS[name](workdir)
+        try:
+            print(f"[{name} {serializer}] router pid {router.pid} at {router.url}", flush=True)
+            steps = [("memory", lambda: measure_memory(router, serializer, s))]
+            steps += [(f"fanout_{n}", lambda n=n: measure_fanout(router, serializer, n, s)) for n in s.subscribers]
+            steps += [("rpc", lambda: measure_rpc(router, serializer, s)),
+                      ("latency", lambda: measure_latency(router, serializer, s))]
+            for key, step in steps:
+                if not router.alive():
+                    notes.append(f"{name} {serializer}: router died before {key}; log tail: {routers.tail(router.log_path)}")
+                    break
+                try:
+                    result[key] = step()
+                    print(f"[{name} {serializer}] {key}: {short(result[key])}", flush=True)
+                except BenchError as e:
+                    notes.append(f"{name} {serializer} {key}: {e}")
+                    print(f"[{name} {serializer}] {key} FAILED: {e}", flush=True)
+        finally:
+            router.stop()
+    return result
+
+
+def short(measurement):
+    return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in measurement.items())
+
+
+ROWS = [
+    # label, which measurement, figure, unit, lower is better
+    ("fan-out {n} subs: events/s", "fanout_{n}", "events_per_s", "", False),
+    ("fan-out {n} subs: router CPU/event", "fanout_{n}", "cpu_us_per_event", "us", True),
+    ("RPC 10 callers: calls/s", "rpc", "calls_per_s", "", False),
+    ("RPC 10 callers: router CPU/call", "rpc", "cpu_us_per_call", "us", True),
+    ("latency p50", "latency", "p50_ms", "ms", True),
+    ("latency p99", "latency", "p99_ms", "ms", True),
+    ("idle session RSS", "memory", "kb_per_session", "KB", True),
+]
+
+
+def table(results, serializers, fanout_sizes, latency_label):
+    """The side-by-side table as text: one row per figure and serializer, and wampchat / Crossbar."""
+    lines = [f"{'measurement':42} {'ser':8} {'wampchat':>12} {'crossbar':>12} {'ratio w/c':>10}"]
+    lines.append("-" * len(lines[0]))
+    for label, key, figure, unit, _lower in ROWS:
+        sizes = fanout_sizes if "{n}" in key else [None]
+        for n in sizes:
+            for ser in serializers:
+                values = [results.get(r, {}).get(ser, {}).get(key.format(n=n), {}).get(figure)
+                          for r in ("wampchat", "crossbar")]
+                text = [f"{v:,.1f}{unit}" if v is not None else "-" for v in values]
+                ratio = f"{values[0] / values[1]:.2f}" if None not in values and values[1] else "-"
+                name = label.format(n=n) + (f" @{latency_label}" if key == "latency" else "")
+                lines.append(f"{name:42} {ser:8} {text[0]:>12} {text[1]:>12} {ratio:>10}")
+    return "\n".join(lines)
+
+
+def machine():
+    model = "?"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import autobahn
+    import twisted
+    return {"cpu": model, "cpus": os.cpu_count(), "kernel": platform.release(), "python": platform.python_version(),
+            "twisted": twisted.__version__, "autobahn": autobahn.__version__}
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.strip().splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="small N and short runs (seconds, not minutes)")
+    p.add_argument("--only", choices=["wampchat", "crossbar"], help="benchmark one router only")
+    p.add_argument("--serializers", default="json,msgpack", help="comma-separated: json,msgpack")
+    p.add_argument("--subscribers", help="fan-out sizes, comma-separated [100,1000; quick: 10,50]")
+    p.add_argument("--deliveries", type=int, help="events to deliver per fan-out run [200000; quick: 5000]")
+    p.add_argument("--calls", type=int, help="RPC calls in total [20000; quick: 1000]")
+    p.add_argument("--idle-sessions", type=int, help="sessions for the memory figure [1000; quick: 50]")
+    p.add_argument("--latency-subscribers", type=int, help="[100; quick: 10]")
+    p.add_argument("--latency-rate", type=float, default=2000.0,
+                   help="events per second delivered in total during the latency run [2000]")
+    p.add_argument("--latency-rate-is-publications", action="store_true",
+                   help="read --latency-rate as publications per second (each to every subscriber)")
+    p.add_argument("--latency-seconds", type=float, help="[10; quick: 2]")
+    p.add_argument("--workers", type=int, default=max(2, min(4, os.cpu_count() or 2)),
+                   help="subscriber processes [number of CPUs, 2..4]")
+    p.add_argument("--output", default=str(RESULTS), help=f"JSON results file [{RESULTS}]")
+    s = p.parse_args(argv)
+    quick = s.quick
+    s.serializers = [x for x in s.serializers.split(",") if x]
+    for x in s.serializers:
+        if x not in ("json", "msgpack"):
+            p.error(f"unknown serializer {x!r}")
+    s.subscribers = [int(x) for x in (s.subscribers or ("10,50" if quick else "100,1000")).split(",")]
+    s.deliveries = s.deliveries or (5000 if quick else 200_000)
+    s.calls = s.calls or (1000 if quick else 20_000)
+    s.idle_sessions = s.idle_sessions or (50 if quick else 1000)
+    s.latency_subscribers = s.latency_subscribers or (10 if quick else 100)
+    s.latency_seconds = s.latency_seconds or (2.0 if quick else 10.0)
+    s.latency_rate_delivered = not s.latency_rate_is_publications
+    s.min_events = 20 if quick else 100
+    s.batch = 20
+    s.callers = 10
+    s.connect_timeout = 30.0
+    s.run_timeout = 60.0 if quick else 180.0
+    return s
+
+
+def main(argv=None):
+    s = parse_args(sys.argv[1:] if argv is None else argv)
+    nofile = raise_nofile()
+    names = [s.only] if s.only else ["wampchat", "crossbar"]
+    notes, results = [], {}
+    info = machine()
+    info["nofile"] = nofile
+    for name in names:
+        if name == "crossbar":
+            try:
+                routers.ensure_crossbar()
+                info["crossbar"] = routers.crossbar_version()
+            except routers.RouterUnavailable as e:
+                notes.append(f"Crossbar not measured: {e}")
+                print(notes[-1], flush=True)
+                continue
+        for ser in s.serializers:
+            try:
+                results.setdefault(name, {})[ser] = bench_router(name, ser, s, notes)
+            except routers.RouterUnavailable as e:
+                notes.append(f"{name} {ser} not measured: it could not start: {e}")
+                print(notes[-1], flush=True)
+    if s.latency_rate_delivered:
+        latency_label = f"{s.latency_rate:g} ev/s to {s.latency_subscribers}"
+    else:
+        latency_label = f"{s.latency_rate:g} pub/s to {s.latency_subscribers}"
+    text = table(results, s.serializers, s.subscribers, latency_label)
+    command = "python -m benchmarks.run " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
+    print()
+    print(f"machine: {info['cpus']} x {info['cpu']}, Linux {info['kernel']}, Python {info['python']}, "
+          f"Twisted {info['twisted']}, Autobahn {info['autobahn']}, Crossbar {info.get('crossbar', '-')}")
+    print(f"command: {command.strip()}")
+    print(text)
+    for note in notes:
+        print(f"note: {note}")
+    out = {"when": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "command": command.strip(), "machine": info,
+           "settings": {k: v for k, v in vars(s).items() if k not in ("output",)},
+           "results": results, "notes": notes, "table": text.splitlines()}
+    Path(s.output).write_text(json.dumps(out, indent=1) + "\n")
+    return 0 if results else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
