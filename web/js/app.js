@@ -418,7 +418,7 @@ function messageArrived(roomId, message, live) {
   notifier.messageArrived();
   if (isActive && !document.hidden) {
     markRead(roomId);
-  } else {
+  } else if (roomState.room.member !== false) {   // rooms we only look into count nothing
     roomState.unread += 1;
     renderRoomList();
   }
