@@ -315,9 +315,10 @@ class ChatService(ApplicationSession):
             fail(INVALID, "public rooms need no invitation: anyone may join")
         if room["owner"] != caller.user and not caller.is_admin:
             fail(FORBIDDEN, "only the room's owner or an admin may invite")
-        if username not in self.nicks:
+        nick = await self._account_nick(username)
+        if nick is None:
             fail(NOT_FOUND, f"no user {username!r}")
-        await self._add_member(room_id, username, self.nicks[username])
+        await self._add_member(room_id, username, nick)
         self.publish(f"chat.user.{username}.notify", {"event": "invited", "room": room})
         return None
 
@@ -333,6 +334,19 @@ class ChatService(ApplicationSession):
             result.append({"user": user, "nick": self._shown_nick(user), "online": online})
         return result
 
+    async def _account_nick(self, username):
+        """A registered user's display name, or None.
+
+        Asks the store when the name is not in memory, so users added with
+        ``wampchat-admin`` while the server runs can be invited and DM'd.
+        """
+        nick = self.nicks.get(username)
+        if nick is None:
+            row = await self.store.get_user(username)
+            if row is not None:
+                nick = self.nicks[username] = row["display_name"] or username
+        return nick
+
     def _shown_nick(self, user):
         return self.nicks.get(user) or self.presence.nick_of(user) or user
 
@@ -343,7 +357,7 @@ class ChatService(ApplicationSession):
             fail(INVALID, f"username must match {model.USERNAME_RE.pattern}")
         if username == caller.user:
             fail(INVALID, "a direct message needs someone else")
-        if username not in self.nicks and not self.presence.is_online(username):
+        if not self.presence.is_online(username) and await self._account_nick(username) is None:
             fail(NOT_FOUND, f"no user {username!r}")
         room_id = model.dm_room_id(caller.user, username)
         room = self.rooms.get(room_id)
