@@ -12,11 +12,13 @@ What they add to Autobahn's server protocols:
 - an EVENT is framed once per serializer and the same frame bytes are written
   to every WebSocket subscriber (see DESIGN.md, "Rules that keep it fast").
 """
+import struct
+
 from autobahn.twisted.rawsocket import WampRawSocketServerFactory, WampRawSocketServerProtocol
 from autobahn.twisted.websocket import WampWebSocketServerFactory, WampWebSocketServerProtocol
 from autobahn.wamp import message
 from autobahn.wamp.exception import InvalidUriError, ProtocolError, SerializationError, TransportLost
-from autobahn.websocket.protocol import PreparedMessage, WebSocketProtocol
+from autobahn.websocket.protocol import WebSocketProtocol
 from twisted.internet.interfaces import IPushProducer
 import txaio
 from zope.interface import implementer
@@ -121,15 +123,15 @@ class RouterWebSocketProtocol(_RouterTransportMixin, WampWebSocketServerProtocol
             raise TransportLost()
         if type(msg) is message.Event:
             frame = self._event_frame(msg)
-            if self._spend(len(frame)):
-                if self.state == _STATE_OPEN and not self.send_queue:
-                    self.transport.write(frame)  # sendData's debug logging costs more than the write
-                else:
-                    self.sendData(frame)
+        else:
+            payload, is_binary = self._serializer.serialize(msg)
+            frame = websocket_frame(payload, is_binary)
+        if not self._spend(len(frame)):
             return
-        payload, is_binary = self._serializer.serialize(msg)
-        if self._spend(len(payload)):
-            self.sendMessage(payload, is_binary)
+        if self.state == _STATE_OPEN and not self.send_queue and self._perMessageCompress is None:
+            self.transport.write(frame)  # Autobahn's sendMessage/sendData cost more than the write itself
+        else:
+            self.sendMessage(*self._serializer.serialize(msg))
 
     def _event_frame(self, msg):
         """The complete WebSocket frame for an EVENT, built once per serializer.
@@ -142,10 +144,20 @@ class RouterWebSocketProtocol(_RouterTransportMixin, WampWebSocketServerProtocol
         cache = msg._serialized
         frame = cache.get(key)
         if frame is None:
-            payload = msg.serialize(object_serializer)
-            frame = PreparedMessage(payload, object_serializer.BINARY, False, True).payloadHybi
+            frame = websocket_frame(msg.serialize(object_serializer), object_serializer.BINARY)
             cache[key] = frame
         return frame
+
+
+def websocket_frame(payload, binary):
+    """One unfragmented, unmasked (server-to-client) WebSocket frame (RFC 6455 §5.2)."""
+    first = 0x82 if binary else 0x81
+    size = len(payload)
+    if size < 126:
+        return bytes((first, size)) + payload
+    if size < 65536:
+        return struct.pack("!BBH", first, 126, size) + payload
+    return struct.pack("!BBQ", first, 127, size) + payload
 
 
 class RouterWebSocketFactory(WampWebSocketServerFactory):
