@@ -157,11 +157,15 @@ def test_history_pages_before_and_after_with_more(store):
 
 @pytest_twisted.inlineCallbacks
 def test_client_msg_id_stores_a_message_once(store):
-    """A second add with the same client_msg_id returns the first message and inserts nothing."""
+    """A second add with the same client_msg_id returns the first message and inserts nothing; the author joins once."""
     yield store.create_room("r1", "R", False, "ann", 1)
-    first, created = yield store.add_message("00000000010000000n", "r1", "ann", "Ann", "hi", 1, "c1")
-    again, created_again = yield store.add_message("00000000020000000n", "r1", "ann", "Ann", "hi", 2, "c1")
+    first, created, joined = yield store.add_message("00000000010000000n", "r1", "ann", "Ann", "hi", 1, "c1")
+    again, created_again, joined_again = yield store.add_message("00000000020000000n", "r1", "ann", "Ann", "hi", 2,
+                                                                 "c1")
     assert created and not created_again and again == first
+    assert joined and not joined_again
+    _, members = yield store.load_rooms()
+    assert members["r1"] == {"ann"}
     page = yield store.history("r1")
     assert _ids(page) == [first["id"]]
 

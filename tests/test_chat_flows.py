@@ -185,3 +185,22 @@ def test_nothing_published_before_commit(world):
         yield ann.call("chat.message.send", "lobby", f"m{i}")
     yield poll_until(lambda: len(checked) == 5)
     assert checked == [True] * 5
+
+
+@pytest_twisted.inlineCallbacks
+def test_concurrent_sends_are_published_in_id_order(make_world):
+    """Sends racing from several new members reach subscribers in id order, the order history gives."""
+    from twisted.internet import defer
+
+    world = yield make_world(["--send-rate", "1000"])
+    senders = []
+    for i in range(8):
+        senders.append((yield world.guest(f"Sender {i}")))
+    watcher = yield world.guest("Watcher")
+    events = yield world.listen(watcher, "chat.room.lobby.message")
+    calls = [s.call("chat.message.send", "lobby", f"{i}") for i in range(5) for s in senders]
+    yield defer.gatherResults(calls)
+    yield events.wait_for(40)
+    ids = [m["id"] for m in payloads(events)]
+    page = yield watcher.call("chat.message.history", "lobby", limit=200)
+    assert ids == sorted(ids) == [m["id"] for m in page["messages"]]

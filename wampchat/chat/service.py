@@ -153,10 +153,11 @@ class ChatService(ApplicationSession):
         """Make ``user`` a member (committed), then announce it; True if new."""
         if user in self.members.setdefault(room_id, set()):
             return False
-        await self.store.add_member(room_id, user, self._now())
+        added = await self.store.add_member(room_id, user, self._now())
         self.members[room_id].add(user)
-        self._publish_room(room_id, "presence", {"user": user, "nick": nick, "event": "join"})
-        return True
+        if added:  # a concurrent send may have made the user a member (and announced it) meanwhile
+            self._publish_room(room_id, "presence", {"user": user, "nick": nick, "event": "join"})
+        return added
 
     # -- authorization (API.md §3), asked by the router for every chat.* URI --------
     def authorize(self, request):
@@ -380,10 +381,13 @@ class ChatService(ApplicationSession):
         if not self.send_limit.allow(caller.session):
             fail(RATE_LIMITED, f"at most {self.settings.send_rate} messages per 10 seconds")
         msg_id, ts = self.ids.next()
-        message, created = await self.store.add_message(msg_id, room_id, caller.user, caller.nick, text, ts,
-                                                        client_msg_id)
+        message, created, joined = await self.store.add_message(msg_id, room_id, caller.user, caller.nick, text,
+                                                                ts, client_msg_id)
         if created:
-            await self._add_member(room_id, caller.user, caller.nick)
+            # no await between the commit and the event: events leave in id order
+            self.members.setdefault(room_id, set()).add(caller.user)
+            if joined:
+                self._publish_room(room_id, "presence", {"user": caller.user, "nick": caller.nick, "event": "join"})
             if self.typing.stop(room_id, caller.user):
                 self._publish_room(room_id, "typing", {"user": caller.user, "nick": caller.nick, "typing": False})
             self._publish_room(room_id, "message", message)

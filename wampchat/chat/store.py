@@ -165,9 +165,13 @@ class ChatStore:
 
     # -- messages -------------------------------------------------------------
     def add_message(self, msg_id, room_id, user, nick, text, ts, client_msg_id):
-        """Insert a message; with a known client_msg_id return the stored one instead.
+        """Insert a message and make its author a member, in one transaction.
 
-        Returns (message dict, created?) — committed when the Deferred fires.
+        With a known client_msg_id the stored message is returned instead and
+        nothing changes. Returns (message dict, created?, author newly a
+        member?) — committed when the Deferred fires, so the caller can
+        publish right away, in id order, with no second round trip between
+        the commit and the event.
         """
         def add(cur):
             if client_msg_id is not None:
@@ -175,10 +179,11 @@ class ChatStore:
                             (room_id, user, client_msg_id))
                 existing = cur.fetchone()
                 if existing is not None:
-                    return message_dict(existing), False
+                    return message_dict(existing), False, False
             cur.execute("INSERT INTO messages (id, room, user, nick, text, ts, client_msg_id) "
                         "VALUES (?, ?, ?, ?, ?, ?, ?)", (msg_id, room_id, user, nick, text, ts, client_msg_id))
-            return message_dict(_message(cur, msg_id)), True
+            joined = add_member(cur, room_id, user, ts)
+            return message_dict(_message(cur, msg_id)), True, joined
         return self._run(add)
 
     def get_message(self, room_id, message_id):
