@@ -218,3 +218,19 @@ def test_identity_comes_from_the_router_not_the_request(world):
     assert (yield eve.call("chat.message.history", "lobby"))["messages"] == [message]
     sent = yield eve.call("chat.message.send", "lobby", "who am I")
     assert sent["user"] == "eve"
+
+
+@pytest_twisted.inlineCallbacks
+def test_leaving_a_private_room_ends_its_events(world):
+    """A subscription made while a member delivers nothing once the member has left the private room."""
+    ann, bob, eve, _ = yield private_room(world)
+    plans = yield world.listen(bob, "chat.room.plans.message")
+    lobby = yield world.listen(bob, "chat.room.lobby.message")
+    yield ann.call("chat.message.send", "plans", "while bob is in")
+    yield plans.wait_for(1)
+    yield bob.call("chat.room.leave", "plans")
+    yield ann.call("chat.message.send", "plans", "after bob left")
+    yield ann.call("chat.message.send", "lobby", "sentinel")
+    yield lobby.wait_for(1)  # events from one publisher arrive in order: plans' would have come first
+    assert [m["text"] for m in payloads(plans)] == ["while bob is in"]
+    assert (yield error_of(bob.call("chat.message.history", "plans"))) == "wampchat.error.not_found"

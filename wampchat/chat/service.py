@@ -12,7 +12,7 @@ import sqlite3
 
 from autobahn.twisted.wamp import ApplicationSession
 from autobahn.wamp.exception import ApplicationError
-from autobahn.wamp.types import RegisterOptions
+from autobahn.wamp.types import PublishOptions, RegisterOptions
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 
@@ -144,7 +144,17 @@ class ChatService(ApplicationSession):
         return self.rooms[room_id]
 
     def _publish_room(self, room_id, kind, payload):
-        self.publish(f"chat.room.{room_id}.{kind}", payload)
+        """Publish a room event; a private room's go only to its current members.
+
+        The authorization rule checks membership when someone subscribes; the
+        eligibility list also keeps events from a subscription that outlived
+        its membership (after ``chat.room.leave`` or a guest's departure).
+        """
+        options = None
+        room = self.rooms.get(room_id)
+        if room is not None and room["private"]:
+            options = PublishOptions(eligible_authid=sorted(self.members.get(room_id, ())))
+        self.publish(f"chat.room.{room_id}.{kind}", payload, options=options)
 
     def _user(self, user, nick, role):
         return {"user": user, "nick": nick, "role": role}
