@@ -204,3 +204,17 @@ def test_concurrent_sends_are_published_in_id_order(make_world):
     ids = [m["id"] for m in payloads(events)]
     page = yield watcher.call("chat.message.history", "lobby", limit=200)
     assert ids == sorted(ids) == [m["id"] for m in page["messages"]]
+
+
+@pytest_twisted.inlineCallbacks
+def test_guest_memberships_do_not_survive_a_restart(world):
+    """A guest still in a room when the server stops is not listed as a member after the restart."""
+    guest = yield world.guest("Gus")
+    me = yield guest.call("chat.user.me")
+    yield guest.call("chat.message.send", "lobby", "guest words stay")
+    yield world.restart()
+    ann = yield world.user("ann")
+    members = yield ann.call("chat.room.members", "lobby")
+    assert me["user"] not in [m["user"] for m in members]
+    page = yield ann.call("chat.message.history", "lobby")
+    assert [(m["user"], m["text"]) for m in page["messages"]] == [(me["user"], "guest words stay")]

@@ -77,6 +77,7 @@ class ChatService(ApplicationSession):
         """Read rooms, members and display names; create the lobby on first start."""
         now = self._now()
         await self.store.create_room(LOBBY, "Lobby", False, None, now)
+        await self.store.forget_guests()  # left behind if the last run ended without its guests leaving
         self.rooms, self.members = await self.store.load_rooms()
         self.nicks = await self.store.display_names()
 

@@ -155,6 +155,14 @@ class ChatStore:
     def add_member(self, room_id, user, joined):
         return self._run(add_member, room_id, user, joined)
 
+    def forget_guests(self):
+        """Drop every guest membership and read marker (at start-up no guest session is left)."""
+        def forget(cur):
+            cur.execute("DELETE FROM members WHERE user LIKE 'guest\\_%' ESCAPE '\\'")
+            cur.execute("DELETE FROM reads WHERE user LIKE 'guest\\_%' ESCAPE '\\'")
+            return cur.rowcount
+        return self._run(forget)
+
     def remove_member(self, room_id, user):
         def remove(cur):
             cur.execute("DELETE FROM members WHERE room = ? AND user = ?", (room_id, user))
