@@ -27,16 +27,19 @@ LOBBY = "lobby"
 
 
 def fail(uri, text):
+    """Raise the API error ``uri``; the router sends it to the caller as a WAMP ERROR."""
     raise ApplicationError(uri, text)
 
 
 def check_username(value, name="username"):
+    """Usernames appear inside topic URIs, so only ^[a-z0-9_]{2,32}$ is allowed."""
     if not isinstance(value, str) or not USERNAME_RE.match(value):
         fail(INVALID, f"{name} must match {USERNAME_RE.pattern}")
     return value
 
 
 def check_room_id(value, creating=False):
+    """Room ids appear inside topic URIs; created rooms are 2..64 long and not dm_*."""
     pattern = ROOM_ID_RE if creating else ANY_ROOM_ID_RE
     if not isinstance(value, str) or not pattern.match(value):
         fail(INVALID, f"room_id must match {ROOM_ID_RE.pattern}")
@@ -46,6 +49,7 @@ def check_room_id(value, creating=False):
 
 
 def check_message_id(value, name="message_id"):
+    """History cursors and targets must look like our ids, so nothing odd reaches SQL."""
     if not isinstance(value, str) or not MESSAGE_ID_RE.match(value):
         fail(INVALID, f"{name} must be a message id string")
     return value
@@ -61,6 +65,7 @@ def check_text(value):
 
 
 def check_title(value, default):
+    """A room title (stripped), or ``default`` when none is given."""
     if value is None:
         return default
     if not isinstance(value, str) or not 1 <= len(value.strip()) <= TITLE_MAX:
@@ -69,12 +74,14 @@ def check_title(value, default):
 
 
 def check_bool(value, name):
+    """Only real booleans: "false" or 0 would be too easy to get wrong."""
     if not isinstance(value, bool):
         fail(INVALID, f"{name} must be true or false")
     return value
 
 
 def check_limit(value):
+    """A history page size, 1..200 (50 when not given)."""
     if value is None:
         return HISTORY_DEFAULT
     if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= HISTORY_MAX:
@@ -83,12 +90,14 @@ def check_limit(value):
 
 
 def check_password(value):
+    """8..1024 characters: long enough to mean something, short enough to hash cheaply."""
     if not isinstance(value, str) or not PASSWORD_MIN <= len(value) <= PASSWORD_MAX:
         fail(INVALID, f"password must be {PASSWORD_MIN}..{PASSWORD_MAX} characters")
     return value
 
 
 def check_client_msg_id(value):
+    """The idempotency key of a send: optional, a string of 1..128 characters."""
     if value is None:
         return None
     if not isinstance(value, str) or not 1 <= len(value) <= 128:
@@ -97,6 +106,7 @@ def check_client_msg_id(value):
 
 
 def dm_room_id(a, b):
+    """The one DM room of two users, the same whoever opens it."""
     first, second = sorted((a, b))
     return f"dm_{first}_{second}"
 

@@ -8,6 +8,8 @@ memberships in memory for the synchronous authorization rule it adds to the
 realm, and every change goes to SQLite first: an event is published only
 after its row is committed.
 """
+import functools
+import inspect
 import sqlite3
 
 from autobahn.twisted.wamp import ApplicationSession
@@ -475,9 +477,6 @@ def _guarded(fn):
     A TypeError from calling with unknown or too many arguments is the caller's
     mistake; anything else unexpected is logged and answered as unavailable.
     """
-    import functools
-    import inspect
-
     signature = inspect.signature(fn)
 
     @functools.wraps(fn)
