@@ -128,7 +128,8 @@ def makeService(options, reactor=None):
 
     from wampchat.router import Router
     from wampchat.router.transports import RouterRawSocketFactory
-    from wampchat.web import make_site, wamp_serializers
+    from wampchat.router.serializers import wamp_serializers
+    from wampchat.web import make_site
 
     reactor = reactor or default_reactor
     config = options["router_config"]

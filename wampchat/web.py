@@ -3,17 +3,12 @@ import json
 import os
 
 from autobahn.twisted.resource import WebSocketResource
-from autobahn.wamp.serializer import CBORSerializer, JsonSerializer, MsgPackSerializer
 from twisted.web.resource import Resource
 from twisted.web.server import Site
 from twisted.web.static import File
 
+from wampchat.router.serializers import wamp_serializers
 from wampchat.router.transports import RouterWebSocketFactory
-
-
-def wamp_serializers():
-    """The serializers we speak: JSON, MessagePack and CBOR (one instance each, shared)."""
-    return [JsonSerializer(), MsgPackSerializer(), CBORSerializer()]
 
 
 class HealthResource(Resource):
