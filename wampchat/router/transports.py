@@ -174,6 +174,8 @@ class RouterWebSocketFactory(WampWebSocketServerFactory):
             maxFramePayloadSize=max_message_size,
             autoPingInterval=30,
             autoPingTimeout=20,
+            # the JSON decoder rejects invalid UTF-8 itself (ABORT protocol_violation)
+            utf8validateIncoming=False,
             failByDrop=False,  # send the close code (e.g. 1009 for oversize) instead of just dropping TCP
         )
 
