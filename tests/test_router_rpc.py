@@ -336,10 +336,9 @@ def ignore_interrupts(session):
     session.onMessage = lambda msg: None if isinstance(msg, message.Interrupt) else original(msg)
 
 
-@pytest.mark.parametrize("serializer", SERIALIZERS)
-@pytest_twisted.inlineCallbacks
-def test_kill_answered_by_a_result(join, serializer):
-    """With cancel mode kill, a callee that finishes anyway still ends the call: the caller is not left hanging."""
+@defer.inlineCallbacks
+def killed_call(join, serializer):
+    """A call whose deaf callee stalls, canceled with mode kill; returns (callee, caller, stalled, call)."""
     callee = yield join(serializer)
     caller = yield join(serializer)
     stalled = Stalled()
@@ -348,6 +347,14 @@ def test_kill_answered_by_a_result(join, serializer):
     d = caller.call("app.rpc.stall", "k")
     yield within(stalled.invoked)
     caller._transport.send(message.Cancel(request_id_of(caller, d), mode="kill"))
+    return callee, caller, stalled, d
+
+
+@pytest.mark.parametrize("serializer", SERIALIZERS)
+@pytest_twisted.inlineCallbacks
+def test_kill_answered_by_a_result(join, serializer):
+    """With cancel mode kill, a callee that finishes anyway still ends the call: the caller is not left hanging."""
+    callee, caller, stalled, d = yield killed_call(join, serializer)
     # a round trip through the router so the CANCEL is processed before the answer
     assert (yield caller.call("wamp.session.count")) == 2
     stalled.pending[0].callback("finished anyway")
@@ -364,14 +371,7 @@ def test_kill_answered_by_a_result(join, serializer):
 @pytest_twisted.inlineCallbacks
 def test_kill_then_callee_leaves(join, serializer):
     """With cancel mode kill, a callee that leaves without answering fails the call with wamp.error.canceled."""
-    callee = yield join(serializer)
-    caller = yield join(serializer)
-    stalled = Stalled()
-    ignore_interrupts(callee)
-    yield callee.register(stalled, "app.rpc.stall")
-    d = caller.call("app.rpc.stall", "k")
-    yield within(stalled.invoked)
-    caller._transport.send(message.Cancel(request_id_of(caller, d), mode="kill"))
+    callee, caller, stalled, d = yield killed_call(join, serializer)
     assert (yield caller.call("wamp.session.count")) == 2
     callee._transport.close()
     with pytest.raises(ApplicationError) as info:
