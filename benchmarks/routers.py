@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -176,7 +177,7 @@ def ensure_crossbar(timeout=900):
     crossbar = CROSSBAR_VENV / "bin" / "crossbar"
     if crossbar.exists():
         return crossbar
-    log_path = HERE / "crossbar-install.log"
+    log_path = Path(tempfile.gettempdir()) / "wampchat-crossbar-install.log"
     print(f"installing Crossbar.io into {CROSSBAR_VENV} (log: {log_path}) ...", flush=True)
     base = shutil.which("python3") or sys.executable
     steps = [[base, "-m", "venv", str(CROSSBAR_VENV)],
