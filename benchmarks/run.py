@@ -262,7 +262,13 @@ def machine():
         pass
     import autobahn
     import twisted
-    return {"cpu": model, "cpus": os.cpu_count(), "kernel": platform.release(), "python": platform.python_version(),
+    try:
+        import subprocess
+        revision = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10,
+                                  cwd=Path(__file__).resolve().parent).stdout.strip() or None
+    except OSError:
+        revision = None
+    return {"wampchat_revision": revision, "cpu": model, "cpus": os.cpu_count(), "kernel": platform.release(), "python": platform.python_version(),
             "twisted": twisted.__version__, "autobahn": autobahn.__version__}
 
 
@@ -336,7 +342,7 @@ def main(argv=None):
     print()
     print(f"machine: {info['cpus']} x {info['cpu']}, Linux {info['kernel']}, Python {info['python']}, "
           f"Twisted {info['twisted']}, Autobahn {info['autobahn']}, Crossbar {info.get('crossbar', '-')}")
-    print(f"command: {command.strip()}")
+    print(f"command: {command.strip()}  (wampchat at {info['wampchat_revision']})")
     print(text)
     for note in notes:
         print(f"note: {note}")
