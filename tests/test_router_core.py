@@ -4,14 +4,15 @@ Router driven by a Clock. No sockets and no waiting, so timing is exact.
 """
 import pytest
 from autobahn.twisted.wamp import ApplicationSession
+from autobahn.wamp import message, role
 from autobahn.wamp.exception import ApplicationError
-from autobahn.wamp.types import CallOptions, ComponentConfig, SubscribeOptions
+from autobahn.wamp.types import CallOptions, ComponentConfig, PublishOptions, RegisterOptions, SubscribeOptions
 from twisted.internet import defer
 from twisted.internet.task import Clock
 
 from wampchat.router import Router
 from wampchat.router.auth import Backoff
-from wampchat.router.authorize import Authorizer
+from wampchat.router.authorize import Authorizer, _static_allows
 from wampchat.router.config import ConfigError, RouterConfig, default_roles, load_config
 from wampchat.router.credentials import hash_password, verify_password
 from wampchat.router.local import attach_local
@@ -30,9 +31,68 @@ class Peer(ApplicationSession):
 
 
 def peer(realm, authid, authrole):
+    """An Autobahn ApplicationSession joined in-process as (authid, authrole)."""
     session = Peer(ComponentConfig(realm=realm.name))
     attach_local(realm, session, authid, authrole)
     return session
+
+
+class RawPeer:
+    """The app side of attach_local at the message level: sends what a test says, records what arrives.
+
+    ``call_canceling`` is what it announces as callee, so a test picks
+    whether the router may INTERRUPT it.
+    """
+
+    def __init__(self, realm, authid, authrole="user", call_canceling=True):
+        self.received = []
+        self.closed = False
+        self._hello = message.Hello(realm.name, {
+            "caller": role.RoleCallerFeatures(call_canceling=True, progressive_call_results=True),
+            "callee": role.RoleCalleeFeatures(call_canceling=call_canceling, progressive_call_results=True),
+        })
+        attach_local(realm, self, authid, authrole)
+        assert isinstance(self.received[0], message.Welcome)
+
+    def onOpen(self, transport):
+        self.transport = transport
+        transport.send(self._hello)
+
+    def onMessage(self, msg):
+        self.received.append(msg)
+
+    def onClose(self, wasClean):
+        self.closed = True
+
+    def send(self, msg):
+        self.transport.send(msg)
+
+    def take(self):
+        """Everything received since the last take (the WELCOME excepted)."""
+        got = [m for m in self.received if not isinstance(m, message.Welcome)]
+        self.received = []
+        return got
+
+
+def invoked_call(realm, call_canceling=True, **call_options):
+    """A raw callee registered for app.slow and a raw caller whose CALL (request 7) it holds; -> (callee, caller, invocation)."""
+    callee, caller = RawPeer(realm, "svc", call_canceling=call_canceling), RawPeer(realm, "alice")
+    callee.send(message.Register(1, "app.slow"))
+    assert isinstance(callee.take()[0], message.Registered)
+    caller.send(message.Call(7, "app.slow", args=["x"], **call_options))
+    [invocation] = callee.take()
+    assert isinstance(invocation, message.Invocation) and invocation.args == ["x"]
+    assert caller.take() == []
+    return callee, caller, invocation
+
+
+def assert_canceled(messages, request=7):
+    """``messages`` is exactly one ERROR wamp.error.canceled for CALL ``request``."""
+    assert len(messages) == 1, messages
+    [error] = messages
+    assert isinstance(error, message.Error) and error.request_type == message.Call.MESSAGE_TYPE
+    assert (error.request, error.error) == (request, "wamp.error.canceled")
+    return error
 
 
 @pytest.fixture
@@ -177,3 +237,286 @@ def test_bad_config_files_say_what_is_wrong(tmp_path, content, message):
     with pytest.raises(ConfigError) as e:
         load_config(str(path))
     assert message in str(e.value)
+
+
+# -- call cancel, each mode, at the message level ------------------------------
+
+def test_cancel_skip_answers_the_caller_at_once_and_leaves_the_callee_alone(realm):
+    """skip: the caller gets wamp.error.canceled now, the callee no INTERRUPT, and its late YIELD is dropped."""
+    callee, caller, invocation = invoked_call(realm)
+    caller.send(message.Cancel(7, mode="skip"))
+    assert_canceled(caller.take())
+    assert callee.take() == []
+    callee.send(message.Yield(invocation.request, args=["too late"]))
+    assert caller.take() == [] and callee.take() == []
+
+
+def test_cancel_kill_interrupts_and_waits_for_the_callee(realm):
+    """kill: the callee gets INTERRUPT(kill); the caller hears wamp.error.canceled only when the callee answers."""
+    callee, caller, invocation = invoked_call(realm)
+    caller.send(message.Cancel(7, mode="kill"))
+    [interrupt] = callee.take()
+    assert isinstance(interrupt, message.Interrupt)
+    assert (interrupt.request, interrupt.mode) == (invocation.request, "kill")
+    assert caller.take() == []
+    callee.send(message.Error(message.Invocation.MESSAGE_TYPE, invocation.request, "app.error.stopped",
+                              args=["stopped at 40%"]))
+    error = assert_canceled(caller.take())
+    assert error.args == ["stopped at 40%"]
+    callee.send(message.Yield(invocation.request, args=["later still"]))
+    assert caller.take() == []
+
+
+def test_cancel_without_mode_is_kill(realm):
+    """A CANCEL with no mode (what Autobahn sends) interrupts the callee in kill mode."""
+    callee, caller, invocation = invoked_call(realm)
+    caller.send(message.Cancel(7))
+    [interrupt] = callee.take()
+    assert interrupt.mode == "kill" and caller.take() == []
+
+
+def test_cancel_kill_falls_back_to_skip_for_a_callee_that_cannot_be_interrupted(realm):
+    """kill to a callee that did not announce call_canceling acts as skip: no INTERRUPT, the caller answered now."""
+    callee, caller, invocation = invoked_call(realm, call_canceling=False)
+    caller.send(message.Cancel(7, mode="kill"))
+    assert callee.take() == []
+    assert_canceled(caller.take())
+
+
+def test_cancel_killnowait_interrupts_and_answers_the_caller_at_once(realm):
+    """killnowait: INTERRUPT(killnowait) to the callee and wamp.error.canceled to the caller at once; the callee's ERROR is dropped."""
+    callee, caller, invocation = invoked_call(realm)
+    caller.send(message.Cancel(7, mode="killnowait"))
+    [interrupt] = callee.take()
+    assert (interrupt.request, interrupt.mode) == (invocation.request, "killnowait")
+    assert_canceled(caller.take())
+    callee.send(message.Error(message.Invocation.MESSAGE_TYPE, invocation.request, "wamp.error.canceled"))
+    assert caller.take() == []
+
+
+def test_cancel_after_the_result_or_twice_changes_nothing(realm):
+    """A CANCEL for a call already answered, or a second CANCEL, sends nothing to anyone."""
+    callee, caller, invocation = invoked_call(realm)
+    callee.send(message.Yield(invocation.request, args=["ok"]))
+    [result] = caller.take()
+    assert isinstance(result, message.Result) and result.args == ["ok"]
+    caller.send(message.Cancel(7, mode="killnowait"))
+    assert caller.take() == [] and callee.take() == []
+
+    caller.send(message.Call(8, "app.slow"))
+    callee.take()
+    caller.send(message.Cancel(8, mode="kill"))
+    caller.send(message.Cancel(8, mode="killnowait"))
+    assert len(callee.take()) == 1 and caller.take() == []
+
+
+def test_autobahn_cancel_reaches_the_callee_handler(realm):
+    """Cancelling an Autobahn call's Deferred cancels the callee's Deferred; in memory the router's canceled ERROR arrives first."""
+    callee, caller = peer(realm, "svc", "trusted"), peer(realm, "alice", "user")
+    working, canceled = [], []
+
+    def slow():
+        d = defer.Deferred(lambda d: canceled.append(True))
+        working.append(d)
+        return d
+
+    result_of(callee.register(slow, "app.slow"))
+    call = caller.call("app.slow")
+    assert len(working) == 1 and not call.called
+    call.cancel()
+    assert canceled == [True]
+    with pytest.raises(ApplicationError) as e:
+        result_of(call)
+    assert e.value.error == "wamp.error.canceled"
+    assert caller._call_reqs == {} and callee._invocations == {}
+
+
+# -- call timeout ---------------------------------------------------------------
+
+def test_timeout_interrupts_a_cancelable_callee_at_the_deadline(realm, clock):
+    """At the deadline the callee gets INTERRUPT(killnowait, reason timeout), the caller wamp.error.timeout; a late YIELD is dropped."""
+    callee, caller, invocation = invoked_call(realm, timeout=1500)
+    clock.advance(1.499)
+    assert callee.take() == [] and caller.take() == []
+    clock.advance(0.001)
+    [interrupt] = callee.take()
+    assert (interrupt.mode, interrupt.reason) == ("killnowait", "wamp.error.timeout")
+    [error] = caller.take()
+    assert (error.request, error.error) == (7, "wamp.error.timeout")
+    callee.send(message.Yield(invocation.request, args=["late"]))
+    assert caller.take() == []
+
+
+def test_an_answered_call_leaves_no_timer_behind(realm, clock):
+    """A call answered before its timeout cancels its timer: nothing is scheduled and nothing fires later."""
+    callee, caller, invocation = invoked_call(realm, timeout=1000)
+    assert len(clock.getDelayedCalls()) == 1
+    callee.send(message.Yield(invocation.request, args=["fast"]))
+    assert clock.getDelayedCalls() == []
+    clock.advance(5)
+    [result] = caller.take()
+    assert isinstance(result, message.Result) and result.args == ["fast"]
+
+
+def test_progress_goes_only_to_callers_that_asked(realm):
+    """Progressive YIELDs reach a caller that set receive_progress, in order, before its final RESULT."""
+    callee, caller, invocation = invoked_call(realm, receive_progress=True)
+    assert invocation.receive_progress is True
+    for i in range(3):
+        callee.send(message.Yield(invocation.request, args=[i], progress=True))
+    callee.send(message.Yield(invocation.request, args=["done"]))
+    got = caller.take()
+    assert [(m.args, bool(m.progress)) for m in got] == [([0], True), ([1], True), ([2], True), (["done"], False)]
+
+
+def test_a_callee_leaving_fails_its_pending_calls(realm):
+    """When the callee goes, the caller's pending call fails with wamp.error.canceled and a reason."""
+    callee, caller, invocation = invoked_call(realm)
+    callee.transport.close()
+    error = assert_canceled(caller.take())
+    assert "left" in error.args[0]
+    caller.send(message.Call(8, "app.slow"))
+    [error] = caller.take()
+    assert error.error == "wamp.error.no_such_procedure"
+
+
+# -- authorization through real sessions ----------------------------------------
+
+def test_guest_sessions_are_refused_outside_their_permissions(realm):
+    """A guest may use app.* but gets wamp.error.not_authorized for other URIs and invalid_uri in wamp.*."""
+    guest, svc = peer(realm, "guest_1", "guest"), peer(realm, "svc", "trusted")
+    result_of(svc.register(lambda: "ok", "other.proc"))
+    result_of(guest.register(lambda: "mine", "app.guest.proc"))
+    assert result_of(svc.call("app.guest.proc")) == "mine"
+    refusals = {
+        "call": guest.call("other.proc"),
+        "register": guest.register(lambda: 1, "svc.mine"),
+        "subscribe": guest.subscribe(lambda: 1, "other.", options=SubscribeOptions(match="prefix")),
+        "publish": guest.publish("other.topic", options=PublishOptions(acknowledge=True)),
+    }
+    for action, d in refusals.items():
+        with pytest.raises(ApplicationError) as e:
+            result_of(d)
+        assert e.value.error == "wamp.error.not_authorized", action
+    with pytest.raises(ApplicationError) as e:
+        result_of(guest.register(lambda: 1, "wamp.mine"))
+    assert e.value.error == "wamp.error.invalid_uri"
+    assert realm.router.metrics.denials.value == 4
+
+
+def test_a_denied_publish_reaches_no_subscriber(realm):
+    """A publication the publisher may not make is delivered to nobody, even a trusted prefix subscriber."""
+    guest, svc = peer(realm, "guest_1", "guest"), peer(realm, "svc", "trusted")
+    seen = []
+    result_of(svc.subscribe(lambda *a: seen.append(a), "", options=SubscribeOptions(match="prefix")))
+    guest.publish("other.topic", 1)
+    guest.publish("app.topic", 2)
+    assert seen == [(2,)]
+
+
+def test_shared_registration_roundrobin_in_memory(realm):
+    """Two callees sharing a roundrobin registration answer alternately."""
+    one, two, caller = peer(realm, "one", "trusted"), peer(realm, "two", "trusted"), peer(realm, "c", "user")
+    for session, name in ((one, "one"), (two, "two")):
+        result_of(session.register(lambda name=name: name, "app.rr", options=RegisterOptions(invoke="roundrobin")))
+    assert [result_of(caller.call("app.rr")) for _ in range(4)] == ["one", "two", "one", "two"]
+
+
+# -- static rules: every request kind against every permission kind ---------------
+
+MIXED_PERMISSIONS = [
+    {"uri": "a.exact", "match": "exact", "allow": ["subscribe"]},
+    {"uri": "a.pre.", "match": "prefix", "allow": ["subscribe"]},
+    {"uri": "a..wild", "match": "wildcard", "allow": ["subscribe"]},
+]
+
+
+@pytest.mark.parametrize("uri,match,allowed", [
+    # an exact permission covers that URI and nothing wider
+    ("a.exact", "exact", True),
+    ("a.exact.more", "exact", False),
+    ("a.exact", "prefix", False),
+    ("a..exact", "wildcard", False),
+    # a prefix permission covers exact, prefix and wildcard requests inside it
+    ("a.pre.x", "exact", True),
+    ("a.pre.", "prefix", True),
+    ("a.pre.x.", "prefix", True),
+    ("a.pre", "prefix", False),
+    ("a.", "prefix", False),
+    ("a.pre.x..y", "wildcard", True),
+    ("a.pre..y", "wildcard", True),
+    ("a...y", "wildcard", False),
+    # a wildcard permission covers the URIs it matches and the identical pattern
+    ("a.b.wild", "exact", True),
+    ("a.b.c.wild", "exact", False),
+    ("a.b.other", "exact", False),
+    ("a..wild", "wildcard", True),
+    ("..wild", "wildcard", False),
+    ("a.b.", "prefix", False),
+])
+def test_static_allows_each_request_kind_against_each_permission_kind(uri, match, allowed):
+    """A pattern request is allowed only when every URI it can match lies inside one permission."""
+    assert _static_allows(MIXED_PERMISSIONS, uri, "subscribe", match) is allowed
+    assert _static_allows(MIXED_PERMISSIONS, uri, "publish", match) is False  # the action must be allowed too
+
+
+def test_authorizer_uses_role_permissions_and_trusts_trusted():
+    """The Authorizer applies a role's own rules, denies unknown roles everything and allows trusted anything."""
+    authorizer = Authorizer({"reader": {"permissions": MIXED_PERMISSIONS}})
+    reader = SessionInfo(1, "wampchat", "r", "reader", "ticket")
+    nobody = SessionInfo(2, "wampchat", "n", "no-such-role", "ticket")
+    trusted = SessionInfo(3, "wampchat", "t", "trusted", "local")
+    assert authorizer.authorize(reader, "a.pre.x", "subscribe") is True
+    assert authorizer.authorize(reader, "a.pre.x", "subscribe") is True  # cached answer, same result
+    assert authorizer.authorize(reader, "a.pre.x", "call") is False
+    assert authorizer.authorize(nobody, "a.exact", "subscribe") is False
+    assert authorizer.authorize(trusted, "anything.at.all", "register", "wildcard") is True
+
+
+def test_match_best_among_wildcards_prefers_fewer_gaps_then_the_longer_literal_head():
+    """Among wildcard registrations the one with fewest empty components wins, then the one whose literals come first."""
+    class Entry:
+        def __init__(self, uri):
+            self.uri = uri
+
+    pm = PatternMap()
+    for uri in ("..c", "a..c", "a.b."):
+        pm.add(uri, "wildcard", Entry(uri))
+    assert pm.match_best("a.b.c").uri == "a.b."
+    assert pm.match_best("a.x.c").uri == "a..c"
+    assert pm.match_best("z.x.c").uri == "..c"
+    assert pm.match_best("a.b.c.d") is None
+
+
+@pytest.mark.parametrize("content,message", [
+    ('{"roles": []}', "roles must be an object"),
+    ('{"roles": {"guest": "all"}}', "roles.guest must be an object"),
+    ('{"roles": {"guest": {"permissions": {}}}}', "roles.guest.permissions must be a list"),
+    ('{"roles": {"guest": {"permissions": [{"match": "exact"}]}}}', "roles.guest.permissions[0] needs a string 'uri'"),
+    ('{"users": {}}', "users must be a list"),
+])
+def test_more_bad_config_files_say_where(tmp_path, content, message):
+    """Each malformed section of a config file is named in the ConfigError."""
+    path = tmp_path / "config.json"
+    path.write_text(content)
+    with pytest.raises(ConfigError) as e:
+        load_config(str(path))
+    assert message in str(e.value)
+
+
+def test_a_missing_config_file_is_a_config_error(tmp_path):
+    """A config path that does not exist raises ConfigError naming the path, not OSError."""
+    missing = tmp_path / "nope.json"
+    with pytest.raises(ConfigError) as e:
+        load_config(str(missing))
+    assert str(missing) in str(e.value) and "cannot read" in str(e.value)
+
+
+def test_a_good_config_file_replaces_only_the_roles_it_names(tmp_path):
+    """Roles named in the file replace their defaults; other roles keep theirs."""
+    path = tmp_path / "config.json"
+    path.write_text('{"allow_guests": false, "roles": {"guest": {"permissions": [], "disclose": false}}}')
+    config = load_config(str(path))
+    assert config.allow_guests is False
+    assert config.roles["guest"] == {"permissions": [], "disclose": False}
+    assert config.roles["user"] == default_roles()["user"]
