@@ -27,3 +27,9 @@ def test_router_json_rejects_what_autobahn_rejects(payload):
     """Broken JSON, bad UTF-8 and non-list messages are protocol errors."""
     with pytest.raises(ProtocolError):
         RouterJsonSerializer().unserialize(payload, False)
+
+
+@pytest.mark.parametrize("msg", MESSAGES)
+def test_router_json_encodes_like_autobahn(msg):
+    """The shared encoder writes the same bytes as Autobahn's per-message one, binary included."""
+    assert RouterJsonSerializer().serialize(msg) == JsonSerializer().serialize(msg)

@@ -12,3 +12,15 @@ def test_frame_matches_autobahn(size, binary):
     payload = b"x" * size
     expected = PreparedMessage(payload, binary, False, True).payloadHybi
     assert websocket_frame(payload, binary) == expected
+
+
+@pytest.mark.parametrize("size", [0, 1, 3, 4, 5, 125, 1000])
+def test_unmask_matches_autobahn(size):
+    """Unmasking as one integer XOR gives Autobahn's result for every length, aligned or not."""
+    from autobahn.websocket.xormasker import create_xor_masker
+
+    from wampchat.router.transports import _unmask
+
+    payload, mask = bytes(range(256)) * 4, b"\x11\x22\x33\xfe"
+    payload = payload[:size]
+    assert _unmask(payload, mask) == create_xor_masker(mask, size).process(payload)

@@ -7,6 +7,7 @@ pure Python. A message that contains no escaped NUL cannot hold such a
 string, so it is parsed by the C decoder; anything else still goes through
 Autobahn's.
 """
+import base64
 import json
 
 from autobahn.wamp.serializer import CBORSerializer, JsonObjectSerializer, JsonSerializer, MsgPackSerializer
@@ -14,7 +15,23 @@ from autobahn.wamp.serializer import CBORSerializer, JsonObjectSerializer, JsonS
 _ESCAPED_NUL = b"\\u0000"
 
 
+def _binary_as_string(obj):
+    """WAMP's JSON convention for binary: a NUL then base64 (as Autobahn encodes it)."""
+    if isinstance(obj, bytes):
+        return "\x00" + base64.b64encode(obj).decode("ascii")
+    raise TypeError(f"{type(obj).__name__} is not JSON serializable")
+
+
+# Autobahn builds a new encoder per message; one shared encoder does the same work.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_binary_as_string)
+
+
 class _FastJsonObjectSerializer(JsonObjectSerializer):
+    def serialize(self, obj):
+        if self._batched:
+            return super().serialize(obj)
+        return _ENCODER.encode(obj).encode("utf-8")
+
     def unserialize(self, payload):
         if self._batched or _ESCAPED_NUL in payload:
             return super().unserialize(payload)

@@ -24,6 +24,7 @@ import txaio
 from zope.interface import implementer
 
 _STATE_OPEN = WebSocketProtocol.STATE_OPEN
+_NO_LIMIT = 1 << 62
 # Autobahn's message constructors check some field types with assert (e.g. PUBLISH args
 # that are not a list), so AssertionError means "invalid message" too.
 _UNPARSEABLE = (ProtocolError, InvalidUriError, SerializationError, ValueError, TypeError, KeyError,
@@ -106,6 +107,40 @@ class RouterWebSocketProtocol(_RouterTransportMixin, WampWebSocketServerProtocol
         self._start_budget()
         super().onOpen()
 
+    def dataReceived(self, data):
+        """Complete, unfragmented, masked data frames skip Autobahn's frame machinery.
+
+        Anything else (control frames, fragments, 64-bit lengths, oversize
+        frames, a partial frame, a message in progress) goes to Autobahn as is,
+        so its checks and close codes still apply.
+        """
+        if self.state != _STATE_OPEN or self.data or self.current_frame is not None or self.inside_message:
+            return super().dataReceived(data)
+        pos, end = 0, len(data)
+        limit = min(self.maxFramePayloadSize or _NO_LIMIT, self.maxMessagePayloadSize or _NO_LIMIT)
+        while end - pos >= 6:
+            first, second = data[pos], data[pos + 1]
+            if (first != 0x81 and first != 0x82) or not second & 0x80:
+                break
+            size, head = second & 0x7F, pos + 2
+            if size == 126:
+                if end - pos < 8:
+                    break
+                size, head = int.from_bytes(data[head:head + 2], "big"), head + 2
+            elif size == 127:
+                break
+            start = head + 4
+            if size > limit or end - start < size:
+                break
+            payload = _unmask(data[start:start + size], data[head:start])
+            pos = start + size
+            self.onMessage(payload, first == 0x82)
+            if self.state != _STATE_OPEN:
+                return None
+        if pos < end:
+            return super().dataReceived(data[pos:] if pos else data)
+        return None
+
     def onMessage(self, payload, isBinary):
         session = self._session
         if session is None:
@@ -147,6 +182,15 @@ class RouterWebSocketProtocol(_RouterTransportMixin, WampWebSocketServerProtocol
             frame = websocket_frame(msg.serialize(object_serializer), object_serializer.BINARY)
             cache[key] = frame
         return frame
+
+
+def _unmask(payload, mask):
+    """XOR a client frame's payload with its 4-byte mask, as one big integer."""
+    size = len(payload)
+    if not size:
+        return b""
+    key = int.from_bytes((mask * (size // 4 + 1))[:size], "little")
+    return (int.from_bytes(payload, "little") ^ key).to_bytes(size, "little")
 
 
 def websocket_frame(payload, binary):
