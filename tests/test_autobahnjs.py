@@ -95,7 +95,7 @@ def scenario_result(server, serializer, scenario):
 @pytest.mark.parametrize("serializer", SERIALIZERS)
 @pytest_twisted.inlineCallbacks
 def test_js_pubsub(server, serializer):
-    """An acknowledged JS publication reaches the other JS subscriber with args, kwargs and publisher, not the publisher."""
+    """An acknowledged JS publication reaches the other JS subscriber with args, kwargs and publisher id, not itself."""
     result = yield scenario_result(server, serializer, "pubsub")
     assert result["publicationId"] > 0
     assert result["events"] == [{"args": [1, "two"], "kwargs": {"three": 3},

@@ -7,8 +7,11 @@ from autobahn.twisted.wamp import ApplicationSession
 from autobahn.wamp import message, role
 from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.types import CallOptions, ComponentConfig, PublishOptions, RegisterOptions, SubscribeOptions
+from autobahn.twisted.websocket import WampWebSocketClientFactory
+from autobahn.wamp.serializer import CBORSerializer, JsonSerializer, MsgPackSerializer
 from twisted.internet import defer
 from twisted.internet.task import Clock
+from twisted.test import iosim
 
 from wampchat.router import Router
 from wampchat.router.auth import Backoff
@@ -18,16 +21,30 @@ from wampchat.router.credentials import hash_password, verify_password
 from wampchat.router.local import attach_local
 from wampchat.router.matching import PatternMap
 from wampchat.router.realm import SessionInfo
+from wampchat.router.transports import RouterWebSocketFactory
 
 
 class Peer(ApplicationSession):
-    """A session that records its join details."""
+    """A session that records its join details, how it left, and an ABORT after joining."""
+
+    left = None
+    aborted = None
 
     def onConnect(self):
         self.join(self.config.realm)
 
+    def onMessage(self, msg):
+        if isinstance(msg, message.Abort) and self.is_attached():
+            self.aborted = msg  # Autobahn's session only expects ABORT before WELCOME
+            return
+        super().onMessage(msg)
+
     def onJoin(self, details):
         self.details = details
+
+    def onLeave(self, details):
+        self.left = details
+        super().onLeave(details)
 
 
 def peer(realm, authid, authrole):
@@ -75,7 +92,7 @@ class RawPeer:
 
 
 def invoked_call(realm, call_canceling=True, **call_options):
-    """A raw callee registered for app.slow and a raw caller whose CALL (request 7) it holds; -> (callee, caller, invocation)."""
+    """A raw callee holding a raw caller's CALL 7 to app.slow; returns (callee, caller, invocation)."""
     callee, caller = RawPeer(realm, "svc", call_canceling=call_canceling), RawPeer(realm, "alice")
     callee.send(message.Register(1, "app.slow"))
     assert isinstance(callee.take()[0], message.Registered)
@@ -284,7 +301,7 @@ def test_cancel_kill_falls_back_to_skip_for_a_callee_that_cannot_be_interrupted(
 
 
 def test_cancel_killnowait_interrupts_and_answers_the_caller_at_once(realm):
-    """killnowait: INTERRUPT(killnowait) to the callee and wamp.error.canceled to the caller at once; the callee's ERROR is dropped."""
+    """killnowait: INTERRUPT to the callee and wamp.error.canceled to the caller at once; a late ERROR is dropped."""
     callee, caller, invocation = invoked_call(realm)
     caller.send(message.Cancel(7, mode="killnowait"))
     [interrupt] = callee.take()
@@ -311,7 +328,7 @@ def test_cancel_after_the_result_or_twice_changes_nothing(realm):
 
 
 def test_autobahn_cancel_reaches_the_callee_handler(realm):
-    """Cancelling an Autobahn call's Deferred cancels the callee's Deferred; in memory the router's canceled ERROR arrives first."""
+    """Cancelling an Autobahn call cancels the callee's Deferred, and the caller sees wamp.error.canceled."""
     callee, caller = peer(realm, "svc", "trusted"), peer(realm, "alice", "user")
     working, canceled = [], []
 
@@ -334,7 +351,7 @@ def test_autobahn_cancel_reaches_the_callee_handler(realm):
 # -- call timeout ---------------------------------------------------------------
 
 def test_timeout_interrupts_a_cancelable_callee_at_the_deadline(realm, clock):
-    """At the deadline the callee gets INTERRUPT(killnowait, reason timeout), the caller wamp.error.timeout; a late YIELD is dropped."""
+    """At the deadline: INTERRUPT(killnowait, timeout) to the callee, timeout ERROR to the caller; late YIELD dropped."""
     callee, caller, invocation = invoked_call(realm, timeout=1500)
     clock.advance(1.499)
     assert callee.take() == [] and caller.take() == []
@@ -474,7 +491,7 @@ def test_authorizer_uses_role_permissions_and_trusts_trusted():
 
 
 def test_match_best_among_wildcards_prefers_fewer_gaps_then_the_longer_literal_head():
-    """Among wildcard registrations the one with fewest empty components wins, then the one whose literals come first."""
+    """Among wildcards the fewest empty components win, then the pattern whose literals come first."""
     class Entry:
         def __init__(self, uri):
             self.uri = uri
@@ -520,3 +537,93 @@ def test_a_good_config_file_replaces_only_the_roles_it_names(tmp_path):
     assert config.allow_guests is False
     assert config.roles["guest"] == {"permissions": [], "disclose": False}
     assert config.roles["user"] == default_roles()["user"]
+
+
+# -- the real WebSocket transport over iosim: real framing, no socket ------------
+
+CLIENT_SERIALIZERS = {"json": JsonSerializer, "msgpack": MsgPackSerializer, "cbor": CBORSerializer}
+
+
+class Wire:
+    """Autobahn client sessions joined over the router's own WebSocket transport through iosim pumps."""
+
+    def __init__(self, clock):
+        self.clock = clock
+        self.router = Router(clock, RouterConfig())
+        self.factory = RouterWebSocketFactory(self.router, [s() for s in CLIENT_SERIALIZERS.values()],
+                                              max_message_size=64 * 1024, outbound_buffer=1 << 20,
+                                              url="ws://localhost/ws")
+        self.factory.setProtocolOptions(autoPingInterval=0)
+        self.pumps = []
+
+    def join(self, serializer="json"):
+        """A joined guest ApplicationSession speaking ``serializer``; returns (session, client protocol)."""
+        session = Peer(ComponentConfig(realm="wampchat"))
+        client_factory = WampWebSocketClientFactory(lambda: session, url="ws://localhost/ws",
+                                                    serializers=[CLIENT_SERIALIZERS[serializer]()])
+        server, client = self.factory.buildProtocol(None), client_factory.buildProtocol(None)
+        self.pumps.append(iosim.connect(server, iosim.makeFakeServer(server), client, iosim.makeFakeClient(client),
+                                        greet=True, clock=self.clock))
+        assert session.details.authrole == "guest"
+        return session, client
+
+    def flush(self):
+        """Deliver every byte in flight, both ways, until the wires are quiet."""
+        while any([pump.pump() for pump in self.pumps]):
+            pass
+
+
+@pytest.fixture
+def wire(clock):
+    return Wire(clock)
+
+
+def test_one_publication_reaches_subscribers_of_every_serializer_over_websocket(wire):
+    """Over real WebSocket framing, subscribers speaking JSON, MessagePack and CBOR each get the event once."""
+    publisher, _ = wire.join("json")
+    seen = {}
+    for name in ("json", "json", "msgpack", "cbor"):
+        session, _ = wire.join(name)
+        d = session.subscribe(lambda *a, name=name, **kw: seen.setdefault(name, []).append((a, kw)), "app.wire")
+        wire.flush()
+        result_of(d)
+    d = publisher.publish("app.wire", 1, "two", three=3.5, options=PublishOptions(acknowledge=True))
+    wire.flush()
+    assert result_of(d).id > 0
+    event = ((1, "two"), {"three": 3.5})
+    assert seen == {"json": [event, event], "msgpack": [event], "cbor": [event]}
+
+
+def test_call_timeout_over_websocket_follows_the_clock(wire, clock):
+    """Over the real transport a 2 s call timeout fails the call exactly when the clock reaches 2 s."""
+    callee, _ = wire.join("msgpack")
+    caller, _ = wire.join("cbor")
+    d = callee.register(lambda: defer.Deferred(), "app.wire.slow")
+    wire.flush()
+    result_of(d)
+    call = caller.call("app.wire.slow", options=CallOptions(timeout=2000))
+    wire.flush()
+    clock.advance(1.999)
+    wire.flush()
+    assert not call.called
+    clock.advance(0.001)
+    wire.flush()
+    with pytest.raises(ApplicationError) as e:
+        result_of(call)
+    assert e.value.error == "wamp.error.timeout"
+
+
+def test_a_malformed_message_aborts_only_its_own_session(wire):
+    """A WAMP message with an unknown type gets ABORT protocol_violation; another session keeps working."""
+    bad, bad_protocol = wire.join("json")
+    good, _ = wire.join("json")
+    bad_protocol.sendMessage(b'[999, "nonsense"]', False)
+    wire.flush()
+    assert bad.aborted.reason == "wamp.error.protocol_violation" and "999" in bad.aborted.message
+    assert bad.left is not None and not bad.is_attached()  # the router closed the connection
+    d = good.register(lambda: "still here", "app.wire.alive")
+    wire.flush()
+    result_of(d)
+    call = good.call("app.wire.alive")
+    wire.flush()
+    assert result_of(call) == "still here"
