@@ -8,10 +8,13 @@ class Presence:
     def __init__(self):
         self._sessions = {}   # authid -> set of session ids
         self._owner = {}      # session id -> (authid, role, nick)
+        self._shown = {}      # casefolded nick -> {authid: sessions showing it}, for O(1) uniqueness checks
 
     def joined(self, session_id, authid, role, nick):
         """Record a session; True when it is the user's first (the user came online)."""
         self._owner[session_id] = (authid, role, nick)
+        shown = self._shown.setdefault(nick.casefold(), {})
+        shown[authid] = shown.get(authid, 0) + 1
         sessions = self._sessions.setdefault(authid, set())
         sessions.add(session_id)
         return len(sessions) == 1
@@ -22,6 +25,12 @@ class Presence:
         if owner is None:
             return None
         authid, role, nick = owner
+        shown = self._shown[nick.casefold()]
+        shown[authid] -= 1
+        if not shown[authid]:
+            del shown[authid]
+            if not shown:
+                del self._shown[nick.casefold()]
         sessions = self._sessions.get(authid, set())
         sessions.discard(session_id)
         if not sessions:
@@ -42,8 +51,7 @@ class Presence:
 
     def nick_taken(self, nick, by_other_than):
         """Is ``nick`` (case-insensitively) shown for an online user other than ``by_other_than``?"""
-        wanted = nick.casefold()
-        return any(n.casefold() == wanted and a != by_other_than for a, _, n in self._owner.values())
+        return any(authid != by_other_than for authid in self._shown.get(nick.casefold(), ()))
 
 
 class TypingTimers:
