@@ -300,6 +300,24 @@ def test_cancel_kill_falls_back_to_skip_for_a_callee_that_cannot_be_interrupted(
     assert_canceled(caller.take())
 
 
+def test_cancel_killnowait_sends_no_interrupt_to_a_callee_that_cannot_be_interrupted(realm):
+    """killnowait to a callee without call_canceling acts as skip: it gets no INTERRUPT, the caller is answered now."""
+    callee, caller, invocation = invoked_call(realm, call_canceling=False)
+    caller.send(message.Cancel(7, mode="killnowait"))
+    assert callee.take() == []
+    assert_canceled(caller.take())
+
+
+def test_a_caller_leaving_interrupts_its_pending_call(realm):
+    """When the caller goes, a cancelable callee gets INTERRUPT(killnowait) and its late YIELD goes nowhere."""
+    callee, caller, invocation = invoked_call(realm)
+    caller.transport.close()
+    [interrupt] = callee.take()
+    assert (interrupt.request, interrupt.mode) == (invocation.request, "killnowait")
+    callee.send(message.Yield(invocation.request, args=["nobody listens"]))
+    assert callee.take() == [] and not callee.closed
+
+
 def test_cancel_killnowait_interrupts_and_answers_the_caller_at_once(realm):
     """killnowait: INTERRUPT to the callee and wamp.error.canceled to the caller at once; a late ERROR is dropped."""
     callee, caller, invocation = invoked_call(realm)
@@ -351,7 +369,7 @@ def test_autobahn_cancel_reaches_the_callee_handler(realm):
 # -- call timeout ---------------------------------------------------------------
 
 def test_timeout_interrupts_a_cancelable_callee_at_the_deadline(realm, clock):
-    """At the deadline: INTERRUPT(killnowait, timeout) to the callee, timeout ERROR to the caller; late YIELD dropped."""
+    """At the deadline: INTERRUPT(killnowait, timeout) to the callee, timeout to the caller; late YIELD dropped."""
     callee, caller, invocation = invoked_call(realm, timeout=1500)
     clock.advance(1.499)
     assert callee.take() == [] and caller.take() == []

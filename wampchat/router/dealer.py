@@ -194,7 +194,7 @@ class Dealer:
             return
         mode = msg.mode or "kill"
         can_interrupt = supports(pending.callee, "callee", "call_canceling")
-        if mode == "kill" and not can_interrupt:
+        if not can_interrupt:  # a callee that did not announce call_canceling never gets INTERRUPT
             mode = "skip"
         pending.canceled = mode
         if mode != "skip":
