@@ -21,6 +21,7 @@ from wampchat.router.credentials import hash_password, verify_password
 from wampchat.router.local import attach_local
 from wampchat.router.matching import PatternMap
 from wampchat.router.realm import SessionInfo
+from wampchat.router.session import MAX_BACKLOG
 from wampchat.router.transports import RouterWebSocketFactory
 
 
@@ -455,6 +456,47 @@ def test_shared_registration_roundrobin_in_memory(realm):
     for session, name in ((one, "one"), (two, "two")):
         result_of(session.register(lambda name=name: name, "app.rr", options=RegisterOptions(invoke="roundrobin")))
     assert [result_of(caller.call("app.rr")) for _ in range(4)] == ["one", "two", "one", "two"]
+
+
+def test_one_event_object_serves_every_subscriber_of_a_subscription(realm):
+    """Subscribers sharing a subscription get the very same EVENT object, so it is serialized once per serializer."""
+    publisher, first, second = RawPeer(realm, "p"), RawPeer(realm, "s1"), RawPeer(realm, "s2")
+    for subscriber in (first, second):
+        subscriber.send(message.Subscribe(1, "app.shared"))
+    [sub1], [sub2] = first.take(), second.take()
+    assert sub1.subscription == sub2.subscription
+    publisher.send(message.Publish(1, "app.shared", args=["hi"]))
+    [event1], [event2] = first.take(), second.take()
+    assert event1 is event2 and event1.args == ["hi"]
+
+
+def test_a_slow_authorization_holds_back_the_publishers_later_messages(realm):
+    """While a dynamic rule decides one publication, the same publisher's next one waits, so events keep publish order."""
+    decision = defer.Deferred()
+    realm.authorizer.add_rule(lambda req: decision if req.uri == "app.slow" else None)
+    publisher, subscriber = RawPeer(realm, "p"), RawPeer(realm, "s")
+    subscriber.send(message.Subscribe(1, "app.", match="prefix"))
+    subscriber.take()
+    publisher.send(message.Publish(1, "app.slow", args=[1]))
+    publisher.send(message.Publish(2, "app.fast", args=[2]))
+    assert subscriber.take() == []
+    decision.callback(True)
+    assert [e.args for e in subscriber.take()] == [[1], [2]]
+
+
+def test_a_peer_flooding_behind_an_undecided_request_is_aborted(realm):
+    """More than the bounded backlog of messages waiting behind an unanswered authorization ends that session."""
+    realm.authorizer.add_rule(lambda req: defer.Deferred() if req.uri == "app.never" else None)
+    flooder, bystander = RawPeer(realm, "f"), RawPeer(realm, "b")
+    flooder.send(message.Publish(1, "app.never"))
+    for i in range(MAX_BACKLOG + 1):
+        flooder.send(message.Publish(i + 2, "app.more"))
+    [abort] = flooder.take()
+    assert isinstance(abort, message.Abort) and abort.reason == "wamp.error.protocol_violation"
+    assert flooder.closed
+    bystander.send(message.Publish(1, "app.fine", acknowledge=True))
+    [published] = bystander.take()
+    assert isinstance(published, message.Published)
 
 
 # -- static rules: every request kind against every permission kind ---------------
