@@ -471,7 +471,7 @@ def test_one_event_object_serves_every_subscriber_of_a_subscription(realm):
 
 
 def test_a_slow_authorization_holds_back_the_publishers_later_messages(realm):
-    """While a dynamic rule decides one publication, the same publisher's next one waits, so events keep publish order."""
+    """While a dynamic rule decides one publication, the publisher's next one waits, so events keep publish order."""
     decision = defer.Deferred()
     realm.authorizer.add_rule(lambda req: decision if req.uri == "app.slow" else None)
     publisher, subscriber = RawPeer(realm, "p"), RawPeer(realm, "s")
