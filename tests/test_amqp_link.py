@@ -1,0 +1,184 @@
+"""The txamqp link and its outbox: order, bound, confirms, refused logins and channel errors."""
+import json
+
+import pytest
+import pytest_twisted
+from twisted.internet import defer, reactor
+
+from helpers import poll_until
+from rabbitmq import NODE_USER, PikaPeer, rabbitmq  # noqa: F401 (fixture)
+from wampchat.amqp.link import AmqpLink, AmqpUrl
+from wampchat.amqp.outbox import Outbox, OutgoingMessage
+from wampchat.router.metrics import Metrics
+
+
+def _msg(n):
+    return OutgoingMessage("x", f"k.{n}", str(n).encode(), {"message_id": str(n)})
+
+
+def _ids(messages):
+    return [m.properties["message_id"] for m in messages]
+
+
+def test_outbox_drops_oldest_pending_past_its_bound():
+    """Past the bound the oldest waiting messages are dropped and reported, newer ones kept in order."""
+    dropped = []
+    box = Outbox(3, dropped.extend)
+    for n in range(5):
+        box.add(_msg(n))
+    assert _ids(dropped) == ["0", "1"]
+    assert _ids(box.pending) == ["2", "3", "4"]
+
+
+def test_outbox_resends_unconfirmed_first_and_in_order():
+    """After a lost channel, unconfirmed messages go out again before pending ones, in their order."""
+    box = Outbox(10, lambda dropped: pytest.fail("nothing should be dropped"))
+    for n in range(4):
+        box.add(_msg(n))
+    for tag in (1, 2, 3):
+        box.sent(tag, box.take())
+    assert box.confirm(1, multiple=False) == 1
+    assert box.requeue_unconfirmed() == 2
+    assert _ids(box.pending) == ["1", "2", "3"]
+    assert len(box) == 3
+
+
+def test_outbox_multiple_confirm_and_nack():
+    """A multiple ack confirms every tag up to it; a nack puts the refused ones back first."""
+    box = Outbox(10, lambda dropped: None)
+    for n in range(5):
+        box.add(_msg(n))
+    for tag in range(1, 5):
+        box.sent(tag, box.take())
+    assert box.confirm(2, multiple=True) == 2
+    assert box.nack(4, multiple=True) == 2
+    assert _ids(box.pending) == ["2", "3", "4"]
+    assert not box.unconfirmed
+
+
+def test_outbox_bound_counts_unconfirmed_after_requeue():
+    """Requeueing past the bound drops the oldest: memory stays bounded across outages."""
+    dropped = []
+    box = Outbox(3, dropped.extend)
+    for n in range(3):
+        box.add(_msg(n))
+    for tag in (1, 2):
+        box.sent(tag, box.take())
+    box.add(_msg(3))  # 2 unconfirmed + 2 pending > 3: the oldest pending one ("2") goes
+    assert _ids(dropped) == ["2"]
+    box.requeue_unconfirmed()
+    assert _ids(box.pending) == ["0", "1", "3"]
+
+
+@pytest.mark.parametrize("url, expected", [
+    ("amqp://u:p%40ss@h/", ("h", 5672, "u", "p@ss", "/", False)),
+    ("amqps://h:1234/%2fprod", ("h", 1234, "guest", "guest", "/prod", True)),
+    ("amqp://h/v", ("h", 5672, "guest", "guest", "v", False)),
+])
+def test_urls_parse(url, expected):
+    """AMQP URLs give host, port, user, password, vhost (percent-decoded) and TLS."""
+    u = AmqpUrl(url)
+    assert (u.host, u.port, u.username, u.password, u.vhost, u.tls) == expected
+    assert u.password not in str(u) or u.password == "guest"
+
+
+@pytest.mark.parametrize("url", ["http://h/", "amqp:///", "amqp://h:99999/", "amqp://h/?cafile=x.pem"])
+def test_bad_urls_are_refused(url):
+    """Wrong scheme, no host, bad port, a CA file without TLS: each is a ValueError with a reason."""
+    with pytest.raises(ValueError):
+        AmqpUrl(url)
+
+
+def test_amqps_endpoint_verifies_the_host():
+    """An amqps:// URL builds a TLS endpoint (certificate checked for the host name by service-identity)."""
+    from twisted.internet.endpoints import _WrapperEndpoint
+
+    endpoint = AmqpUrl("amqps://u:p@broker.example/").endpoint(reactor)
+    assert isinstance(endpoint, _WrapperEndpoint)
+
+
+async def _setup_exchange(link, channel):
+    await channel.exchange_declare(exchange="linktest", type="topic", durable=True)
+
+
+def _link(rabbitmq, url=None, limit=1000, setup=_setup_exchange):
+    metrics = Metrics()
+    link = AmqpLink(reactor, url or rabbitmq.url(NODE_USER), setup, metrics, outbox_limit=limit, retry_max=1.0)
+    return link, metrics
+
+
+@pytest_twisted.ensureDeferred
+async def test_link_publishes_in_order_with_confirms(rabbitmq):
+    """Messages queued before and after connecting reach a pika consumer in order, and are all confirmed."""
+    peer = await PikaPeer.connect(rabbitmq)
+    link, metrics = _link(rabbitmq)
+    try:
+        inbox = await peer.listen("linktest", "t.#")
+        for n in range(5):  # queued while still connecting
+            link.publish("linktest", f"t.{n}", json.dumps(n).encode(), {"message_id": f"m{n}", "delivery_mode": 2})
+        link.startService()
+        await link.when_connected()
+        for n in range(5, 300):
+            link.publish("linktest", f"t.{n}", json.dumps(n).encode(), {"message_id": f"m{n}", "delivery_mode": 2})
+        got = await inbox.take(300)
+        assert [json.loads(body) for _, _, _, body in got] == list(range(300))
+        assert [m.routing_key for _, m, _, _ in got][:3] == ["t.0", "t.1", "t.2"]
+        assert got[7][2].message_id == "m7" and got[7][2].delivery_mode == 2
+        await poll_until(lambda: len(link.outbox) == 0)
+        assert metrics.value("wampchat_amqp_confirmed_total") == 300
+        assert metrics.value("wampchat_amqp_connected") == 1
+    finally:
+        await link.stopService()
+        peer.close()
+    assert link.state == "down"
+
+
+@pytest_twisted.ensureDeferred
+async def test_refused_login_is_counted_and_retried_without_stopping(rabbitmq):
+    """A wrong password is logged and counted, the link keeps retrying with backoff and stops cleanly."""
+    link, metrics = _link(rabbitmq, url=rabbitmq.url((NODE_USER[0], "wrong")))
+    link.publish("linktest", "t.x", b"1", {})
+    link.startService()
+    try:
+        await poll_until(lambda: metrics.value("wampchat_amqp_connection_failures_total") >= 2, timeout=20)
+        assert link.state == "connecting"
+        assert len(link.outbox) == 1  # kept for when the broker lets us in
+    finally:
+        await link.stopService()
+
+
+@pytest_twisted.ensureDeferred
+async def test_channel_closed_by_broker_reconnects(rabbitmq):
+    """When the broker closes the channel (here: a passive declare of a missing queue) the link starts over."""
+    link, metrics = _link(rabbitmq)
+    link.startService()
+    try:
+        await link.when_connected()
+        with pytest.raises(Exception):
+            await link._channel.queue_declare(queue="no-such-queue-here", passive=True)
+        await poll_until(lambda: metrics.value("wampchat_amqp_connects_total") == 2, timeout=20)
+        assert metrics.value("wampchat_amqp_channel_errors_total") == 1
+        await link.when_connected()
+        peer = await PikaPeer.connect(rabbitmq)
+        inbox = await peer.listen("linktest", "after.#")
+        link.publish("linktest", "after.error", b"ok", {})
+        (_, method, _, body), = await inbox.take(1)
+        assert (method.routing_key, body) == ("after.error", b"ok")
+        peer.close()
+    finally:
+        await link.stopService()
+
+
+@pytest_twisted.ensureDeferred
+async def test_failing_setup_is_retried(rabbitmq):
+    """A set-up step the broker refuses (an exchange redeclared with another type) fails the attempt, not the link."""
+    async def bad_setup(link, channel):
+        await channel.exchange_declare(exchange="linktest", type="fanout", durable=True)
+
+    link, metrics = _link(rabbitmq, setup=bad_setup)
+    link.startService()
+    try:
+        await poll_until(lambda: metrics.value("wampchat_amqp_connection_failures_total") >= 2, timeout=20)
+        assert link.state == "connecting"
+    finally:
+        await link.stopService()

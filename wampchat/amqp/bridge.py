@@ -1,0 +1,291 @@
+"""
+The AMQP bridge: RabbitMQ as a second door into the realm (API.md §6).
+
+Outbound, it observes the broker (not a WAMP subscription, so it sees every
+accepted publication once, whoever may read it) and queues each one, except
+``wamp.*`` and what itself injected, on the link's outbox for the topic
+exchange. Inbound, it consumes this node's queue (bound with ``#``) and
+injects what other nodes and services published; ``chat.*`` only from node
+users, so an AMQP service cannot forge chat traffic. RPC requests arrive on
+the ``<exchange>.rpc`` direct exchange (its alternate exchange sends every
+routing key nobody else bound to our queue) and are called as the broker-
+validated ``user_id`` with role ``service``.
+
+Anything malformed is logged, counted, answered when there is a ``reply_to``,
+and rejected; nothing a peer sends stops the bridge.
+"""
+import base64
+import json
+import re
+from collections import OrderedDict
+
+from autobahn.wamp.exception import ApplicationError
+from twisted.application import service
+from twisted.logger import Logger
+
+from wampchat.amqp.link import AmqpLink, AmqpUrl
+
+JSON_TYPE = "application/json"
+URI = re.compile(r"^([^\s.#]+\.)*([^\s.#]+)$")   # WAMP's loose URI rule (as Autobahn checks it)
+MAX_KEY_BYTES = 255                              # an AMQP routing key is a short string
+SEEN_IDS = 10000                                 # message ids remembered to drop resent duplicates
+NODE_QUEUE_ARGS = {"x-expires": 600000, "x-max-length": 100000}  # a gone node's queue goes after 10 min
+INVALID_ARGUMENT = "wamp.error.invalid_argument"
+
+
+class BadMessage(ValueError):
+    """An inbound message we cannot use; the text says why (it is logged and, for RPC, answered)."""
+
+
+class BridgeSettings:
+    """What the bridge needs besides the router: where the broker is and who we are on it."""
+
+    def __init__(self, url, node_id, exchange="wampchat", node_users=(), outbox=10000, retry_max=10.0):
+        self.url = url if isinstance(url, AmqpUrl) else AmqpUrl(url)
+        self.node_id = node_id
+        self.exchange = exchange
+        self.node_users = frozenset(node_users or ()) | {self.url.username}
+        self.outbox = outbox
+        self.retry_max = retry_max
+
+    @property
+    def rpc_exchange(self):
+        return f"{self.exchange}.rpc"
+
+    @property
+    def node_queue(self):
+        return f"{self.exchange}.node.{self.node_id}"
+
+
+def _json_default(value):
+    """Binary payloads (from MessagePack/CBOR clients) as Autobahn's JSON serializer writes them."""
+    if isinstance(value, (bytes, bytearray)):
+        return "\x00" + base64.b64encode(bytes(value)).decode("ascii")
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def encode_body(obj):
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, default=_json_default).encode("utf-8")
+
+
+def decode_body(delivery):
+    """``(args, kwargs)`` from a message body, or BadMessage."""
+    content_type = delivery.properties.get("content_type")
+    if content_type and content_type.split(";")[0].strip().lower() != JSON_TYPE:
+        raise BadMessage(f"content_type {content_type!r} is not {JSON_TYPE}")
+    encoding = delivery.properties.get("content_encoding")
+    if encoding and encoding.lower() not in ("utf-8", "utf8", "identity"):
+        raise BadMessage(f"content_encoding {encoding!r} is not supported")
+    if not delivery.body:
+        return [], {}
+    try:
+        data = json.loads(delivery.body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise BadMessage(f"body is not UTF-8 JSON: {e}") from e
+    if not isinstance(data, dict):
+        raise BadMessage('body must be a JSON object {"args": [...], "kwargs": {...}}')
+    args, kwargs = data.get("args") or [], data.get("kwargs") or {}
+    if not isinstance(args, list) or not isinstance(kwargs, dict):
+        raise BadMessage('"args" must be a list and "kwargs" an object')
+    return args, kwargs
+
+
+def check_uri(uri, what):
+    if not uri or not URI.match(uri):
+        raise BadMessage(f"routing key {uri!r} is not a valid WAMP {what} URI")
+    if uri.startswith("wamp."):
+        raise BadMessage(f"{uri!r}: wamp.* is reserved for the router")
+
+
+class AmqpBridge(service.MultiService):
+    """Mirrors a realm's publications to RabbitMQ and lets AMQP services publish and call into it."""
+
+    name = "amqp"
+    log = Logger()
+
+    def __init__(self, router, realm_name, settings, reactor):
+        super().__init__()
+        self.router = router
+        self.realm = router.realm(realm_name)
+        self.settings = settings
+        self.reactor = reactor
+        self._seen = OrderedDict()
+        self.link = AmqpLink(reactor, settings.url, self._setup, router.metrics, outbox_limit=settings.outbox,
+                             retry_max=settings.retry_max)
+        self.link.setServiceParent(self)
+        m = router.metrics
+        self.m_mirrored = m.counter("wampchat_amqp_mirrored_total", "publications queued for the AMQP exchange")
+        self.m_unmirrorable = m.counter("wampchat_amqp_unmirrorable_total",
+                                        "publications that could not go to AMQP (topic too long, payload not JSON)")
+        self.m_received = m.counter("wampchat_amqp_received_total", "AMQP messages delivered to WAMP subscribers")
+        self.m_duplicates = m.counter("wampchat_amqp_duplicates_total", "AMQP messages dropped as already seen")
+        self.m_rejected = m.counter("wampchat_amqp_rejected_total",
+                                    "AMQP messages rejected as malformed (body, content type, routing key)")
+        self.m_refused = m.counter("wampchat_amqp_refused_total",
+                                   "AMQP messages on chat.* from users that are not wampchat nodes")
+        self.m_rpc_calls = m.counter("wampchat_amqp_rpc_calls_total", "AMQP RPC requests received")
+        self.m_rpc_errors = m.counter("wampchat_amqp_rpc_errors_total", "AMQP RPC requests answered with an error")
+        self.m_rpc_unanswerable = m.counter("wampchat_amqp_rpc_unanswerable_total",
+                                            "AMQP RPC requests without reply_to (rejected)")
+
+    def health(self):
+        """What /healthz shows under "amqp"."""
+        return {"state": self.link.state, "outbox": len(self.link.outbox), "url": str(self.settings.url),
+                "exchange": self.settings.exchange, "node": self.settings.node_id}
+
+    def when_connected(self):
+        """Deferred firing once the link is up and our queues consume (for tests and embedders)."""
+        return self.link.when_connected()
+
+    def startService(self):
+        self.realm.broker.add_observer(self._observed)
+        self.router.health["amqp"] = self.health
+        super().startService()
+
+    def stopService(self):
+        self.realm.broker.remove_observer(self._observed)
+        return super().stopService()
+
+    # -- broker set-up, on every connection ------------------------------------------
+    async def _setup(self, link, channel):
+        s = self.settings
+        fallback = f"{s.rpc_exchange}.any"
+        await channel.exchange_declare(exchange=s.exchange, type="topic", durable=True)
+        await channel.exchange_declare(exchange=fallback, type="fanout", durable=True)
+        await channel.exchange_declare(exchange=s.rpc_exchange, type="direct", durable=True,
+                                       arguments={"alternate-exchange": fallback})
+        await channel.queue_declare(queue=s.node_queue, durable=False, arguments=dict(NODE_QUEUE_ARGS))
+        await channel.queue_bind(queue=s.node_queue, exchange=s.exchange, routing_key="#")
+        await channel.queue_declare(queue=s.rpc_exchange, durable=True)
+        await channel.queue_bind(queue=s.rpc_exchange, exchange=fallback, routing_key="")
+        await link.consume(channel, s.node_queue, self._on_event)
+        await link.consume(channel, s.rpc_exchange, self._on_rpc)
+
+    # -- outbound ----------------------------------------------------------------------
+    def _observed(self, pub):
+        """Called by the broker for each accepted publication: queue it, never wait."""
+        topic = pub.topic
+        if pub.origin is not None or topic.startswith("wamp."):
+            return
+        if len(topic.encode("utf-8")) > MAX_KEY_BYTES:
+            self.m_unmirrorable.inc()
+            self.log.warn("not mirrored to AMQP: topic longer than 255 bytes ({topic:.60}...)", topic=topic)
+            return
+        try:
+            body = encode_body({"args": list(pub.args or []), "kwargs": dict(pub.kwargs or {})})
+        except (TypeError, ValueError) as e:
+            self.m_unmirrorable.inc()
+            self.log.warn("not mirrored to AMQP: payload of {topic} is not JSON-able: {e}", topic=topic, e=e)
+            return
+        s = self.settings
+        headers = {"wampchat-node": s.node_id}
+        if pub.disclosed and pub.publisher is not None:
+            headers["wampchat-publisher"] = pub.publisher.authid
+        self.link.publish(s.exchange, topic, body, {
+            "content_type": JSON_TYPE,
+            "delivery_mode": 2,
+            "message_id": f"{s.node_id}:{pub.publication_id}",
+            "timestamp": int(self.reactor.seconds()),
+            "user_id": s.url.username,
+            "app_id": "wampchat",
+            "headers": headers,
+        })
+        self.m_mirrored.inc()
+
+    # -- inbound events ----------------------------------------------------------------
+    def _on_event(self, delivery):
+        props = delivery.properties
+        headers = delivery.headers
+        if headers.get("wampchat-node") == self.settings.node_id:
+            delivery.ack()  # our own publication, back from the exchange
+            return
+        message_id = props.get("message_id")
+        if message_id and message_id in self._seen:
+            self.m_duplicates.inc()
+            delivery.ack()
+            return
+        topic = delivery.routing_key
+        user = props.get("user_id")
+        try:
+            check_uri(topic, "topic")
+            args, kwargs = decode_body(delivery)
+        except BadMessage as e:
+            self._reject(delivery, self.m_rejected, str(e))
+            return
+        from_node = user in self.settings.node_users
+        if topic.startswith("chat.") and not from_node:
+            self._reject(delivery, self.m_refused, f"chat.* is only accepted from wampchat nodes, not {user!r}")
+            return
+        publisher = headers.get("wampchat-publisher") if from_node else user
+        self.realm.broker.inject(topic, args or None, kwargs or None, origin="amqp",
+                                 publisher_authid=publisher if isinstance(publisher, str) else None)
+        self.m_received.inc()
+        if message_id:
+            self._remember(message_id)
+        delivery.ack()
+
+    def _remember(self, message_id):
+        self._seen[message_id] = None
+        if len(self._seen) > SEEN_IDS:
+            self._seen.popitem(last=False)
+
+    def _reject(self, delivery, counter, why):
+        counter.inc()
+        self.log.warn("AMQP message on {exchange}/{key} rejected ({id}, user {user}): {why}",
+                      exchange=delivery.exchange, key=delivery.routing_key,
+                      id=delivery.properties.get("message_id"), user=delivery.properties.get("user_id"), why=why)
+        delivery.reject()
+
+    # -- inbound RPC -------------------------------------------------------------------
+    def _on_rpc(self, delivery):
+        self.m_rpc_calls.inc()
+        props = delivery.properties
+        reply_to = props.get("reply_to")
+        if not reply_to:
+            self._reject(delivery, self.m_rpc_unanswerable, "RPC request without reply_to: nobody to answer")
+            return
+        procedure, user = delivery.routing_key, props.get("user_id")
+        try:
+            check_uri(procedure, "procedure")
+            args, kwargs = decode_body(delivery)
+            if not user:
+                raise BadMessage("set the user_id property: calls are made as the broker-validated user")
+        except BadMessage as e:
+            self.log.warn("AMQP RPC {procedure} from {user} refused: {why}", procedure=procedure, user=user, why=e)
+            self._answer(delivery, {"error": INVALID_ARGUMENT, "args": [str(e)], "kwargs": {}})
+            return
+        d = self.realm.dealer.call_as(procedure, args, kwargs, user, "service")
+        d.addCallbacks(self._call_done, self._call_failed, callbackArgs=(delivery,),
+                       errbackArgs=(delivery, procedure, user))
+
+    def _call_done(self, result, delivery):
+        args, kwargs = result
+        self._answer(delivery, {"result": args[0] if args else None, "args": list(args), "kwargs": dict(kwargs)})
+
+    def _call_failed(self, failure, delivery, procedure, user):
+        if failure.check(ApplicationError):
+            e = failure.value
+            answer = {"error": e.error, "args": list(e.args), "kwargs": dict(e.kwargs or {})}
+        else:
+            self.log.failure("AMQP RPC {procedure} from {user} failed", failure, procedure=procedure, user=user)
+            answer = {"error": "wamp.error.runtime_error", "args": ["internal error"], "kwargs": {}}
+        self._answer(delivery, answer)
+
+    def _answer(self, delivery, answer):
+        """Publish the reply to ``reply_to`` (via the outbox, so confirmed) and settle the request."""
+        if "error" in answer:
+            self.m_rpc_errors.inc()
+        try:
+            body = encode_body(answer)
+        except (TypeError, ValueError) as e:
+            self.log.warn("AMQP RPC result is not JSON-able: {e}", e=e)
+            self.m_rpc_errors.inc()
+            body = encode_body({"error": "wamp.error.runtime_error", "args": ["result is not JSON-able"],
+                                "kwargs": {}})
+        props = {"content_type": JSON_TYPE, "user_id": self.settings.url.username, "app_id": "wampchat",
+                 "headers": {"wampchat-node": self.settings.node_id}}
+        correlation_id = delivery.properties.get("correlation_id")
+        if correlation_id is not None:
+            props["correlation_id"] = correlation_id
+        self.link.publish("", delivery.properties["reply_to"], body, props)
+        delivery.ack()

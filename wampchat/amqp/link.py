@@ -1,0 +1,632 @@
+"""
+The connection to RabbitMQ: txamqp kept up by a ClientService, one channel in
+confirm mode, and the ordered, bounded :class:`~wampchat.amqp.outbox.Outbox`.
+
+The bridge decides *what* crosses to and from the broker; this module decides
+*how* that survives the broker: reconnecting with backoff, setting the channel
+up again each time (the bridge's ``on_setup``), resending what the broker did
+not confirm, in order, and handing deliveries to consumers with a way to ack
+or reject them on the channel they came from.
+"""
+import os
+from io import BytesIO
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from twisted.application import service
+from twisted.application.internet import ClientService, backoffPolicy
+from twisted.internet import defer, endpoints, protocol
+from twisted.logger import Logger
+from txamqp import spec as txamqp_spec
+from txamqp.client import Closed, TwistedDelegate
+from txamqp.codec import Codec
+from txamqp.connection import Body, Frame, Header, Method
+from txamqp.content import Content
+from txamqp.protocol import AMQClient
+
+from wampchat.amqp.outbox import Outbox, OutgoingMessage
+
+SPEC_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "spec", "amqp0-9-1.stripped.extended.xml")
+
+FLUSH_BATCH = 500          # messages written per reactor turn, so a big outbox does not stall the router
+PREFETCH = 200             # unacked deliveries the broker may push to us
+HANDSHAKE_TIMEOUT = 30.0   # seconds from TCP connect to a ready channel
+CONNECT_TIMEOUT = 10.0
+DROP_LOG_INTERVAL = 10.0   # seconds between log lines about a full outbox (every drop is counted)
+
+
+CLIENT_PROPERTIES = {
+    "product": "wampchat",
+    "capabilities": {"authentication_failure_close": True, "consumer_cancel_notify": True,
+                     "publisher_confirms": True, "basic.nack": True, "connection.blocked": False},
+}
+
+
+class AmqpUrl:
+    """An ``amqp://`` or ``amqps://`` URL, parsed: where, who, which vhost, TLS trust."""
+
+    def __init__(self, url):
+        parts = urlsplit(url)
+        if parts.scheme not in ("amqp", "amqps"):
+            raise ValueError(f"an AMQP URL starts with amqp:// or amqps://, not {url!r}")
+        if not parts.hostname:
+            raise ValueError(f"the AMQP URL {url!r} names no host")
+        self.tls = parts.scheme == "amqps"
+        self.host = parts.hostname
+        try:
+            self.port = parts.port or (5671 if self.tls else 5672)
+        except ValueError as e:
+            raise ValueError(f"the AMQP URL {url!r} has a bad port: {e}") from e
+        self.username = unquote(parts.username) if parts.username else "guest"
+        self.password = unquote(parts.password) if parts.password else "guest"
+        path = parts.path[1:] if parts.path.startswith("/") else parts.path
+        self.vhost = unquote(path) if path else "/"
+        query = parse_qs(parts.query)
+        self.cafile = query.get("cafile", [None])[0]
+        try:
+            self.heartbeat = int(query.get("heartbeat", ["10"])[0])
+        except ValueError as e:
+            raise ValueError(f"heartbeat in {url!r} must be whole seconds") from e
+        if self.cafile is not None and not self.tls:
+            raise ValueError("cafile= only makes sense with amqps://")
+
+    def __str__(self):
+        """The URL without its password, for logs and /healthz."""
+        scheme = "amqps" if self.tls else "amqp"
+        return f"{scheme}://{self.username}@{self.host}:{self.port}/{self.vhost}"
+
+    def endpoint(self, reactor):
+        """A client endpoint; with TLS the broker's certificate is verified for ``host``."""
+        tcp = endpoints.HostnameEndpoint(reactor, self.host, self.port, timeout=CONNECT_TIMEOUT)
+        if not self.tls:
+            return tcp
+        from twisted.internet import ssl
+
+        trust = None
+        if self.cafile:
+            with open(self.cafile, "rb") as f:
+                trust = ssl.Certificate.loadPEM(f.read())
+        options = ssl.optionsForClientTLS(self.host, trustRoot=trust)  # needs service-identity
+        return endpoints.wrapClientTLS(options, tcp)
+
+
+class Delivery:
+    """A message the broker delivered to one of our consumers."""
+
+    __slots__ = ("routing_key", "exchange", "redelivered", "properties", "body", "_link", "_channel", "_tag")
+
+    def __init__(self, link, channel, msg):
+        self._link = link
+        self._channel = channel
+        self._tag = msg.delivery_tag
+        self.routing_key = msg.routing_key
+        self.exchange = msg.exchange
+        self.redelivered = msg.redelivered
+        content = msg.content
+        props = content.properties if content is not None else {}
+        self.properties = {name.replace("-", "_"): value for name, value in props.items()}
+        body = content.body if content is not None else b""
+        self.body = body.encode("utf-8") if isinstance(body, str) else body
+
+    @property
+    def headers(self):
+        return self.properties.get("headers") or {}
+
+    def ack(self):
+        """Tell the broker we are done with it (a no-op if its channel is gone: it will come again)."""
+        self._link._settle(self._channel, "basic_ack", delivery_tag=self._tag)
+
+    def reject(self):
+        """Refuse it for good: the broker dead-letters it when the queue has a DLX, else drops it."""
+        self._link._settle(self._channel, "basic_reject", delivery_tag=self._tag, requeue=False)
+
+
+class _TableCodec(Codec):
+    """txamqp's codec, able to read and write every field-table type RabbitMQ and pika use.
+
+    txamqp 0.8.2 reads only S, I, F and t; any other header type (pika sends
+    ints as ``l``, bytes as ``x``, floats as ``d``) would break the frame and
+    the connection, and the broker would redeliver the same message forever.
+    It writes every non-string as a 32-bit ``I``, so booleans and nested
+    tables (client capabilities) need the encoder below.
+    """
+
+    def encode_table(self, tbl):
+        inner = _TableCodec(BytesIO())
+        for key, value in tbl.items():
+            inner.encode_shortstr(key)
+            inner._encode_field(value)
+        inner.flush()
+        data = inner.stream.getvalue()
+        self.encode_long(len(data))
+        self.write(data)
+
+    def _encode_field(self, value):
+        if isinstance(value, bool):
+            self.write(b"t")
+            self.encode_octet(int(value))
+        elif isinstance(value, int):
+            self.write(b"l")
+            self.pack("!q", value)
+        elif isinstance(value, float):
+            self.write(b"d")
+            self.pack("!d", value)
+        elif isinstance(value, str):
+            self.write(b"S")
+            self.enc_str("!L", value)
+        elif isinstance(value, (bytes, bytearray)):
+            self.write(b"x")
+            self.enc_bytes("!L", bytes(value))
+        elif isinstance(value, dict):
+            self.write(b"F")
+            self.encode_table(value)
+        elif value is None:
+            self.write(b"V")
+        else:
+            raise TypeError(f"cannot put a {type(value).__name__} into an AMQP table")
+
+    def decode_table(self):
+        size = self.decode_long()
+        start = self.nread
+        result = {}
+        while self.nread - start < size:
+            key = self.decode_shortstr()
+            result[key] = self._decode_field()
+        return result
+
+    def _decode_field(self):
+        kind = self.read(1)
+        simple = {b"b": "!b", b"B": "!B", b"s": "!h", b"u": "!H", b"I": "!i", b"i": "!I",
+                  b"l": "!q", b"L": "!Q", b"f": "!f", b"d": "!d", b"T": "!Q"}
+        if kind in simple:
+            return self.unpack(simple[kind])
+        if kind == b"t":
+            return self.decode_octet() != 0
+        if kind == b"S":
+            return self.decode_longstr()
+        if kind == b"x":
+            return self.dec_bytes("!L")
+        if kind == b"F":
+            return self.decode_table()
+        if kind == b"V":
+            return None
+        if kind == b"D":
+            scale = self.decode_octet()
+            return self.unpack("!i") / (10 ** scale)
+        if kind == b"A":
+            size = self.decode_long()
+            start, items = self.nread, []
+            while self.nread - start < size:
+                items.append(self._decode_field())
+            return items
+        raise ValueError(f"unknown AMQP field type {kind!r}")
+
+
+def _encode_method(payload):
+    c = _TableCodec(BytesIO())
+    c.encode_short(payload.method.klass.id)
+    c.encode_short(payload.method.id)
+    for field, arg in zip(payload.method.fields, payload.args):
+        c.encode(field.type, arg)
+    c.flush()
+    return c.stream.getvalue()
+
+
+def _decode_method(spec, data):
+    c = _TableCodec(BytesIO(data))
+    klass = spec.classes.byid[c.decode_short()]
+    method = klass.methods.byid[c.decode_short()]
+    return Method(method, *[c.decode(f.type) for f in method.fields])
+
+
+def _encode_header(payload):
+    c = _TableCodec(BytesIO())
+    fields = payload.klass.fields.items
+    c.encode_short(payload.klass.id)
+    c.encode_short(payload.weight)
+    c.encode_longlong(payload.size)
+    present = [payload.properties.get(f.name) is not None for f in fields]
+    for start in range(0, max(len(fields), 1), 15):  # 15 flags per short; bit 0 says "more follow"
+        flags = 0
+        for i, bit in enumerate(present[start:start + 15]):
+            if bit:
+                flags |= 1 << (15 - i)
+        if start + 15 < len(fields):
+            flags |= 1
+        c.encode_short(flags)
+    for f, bit in zip(fields, present):
+        if bit:
+            c.encode(f.type, payload.properties[f.name])
+    c.flush()
+    return c.stream.getvalue()
+
+
+def _decode_header(spec, data):
+    c = _TableCodec(BytesIO(data))
+    klass = spec.classes.byid[c.decode_short()]
+    weight = c.decode_short()
+    size = c.decode_longlong()
+    bits = []
+    for _ in range(8):  # at most 8 flag words (120 properties); basic has 14
+        flags = c.decode_short()
+        bits += [bool(flags >> i & 1) for i in range(15, 0, -1)]
+        if not flags & 1:
+            break
+    properties = {str(f.name): c.decode(f.type) for bit, f in zip(bits, klass.fields) if bit}
+    return Header(klass, weight, size, **properties)
+
+
+class _Delegate(TwistedDelegate):
+    """Routes the broker's methods: confirms and deliveries go to the link."""
+
+    def __init__(self, link):
+        super().__init__()
+        self.link = link
+
+    def connection_start(self, ch, msg):
+        # Capabilities: a refused login is told (403) rather than the socket just closing,
+        # and a deleted queue cancels our consumer (basic.cancel) instead of going quiet.
+        ch.connection_start_ok(client_properties=CLIENT_PROPERTIES, mechanism=self.client.mechanism,
+                               response=self.client.response, locale=self.client.locale)
+
+    def basic_ack(self, ch, msg):
+        self.link._confirmed(self.client, msg.delivery_tag, msg.multiple)
+
+    def basic_nack(self, ch, msg):
+        self.link._nacked(self.client, msg.delivery_tag, msg.multiple)
+
+    def basic_deliver(self, ch, msg):
+        self.link._delivered(self.client, ch, msg)
+
+    def basic_return_(self, ch, msg):
+        self.link.log.warn("the broker returned an unroutable message to {key}: {text}",
+                           key=msg.routing_key, text=msg.reply_text)
+
+    def basic_cancel(self, ch, msg):
+        self.link._consumer_cancelled(self.client, msg.consumer_tag)
+
+
+class _Client(AMQClient):
+    """txamqp's client, with body frames kept as bytes and channel errors reported to the link."""
+
+    link = None
+    proxy = None
+    handshake = None
+    ready = False
+
+    # txamqp's Method and Header payloads build their own stock Codec; these do the same
+    # work with _TableCodec, so field tables in methods and message headers are complete.
+    def _pack_frame(self, frame):
+        c = _TableCodec(BytesIO())
+        c.encode_octet(self.spec.constants.bypyname[frame.payload.type].id)
+        c.encode_short(frame.channel)
+        payload = frame.payload
+        if isinstance(payload, Method):
+            c.encode_longbytes(_encode_method(payload))
+        elif isinstance(payload, Header):
+            c.encode_longbytes(_encode_header(payload))
+        else:
+            payload.encode(c)
+        c.encode_octet(self.FRAME_END)
+        c.flush()
+        return c.stream.getvalue()
+
+    def _unpack_frame(self, data):
+        c = _TableCodec(BytesIO(data))
+        frame_type = txamqp_spec.pythonize(self.spec.constants.byid[c.decode_octet()].name)
+        channel = c.decode_short()
+        if frame_type == "frame_body":
+            payload = Body(c.dec_bytes("!L"))  # txamqp would decode it as text when it happens to be UTF-8
+        elif frame_type == "frame_method":
+            payload = _decode_method(self.spec, c.decode_longbytes())
+        elif frame_type == "frame_header":
+            payload = _decode_header(self.spec, c.decode_longbytes())
+        else:
+            payload = Frame.DECODERS[frame_type].decode(self.spec, c)
+        if c.decode_octet() != self.FRAME_END:
+            raise ValueError("AMQP frame does not end with frame-end")
+        return Frame(channel, payload)
+
+    def channel_failed(self, channel, reason):
+        self.link._channel_failed(self, channel, reason)
+
+    def connectionLost(self, reason):
+        if not self.ready:
+            _mute(self)  # ClientService learns of it through the failed prepareConnection
+        super().connectionLost(reason)
+        self.link._lost(self, reason)
+
+
+class _Factory(protocol.Factory):
+    def __init__(self, link, spec, vhost, heartbeat, clock):
+        self.link = link
+        self.spec = spec
+        self.vhost = vhost
+        self.heartbeat = heartbeat
+        self.clock = clock
+
+    def buildProtocol(self, addr):
+        client = _Client(_Delegate(self.link), vhost=self.vhost, spec=self.spec, heartbeat=self.heartbeat,
+                         clock=self.clock)
+        client.link = self.link
+        return client
+
+
+def _wire_names(properties):
+    """Our property names (``message_id``) as the RabbitMQ spec file spells them (``message-id``)."""
+    return {name.replace("_", "-"): value for name, value in properties.items()}
+
+
+def _mute(client):
+    """Stop ClientService's proxy from reporting the loss of a connection that never became ready.
+
+    ClientService (Twisted 26.10) has no transition for a disconnect while a
+    prepareConnection is running or after it failed, and raises from
+    connectionLost; the failed prepare already told it the attempt failed.
+    """
+    proxy = client.proxy
+    if proxy is not None and hasattr(proxy, "_lostNotification"):
+        proxy._lostNotification = lambda reason: None
+
+
+def _reason_text(reason, depth=0):
+    """A broker's close (a txamqp Message), a Failure or any exception, as a short readable string."""
+    value = getattr(reason, "value", reason)
+    if isinstance(value, Closed) and value.args and depth < 3:
+        return _reason_text(value.args[0], depth + 1)
+    if hasattr(value, "method") and hasattr(value, "fields"):
+        try:
+            return f"{value.reply_code} {value.reply_text}"  # channel.close / connection.close
+        except (AttributeError, KeyError):
+            return str(value)
+    return str(value) or type(value).__name__
+
+
+class AmqpLink(service.Service):
+    """One logical link to the broker that outlives connections.
+
+    ``on_setup(link, channel)`` runs on every new connection before anything
+    is published (declare exchanges and queues, call ``consume``); ``publish``
+    queues a message in the outbox and never blocks; ``state`` is ``down``,
+    ``connecting`` or ``connected``.
+    """
+
+    log = Logger()
+
+    def __init__(self, reactor, url, on_setup, metrics, outbox_limit=10000, retry_max=10.0,
+                 spec_path=SPEC_PATH):
+        self.reactor = reactor
+        self.url = url if isinstance(url, AmqpUrl) else AmqpUrl(url)
+        self._on_setup = on_setup
+        self._spec = txamqp_spec.load(spec_path)
+        self._retry_max = retry_max
+        self.state = "down"
+        self.outbox = Outbox(outbox_limit, self._dropped)
+        self._client = None
+        self._channel = None
+        self._next_tag = 1
+        self._consumers = {}
+        self._flush_call = None
+        self._waiters = []
+        self._service = None
+        self._last_drop_log = None
+        self._drops_unlogged = 0
+        m = metrics
+        self.m_sent = m.counter("wampchat_amqp_published_total", "messages written to the broker (resends included)")
+        self.m_confirmed = m.counter("wampchat_amqp_confirmed_total", "messages the broker confirmed")
+        self.m_nacked = m.counter("wampchat_amqp_nacked_total", "messages the broker refused (sent again)")
+        self.m_dropped = m.counter("wampchat_amqp_outbox_dropped_total",
+                                   "messages dropped because the outbox was full (oldest first)")
+        self.m_connects = m.counter("wampchat_amqp_connects_total", "AMQP connections set up")
+        self.m_failures = m.counter("wampchat_amqp_connection_failures_total",
+                                    "AMQP connection attempts or set-ups that failed (incl. refused logins)")
+        self.m_channel_errors = m.counter("wampchat_amqp_channel_errors_total", "channels the broker closed on us")
+        m.gauge("wampchat_amqp_outbox", "messages waiting for the broker (pending + unconfirmed)",
+                lambda: len(self.outbox))
+        m.gauge("wampchat_amqp_connected", "1 while the AMQP link is up", lambda: int(self.state == "connected"))
+
+    # -- service ---------------------------------------------------------------
+    def startService(self):
+        super().startService()
+        self.state = "connecting"
+        factory = _Factory(self, self._spec, self.url.vhost, self.url.heartbeat, self.reactor)
+        self._service = ClientService(self.url.endpoint(self.reactor), factory,
+                                      retryPolicy=backoffPolicy(0.5, self._retry_max), clock=self.reactor,
+                                      prepareConnection=self._prepare)
+        self._service.startService()
+
+    @defer.inlineCallbacks
+    def stopService(self):
+        super().stopService()
+        client = self._client
+        if len(self.outbox):
+            self.log.warn("AMQP link stopping with {n} publications the broker has not confirmed",
+                          n=len(self.outbox))
+        if client is not None and not client.closed:
+            try:
+                yield client.close(within=2)
+            except Exception:
+                self.log.failure("closing the AMQP connection")
+        if self._flush_call is not None and self._flush_call.active():
+            self._flush_call.cancel()
+        if self._service is not None:
+            yield self._service.stopService()
+        self.state = "down"
+        self._wake_waiters(defer.CancelledError("the AMQP link stopped"))
+
+    def when_connected(self):
+        """A Deferred that fires once the link is connected and set up (now, if it is)."""
+        if self.state == "connected":
+            return defer.succeed(self)
+        d = defer.Deferred()
+        self._waiters.append(d)
+        return d
+
+    def _wake_waiters(self, result=None):
+        waiters, self._waiters = self._waiters, []
+        for d in waiters:
+            if isinstance(result, Exception):
+                d.errback(result)
+            else:
+                d.callback(self)
+
+    # -- connecting --------------------------------------------------------------
+    def _prepare(self, proxy):
+        """Log in, open a confirm-mode channel, run ``on_setup``; on any failure drop the connection.
+
+        ClientService counts a failed prepare as a failed attempt (so a
+        refused login backs off), but it neither closes that connection nor
+        expects a disconnect afterwards; we close it, and mute the proxy's
+        disconnect notice for a connection that never became ready.
+        """
+        client = proxy._protocol if hasattr(proxy, "_protocol") else proxy
+        client.proxy = proxy
+        d = client.handshake = defer.ensureDeferred(self._handshake(client))
+        timer = self.reactor.callLater(HANDSHAKE_TIMEOUT, d.cancel)
+
+        def done(result):
+            if timer.active():
+                timer.cancel()
+            return result
+
+        def failed(failure):
+            self.m_failures.inc()
+            self.log.error("AMQP connection to {url} failed during set-up: {why}", url=str(self.url),
+                           why=_reason_text(failure))
+            self._abandon(client)
+            return failure
+
+        d.addBoth(done)
+        d.addErrback(failed)
+        return d
+
+    def _abandon(self, client):
+        """Close a connection that will not be used, without confusing ClientService."""
+        _mute(client)
+        if self._client is client:
+            self._client = self._channel = None
+        if client.transport is not None:
+            client.transport.loseConnection()
+
+    async def _handshake(self, client):
+        # txamqp fails each of these when the connection drops; the timeout covers the rest.
+        await client.start("\0" + self.url.username + "\0" + self.url.password, "PLAIN")
+        channel = await client.channel(1)
+        await channel.channel_open()
+        await channel.confirm_select()
+        await channel.basic_qos(prefetch_count=PREFETCH)
+        self._client, self._channel, self._next_tag = client, channel, 1
+        self._consumers = {}
+        await defer.maybeDeferred(self._on_setup, self, channel)
+        client.ready = True
+        self.state = "connected"
+        self.m_connects.inc()
+        self.log.info("AMQP link up: {url}; {n} publications waiting", url=str(self.url), n=len(self.outbox))
+        self._flush()
+        self._wake_waiters()
+
+    def consume(self, channel, queue, handler):
+        """Start consuming ``queue`` on ``channel``; ``handler(delivery)`` gets each message."""
+        d = channel.basic_consume(queue=queue, no_ack=False)
+
+        def started(reply):
+            self._consumers[reply.consumer_tag] = handler
+            return reply.consumer_tag
+
+        return d.addCallback(started)
+
+    def _lost(self, client, reason):
+        if not client.ready and client.handshake is not None and not client.handshake.called:
+            client.handshake.cancel()  # txamqp usually failed it already; this covers the rest
+        if client is not self._client:
+            return
+        self._client = self._channel = None
+        self._consumers = {}
+        requeued = self.outbox.requeue_unconfirmed()
+        if self.running:
+            self.state = "connecting"
+            self.log.warn("AMQP link lost ({why}); reconnecting; {n} publications wait, {u} of them to be resent",
+                          why=_reason_text(reason), n=len(self.outbox), u=requeued)
+
+    def _channel_failed(self, client, channel, reason):
+        """The broker closed our channel (e.g. a missing exchange): start over on a new connection."""
+        self.m_channel_errors.inc()
+        self.log.error("the broker closed the AMQP channel: {why}; reconnecting", why=_reason_text(reason))
+        if client.transport is not None:
+            client.transport.loseConnection()
+
+    def _consumer_cancelled(self, client, consumer_tag):
+        self.log.warn("the broker cancelled consumer {tag} (queue deleted?); reconnecting to set up again",
+                      tag=consumer_tag)
+        if client is self._client and client.transport is not None:
+            client.transport.loseConnection()
+
+    # -- publishing ----------------------------------------------------------------
+    def publish(self, exchange, routing_key, body, properties):
+        """Queue a message for the broker; it goes out in order, confirmed, across reconnects."""
+        self.outbox.add(OutgoingMessage(exchange, routing_key, body, properties))
+        if self.state == "connected" and self._flush_call is None:
+            self._flush()
+
+    def _flush(self):
+        self._flush_call = None
+        channel = self._channel
+        sent = 0
+        while self.state == "connected" and self.outbox.pending and sent < FLUSH_BATCH:
+            msg = self.outbox.take()
+            tag, self._next_tag = self._next_tag, self._next_tag + 1
+            self.outbox.sent(tag, msg)
+            d = channel.basic_publish(exchange=msg.exchange, routing_key=msg.routing_key,
+                                      content=Content(msg.body, properties=_wire_names(msg.properties)))
+            d.addErrback(self._write_failed)
+            sent += 1
+        self.m_sent.inc(sent)
+        if self.state == "connected" and self.outbox.pending:
+            self._flush_call = self.reactor.callLater(0, self._flush)
+
+    def _write_failed(self, failure):
+        # The channel closed under us; the message stays unconfirmed and is resent after reconnecting.
+        self.log.debug("AMQP publish not written: {why}", why=_reason_text(failure))
+
+    def _confirmed(self, client, tag, multiple):
+        if client is self._client:
+            self.m_confirmed.inc(self.outbox.confirm(tag, multiple))
+
+    def _nacked(self, client, tag, multiple):
+        if client is not self._client:
+            return
+        n = self.outbox.nack(tag, multiple)
+        self.m_nacked.inc(n)
+        self.log.warn("the broker nacked {n} publications (up to tag {tag}); sending them again", n=n, tag=tag)
+        if self._flush_call is None:
+            self._flush()
+
+    def _dropped(self, messages):
+        """Count every drop; log the first and then at most one summary per DROP_LOG_INTERVAL."""
+        self.m_dropped.inc(len(messages))
+        self._drops_unlogged += len(messages)
+        now = self.reactor.seconds()
+        if self._last_drop_log is None or now - self._last_drop_log >= DROP_LOG_INTERVAL:
+            self.log.error("AMQP outbox full ({limit}): dropped the {n} oldest publications waiting for the "
+                           "broker (latest {last}); {total} dropped in all",
+                           limit=self.outbox.limit, n=self._drops_unlogged, last=messages[-1],
+                           total=self.m_dropped.value)
+            self._last_drop_log, self._drops_unlogged = now, 0
+
+    # -- consuming -----------------------------------------------------------------
+    def _delivered(self, client, channel, msg):
+        handler = self._consumers.get(msg.consumer_tag)
+        delivery = Delivery(self, channel, msg)
+        if client is not self._client or handler is None:
+            self.log.warn("delivery for unknown consumer {tag}; rejecting", tag=msg.consumer_tag)
+            delivery.reject()
+            return
+        try:
+            handler(delivery)
+        except Exception:
+            self.log.failure("AMQP consumer failed on a message from {key}; rejecting it", key=msg.routing_key)
+            delivery.reject()
+
+    def _settle(self, channel, method, **kwargs):
+        if channel is not self._channel or channel.closed:
+            return  # the broker redelivers it on the next connection
+        getattr(channel, method)(**kwargs).addErrback(self._write_failed)
