@@ -52,6 +52,16 @@ class Options(usage.Options):
          "Bytes a peer may fall behind before it is disconnected as a slow consumer.", int],
         ["db", None, "./var/wampchat.sqlite", "The chat database (SQLite file; created if missing)."],
         ["send-rate", None, 20, "Chat messages one session may send per 10 seconds.", int],
+        ["amqp", None, None,
+         "Bridge to RabbitMQ: amqp://user:pass@host:5672/vhost, or amqps://... (certificate checked; "
+         "?cafile=ca.pem to trust a private CA). [default: off]"],
+        ["amqp-exchange", None, "wampchat", "The AMQP topic exchange publications are mirrored to."],
+        ["amqp-node-users", None, None,
+         "Comma-separated broker users of wampchat nodes, the only ones whose chat.* messages are accepted "
+         "[default: the --amqp user]."],
+        ["amqp-outbox", None, 10000, "Publications kept while the broker is away; past it the oldest are dropped.",
+         int],
+        ["amqp-retry-max", None, 10.0, "Longest wait between AMQP reconnection attempts, in seconds.", float],
         ["node-id", None, None,
          "This node's id in message ids and AMQP headers (1..16 of a-z0-9) [default: random]."],
     ]
@@ -86,6 +96,10 @@ class Options(usage.Options):
             self["node-id"] = os.urandom(4).hex()
         elif not re.match(r"^[a-z0-9]{1,16}$", self["node-id"]):
             raise usage.UsageError("--node-id must be 1..16 characters of a-z and 0-9")
+        if self["amqp"]:
+            from wampchat.amqp import settings_from_options
+
+            self["amqp_settings"] = settings_from_options(self)
         self["router_config"] = self._router_config()
 
     def _router_config(self):
@@ -151,4 +165,8 @@ def makeService(options, reactor=None):
     chat_settings = ChatSettings(open_registration=not options["no-open-registration"],
                                  send_rate=options["send-rate"], node_id=options["node-id"])
     ChatRuntime(router, config.realm, options["db"], chat_settings, reactor).setServiceParent(root)
+    if options["amqp"]:
+        from wampchat.amqp import AmqpBridge
+
+        AmqpBridge(router, config.realm, options["amqp_settings"], reactor).setServiceParent(root)
     return root
