@@ -186,6 +186,7 @@ class PikaPeer:
     def __init__(self, connection, channel):
         self.connection = connection
         self.channel = channel
+        self._replies = None
 
     @classmethod
     async def connect(cls, node, user=SERVICE_USER):
@@ -230,9 +231,7 @@ class PikaPeer:
         import json
         import uuid
 
-        from twisted.internet import reactor
-
-        if not hasattr(self, "_replies"):
+        if self._replies is None:
             self._replies = await self.consume("amq.rabbitmq.reply-to")
         correlation_id = uuid.uuid4().hex
         properties.setdefault("reply_to", "amq.rabbitmq.reply-to")
@@ -268,3 +267,33 @@ class Inbox:
 
     def empty(self):
         return not self.messages.pending
+
+
+# -- wampchat servers bridged to the node ------------------------------------------------------
+
+def bridge_of(server):
+    """The AmqpBridge service of a RunningServer."""
+    return server.service.getServiceNamed("amqp")
+
+
+async def amqp_server(make_server, node, *args, node_id="nodea"):
+    """A wampchat server bridged to ``node`` as NODE_USER, once its link is up and consuming."""
+    server = await make_server(["--amqp", node.url(NODE_USER), "--node-id", node_id, "--amqp-retry-max", "1", *args])
+    await bridge_of(server).when_connected()
+    return server
+
+
+async def get_json(url):
+    """GET ``url`` and parse the JSON body (e.g. /healthz)."""
+    import json
+
+    from twisted.internet import reactor
+    from twisted.web.client import Agent, readBody
+
+    response = await Agent(reactor).request(b"GET", url.encode("ascii"))
+    return json.loads(await readBody(response))
+
+
+def metric(server, name):
+    """The current value of a counter or gauge of ``server``."""
+    return server.router.metrics.value(name)

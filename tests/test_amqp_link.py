@@ -3,7 +3,7 @@ import json
 
 import pytest
 import pytest_twisted
-from twisted.internet import defer, reactor
+from twisted.internet import reactor
 
 from helpers import poll_until
 from rabbitmq import NODE_USER, PikaPeer, rabbitmq  # noqa: F401 (fixture)
@@ -141,7 +141,7 @@ async def test_refused_login_is_counted_and_retried_without_stopping(rabbitmq):
     link.startService()
     try:
         await poll_until(lambda: metrics.value("wampchat_amqp_connection_failures_total") >= 2, timeout=20)
-        assert link.state == "connecting"
+        assert link.state in ("down", "connecting")
         assert len(link.outbox) == 1  # kept for when the broker lets us in
     finally:
         await link.stopService()
@@ -179,6 +179,6 @@ async def test_failing_setup_is_retried(rabbitmq):
     link.startService()
     try:
         await poll_until(lambda: metrics.value("wampchat_amqp_connection_failures_total") >= 2, timeout=20)
-        assert link.state == "connecting"
+        assert link.state in ("down", "connecting")
     finally:
         await link.stopService()

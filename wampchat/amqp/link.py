@@ -381,13 +381,26 @@ def _reason_text(reason, depth=0):
     return str(value) or type(value).__name__
 
 
+class _AttemptsEndpoint:
+    """Wraps the broker endpoint so the link sees each attempt start and each failure to connect."""
+
+    def __init__(self, endpoint, link):
+        self._endpoint = endpoint
+        self._link = link
+
+    def connect(self, factory):
+        self._link._attempting()
+        return self._endpoint.connect(factory).addErrback(self._link._unreachable)
+
+
 class AmqpLink(service.Service):
     """One logical link to the broker that outlives connections.
 
     ``on_setup(link, channel)`` runs on every new connection before anything
     is published (declare exchanges and queues, call ``consume``); ``publish``
-    queues a message in the outbox and never blocks; ``state`` is ``down``,
-    ``connecting`` or ``connected``.
+    queues a message in the outbox and never blocks; ``state`` is
+    ``connecting`` (an attempt is under way), ``connected``, or ``down``
+    (stopped, or waiting to retry after a failure).
     """
 
     log = Logger()
@@ -427,9 +440,9 @@ class AmqpLink(service.Service):
     # -- service ---------------------------------------------------------------
     def startService(self):
         super().startService()
-        self.state = "connecting"
         factory = _Factory(self, self._spec, self.url.vhost, self.url.heartbeat, self.reactor)
-        self._service = ClientService(self.url.endpoint(self.reactor), factory,
+        endpoint = _AttemptsEndpoint(self.url.endpoint(self.reactor), self)
+        self._service = ClientService(endpoint, factory,
                                       retryPolicy=backoffPolicy(0.5, self._retry_max), clock=self.reactor,
                                       prepareConnection=self._prepare)
         self._service.startService()
@@ -470,6 +483,17 @@ class AmqpLink(service.Service):
                 d.callback(self)
 
     # -- connecting --------------------------------------------------------------
+    def _attempting(self):
+        self.state = "connecting"
+
+    def _unreachable(self, failure):
+        if self.running:
+            self.state = "down"
+            self.m_failures.inc()
+            self.log.warn("cannot reach the AMQP broker at {url}: {why}", url=str(self.url),
+                          why=_reason_text(failure))
+        return failure
+
     def _prepare(self, proxy):
         """Log in, open a confirm-mode channel, run ``on_setup``; on any failure drop the connection.
 
@@ -489,6 +513,7 @@ class AmqpLink(service.Service):
             return result
 
         def failed(failure):
+            self.state = "down"
             self.m_failures.inc()
             self.log.error("AMQP connection to {url} failed during set-up: {why}", url=str(self.url),
                            why=_reason_text(failure))
@@ -542,8 +567,8 @@ class AmqpLink(service.Service):
         self._client = self._channel = None
         self._consumers = {}
         requeued = self.outbox.requeue_unconfirmed()
+        self.state = "down"
         if self.running:
-            self.state = "connecting"
             self.log.warn("AMQP link lost ({why}); reconnecting; {n} publications wait, {u} of them to be resent",
                           why=_reason_text(reason), n=len(self.outbox), u=requeued)
 
