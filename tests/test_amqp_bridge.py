@@ -3,7 +3,7 @@ import json
 
 import pytest_twisted
 from autobahn.wamp.exception import ApplicationError
-from autobahn.wamp.types import PublishOptions
+from autobahn.wamp.types import CallResult, PublishOptions, RegisterOptions
 from twisted.internet import reactor
 from twisted.web.client import Agent, readBody
 
@@ -12,6 +12,24 @@ from rabbitmq import (NODE_USER, SERVICE_USER, PikaPeer, amqp_server, bridge_of,
                       rabbitmq)  # noqa: F401 (fixture)
 
 ACK = PublishOptions(acknowledge=True)
+
+
+def test_make_service_adds_the_bridge_only_with_amqp():
+    """``--amqp`` puts an AmqpBridge named "amqp" into the service tree, with the options' settings."""
+    from wampchat.amqp import AmqpBridge
+    from wampchat.tap import Options, makeService
+
+    options = Options()
+    options.parseOptions(["--amqp", "amqp://n:p@broker.example/chat", "--amqp-node-users", "n2,n3",
+                          "--amqp-exchange", "rooms", "--amqp-outbox", "7", "--node-id", "abc"])
+    bridge = makeService(options, reactor=reactor).getServiceNamed("amqp")
+    assert isinstance(bridge, AmqpBridge)
+    s = bridge.settings
+    assert (s.exchange, s.rpc_exchange, s.node_queue, s.outbox) == ("rooms", "rooms.rpc", "rooms.node.abc", 7)
+    assert s.node_users == {"n", "n2", "n3"} and s.url.vhost == "chat"
+    plain = Options()
+    plain.parseOptions([])
+    assert "amqp" not in [child.name for child in makeService(plain, reactor=reactor)]
 
 
 @pytest_twisted.ensureDeferred
@@ -119,12 +137,14 @@ async def test_rpc_over_amqp_results_errors_and_bad_requests(rabbitmq, make_serv
         def fail():
             raise ApplicationError("app.error.nope", "no way", hint=1)
 
-        from autobahn.wamp.types import RegisterOptions
-
         await callee.register(add, "app.add", options=RegisterOptions(details_arg="details"))
         await callee.register(fail, "app.fail")
-        assert await peer.call("app.add", [2, 3]) == {"result": 5, "args": [5], "kwargs": {}}
+        await callee.register(lambda: CallResult(1, 2, k=3), "app.pair")
+        await callee.register(lambda: None, "app.nothing")
+        assert await peer.call("app.add", [2, 3]) == {"result": 5}
         assert callers == [(SERVICE_USER[0], "service")]
+        assert await peer.call("app.pair") == {"result": [1, 2], "kwargs": {"k": 3}}
+        assert await peer.call("app.nothing") == {"result": None}
         assert await peer.call("app.fail") == {"error": "app.error.nope", "args": ["no way"], "kwargs": {"hint": 1}}
         missing = await peer.call("app.missing")
         assert missing["error"] == "wamp.error.no_such_procedure"
@@ -133,7 +153,7 @@ async def test_rpc_over_amqp_results_errors_and_bad_requests(rabbitmq, make_serv
         assert (await peer.call("app.add", [1, 2], user_id=None))["error"] == "wamp.error.invalid_argument"
         await peer.publish("app.add", {"args": [1, 1]}, exchange="wampchat.rpc", user_id=SERVICE_USER[0])
         await poll_until(lambda: metric(server, "wampchat_amqp_rpc_unanswerable_total") == 1)
-        assert await peer.call("app.add", [20, 22]) == {"result": 42, "args": [42], "kwargs": {}}
+        assert await peer.call("app.add", [20, 22]) == {"result": 42}
         assert metric(server, "wampchat_amqp_rpc_errors_total") == 5
     finally:
         peer.close()

@@ -259,8 +259,13 @@ class AmqpBridge(service.MultiService):
                        errbackArgs=(delivery, procedure, user))
 
     def _call_done(self, result, delivery):
+        """``{"result": R}``: R is the one positional result, null for none, the list for several;
+        keyword results, when there are any, come as ``"kwargs"`` beside it."""
         args, kwargs = result
-        self._answer(delivery, {"result": args[0] if args else None, "args": list(args), "kwargs": dict(kwargs)})
+        answer = {"result": args[0] if len(args) == 1 else (list(args) or None)}
+        if kwargs:
+            answer["kwargs"] = dict(kwargs)
+        self._answer(delivery, answer)
 
     def _call_failed(self, failure, delivery, procedure, user):
         if failure.check(ApplicationError):

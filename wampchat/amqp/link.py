@@ -10,7 +10,7 @@ or reject them on the channel they came from.
 """
 import os
 from io import BytesIO
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from twisted.application import service
 from twisted.application.internet import ClientService, backoffPolicy
@@ -72,7 +72,7 @@ class AmqpUrl:
     def __str__(self):
         """The URL without its password, for logs and /healthz."""
         scheme = "amqps" if self.tls else "amqp"
-        return f"{scheme}://{self.username}@{self.host}:{self.port}/{self.vhost}"
+        return f"{scheme}://{self.username}@{self.host}:{self.port}/{quote(self.vhost, safe='')}"
 
     def endpoint(self, reactor):
         """A client endpoint; with TLS the broker's certificate is verified for ``host``."""
