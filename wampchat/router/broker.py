@@ -28,9 +28,12 @@ class Subscription:
 class Publication:
     """An accepted publication, as observers (the AMQP bridge) see it."""
 
-    __slots__ = ("topic", "args", "kwargs", "publication_id", "publisher", "disclosed", "origin")
+    __slots__ = ("topic", "args", "kwargs", "publication_id", "publisher", "disclosed", "origin", "restricted")
 
-    def __init__(self, topic, args, kwargs, publication_id, publisher, disclosed, origin):
+    def __init__(self, topic, args, kwargs, publication_id, publisher, disclosed, origin, restricted=False):
+        # restricted: the publisher limited its audience (exclude*/eligible*), e.g. a private room's
+        # events; the AMQP bridge does not mirror those to an exchange anyone may bind to.
+        self.restricted = restricted
         self.topic = topic
         self.args = args
         self.kwargs = kwargs
@@ -107,7 +110,7 @@ class Broker:
             msg if has_filters else None,
         )
         if self._observers:
-            self._notify(Publication(msg.topic, msg.args, msg.kwargs, pub_id, info, disclose, None))
+            self._notify(Publication(msg.topic, msg.args, msg.kwargs, pub_id, info, disclose, None, bool(has_filters)))
         return pub_id
 
     def inject(self, topic, args=None, kwargs=None, origin="amqp", publisher_authid=None):
