@@ -215,6 +215,26 @@ async def test_two_nodes_share_a_room(rabbitmq, make_server, clients, tmp_path):
 
 
 @pytest_twisted.ensureDeferred
+async def test_private_rooms_stay_off_the_exchange(rabbitmq, make_server, clients):
+    """A private room's events (a limited audience) are not mirrored; the public lobby's are, in order."""
+    server = await amqp_server(make_server, rabbitmq)
+    peer = await PikaPeer.connect(rabbitmq)
+    try:
+        messages = await peer.listen(binding="chat.room.*.message")
+        guest = await clients(server.ws_url)
+        await guest.call("chat.user.register", "ann", "a long password")
+        ann = await clients(server.ws_url, authmethods=["ticket"], authid="ann", secret="a long password")
+        await ann.call("chat.room.create", "secret", private=True)
+        await ann.call("chat.message.send", "secret", "private words")
+        await ann.call("chat.message.send", "lobby", "public words")
+        (_, method, _, body), = await messages.take(1)
+        assert (method.routing_key, json.loads(body)["args"][0]["text"]) == ("chat.room.lobby.message", "public words")
+        assert metric(server, "wampchat_amqp_restricted_total") >= 1
+    finally:
+        peer.close()
+
+
+@pytest_twisted.ensureDeferred
 async def test_without_a_broker_chat_works_and_the_outbox_is_bounded(make_server, clients):
     """With the broker unreachable, WAMP pub/sub goes on, /healthz says so, and the outbox keeps only the newest."""
     server = await make_server(["--amqp", f"amqp://u:p@127.0.0.1:{free_port()}/", "--amqp-outbox", "5",

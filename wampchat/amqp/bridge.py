@@ -3,8 +3,10 @@ The AMQP bridge: RabbitMQ as a second door into the realm (API.md §6).
 
 Outbound, it observes the broker (not a WAMP subscription, so it sees every
 accepted publication once, whoever may read it) and queues each one, except
-``wamp.*`` and what itself injected, on the link's outbox for the topic
-exchange. Inbound, it consumes this node's queue (bound with ``#``) and
+``wamp.*``, what itself injected and publications whose publisher limited
+their audience (a private room's events: anyone allowed on the exchange
+could read them, and other nodes do not know the room's members), on the
+link's outbox for the topic exchange. Inbound, it consumes this node's queue (bound with ``#``) and
 injects what other nodes and services published; ``chat.*`` only from node
 users, so an AMQP service cannot forge chat traffic. RPC requests arrive on
 the ``<exchange>.rpc`` direct exchange (its alternate exchange sends every
@@ -117,6 +119,9 @@ class AmqpBridge(service.MultiService):
         self.m_mirrored = m.counter("wampchat_amqp_mirrored_total", "publications queued for the AMQP exchange")
         self.m_unmirrorable = m.counter("wampchat_amqp_unmirrorable_total",
                                         "publications that could not go to AMQP (topic too long, payload not JSON)")
+        self.m_restricted = m.counter("wampchat_amqp_restricted_total",
+                                      "publications with a limited audience (eligible/exclude), e.g. private "
+                                      "rooms, kept off the exchange")
         self.m_received = m.counter("wampchat_amqp_received_total", "AMQP messages delivered to WAMP subscribers")
         self.m_duplicates = m.counter("wampchat_amqp_duplicates_total", "AMQP messages dropped as already seen")
         self.m_rejected = m.counter("wampchat_amqp_rejected_total",
@@ -166,6 +171,9 @@ class AmqpBridge(service.MultiService):
         """Called by the broker for each accepted publication: queue it, never wait."""
         topic = pub.topic
         if pub.origin is not None or topic.startswith("wamp."):
+            return
+        if getattr(pub, "restricted", False):  # a limited audience (a private room): not for a shared exchange
+            self.m_restricted.inc()
             return
         if len(topic.encode("utf-8")) > MAX_KEY_BYTES:
             self.m_unmirrorable.inc()
