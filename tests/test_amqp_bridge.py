@@ -42,7 +42,9 @@ async def test_publications_are_mirrored_with_keys_bodies_and_properties(rabbitm
         alice = await clients(server.ws_url)
         await alice.publish("app.mirror.one", 1, "two", k="v", options=ACK)
         await alice.publish("app.mirror.two", options=ACK)
-        (_, m1, p1, b1), (_, m2, p2, b2) = await inbox.take(2)
+        await alice.publish("app.mirror.ünïcode", "ß", options=ACK)
+        (_, m1, p1, b1), (_, m2, p2, b2), (_, m3, _, b3) = await inbox.take(3)
+        assert (m3.routing_key, json.loads(b3)["args"]) == ("app.mirror.ünïcode", ["ß"])
         assert (m1.exchange, m1.routing_key, m2.routing_key) == ("wampchat", "app.mirror.one", "app.mirror.two")
         assert json.loads(b1) == {"args": [1, "two"], "kwargs": {"k": "v"}}
         assert json.loads(b2) == {"args": [], "kwargs": {}}

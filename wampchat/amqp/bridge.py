@@ -23,6 +23,7 @@ from collections import OrderedDict
 
 from autobahn.wamp.exception import ApplicationError
 from twisted.application import service
+from twisted.internet import defer
 from twisted.logger import Logger
 
 from wampchat.amqp.link import AmqpLink, AmqpUrl
@@ -33,6 +34,7 @@ MAX_KEY_BYTES = 255                              # an AMQP routing key is a shor
 SEEN_IDS = 10000                                 # message ids remembered to drop resent duplicates
 NODE_QUEUE_ARGS = {"x-expires": 600000, "x-max-length": 100000}  # a gone node's queue goes after 10 min
 INVALID_ARGUMENT = "wamp.error.invalid_argument"
+RPC_TIMEOUT = 60.0                               # seconds an AMQP caller waits before wamp.error.timeout
 
 
 class BadMessage(ValueError):
@@ -263,6 +265,7 @@ class AmqpBridge(service.MultiService):
             self._answer(delivery, {"error": INVALID_ARGUMENT, "args": [str(e)], "kwargs": {}})
             return
         d = self.realm.dealer.call_as(procedure, args, kwargs, user, "service")
+        d.addTimeout(RPC_TIMEOUT, self.reactor)
         d.addCallbacks(self._call_done, self._call_failed, callbackArgs=(delivery,),
                        errbackArgs=(delivery, procedure, user))
 
@@ -279,6 +282,10 @@ class AmqpBridge(service.MultiService):
         if failure.check(ApplicationError):
             e = failure.value
             answer = {"error": e.error, "args": list(e.args), "kwargs": dict(e.kwargs or {})}
+        elif failure.check(defer.TimeoutError):
+            self.log.warn("AMQP RPC {procedure} from {user}: no answer within {t} s", procedure=procedure,
+                          user=user, t=RPC_TIMEOUT)
+            answer = {"error": "wamp.error.timeout", "args": [f"no answer within {RPC_TIMEOUT} s"], "kwargs": {}}
         else:
             self.log.failure("AMQP RPC {procedure} from {user} failed", failure, procedure=procedure, user=user)
             answer = {"error": "wamp.error.runtime_error", "args": ["internal error"], "kwargs": {}}

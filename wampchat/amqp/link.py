@@ -130,6 +130,12 @@ class _TableCodec(Codec):
     tables (client capabilities) need the encoder below.
     """
 
+    def enc_str(self, fmt, s):
+        # txamqp takes the length before encoding, so any non-ASCII text made a corrupt frame
+        data = s if isinstance(s, bytes) else s.encode("utf-8")
+        self.pack(fmt, len(data))
+        self.write(data)
+
     def encode_table(self, tbl):
         inner = _TableCodec(BytesIO())
         for key, value in tbl.items():
