@@ -7,7 +7,8 @@ from twisted.internet import reactor
 
 from helpers import poll_until
 from rabbitmq import NODE_USER, PikaPeer, rabbitmq  # noqa: F401 (fixture)
-from wampchat.amqp.link import AmqpLink, AmqpUrl
+from wampchat.amqp.link import AmqpLink
+from wampchat.amqp.url import AmqpUrl
 from wampchat.amqp.outbox import Outbox, OutgoingMessage
 from wampchat.router.metrics import Metrics
 
@@ -182,3 +183,26 @@ async def test_failing_setup_is_retried(rabbitmq):
         assert link.state in ("down", "connecting")
     finally:
         await link.stopService()
+
+
+def test_frames_round_trip_every_table_type_and_utf8():
+    """Header frames keep non-ASCII strings and every field-table type RabbitMQ and pika use."""
+    from io import BytesIO
+
+    from txamqp import spec as txamqp_spec
+    from txamqp.connection import Header
+
+    from wampchat.amqp.frames import TableCodec, _decode_header, _encode_header
+    from wampchat.amqp.link import SPEC_PATH
+
+    spec = txamqp_spec.load(SPEC_PATH)
+    basic = spec.classes.byname["basic"]
+    headers = {"s": "ünï", "n": -5, "big": 2**40, "t": True, "f": 0.5, "raw": b"\x00\xff", "none": None,
+               "nested": {"k": "v"}}
+    properties = {"message-id": "nöde:1", "headers": headers, "delivery-mode": 2, "timestamp": 1700000000}
+    decoded = _decode_header(spec, _encode_header(Header(basic, 0, 3, **properties)))
+    assert decoded.properties == properties and decoded.size == 3
+    codec = TableCodec(BytesIO())
+    codec.encode_shortstr("ß")
+    codec.stream.seek(0)
+    assert codec.decode_shortstr() == "ß"

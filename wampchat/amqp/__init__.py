@@ -8,7 +8,8 @@ subscribers, and answers RPC requests from ``<exchange>.rpc``. ``AmqpLink``
 (``wampchat.amqp.link``) is the reconnecting, confirming connection under it.
 """
 from wampchat.amqp.bridge import AmqpBridge, BridgeSettings
-from wampchat.amqp.link import AmqpLink, AmqpUrl
+from wampchat.amqp.link import AmqpLink
+from wampchat.amqp.url import AmqpUrl
 
 __all__ = ["AmqpBridge", "BridgeSettings", "AmqpLink", "AmqpUrl", "settings_from_options"]
 

@@ -26,7 +26,8 @@ from twisted.application import service
 from twisted.internet import defer
 from twisted.logger import Logger
 
-from wampchat.amqp.link import AmqpLink, AmqpUrl
+from wampchat.amqp.link import AmqpLink
+from wampchat.amqp.url import AmqpUrl
 
 JSON_TYPE = "application/json"
 URI = re.compile(r"^([^\s.#]+\.)*([^\s.#]+)$")   # WAMP's loose URI rule (as Autobahn checks it)

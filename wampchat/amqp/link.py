@@ -9,28 +9,25 @@ not confirm, in order, and handing deliveries to consumers with a way to ack
 or reject them on the channel they came from.
 """
 import os
-from io import BytesIO
-from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from twisted.application import service
 from twisted.application.internet import ClientService, backoffPolicy
-from twisted.internet import defer, endpoints, protocol
+from twisted.internet import defer, protocol
 from twisted.logger import Logger
 from txamqp import spec as txamqp_spec
 from txamqp.client import Closed, TwistedDelegate
-from txamqp.codec import Codec
-from txamqp.connection import Body, Frame, Header, Method
 from txamqp.content import Content
 from txamqp.protocol import AMQClient
 
+from wampchat.amqp.frames import CompleteFrames
 from wampchat.amqp.outbox import Outbox, OutgoingMessage
+from wampchat.amqp.url import AmqpUrl
 
 SPEC_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "spec", "amqp0-9-1.stripped.extended.xml")
 
 FLUSH_BATCH = 500          # messages written per reactor turn, so a big outbox does not stall the router
 PREFETCH = 200             # unacked deliveries the broker may push to us
 HANDSHAKE_TIMEOUT = 30.0   # seconds from TCP connect to a ready channel
-CONNECT_TIMEOUT = 10.0
 DROP_LOG_INTERVAL = 10.0   # seconds between log lines about a full outbox (every drop is counted)
 
 
@@ -39,54 +36,6 @@ CLIENT_PROPERTIES = {
     "capabilities": {"authentication_failure_close": True, "consumer_cancel_notify": True,
                      "publisher_confirms": True, "basic.nack": True, "connection.blocked": False},
 }
-
-
-class AmqpUrl:
-    """An ``amqp://`` or ``amqps://`` URL, parsed: where, who, which vhost, TLS trust."""
-
-    def __init__(self, url):
-        parts = urlsplit(url)
-        if parts.scheme not in ("amqp", "amqps"):
-            raise ValueError(f"an AMQP URL starts with amqp:// or amqps://, not {url!r}")
-        if not parts.hostname:
-            raise ValueError(f"the AMQP URL {url!r} names no host")
-        self.tls = parts.scheme == "amqps"
-        self.host = parts.hostname
-        try:
-            self.port = parts.port or (5671 if self.tls else 5672)
-        except ValueError as e:
-            raise ValueError(f"the AMQP URL {url!r} has a bad port: {e}") from e
-        self.username = unquote(parts.username) if parts.username else "guest"
-        self.password = unquote(parts.password) if parts.password else "guest"
-        path = parts.path[1:] if parts.path.startswith("/") else parts.path
-        self.vhost = unquote(path) if path else "/"
-        query = parse_qs(parts.query)
-        self.cafile = query.get("cafile", [None])[0]
-        try:
-            self.heartbeat = int(query.get("heartbeat", ["10"])[0])
-        except ValueError as e:
-            raise ValueError(f"heartbeat in {url!r} must be whole seconds") from e
-        if self.cafile is not None and not self.tls:
-            raise ValueError("cafile= only makes sense with amqps://")
-
-    def __str__(self):
-        """The URL without its password, for logs and /healthz."""
-        scheme = "amqps" if self.tls else "amqp"
-        return f"{scheme}://{self.username}@{self.host}:{self.port}/{quote(self.vhost, safe='')}"
-
-    def endpoint(self, reactor):
-        """A client endpoint; with TLS the broker's certificate is verified for ``host``."""
-        tcp = endpoints.HostnameEndpoint(reactor, self.host, self.port, timeout=CONNECT_TIMEOUT)
-        if not self.tls:
-            return tcp
-        from twisted.internet import ssl
-
-        trust = None
-        if self.cafile:
-            with open(self.cafile, "rb") as f:
-                trust = ssl.Certificate.loadPEM(f.read())
-        options = ssl.optionsForClientTLS(self.host, trustRoot=trust)  # needs service-identity
-        return endpoints.wrapClientTLS(options, tcp)
 
 
 class Delivery:
@@ -120,147 +69,6 @@ class Delivery:
         self._link._settle(self._channel, "basic_reject", delivery_tag=self._tag, requeue=False)
 
 
-class _TableCodec(Codec):
-    """txamqp's codec, able to read and write every field-table type RabbitMQ and pika use.
-
-    txamqp 0.8.2 reads only S, I, F and t; any other header type (pika sends
-    ints as ``l``, bytes as ``x``, floats as ``d``) would break the frame and
-    the connection, and the broker would redeliver the same message forever.
-    It writes every non-string as a 32-bit ``I``, so booleans and nested
-    tables (client capabilities) need the encoder below.
-    """
-
-    def enc_str(self, fmt, s):
-        # txamqp takes the length before encoding, so any non-ASCII text made a corrupt frame
-        data = s if isinstance(s, bytes) else s.encode("utf-8")
-        self.pack(fmt, len(data))
-        self.write(data)
-
-    def encode_table(self, tbl):
-        inner = _TableCodec(BytesIO())
-        for key, value in tbl.items():
-            inner.encode_shortstr(key)
-            inner._encode_field(value)
-        inner.flush()
-        data = inner.stream.getvalue()
-        self.encode_long(len(data))
-        self.write(data)
-
-    def _encode_field(self, value):
-        if isinstance(value, bool):
-            self.write(b"t")
-            self.encode_octet(int(value))
-        elif isinstance(value, int):
-            self.write(b"l")
-            self.pack("!q", value)
-        elif isinstance(value, float):
-            self.write(b"d")
-            self.pack("!d", value)
-        elif isinstance(value, str):
-            self.write(b"S")
-            self.enc_str("!L", value)
-        elif isinstance(value, (bytes, bytearray)):
-            self.write(b"x")
-            self.enc_bytes("!L", bytes(value))
-        elif isinstance(value, dict):
-            self.write(b"F")
-            self.encode_table(value)
-        elif value is None:
-            self.write(b"V")
-        else:
-            raise TypeError(f"cannot put a {type(value).__name__} into an AMQP table")
-
-    def decode_table(self):
-        size = self.decode_long()
-        start = self.nread
-        result = {}
-        while self.nread - start < size:
-            key = self.decode_shortstr()
-            result[key] = self._decode_field()
-        return result
-
-    def _decode_field(self):
-        kind = self.read(1)
-        simple = {b"b": "!b", b"B": "!B", b"s": "!h", b"u": "!H", b"I": "!i", b"i": "!I",
-                  b"l": "!q", b"L": "!Q", b"f": "!f", b"d": "!d", b"T": "!Q"}
-        if kind in simple:
-            return self.unpack(simple[kind])
-        if kind == b"t":
-            return self.decode_octet() != 0
-        if kind == b"S":
-            return self.decode_longstr()
-        if kind == b"x":
-            return self.dec_bytes("!L")
-        if kind == b"F":
-            return self.decode_table()
-        if kind == b"V":
-            return None
-        if kind == b"D":
-            scale = self.decode_octet()
-            return self.unpack("!i") / (10 ** scale)
-        if kind == b"A":
-            size = self.decode_long()
-            start, items = self.nread, []
-            while self.nread - start < size:
-                items.append(self._decode_field())
-            return items
-        raise ValueError(f"unknown AMQP field type {kind!r}")
-
-
-def _encode_method(payload):
-    c = _TableCodec(BytesIO())
-    c.encode_short(payload.method.klass.id)
-    c.encode_short(payload.method.id)
-    for field, arg in zip(payload.method.fields, payload.args):
-        c.encode(field.type, arg)
-    c.flush()
-    return c.stream.getvalue()
-
-
-def _decode_method(spec, data):
-    c = _TableCodec(BytesIO(data))
-    klass = spec.classes.byid[c.decode_short()]
-    method = klass.methods.byid[c.decode_short()]
-    return Method(method, *[c.decode(f.type) for f in method.fields])
-
-
-def _encode_header(payload):
-    c = _TableCodec(BytesIO())
-    fields = payload.klass.fields.items
-    c.encode_short(payload.klass.id)
-    c.encode_short(payload.weight)
-    c.encode_longlong(payload.size)
-    present = [payload.properties.get(f.name) is not None for f in fields]
-    for start in range(0, max(len(fields), 1), 15):  # 15 flags per short; bit 0 says "more follow"
-        flags = 0
-        for i, bit in enumerate(present[start:start + 15]):
-            if bit:
-                flags |= 1 << (15 - i)
-        if start + 15 < len(fields):
-            flags |= 1
-        c.encode_short(flags)
-    for f, bit in zip(fields, present):
-        if bit:
-            c.encode(f.type, payload.properties[f.name])
-    c.flush()
-    return c.stream.getvalue()
-
-
-def _decode_header(spec, data):
-    c = _TableCodec(BytesIO(data))
-    klass = spec.classes.byid[c.decode_short()]
-    weight = c.decode_short()
-    size = c.decode_longlong()
-    bits = []
-    for _ in range(8):  # at most 8 flag words (120 properties); basic has 14
-        flags = c.decode_short()
-        bits += [bool(flags >> i & 1) for i in range(15, 0, -1)]
-        if not flags & 1:
-            break
-    properties = {str(f.name): c.decode(f.type) for bit, f in zip(bits, klass.fields) if bit}
-    return Header(klass, weight, size, **properties)
-
-
 class _Delegate(TwistedDelegate):
     """Routes the broker's methods: confirms and deliveries go to the link."""
 
@@ -291,46 +99,13 @@ class _Delegate(TwistedDelegate):
         self.link._consumer_cancelled(self.client, msg.consumer_tag)
 
 
-class _Client(AMQClient):
+class _Client(CompleteFrames, AMQClient):
     """txamqp's client, with body frames kept as bytes and channel errors reported to the link."""
 
     link = None
     proxy = None
     handshake = None
     ready = False
-
-    # txamqp's Method and Header payloads build their own stock Codec; these do the same
-    # work with _TableCodec, so field tables in methods and message headers are complete.
-    def _pack_frame(self, frame):
-        c = _TableCodec(BytesIO())
-        c.encode_octet(self.spec.constants.bypyname[frame.payload.type].id)
-        c.encode_short(frame.channel)
-        payload = frame.payload
-        if isinstance(payload, Method):
-            c.encode_longbytes(_encode_method(payload))
-        elif isinstance(payload, Header):
-            c.encode_longbytes(_encode_header(payload))
-        else:
-            payload.encode(c)
-        c.encode_octet(self.FRAME_END)
-        c.flush()
-        return c.stream.getvalue()
-
-    def _unpack_frame(self, data):
-        c = _TableCodec(BytesIO(data))
-        frame_type = txamqp_spec.pythonize(self.spec.constants.byid[c.decode_octet()].name)
-        channel = c.decode_short()
-        if frame_type == "frame_body":
-            payload = Body(c.dec_bytes("!L"))  # txamqp would decode it as text when it happens to be UTF-8
-        elif frame_type == "frame_method":
-            payload = _decode_method(self.spec, c.decode_longbytes())
-        elif frame_type == "frame_header":
-            payload = _decode_header(self.spec, c.decode_longbytes())
-        else:
-            payload = Frame.DECODERS[frame_type].decode(self.spec, c)
-        if c.decode_octet() != self.FRAME_END:
-            raise ValueError("AMQP frame does not end with frame-end")
-        return Frame(channel, payload)
 
     def channel_failed(self, channel, reason):
         self.link._channel_failed(self, channel, reason)

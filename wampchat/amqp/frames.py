@@ -1,0 +1,194 @@
+"""
+Complete AMQP framing for txamqp 0.8.2.
+
+txamqp's codec reads only four field-table types (S, I, F, t) and writes
+every non-string as a 32-bit ``I``; it counts a string's characters, not its
+UTF-8 bytes; and it decodes a message body as text whenever it happens to be
+UTF-8. Each of those breaks a frame, and a broken frame drops the connection
+and makes the broker redeliver the same message forever. ``CompleteFrames``
+replaces the client's frame packing and unpacking with a codec that handles
+all of RabbitMQ's field types, UTF-8 lengths and binary bodies.
+"""
+from io import BytesIO
+
+from txamqp import spec as txamqp_spec
+from txamqp.codec import Codec
+from txamqp.connection import Body, Frame, Header, Method
+
+
+class TableCodec(Codec):
+    """txamqp's codec, able to read and write every field-table type RabbitMQ and pika use.
+
+    txamqp 0.8.2 reads only S, I, F and t; any other header type (pika sends
+    ints as ``l``, bytes as ``x``, floats as ``d``) would break the frame and
+    the connection, and the broker would redeliver the same message forever.
+    It writes every non-string as a 32-bit ``I``, so booleans and nested
+    tables (client capabilities) need the encoder below.
+    """
+
+    def enc_str(self, fmt, s):
+        # txamqp takes the length before encoding, so any non-ASCII text made a corrupt frame
+        data = s if isinstance(s, bytes) else s.encode("utf-8")
+        self.pack(fmt, len(data))
+        self.write(data)
+
+    def encode_table(self, tbl):
+        inner = TableCodec(BytesIO())
+        for key, value in tbl.items():
+            inner.encode_shortstr(key)
+            inner._encode_field(value)
+        inner.flush()
+        data = inner.stream.getvalue()
+        self.encode_long(len(data))
+        self.write(data)
+
+    def _encode_field(self, value):
+        if isinstance(value, bool):
+            self.write(b"t")
+            self.encode_octet(int(value))
+        elif isinstance(value, int):
+            self.write(b"l")
+            self.pack("!q", value)
+        elif isinstance(value, float):
+            self.write(b"d")
+            self.pack("!d", value)
+        elif isinstance(value, str):
+            self.write(b"S")
+            self.enc_str("!L", value)
+        elif isinstance(value, (bytes, bytearray)):
+            self.write(b"x")
+            self.enc_bytes("!L", bytes(value))
+        elif isinstance(value, dict):
+            self.write(b"F")
+            self.encode_table(value)
+        elif value is None:
+            self.write(b"V")
+        else:
+            raise TypeError(f"cannot put a {type(value).__name__} into an AMQP table")
+
+    def decode_table(self):
+        size = self.decode_long()
+        start = self.nread
+        result = {}
+        while self.nread - start < size:
+            key = self.decode_shortstr()
+            result[key] = self._decode_field()
+        return result
+
+    def _decode_field(self):
+        kind = self.read(1)
+        simple = {b"b": "!b", b"B": "!B", b"s": "!h", b"u": "!H", b"I": "!i", b"i": "!I",
+                  b"l": "!q", b"L": "!Q", b"f": "!f", b"d": "!d", b"T": "!Q"}
+        if kind in simple:
+            return self.unpack(simple[kind])
+        if kind == b"t":
+            return self.decode_octet() != 0
+        if kind == b"S":
+            return self.decode_longstr()
+        if kind == b"x":
+            return self.dec_bytes("!L")
+        if kind == b"F":
+            return self.decode_table()
+        if kind == b"V":
+            return None
+        if kind == b"D":
+            scale = self.decode_octet()
+            return self.unpack("!i") / (10 ** scale)
+        if kind == b"A":
+            size = self.decode_long()
+            start, items = self.nread, []
+            while self.nread - start < size:
+                items.append(self._decode_field())
+            return items
+        raise ValueError(f"unknown AMQP field type {kind!r}")
+
+
+def _encode_method(payload):
+    c = TableCodec(BytesIO())
+    c.encode_short(payload.method.klass.id)
+    c.encode_short(payload.method.id)
+    for field, arg in zip(payload.method.fields, payload.args):
+        c.encode(field.type, arg)
+    c.flush()
+    return c.stream.getvalue()
+
+
+def _decode_method(spec, data):
+    c = TableCodec(BytesIO(data))
+    klass = spec.classes.byid[c.decode_short()]
+    method = klass.methods.byid[c.decode_short()]
+    return Method(method, *[c.decode(f.type) for f in method.fields])
+
+
+def _encode_header(payload):
+    c = TableCodec(BytesIO())
+    fields = payload.klass.fields.items
+    c.encode_short(payload.klass.id)
+    c.encode_short(payload.weight)
+    c.encode_longlong(payload.size)
+    present = [payload.properties.get(f.name) is not None for f in fields]
+    for start in range(0, max(len(fields), 1), 15):  # 15 flags per short; bit 0 says "more follow"
+        flags = 0
+        for i, bit in enumerate(present[start:start + 15]):
+            if bit:
+                flags |= 1 << (15 - i)
+        if start + 15 < len(fields):
+            flags |= 1
+        c.encode_short(flags)
+    for f, bit in zip(fields, present):
+        if bit:
+            c.encode(f.type, payload.properties[f.name])
+    c.flush()
+    return c.stream.getvalue()
+
+
+def _decode_header(spec, data):
+    c = TableCodec(BytesIO(data))
+    klass = spec.classes.byid[c.decode_short()]
+    weight = c.decode_short()
+    size = c.decode_longlong()
+    bits = []
+    for _ in range(8):  # at most 8 flag words (120 properties); basic has 14
+        flags = c.decode_short()
+        bits += [bool(flags >> i & 1) for i in range(15, 0, -1)]
+        if not flags & 1:
+            break
+    properties = {str(f.name): c.decode(f.type) for bit, f in zip(bits, klass.fields) if bit}
+    return Header(klass, weight, size, **properties)
+
+
+class CompleteFrames:
+    """Mixed into txamqp's AMQClient: frames packed and unpacked with :class:`TableCodec`."""
+
+    # txamqp's Method and Header payloads build their own stock Codec; these do the same
+    # work with TableCodec, so field tables in methods and message headers are complete.
+    def _pack_frame(self, frame):
+        c = TableCodec(BytesIO())
+        c.encode_octet(self.spec.constants.bypyname[frame.payload.type].id)
+        c.encode_short(frame.channel)
+        payload = frame.payload
+        if isinstance(payload, Method):
+            c.encode_longbytes(_encode_method(payload))
+        elif isinstance(payload, Header):
+            c.encode_longbytes(_encode_header(payload))
+        else:
+            payload.encode(c)
+        c.encode_octet(self.FRAME_END)
+        c.flush()
+        return c.stream.getvalue()
+
+    def _unpack_frame(self, data):
+        c = TableCodec(BytesIO(data))
+        frame_type = txamqp_spec.pythonize(self.spec.constants.byid[c.decode_octet()].name)
+        channel = c.decode_short()
+        if frame_type == "frame_body":
+            payload = Body(c.dec_bytes("!L"))  # txamqp would decode it as text when it happens to be UTF-8
+        elif frame_type == "frame_method":
+            payload = _decode_method(self.spec, c.decode_longbytes())
+        elif frame_type == "frame_header":
+            payload = _decode_header(self.spec, c.decode_longbytes())
+        else:
+            payload = Frame.DECODERS[frame_type].decode(self.spec, c)
+        if c.decode_octet() != self.FRAME_END:
+            raise ValueError("AMQP frame does not end with frame-end")
+        return Frame(channel, payload)
