@@ -39,7 +39,9 @@ The surface that in-process services (the chat service, the AMQP bridge) use:
     ``add_observer(fn)``: ``fn(publication)`` is called for every accepted
     publication (:class:`~wampchat.router.broker.Publication`: ``topic``,
     ``args``, ``kwargs``, ``publication_id``, ``publisher`` (SessionInfo or
-    None), ``disclosed``, ``origin``); ``inject(topic, args, kwargs,
+    None), ``disclosed``, ``origin``, ``restricted`` (the publisher limited
+    its receivers with exclude*/eligible*, as private-room events do));
+    ``inject(topic, args, kwargs,
     origin=..., publisher_authid=None)`` delivers a publication that arrived
     from elsewhere to local subscribers and returns its publication id.
 
