@@ -140,16 +140,22 @@ def message_texts_js():
     return "[...document.querySelectorAll('#message-list .message .text')].map(e => e.textContent)"
 
 
-# ------------------------------------------------------------ tests
-
-@pytest_twisted.ensureDeferred
-async def test_two_people_chat_both_ways_with_typing(chat_server, browsers):
-    """Ann (account) creates a room, guest Bob joins; both see each other's messages, marked own/other, and typing."""
+async def ann_and_bob_in_team(chat_server, browsers):
+    """Ann registers and creates the public room "team"; guest Bob joins it. Returns both browsers."""
     ann, bob = await browsers("ann"), await browsers("bob")
     await register(ann, chat_server, "ann")
     await create_room(ann, "team")
     await join_as_guest(bob, chat_server, "Bob")
     await open_room(bob, "team")
+    return ann, bob
+
+
+# ------------------------------------------------------------ tests
+
+@pytest_twisted.ensureDeferred
+async def test_two_people_chat_both_ways_with_typing(chat_server, browsers):
+    """Ann (account) creates a room, guest Bob joins; both see each other's messages, marked own/other, and typing."""
+    ann, bob = await ann_and_bob_in_team(chat_server, browsers)
 
     await say(ann, "Hello Bob!")
     await bob.wait_text("#message-list .message:not(.own) .text", "Hello Bob!")
@@ -221,11 +227,7 @@ async def test_direct_message_from_member_list(chat_server, browsers):
 @pytest_twisted.ensureDeferred
 async def test_edit_and_delete_are_seen_live(chat_server, browsers):
     """Ann edits one of her messages and deletes another; Bob sees both changes without reloading."""
-    ann, bob = await browsers("ann"), await browsers("bob")
-    await register(ann, chat_server, "ann")
-    await create_room(ann, "team")
-    await join_as_guest(bob, chat_server, "Bob")
-    await open_room(bob, "team")
+    ann, bob = await ann_and_bob_in_team(chat_server, browsers)
     await say(ann, "teh typo")
     await say(ann, "regrettable")
     await bob.wait_text("#message-list .message .text", "regrettable")
@@ -379,11 +381,7 @@ async def test_server_restart_shows_reconnecting_then_missed_messages(chat_serve
 @pytest_twisted.ensureDeferred
 async def test_html_in_messages_is_shown_as_text_and_never_runs(chat_server, browsers):
     """A message with HTML and script tags appears literally for the reader and runs nothing."""
-    ann, bob = await browsers("ann"), await browsers("bob")
-    await register(ann, chat_server, "ann")
-    await create_room(ann, "team")
-    await join_as_guest(bob, chat_server, "Bob")
-    await open_room(bob, "team")
+    ann, bob = await ann_and_bob_in_team(chat_server, browsers)
     attack = ('<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
               '<b>bold?</b> & &amp; <a href="javascript:window.__pwned=3">click</a>')
     await say(ann, attack)
@@ -422,11 +420,7 @@ async def test_phone_width_chat(chat_server, browsers):
 @pytest_twisted.ensureDeferred
 async def test_background_tab_gets_a_title_badge(chat_server, browsers):
     """While Bob's tab is hidden, Ann's messages count up in its title; showing the tab clears the badge and marks them read."""
-    ann, bob = await browsers("ann"), await browsers("bob")
-    await register(ann, chat_server, "ann")
-    await create_room(ann, "team")
-    await join_as_guest(bob, chat_server, "Bob")
-    await open_room(bob, "team")
+    ann, bob = await ann_and_bob_in_team(chat_server, browsers)
     await bob.js("Object.defineProperty(document, 'hidden', {value: true, configurable: true});"
                  "document.dispatchEvent(new Event('visibilitychange'));")
     await say(ann, "are you there?")
