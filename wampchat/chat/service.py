@@ -367,8 +367,7 @@ class ChatService(ApplicationSession):
     # -- chat.dm.open -------------------------------------------------------------------
     async def dm_open(self, username=None, details=None):
         caller = self._caller(details)
-        if not isinstance(username, str) or not (model.USERNAME_RE.match(username)):
-            fail(INVALID, f"username must match {model.USERNAME_RE.pattern}")
+        model.check_username(username)
         if username == caller.user:
             fail(INVALID, "a direct message needs someone else")
         if not self.presence.is_online(username) and await self._account_nick(username) is None:
