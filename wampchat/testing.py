@@ -67,7 +67,7 @@ def start_server(args=(), tmp_path=None, reactor=None):
     if "--listen" not in args:
         args += ["--listen", "tcp:0:interface=127.0.0.1"]
     options = Options()
-    if tmp_path is not None and "--db" not in args and "db" in options:
+    if tmp_path is not None and "--db" not in args:
         args += ["--db", str(tmp_path / "wampchat.sqlite")]
     options.parseOptions(args)
     svc = makeService(options, reactor=reactor)

@@ -6,6 +6,7 @@ per-source-address back-off delays the answer to repeated failures so that
 guessing is slow.
 """
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -18,12 +19,11 @@ from twisted.internet import defer
 from twisted.internet.task import deferLater
 from twisted.internet.threads import deferToThreadPool
 
-from wampchat.router.credentials import CRA_ITERATIONS, CRA_KEYLEN, verify_password
+from wampchat.router.credentials import CRA_ITERATIONS, CRA_KEYLEN, hash_password, verify_password
 
 GUEST_ROLE = "guest"
 NICK_MAX = 32
 _NICK_BAD = re.compile(r"[\x00-\x1f\x7f<>]")
-_DUMMY_HASH = None  # computed lazily: equalizes ticket timing for unknown users
 
 
 class Identity:
@@ -183,9 +183,7 @@ class Authenticator:
         return Identity(creds.authid, creds.role, pending.method, "static")
 
 
+@functools.cache
 def _dummy_hash():
-    global _DUMMY_HASH
-    if _DUMMY_HASH is None:
-        from wampchat.router.credentials import hash_password
-        _DUMMY_HASH = hash_password("not a password", salt=b"\0" * 16)
-    return _DUMMY_HASH
+    """A hash to check unknown users' tickets against, so they take as long as known ones."""
+    return hash_password("not a password", salt=b"\0" * 16)
