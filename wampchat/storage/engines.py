@@ -116,15 +116,15 @@ class PostgresEngine:
         self.integrity_errors = (psycopg.IntegrityError,)
         self.unavailable_errors = (psycopg.OperationalError, psycopg.InterfaceError)
         self.database_errors = (psycopg.Error,)
-        try:
-            parts = urlsplit(url)
-            self._where = f"{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path or '/'}"
-        except ValueError as e:
-            raise StartupError(f"--db: not a valid postgresql:// URL: {e}") from e
 
     def describe(self):
         """Where the database is, never the password."""
-        return f"PostgreSQL at {self._where}"
+        try:
+            parts = urlsplit(self.url)
+            where = f"{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path or '/'}"
+        except ValueError:  # a malformed URL; connect() says what is wrong with it
+            where = "(malformed URL)"
+        return f"PostgreSQL at {where}"
 
     def connect(self):
         from psycopg.rows import dict_row
