@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-APT_PACKAGES_TEST := rabbitmq-server chromium chromium-driver nodejs npm
+APT_PACKAGES_TEST := rabbitmq-server chromium chromium-driver postgresql
 PYTEST_ARGS ?=
 
 .PHONY: run test bench system-deps system-deps-test web-deps node-test-deps clean
@@ -29,6 +29,7 @@ system-deps-test: system-deps
 	[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || missing="$$missing rabbitmq-server"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v chromedriver >/dev/null || missing="$$missing chromium-driver"; \
+	[ -x /usr/lib/postgresql/15/bin/initdb ] || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
 	fi
