@@ -250,3 +250,32 @@ def test_database_threads_close_their_connections(db_url):
     database.close()
     with pytest.raises(database.engine.database_errors):
         opened.execute("SELECT 1")
+
+
+@pytest_twisted.ensureDeferred
+async def test_losing_postgres_answers_unavailable_and_recovers_without_losing_messages(postgres, tmp_path):
+    """With the database stopped mid-run, sends fail with wampchat.error.unavailable and nothing else breaks;
+    once it is back, sends work again and every acknowledged message is in history, once."""
+    from chatkit import ChatWorld, error_of
+    from rabbitmq import get_json
+
+    world = ChatWorld(tmp_path, postgres.new_database())
+    await world.start()
+    try:
+        ann = await world.guest("Ann")
+        acknowledged = [(await ann.call("chat.message.send", "lobby", f"before {i}"))["id"] for i in range(3)]
+        postgres.stop()
+        try:
+            assert await error_of(ann.call("chat.message.send", "lobby", "during")) == "wampchat.error.unavailable"
+            assert await error_of(ann.call("chat.message.history", "lobby")) == "wampchat.error.unavailable"
+            health = await get_json(world.server.http_url + "/healthz")
+            assert health["database"]["state"] == "unavailable"
+        finally:
+            postgres.start()
+        acknowledged.append((await ann.call("chat.message.send", "lobby", "after"))["id"])
+        page = await ann.call("chat.message.history", "lobby")
+        assert [m["id"] for m in page["messages"]] == acknowledged
+        assert (await get_json(world.server.http_url + "/healthz"))["database"]["state"] == "ok"
+    finally:
+        await world.stop()
+

@@ -8,7 +8,11 @@ their audience (a private room's events: anyone allowed on the exchange
 could read them, and other nodes do not know the room's members), on the
 link's outbox for the topic exchange. Inbound, it consumes this node's queue (bound with ``#``) and
 injects what other nodes and services published; ``chat.*`` only from node
-users, so an AMQP service cannot forge chat traffic. RPC requests arrive on
+users, so an AMQP service cannot forge chat traffic. Publications with a
+limited audience go instead to the cluster exchange (``<exchange>.cluster``),
+which only wampchat nodes may use (RabbitMQ permissions), with that audience
+(by authid/authrole), so every node delivers them to the same people and no
+AMQP service reads them. RPC requests arrive on
 the ``<exchange>.rpc`` direct exchange (its alternate exchange sends every
 routing key nobody else bound to our queue) and are called as the broker-
 validated ``user_id`` with role ``service``.
@@ -28,6 +32,7 @@ from twisted.logger import Logger
 
 from wampchat.amqp.link import AmqpLink
 from wampchat.amqp.url import AmqpUrl
+from wampchat.router.broker import Audience
 
 JSON_TYPE = "application/json"
 URI = re.compile(r"^([^\s.#]+\.)*([^\s.#]+)$")   # WAMP's loose URI rule (as Autobahn checks it)
@@ -61,6 +66,15 @@ class BridgeSettings:
     def node_queue(self):
         return f"{self.exchange}.node.{self.node_id}"
 
+    @property
+    def cluster_exchange(self):
+        """The node-only fanout exchange: restricted publications (private rooms, DMs) between nodes."""
+        return f"{self.exchange}.cluster"
+
+    @property
+    def cluster_queue(self):
+        return f"{self.exchange}.cluster.node.{self.node_id}"
+
 
 def _json_default(value):
     """Binary payloads (from MessagePack/CBOR clients) as Autobahn's JSON serializer writes them."""
@@ -73,8 +87,8 @@ def encode_body(obj):
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, default=_json_default).encode("utf-8")
 
 
-def decode_body(delivery):
-    """``(args, kwargs)`` from a message body, or BadMessage."""
+def _json_object(delivery):
+    """The body as a JSON object, or BadMessage (wrong content type or encoding, not JSON, not an object)."""
     content_type = delivery.properties.get("content_type")
     if content_type and content_type.split(";")[0].strip().lower() != JSON_TYPE:
         raise BadMessage(f"content_type {content_type!r} is not {JSON_TYPE}")
@@ -82,13 +96,22 @@ def decode_body(delivery):
     if encoding and encoding.lower() not in ("utf-8", "utf8", "identity"):
         raise BadMessage(f"content_encoding {encoding!r} is not supported")
     if not delivery.body:
-        return [], {}
+        return {}
     try:
         data = json.loads(delivery.body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as e:
         raise BadMessage(f"body is not UTF-8 JSON: {e}") from e
     if not isinstance(data, dict):
         raise BadMessage('body must be a JSON object {"args": [...], "kwargs": {...}}')
+    return data
+
+
+def decode_body(delivery):
+    """``(args, kwargs)`` from a message body, or BadMessage."""
+    return _args_of(_json_object(delivery))
+
+
+def _args_of(data):
     args, kwargs = data.get("args") or [], data.get("kwargs") or {}
     if not isinstance(args, list) or not isinstance(kwargs, dict):
         raise BadMessage('"args" must be a list and "kwargs" an object')
@@ -126,6 +149,10 @@ class AmqpBridge(service.MultiService):
                                       "publications with a limited audience (eligible/exclude), e.g. private "
                                       "rooms, kept off the exchange")
         self.m_received = m.counter("wampchat_amqp_received_total", "AMQP messages delivered to WAMP subscribers")
+        self.m_cluster_out = m.counter("wampchat_cluster_sent_total",
+                                       "restricted publications sent to the other nodes on the cluster exchange")
+        self.m_cluster_in = m.counter("wampchat_cluster_received_total",
+                                      "restricted publications from other nodes delivered here")
         self.m_duplicates = m.counter("wampchat_amqp_duplicates_total", "AMQP messages dropped as already seen")
         self.m_rejected = m.counter("wampchat_amqp_rejected_total",
                                     "AMQP messages rejected as malformed (body, content type, routing key)")
@@ -166,6 +193,10 @@ class AmqpBridge(service.MultiService):
         await channel.queue_bind(queue=s.node_queue, exchange=s.exchange, routing_key="#")
         await channel.queue_declare(queue=s.rpc_exchange, durable=True)
         await channel.queue_bind(queue=s.rpc_exchange, exchange=fallback, routing_key="")
+        await channel.exchange_declare(exchange=s.cluster_exchange, type="fanout", durable=True)
+        await channel.queue_declare(queue=s.cluster_queue, durable=False, arguments=dict(NODE_QUEUE_ARGS))
+        await channel.queue_bind(queue=s.cluster_queue, exchange=s.cluster_exchange, routing_key="")
+        await link.consume(channel, s.cluster_queue, self._on_cluster)
         await link.consume(channel, s.node_queue, self._on_event)
         await link.consume(channel, s.rpc_exchange, self._on_rpc)
 
@@ -175,24 +206,29 @@ class AmqpBridge(service.MultiService):
         topic = pub.topic
         if pub.origin is not None or topic.startswith("wamp."):
             return
-        if getattr(pub, "restricted", False):  # a limited audience (a private room): not for a shared exchange
+        s = self.settings
+        body = {"args": list(pub.args or []), "kwargs": dict(pub.kwargs or {})}
+        exchange, counter = s.exchange, self.m_mirrored
+        if pub.audience is not None:  # a limited audience (a private room): never on the shared exchange
             self.m_restricted.inc()
-            return
+            if pub.audience.local_only:
+                return
+            body["audience"] = pub.audience.portable()
+            exchange, counter = s.cluster_exchange, self.m_cluster_out
         if len(topic.encode("utf-8")) > MAX_KEY_BYTES:
             self.m_unmirrorable.inc()
             self.log.warn("not mirrored to AMQP: topic longer than 255 bytes ({topic:.60}...)", topic=topic)
             return
         try:
-            body = encode_body({"args": list(pub.args or []), "kwargs": dict(pub.kwargs or {})})
+            body = encode_body(body)
         except (TypeError, ValueError) as e:
             self.m_unmirrorable.inc()
             self.log.warn("not mirrored to AMQP: payload of {topic} is not JSON-able: {e}", topic=topic, e=e)
             return
-        s = self.settings
         headers = {"wampchat-node": s.node_id}
         if pub.disclosed and pub.publisher is not None:
             headers["wampchat-publisher"] = pub.publisher.authid
-        self.link.publish(s.exchange, topic, body, {
+        self.link.publish(exchange, topic, body, {
             "content_type": JSON_TYPE,
             "delivery_mode": 2,
             "message_id": f"{s.node_id}:{pub.publication_id}",
@@ -201,7 +237,7 @@ class AmqpBridge(service.MultiService):
             "app_id": "wampchat",
             "headers": headers,
         })
-        self.m_mirrored.inc()
+        counter.inc()
 
     # -- inbound events ----------------------------------------------------------------
     def _on_event(self, delivery):
@@ -231,6 +267,38 @@ class AmqpBridge(service.MultiService):
         self.realm.broker.inject(topic, args or None, kwargs or None, origin="amqp",
                                  publisher_authid=publisher if isinstance(publisher, str) else None)
         self.m_received.inc()
+        if message_id:
+            self._remember(message_id)
+        delivery.ack()
+
+    # -- inbound from the other nodes (restricted publications) ---------------------------
+    def _on_cluster(self, delivery):
+        props, headers = delivery.properties, delivery.headers
+        if headers.get("wampchat-node") == self.settings.node_id:
+            delivery.ack()
+            return
+        if props.get("user_id") not in self.settings.node_users:  # permissions should make this impossible
+            self._reject(delivery, self.m_refused, f"cluster messages come only from nodes, not {props.get('user_id')!r}")
+            return
+        message_id = props.get("message_id")
+        if message_id and message_id in self._seen:
+            self.m_duplicates.inc()
+            delivery.ack()
+            return
+        topic = delivery.routing_key
+        try:
+            check_uri(topic, "topic")
+            data = _json_object(delivery)
+            args, kwargs = _args_of(data)
+            audience = Audience.from_portable(data.get("audience"))
+        except (BadMessage, ValueError) as e:
+            self._reject(delivery, self.m_rejected, str(e))
+            return
+        publisher = headers.get("wampchat-publisher")
+        self.realm.broker.inject(topic, args or None, kwargs or None, origin="cluster",
+                                 publisher_authid=publisher if isinstance(publisher, str) else None,
+                                 audience=audience)
+        self.m_cluster_in.inc()
         if message_id:
             self._remember(message_id)
         delivery.ack()

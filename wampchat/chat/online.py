@@ -71,16 +71,19 @@ def _clear_node(tx, node):
     return changes
 
 
-def _came_online(tx, user, node, role, nick):
+def _came_online(tx, user, node, role, nick, arrived_ms):
     tx.engine.lock_user(tx, user)
     others = tx.one("SELECT COUNT(*) AS n FROM online WHERE username = ? AND node != ?", (user, node))["n"]
     tx.execute("INSERT INTO online (username, node, role, nick, nick_key) VALUES (?, ?, ?, ?, ?) "
                "ON CONFLICT (username, node) DO UPDATE SET nick = excluded.nick, nick_key = excluded.nick_key",
                (user, node, role, nick, name_key(nick)))
-    return PresenceChange(user, nick, True, rooms_of(tx, user)) if others == 0 else None
+    if others:
+        return None
+    # rooms joined since the session arrived announced "join" already, which says as much
+    return PresenceChange(user, nick, True, rooms_of(tx, user, joined_before=arrived_ms))
 
 
-def _went_offline(tx, user, node, role, nick):
+def _went_offline(tx, user, node, role, nick, _arrived_ms=None):
     tx.engine.lock_user(tx, user)
     tx.execute("DELETE FROM online WHERE username = ? AND node = ?", (user, node))
     if tx.one("SELECT 1 AS x FROM online WHERE username = ?", (user,)) is not None:
@@ -182,16 +185,19 @@ class ClusterPresence:
     def arrived(self, user, role, nick):
         """The first session of ``user`` on this node joined."""
         self._hosted[user] = (role, nick)
-        return self._serial.run(user, self._write, _came_online, user, role, nick)
+        return self._serial.run(user, self._write, _came_online, user, role, nick, self._now_ms())
 
     def departed(self, user, role, nick):
         """The last session of ``user`` on this node left."""
         self._hosted.pop(user, None)
-        return self._serial.run(user, self._write, _went_offline, user, role, nick)
+        return self._serial.run(user, self._write, _went_offline, user, role, nick, self._now_ms())
 
-    async def _write(self, change_fn, user, role, nick):
+    def _now_ms(self):
+        return int(self._clock.seconds() * 1000)
+
+    async def _write(self, change_fn, user, role, nick, at_ms):
         try:
-            change = await self._db.run(change_fn, user, self.node_id, role, nick)
+            change = await self._db.run(change_fn, user, self.node_id, role, nick, at_ms)
         except StoreError as e:
             self.log.warn("presence of {user} not recorded: {e}", user=user, e=e)
             return
@@ -218,7 +224,7 @@ class ClusterPresence:
         self.instance = uuid.uuid4().hex
         self._announce(await self._db.run(_register, self.node_id, self.instance, True))
         for user, (role, nick) in list(self._hosted.items()):
-            self._serial.run(user, self._write, _came_online, user, role, nick)
+            self._serial.run(user, self._write, _came_online, user, role, nick, self._now_ms())
 
     def _loop_died(self, failure):
         self.state = "stopped"

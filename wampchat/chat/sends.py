@@ -34,6 +34,20 @@ class SendRequest:
         self.client_msg_id = client_msg_id
 
 
+NOT_MEMBER = "not a member"
+TOO_MANY = "rate limited"
+
+
+class SendRate:
+    """At most ``count`` messages per user in ``window_ms``, counted in the database (every node's sends)."""
+
+    __slots__ = ("count", "window_ms")
+
+    def __init__(self, count, window_ms):
+        self.count = count
+        self.window_ms = window_ms
+
+
 class SendOutcome:
     """What became of a request.
 
@@ -41,7 +55,8 @@ class SendOutcome:
     ``client_msg_id``, then ``created`` is False); ``joined`` tells that the
     author became a member with it; ``audience`` lists a private room's
     members (None for public rooms); ``refused`` is set, and nothing stored,
-    when the author may not write to the room.
+    when the author may not write to the room (``NOT_MEMBER``) or has sent
+    too much lately (``TOO_MANY``).
     """
 
     __slots__ = ("message", "created", "joined", "audience", "refused")
@@ -60,8 +75,12 @@ def _stored(tx, request):
     return message_dict(row) if row is not None else None
 
 
-def add_messages(tx, requests):
-    """Store ``requests`` in this transaction; a list of SendOutcome in the same order."""
+def add_messages(tx, requests, rate=None):
+    """Store ``requests`` in this transaction; a list of SendOutcome in the same order.
+
+    With a :class:`SendRate`, a user's messages of the last window (stored by
+    any node) count against it, and sends past it are refused.
+    """
     outcomes = [None] * len(requests)
     by_room = {}
     first_of_key = {}
@@ -76,6 +95,8 @@ def add_messages(tx, requests):
                 outcomes[index] = SendOutcome(existing)
                 continue
         by_room.setdefault(request.room, []).append(index)
+    if rate is not None:
+        _limit_rate(tx, requests, by_room, outcomes, rate)
     numbers = iter(tx.engine.take_numbers(tx, sum(len(v) for v in by_room.values()))) if by_room else None
     for room_id in sorted(by_room):
         _add_to_room(tx, room_id, [(i, requests[i]) for i in by_room[room_id]], numbers, outcomes)
@@ -86,11 +107,29 @@ def add_messages(tx, requests):
     return outcomes
 
 
+def _limit_rate(tx, requests, by_room, outcomes, rate):
+    """Refuse (and drop from ``by_room``) the sends past each user's rate, oldest first."""
+    sent = {}
+    for index in sorted(i for indexes in by_room.values() for i in indexes):
+        request = requests[index]
+        if request.user not in sent:
+            row = tx.one("SELECT COUNT(*) AS n FROM messages WHERE username = ? AND ts > ?",
+                         (request.user, request.ts - rate.window_ms))
+            sent[request.user] = row["n"]
+        if sent[request.user] >= rate.count:
+            outcomes[index] = SendOutcome(refused=TOO_MANY)
+            by_room[request.room].remove(index)
+        else:
+            sent[request.user] += 1
+    for room_id in [r for r, indexes in by_room.items() if not indexes]:
+        del by_room[room_id]
+
+
 def _add_to_room(tx, room_id, indexed, numbers, outcomes):
     row = tx.one(f"SELECT private, last_ms, last_seq FROM rooms WHERE id = ?{tx.engine.for_update}", (room_id,))
     if row is None:
         for index, _ in indexed:
-            outcomes[index] = SendOutcome(refused="no such room")
+            outcomes[index] = SendOutcome(refused=NOT_MEMBER)
         return
     clock = RoomClock(row["last_ms"], row["last_seq"])
     members = None
@@ -99,8 +138,7 @@ def _add_to_room(tx, room_id, indexed, numbers, outcomes):
     inserted = []
     for index, request in indexed:
         if members is not None and request.user not in members:
-            outcomes[index] = SendOutcome(refused="not a member")
-            next(numbers)
+            outcomes[index] = SendOutcome(refused=NOT_MEMBER)
             continue
         msg_id = clock.next(request.ts, next(numbers))
         inserted.append((msg_id, room_id, request.user, request.nick, request.text, request.ts,

@@ -23,7 +23,7 @@ from twisted.logger import Logger
 from wampchat.chat import model
 from wampchat.chat.model import CONFLICT, FORBIDDEN, INVALID, LOBBY, NOT_FOUND, RATE_LIMITED, fail
 from wampchat.chat.presence import Presence, SendRateLimit, TypingTimers
-from wampchat.chat.sends import GroupCommit, SendRequest, add_messages
+from wampchat.chat.sends import TOO_MANY, GroupCommit, SendRate, SendRequest, add_messages
 from wampchat.router.auth import validate_nick
 from wampchat.router.authorize import TRUSTED
 from wampchat.router.credentials import make_credentials
@@ -33,6 +33,7 @@ ACCOUNT_ROLES = ("user", "admin", "service")
 TYPING_TIMEOUT = 6.0
 ROOM_CACHE_SIZE = 10000
 LOGIN_NICKS_KEPT = 10000
+SEND_WINDOW_MS = 10_000
 
 
 class ChatSettings:
@@ -101,9 +102,12 @@ class ChatService(ApplicationSession):
         self.sessions = Presence()         # this node's sessions
         self.cluster = None                # a ClusterPresence, set by the runtime before joining
         self.typing = TypingTimers(reactor, TYPING_TIMEOUT, self._typing_expired)
-        self.send_limit = SendRateLimit(reactor, settings.send_rate)
+        self.send_limit = SendRateLimit(reactor, settings.send_rate, SEND_WINDOW_MS / 1000)
+        self._early_presence = []          # presence changes found while starting (a previous run's users)
         self._login_nicks = OrderedDict()  # session id -> display name, from the join hook to the join
-        self.sends = GroupCommit(lambda batch: store.database.run(add_messages, batch))
+        # one node counts a user's sends itself; nodes sharing a database count them there
+        rate = SendRate(settings.send_rate, SEND_WINDOW_MS) if store.engine.shared else None
+        self.sends = GroupCommit(lambda batch: store.database.run(add_messages, batch, rate))
         self.ready = None
 
     # -- start-up ---------------------------------------------------------------
@@ -140,6 +144,9 @@ class ChatService(ApplicationSession):
             self._session_joined(info.as_dict())
         if self.ready is not None and not self.ready.called:
             self.ready.callback(self)
+        early, self._early_presence = self._early_presence, []
+        for change in early:
+            self.announce_presence(change)
 
     def onLeave(self, details):
         self.typing.stop_all()
@@ -190,6 +197,10 @@ class ChatService(ApplicationSession):
         """Publish to a room, asking the store for a private room's current members."""
         audience = await self.store.member_names(room["id"]) if room["private"] else None
         self._publish(room["id"], kind, payload, audience)
+
+    def _notify(self, username, payload):
+        """``chat.user.<username>.notify``, to that user only (so it never reaches a shared exchange)."""
+        self.publish(f"chat.user.{username}.notify", payload, options=PublishOptions(eligible_authid=[username]))
 
     def _user(self, user, nick, role):
         return {"user": user, "nick": nick, "role": role}
@@ -287,6 +298,8 @@ class ChatService(ApplicationSession):
     def announce_presence(self, change):
         """A user came online or went offline in the cluster (this node decided): tell their rooms."""
         if not self.is_attached():
+            if self.ready is None or not self.ready.called:  # starting: told once we serve
+                self._early_presence.append(change)
             return  # shutting down: the other nodes take over
         event = "online" if change.online else "offline"
         for room_id, audience in change.rooms:
@@ -371,7 +384,7 @@ class ChatService(ApplicationSession):
         if nick is None:
             fail(NOT_FOUND, f"no user {username!r}")
         await self._add_member(room, username, nick)
-        self.publish(f"chat.user.{username}.notify", {"event": "invited", "room": room})
+        self._notify(username, {"event": "invited", "room": room})
         return None
 
     async def room_members(self, room_id=None, details=None):
@@ -402,7 +415,7 @@ class ChatService(ApplicationSession):
             first, second = sorted((caller.user, username))
             room = {"id": room_id, "title": f"{first} & {second}", "private": True, "owner": None, "created": now}
             if await self.store.create_room(room_id, room["title"], True, None, now, [first, second]):
-                self.publish(f"chat.user.{username}.notify", {"event": "dm", "room": room})
+                self._notify(username, {"event": "dm", "room": room})
             room = await self.rooms.get(room_id)  # whoever created it first, this is the room
         return room
 
@@ -416,6 +429,8 @@ class ChatService(ApplicationSession):
             fail(RATE_LIMITED, f"at most {self.settings.send_rate} messages per 10 seconds")
         outcome = await self.sends.submit(SendRequest(room_id, caller.user, caller.nick, text, self._now(),
                                                       client_msg_id))
+        if outcome.refused == TOO_MANY:
+            fail(RATE_LIMITED, f"at most {self.settings.send_rate} messages per 10 seconds (on all nodes)")
         if outcome.refused:
             fail(NOT_FOUND, f"no room {room_id!r}")
         if outcome.created:

@@ -122,10 +122,13 @@ def _remove_member(tx, room_id, user):
     return removed
 
 
-def rooms_of(tx, user):
-    """The rooms ``user`` is a member of: [(room id, member list if private else None)]."""
+def rooms_of(tx, user, joined_before=None):
+    """The rooms ``user`` is a member of (since before ``joined_before`` ms, if given):
+    [(room id, member list if private else None)]."""
+    since = "" if joined_before is None else " AND m.joined < ?"
+    params = (user,) if joined_before is None else (user, joined_before)
     rows = tx.query("SELECT r.id AS id, r.private AS private FROM members m JOIN rooms r ON r.id = m.room "
-                    "WHERE m.username = ? ORDER BY r.id", (user,))
+                    f"WHERE m.username = ?{since} ORDER BY r.id", params)
     return [(r["id"], member_names(tx, r["id"]) if r["private"] else None) for r in rows]
 
 

@@ -39,11 +39,13 @@ The surface that in-process services (the chat service, the AMQP bridge) use:
     ``add_observer(fn)``: ``fn(publication)`` is called for every accepted
     publication (:class:`~wampchat.router.broker.Publication`: ``topic``,
     ``args``, ``kwargs``, ``publication_id``, ``publisher`` (SessionInfo or
-    None), ``disclosed``, ``origin``, ``restricted`` (the publisher limited
-    its receivers with exclude*/eligible*, as private-room events do));
-    ``inject(topic, args, kwargs,
-    origin=..., publisher_authid=None)`` delivers a publication that arrived
-    from elsewhere to local subscribers and returns its publication id.
+    None), ``disclosed``, ``origin``, ``audience`` (an
+    :class:`~wampchat.router.broker.Audience` when the publisher limited its
+    receivers with exclude*/eligible*, as private-room events do; else None);
+    ``inject(topic, args, kwargs, origin=..., publisher_authid=None,
+    audience=None)`` delivers a publication that arrived from elsewhere to
+    local subscribers (only to ``audience``, if given) and returns its
+    publication id.
 
 ``realm.dealer``
     ``call_as(procedure, args, kwargs, authid, authrole)`` -> Deferred firing

@@ -25,15 +25,63 @@ class Subscription:
         self.pattern_parts = None
 
 
+class Audience:
+    """Who may receive a publication: WAMP's exclude/eligible options (by session, authid, authrole).
+
+    The authid and authrole parts mean the same on every node, so they can
+    travel with a publication to other nodes; session ids are one node's own.
+    """
+
+    __slots__ = ("exclude", "exclude_authid", "exclude_authrole", "eligible", "eligible_authid", "eligible_authrole")
+    PORTABLE = ("exclude_authid", "exclude_authrole", "eligible_authid", "eligible_authrole")
+
+    def __init__(self, exclude=None, exclude_authid=None, exclude_authrole=None, eligible=None,
+                 eligible_authid=None, eligible_authrole=None):
+        self.exclude = exclude
+        self.exclude_authid = exclude_authid
+        self.exclude_authrole = exclude_authrole
+        self.eligible = eligible
+        self.eligible_authid = eligible_authid
+        self.eligible_authrole = eligible_authrole
+
+    @classmethod
+    def of(cls, msg):
+        """The audience a PUBLISH asked for, or None when it asked for everyone."""
+        if not (msg.exclude or msg.exclude_authid or msg.exclude_authrole or msg.eligible is not None
+                or msg.eligible_authid is not None or msg.eligible_authrole is not None):
+            return None
+        return cls(msg.exclude, msg.exclude_authid, msg.exclude_authrole, msg.eligible, msg.eligible_authid,
+                   msg.eligible_authrole)
+
+    @property
+    def local_only(self):
+        """Only sessions of this node were named as eligible: no other node has anyone to deliver to."""
+        return self.eligible is not None
+
+    def portable(self):
+        """The parts that mean the same on other nodes, as a dict of lists."""
+        return {name: list(getattr(self, name)) for name in self.PORTABLE if getattr(self, name) is not None}
+
+    @classmethod
+    def from_portable(cls, parts):
+        """An Audience from :meth:`portable` output; ValueError unless every part is a list of strings."""
+        if not isinstance(parts, dict) or set(parts) - set(cls.PORTABLE):
+            raise ValueError(f"an audience has only {', '.join(cls.PORTABLE)}")
+        for name, value in parts.items():
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ValueError(f"audience {name} must be a list of strings")
+        return cls(**parts)
+
+
 class Publication:
     """An accepted publication, as observers (the AMQP bridge) see it."""
 
-    __slots__ = ("topic", "args", "kwargs", "publication_id", "publisher", "disclosed", "origin", "restricted")
+    __slots__ = ("topic", "args", "kwargs", "publication_id", "publisher", "disclosed", "origin", "audience")
 
-    def __init__(self, topic, args, kwargs, publication_id, publisher, disclosed, origin, restricted=False):
-        # restricted: the publisher limited its audience (exclude*/eligible*), e.g. a private room's
-        # events; the AMQP bridge does not mirror those to an exchange anyone may bind to.
-        self.restricted = restricted
+    def __init__(self, topic, args, kwargs, publication_id, publisher, disclosed, origin, audience=None):
+        # audience: the publisher limited who gets it (exclude*/eligible*), e.g. a private room's
+        # events; the AMQP bridge keeps those off the exchange anyone may bind to.
+        self.audience = audience
         self.topic = topic
         self.args = args
         self.kwargs = kwargs
@@ -41,6 +89,10 @@ class Publication:
         self.publisher = publisher
         self.disclosed = disclosed
         self.origin = origin
+
+    @property
+    def restricted(self):
+        return self.audience is not None
 
 
 class Broker:
@@ -101,22 +153,16 @@ class Broker:
         info = session.info
         pub_id = global_id()
         skip = session if msg.exclude_me is not False else None
-        has_filters = (
-            msg.exclude or msg.exclude_authid or msg.exclude_authrole
-            or msg.eligible is not None or msg.eligible_authid is not None or msg.eligible_authrole is not None
-        )
-        self._deliver(
-            msg.topic, msg.args, msg.kwargs, pub_id, info if disclose else None, skip,
-            msg if has_filters else None,
-        )
+        audience = Audience.of(msg)
+        self._deliver(msg.topic, msg.args, msg.kwargs, pub_id, info if disclose else None, skip, audience)
         if self._observers:
-            self._notify(Publication(msg.topic, msg.args, msg.kwargs, pub_id, info, disclose, None, bool(has_filters)))
+            self._notify(Publication(msg.topic, msg.args, msg.kwargs, pub_id, info, disclose, None, audience))
         return pub_id
 
-    def inject(self, topic, args=None, kwargs=None, origin="amqp", publisher_authid=None):
-        """Deliver a publication that arrived from outside the realm (e.g. AMQP)."""
+    def inject(self, topic, args=None, kwargs=None, origin="amqp", publisher_authid=None, audience=None):
+        """Deliver a publication that arrived from outside the realm (AMQP, another node), to ``audience``."""
         pub_id = global_id()
-        self._deliver(topic, args, kwargs, pub_id, None, None, None, publisher_authid)
+        self._deliver(topic, args, kwargs, pub_id, None, None, audience, publisher_authid)
         if self._observers:
             self._notify(Publication(topic, args, kwargs, pub_id, None, False, origin))
         return pub_id

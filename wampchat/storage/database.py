@@ -20,14 +20,16 @@ from wampchat.storage.errors import Conflict, StartupError, StoreUnavailable
 class Transaction:
     """A cursor in an open transaction, speaking ``?`` placeholders on every engine."""
 
-    __slots__ = ("engine", "_cursor")
+    __slots__ = ("engine", "_cursor", "executed")
 
     def __init__(self, engine, cursor):
         self.engine = engine
         self._cursor = cursor
+        self.executed = 0     # statements that reached the database (none: a failure changed nothing)
 
     def execute(self, sql, params=()):
         self._cursor.execute(self.engine.convert(sql), params)
+        self.executed += 1
         return self._cursor
 
     def executemany(self, sql, rows):
@@ -55,9 +57,13 @@ def run_script(tx, script):
 
 def run_sync(engine, conn, fn, *args):
     """``fn(tx, *args)`` in one transaction on ``conn`` (the admin command and migrations use this directly)."""
+    return _transaction(engine, conn, Transaction(engine, conn.cursor()), fn, args)
+
+
+def _transaction(engine, conn, tx, fn, args):
     engine.begin(conn)
     try:
-        result = fn(Transaction(engine, conn.cursor()), *args)
+        result = fn(tx, *args)
     except BaseException:
         try:
             conn.rollback()
@@ -93,15 +99,19 @@ class Database:
 
     # -- on a database thread -------------------------------------------------
     def _connection(self):
+        """This thread's connection, and whether it is new."""
         conn = getattr(self._local, "conn", None)
-        if conn is None:
-            try:
-                conn = self.engine.connect()
-            except StartupError as e:  # at run time, not being able to connect is an outage
-                raise StoreUnavailable(str(e)) from e
-            self._local.conn = conn
-            self._connections.add(conn)
-        return conn
+        if conn is not None:
+            return conn, False
+        try:
+            conn = self.engine.connect()
+        except StartupError as e:  # at run time, not being able to connect is an outage
+            self.failures += 1
+            self.last_error = str(e)
+            raise StoreUnavailable(str(e)) from e
+        self._local.conn = conn
+        self._connections.add(conn)
+        return conn, True
 
     def _drop(self, conn):
         self._local.conn = None
@@ -112,23 +122,25 @@ class Database:
             pass  # it is broken already; we only wanted it gone
 
     def _transact(self, fn, args):
-        try:
-            conn = self._connection()
-        except StoreUnavailable as e:
-            self.failures += 1
-            self.last_error = str(e)
-            raise
-        try:
-            result = run_sync(self.engine, conn, fn, *args)
-        except self.engine.integrity_errors as e:
-            raise Conflict(str(e)) from e
-        except self.engine.unavailable_errors as e:
-            self.failures += 1
-            self._drop(conn)
-            self.last_error = f"{self.engine.describe()}: {' '.join(str(e).split())}"
-            raise StoreUnavailable(self.last_error) from e
-        self.last_error = None
-        return result
+        """One transaction; a kept connection found dead before anything ran is replaced once, quietly
+        (the database restarted since it was last used), so only a real outage reaches the caller."""
+        while True:
+            conn, fresh = self._connection()
+            tx = None
+            try:
+                tx = Transaction(self.engine, conn.cursor())
+                result = _transaction(self.engine, conn, tx, fn, args)
+            except self.engine.integrity_errors as e:
+                raise Conflict(str(e)) from e
+            except self.engine.unavailable_errors as e:
+                self._drop(conn)
+                if not fresh and (tx is None or tx.executed == 0):
+                    continue
+                self.failures += 1
+                self.last_error = f"{self.engine.describe()}: {' '.join(str(e).split())}"
+                raise StoreUnavailable(self.last_error) from e
+            self.last_error = None
+            return result
 
     def health(self):
         """What /healthz shows under "database"."""

@@ -11,6 +11,8 @@
   offline.
 - ``users.display_key``: the case-folded display name, so a guest nick is
   checked against registered names with an index, not a scan.
+- ``messages_by_user``: a user's recent messages, for the send rate limit
+  that holds across nodes.
 - The ``user`` columns become ``username`` (``user`` is reserved in SQL).
 """
 from wampchat.storage.database import run_script
@@ -27,6 +29,7 @@ UPDATE rooms SET
 ALTER TABLE users ADD COLUMN display_key TEXT;
 CREATE INDEX users_by_display_key ON users (display_key);
 CREATE INDEX members_by_user ON members (username);
+CREATE INDEX messages_by_user ON messages (username, ts);
 CREATE TABLE nodes (
     node TEXT PRIMARY KEY, instance TEXT NOT NULL, started BIGINT NOT NULL, heartbeat BIGINT NOT NULL);
 CREATE TABLE online (
