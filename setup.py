@@ -20,6 +20,7 @@ setup(
         "txamqp>=0.8.2",
         "service-identity>=21.1",
         "pyOpenSSL>=22.0",  # amqps:// (twisted.internet.ssl)
+        "prometheus_client>=0.17",
     ],
     extras_require={
         "test": ["pytest>=7", "pytest-twisted>=1.14", "pytest-timeout", "pika>=1.3", "selenium>=4.10"],

@@ -69,6 +69,8 @@ class ChatService(ApplicationSession):
         self.presence = Presence()
         self.typing = TypingTimers(reactor, TYPING_TIMEOUT, self._typing_expired)
         self.send_limit = SendRateLimit(reactor, settings.send_rate)
+        self.send_duration = realm.metrics.histogram(  # /metrics; observed in message_send
+            "wampchat_chat_send_duration_seconds", "chat.message.send calls, from invocation to a successful result")
         self.rooms = {}
         self.members = {}
         self.nicks = {}
@@ -386,6 +388,7 @@ class ChatService(ApplicationSession):
 
     # -- chat.message.* -----------------------------------------------------------------
     async def message_send(self, room_id=None, text=None, client_msg_id=None, details=None):
+        started = self.reactor.seconds()
         caller = self._caller(details)
         self._readable_room(caller, room_id)
         model.check_text(text)
@@ -403,6 +406,7 @@ class ChatService(ApplicationSession):
             if self.typing.stop(room_id, caller.user):
                 self._publish_room(room_id, "typing", {"user": caller.user, "nick": caller.nick, "typing": False})
             self._publish_room(room_id, "message", message)
+        self.send_duration.observe(self.reactor.seconds() - started)
         return message
 
     async def message_history(self, room_id=None, before=None, after=None, limit=None, details=None):
