@@ -12,6 +12,7 @@ import shutil
 
 from setuptools import find_packages, setup
 from setuptools.command.build_py import build_py
+from setuptools.command.sdist import sdist
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WEB_DIR = "web"
@@ -23,11 +24,13 @@ AUTOBAHN_FILES = ("node_modules/autobahn-browser/autobahn.min.js", "node_modules
 NOT_THE_PAGE = {"node_modules", "package.json", "package-lock.json", "screenshot.png"}
 
 
-def page_files(web_dir):
-    """Every file the page needs, as paths relative to ``web_dir``; fails if AutobahnJS is missing.
+def page_files(web_dir, require_autobahn=True):
+    """Every file the page needs, as paths relative to ``web_dir``.
 
     This is web/ without npm's files, plus AUTOBAHN_FILES, keeping their
     paths so index.html finds them where it finds them in development.
+    Without AutobahnJS (no `npm ci` yet) this stops the build with what to
+    do, unless ``require_autobahn`` is false: then it lists what is there.
     """
     if not os.path.isfile(os.path.join(web_dir, "index.html")):
         raise SystemExit(f"error: {web_dir}/index.html is missing, so there is no page to package")
@@ -39,10 +42,10 @@ def page_files(web_dir):
             filenames = [f for f in filenames if f not in NOT_THE_PAGE]
         files += [os.path.normpath(os.path.join(rel_dir, f)) for f in filenames]
     missing = [f for f in AUTOBAHN_FILES if not os.path.isfile(os.path.join(web_dir, f))]
-    if missing:
-        raise SystemExit(f"error: {', '.join(os.path.join(web_dir, f) for f in missing)} missing: "
-                         "run `make web-deps` (npm ci in web/) before building wampchat")
-    return sorted(files + list(AUTOBAHN_FILES))
+    if missing and require_autobahn:
+        raise SystemExit(f"error: {', '.join(os.path.join(web_dir, f) for f in missing)} not found: "
+                         "run `make web-deps` (npm ci in web/) before building a wampchat wheel")
+    return sorted(files + [f for f in AUTOBAHN_FILES if f not in missing])
 
 
 class build_py_with_page(build_py):
@@ -65,8 +68,13 @@ class build_py_with_page(build_py):
             self.copy_file(os.path.join(HERE, WEB_DIR, rel), dest)
 
     def get_source_files(self):
-        """Python sources plus the page: sdist includes whatever build_py names here."""
-        page = page_files(os.path.join(HERE, WEB_DIR))
+        """Python sources plus the page: sdist includes whatever build_py names here.
+
+        Lenient about AutobahnJS: egg_info asks this for every build, editable
+        installs too (`make` installs before `npm ci`); a wheel built from an
+        sdist that lacks it stops in run() with what to do.
+        """
+        page = page_files(os.path.join(HERE, WEB_DIR), require_autobahn=False)
         return super().get_source_files() + [os.path.join(WEB_DIR, rel) for rel in page]
 
     def get_outputs(self, include_bytecode=True):
@@ -75,6 +83,14 @@ class build_py_with_page(build_py):
             target = os.path.join(self.build_lib, STATIC_PACKAGE_DIR)
             outputs += [os.path.join(target, rel) for rel in page_files(os.path.join(HERE, WEB_DIR))]
         return outputs
+
+
+class sdist_with_page(sdist):
+    """sdist, but stop at once with what to do when AutobahnJS is not there to include."""
+
+    def run(self):
+        page_files(os.path.join(HERE, WEB_DIR))
+        super().run()
 
 
 setup(
@@ -108,6 +124,6 @@ setup(
         "test": ["pytest>=7", "pytest-twisted>=1.14", "pytest-timeout", "pika>=1.3", "selenium>=4.10", "build>=1.0"],
     },
     entry_points={"console_scripts": ["wampchat-admin = wampchat.admin:main"]},
-    cmdclass={"build_py": build_py_with_page},
+    cmdclass={"build_py": build_py_with_page, "sdist": sdist_with_page},
     zip_safe=False,
 )

@@ -10,6 +10,7 @@ run once. About a minute in all; `-m "not packaging"` leaves these out.
 """
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -78,6 +79,21 @@ def installed(dist, tmp_path_factory):
     return bin_dir
 
 
+def unit_setting(name):
+    """The value of ``name=`` in docs/wampchat.service, with backslash-continued lines joined."""
+    text = (REPO / "docs" / "wampchat.service").read_text().replace("\\\n", " ")
+    [value] = re.findall(rf"^{name}=(.*)$", text, flags=re.M)
+    return value
+
+
+def unit_command(bin_dir, state_dir):
+    """The unit's ExecStart as an argv for this machine: ``bin_dir``'s twistd, port 0, ``state_dir``, no extra options."""
+    command = shlex.split(unit_setting("ExecStart"))
+    assert command[0] == "/opt/wampchat/bin/twistd" and command[-1] == "$WAMPCHAT_OPTIONS", command
+    command = [str(bin_dir / "twistd")] + command[1:-1]
+    return [arg.replace("tcp:8080:", "tcp:0:").replace("/var/lib/wampchat", str(state_dir)) for arg in command]
+
+
 def page_references(files):
     """Every local path the page loads: src/href in index.html and relative imports in its modules.
 
@@ -118,11 +134,29 @@ def test_sdist_and_wheel_carry_the_page_and_autobahn(dist):
     assert "package.json" not in static and "screenshot.png" not in static
 
 
+def test_without_npm_ci_metadata_builds_and_a_package_build_says_what_to_do(checkout, tmp_path):
+    """`make` installs (egg_info) before `npm ci`, so that works without AutobahnJS; an sdist or wheel build stops."""
+    bare = tmp_path / "bare"
+    shutil.copytree(checkout, bare, ignore=shutil.ignore_patterns("node_modules", "*.egg-info"))
+    run(sys.executable, "setup.py", "-q", "egg_info", cwd=bare)  # what pip install -e runs first
+    sources = (bare / "wampchat.egg-info" / "SOURCES.txt").read_text().split()
+    assert "web/index.html" in sources and f"web/{AUTOBAHN}" not in sources
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
+    done = subprocess.run([sys.executable, "-m", "build", "--no-isolation", "--outdir", tmp_path / "dist", bare],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0 and not list((tmp_path / "dist").glob("*"))
+    assert "autobahn.min.js" in done.stdout + done.stderr and "run `make web-deps`" in done.stdout + done.stderr
+
+
 @requires_browser
 @pytest.mark.browser
 @pytest_twisted.ensureDeferred
 async def test_installed_wheel_serves_a_working_chat_page(installed, tmp_path, browsers):
-    """twistd -n wampchat from the wheel's venv, started in an empty directory, serves the page; a guest's message comes back."""
+    """The systemd unit's command from the wheel's venv, in an empty directory, serves the page; a guest's message comes back.
+
+    It is docs/wampchat.service's ExecStart with the venv's twistd, port 0
+    and the temporary directory in place of /var/lib/wampchat.
+    """
     where = run(installed / "python", "-c", "import wampchat.tap as t; print(t.__file__); print(t.DEFAULT_WEB)",
                 cwd=tmp_path).split()
     venv = str(installed.parent)
@@ -130,10 +164,13 @@ async def test_installed_wheel_serves_a_working_chat_page(installed, tmp_path, b
 
     workdir = tmp_path / "empty"
     workdir.mkdir()
-    log_path = tmp_path / "twistd.log"
+    log_path = tmp_path / "twistd.log"  # the unit logs to stdout (journald); here stdout goes to a file
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
-    proc = subprocess.Popen([str(installed / "twistd"), "-n", "--pidfile=", f"--logfile={log_path}", "wampchat",
-                             "--listen", "tcp:0:interface=127.0.0.1"], cwd=workdir, env=env)
+    command = unit_command(installed, workdir)
+    assert command[1:] == ["-n", "--pidfile=", "--logfile=-", "wampchat", "--listen", "tcp:0:interface=127.0.0.1",
+                           "--db", f"{workdir}/wampchat.sqlite"]
+    with open(log_path, "w") as log_file:
+        proc = subprocess.Popen(command, cwd=workdir, env=env, stdout=log_file, stderr=subprocess.STDOUT)
     try:
         port = []
 
@@ -161,7 +198,7 @@ async def test_installed_wheel_serves_a_working_chat_page(installed, tmp_path, b
             assert [m["text"] for m in history["messages"]] == ["hello from the wheel"]
         finally:
             bob.leave()
-        assert (workdir / "var" / "wampchat.sqlite").exists()  # the default --db, relative to where it runs
+        assert (workdir / "wampchat.sqlite").exists()
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
@@ -180,3 +217,22 @@ def test_plain_editable_install_finds_the_plugin(checkout, tmp_path):
     assert "--listen" in usage and "--amqp" in usage
     web = run(bin_dir / "python", "-c", "import wampchat.tap as t; print(t.DEFAULT_WEB)", cwd=workdir).strip()
     assert web == os.path.realpath(checkout / "web")
+
+
+SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
+
+
+@pytest.mark.skipif(SYSTEMD_ANALYZE is None, reason="systemd-analyze is missing: apt-get install systemd, then rerun")
+def test_systemd_unit_verifies_and_is_hardened(installed, tmp_path):
+    """systemd accepts every line of docs/wampchat.service, and its offline security score is 2.0 or better."""
+    unit = tmp_path / "wampchat.service"  # the unit as installed here: ExecStart must name an existing program
+    unit.write_text((REPO / "docs" / "wampchat.service").read_text().replace(
+        "/opt/wampchat/bin/twistd", str(installed / "twistd")))
+    verify = subprocess.run([SYSTEMD_ANALYZE, "verify", unit], capture_output=True, text=True, timeout=60)
+    # verify exits 0 even for unknown keys or bad values; it reports them on stderr
+    assert verify.returncode == 0 and verify.stdout + verify.stderr == "", verify.stdout + verify.stderr
+    security = subprocess.run([SYSTEMD_ANALYZE, "security", "--offline=yes", "--no-pager", unit],
+                              capture_output=True, text=True, timeout=60)
+    found = re.search(r"Overall exposure level for wampchat\.service: (\d+\.\d+)", security.stdout)
+    assert found, security.stdout + security.stderr
+    assert float(found.group(1)) <= 2.0, security.stdout
