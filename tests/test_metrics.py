@@ -5,6 +5,9 @@ and the call and chat-send latency histograms.
 The dealer's histogram is checked in memory with a Clock, so durations are
 exact; the chat one and content negotiation over a real server on 127.0.0.1.
 """
+import pathlib
+import re
+
 import pytest
 import pytest_twisted
 from autobahn.wamp import message
@@ -15,6 +18,7 @@ from twisted.web.http_headers import Headers
 
 from test_router_core import RawPeer  # the raw in-memory WAMP peer
 from test_tap import parse_metrics
+from wampchat.amqp import AmqpBridge, BridgeSettings
 from wampchat.router import Router
 from wampchat.router.config import RouterConfig
 from wampchat.router.metrics import Metrics
@@ -178,3 +182,24 @@ async def test_metrics_speak_openmetrics_to_a_scraper_that_asks(server):
                                    accept="application/openmetrics-text;version=1.0.0,text/plain;q=0.5")
     assert content_type.startswith("application/openmetrics-text; version=1.0.0")
     assert "# TYPE wampchat_calls counter" in text and text.endswith("# EOF\n")
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_readme_table_lists_every_series(server):
+    """Each series a node with the AMQP bridge exposes has a row of the right type in the README, and no row is stale."""
+    from prometheus_client.parser import text_string_to_metric_families
+    from twisted.internet import reactor
+
+    # a bridge that is never started: it only adds its series to the router's registry
+    AmqpBridge(server.router, "wampchat", BridgeSettings("amqp://node:secret@127.0.0.1:1/%2f", "n1"), reactor)
+    _, text = await get(server.http_url + "/metrics")
+    exposed = {}
+    for family in text_string_to_metric_families(text):
+        if family.name.endswith("_created"):
+            continue  # part of its histogram, described there
+        exposed[family.name + ("_total" if family.type == "counter" else "")] = family.type
+    readme = (pathlib.Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("## Metrics"):readme.index("## The router")]
+    rows = dict(re.findall(r"^\| `([a-z_]+)` \| (counter|gauge|histogram) \|", table, flags=re.M))
+    assert len(exposed) > 30 and "wampchat_amqp_connected" in exposed
+    assert rows == exposed

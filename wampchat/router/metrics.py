@@ -70,7 +70,8 @@ class Metrics:
         self.messages_out = self.counter("wampchat_messages_out_total", "WAMP messages sent to peers")
         self.publications = self.counter("wampchat_publications_total", "publications accepted")
         self.events_out = self.counter("wampchat_events_delivered_total", "EVENTs sent to subscribers")
-        self.calls = self.counter("wampchat_calls_total", "calls routed")
+        self.calls = self.counter("wampchat_calls_total",
+                                  "CALLs handled (routed, answered by the router, or to unknown procedures)")
         self.errors = self.counter("wampchat_errors_total", "ERROR replies sent and internal failures")
         self.denials = self.counter("wampchat_authorization_denials_total", "requests refused by authorization")
         self.auth_failures = self.counter("wampchat_authentication_failures_total", "failed logins")
