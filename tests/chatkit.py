@@ -24,10 +24,10 @@ def error_of(d):
 class ChatWorld:
     """One wampchat server and the sessions a test opened on it (all closed at the end)."""
 
-    def __init__(self, tmp_path, args=()):
+    def __init__(self, tmp_path, db, args=()):
         self.tmp_path = tmp_path
         self.args = list(args)
-        self.db = str(tmp_path / "wampchat.sqlite")
+        self.db = db
         self.server = None
         self.sessions = []
 
@@ -114,20 +114,20 @@ def payloads(collector):
 
 
 @pytest.fixture
-def world(tmp_path):
-    """A started ChatWorld with default options."""
-    w = pytest_twisted.blockon(ChatWorld(tmp_path).start())
+def world(tmp_path, db_url):
+    """A started ChatWorld with default options, on each store."""
+    w = pytest_twisted.blockon(ChatWorld(tmp_path, db_url).start())
     yield w
     pytest_twisted.blockon(w.stop())
 
 
 @pytest.fixture
-def make_world(tmp_path):
-    """Start a ChatWorld with given twistd arguments (stopped at the end)."""
+def make_world(tmp_path, db_url):
+    """Start a ChatWorld with given twistd arguments (stopped at the end), on each store."""
     made = []
 
     def make(args=()):
-        w = ChatWorld(tmp_path, args)
+        w = ChatWorld(tmp_path, db_url, args)
         made.append(w)
         return w.start()
 

@@ -1,29 +1,52 @@
-"""Shared fixtures: a real wampchat server on 127.0.0.1:0 per test, and clients that join it."""
+"""Shared fixtures: a real wampchat server on 127.0.0.1:0 per test, and clients that join it.
+
+Every test that starts a server runs twice: on a SQLite file and on the
+private PostgreSQL server (``WAMPCHAT_TEST_DB=sqlite`` or ``=postgres`` runs
+one of them, e.g. while developing).
+"""
+import os
+
 import pytest
 import pytest_twisted
 from twisted.internet import defer
 
+from postgres import postgres  # noqa: F401 (fixture)
 from wampchat.testing import connect, start_server
 
 SERIALIZER_NAMES = ["json", "msgpack", "cbor"]
+STORES = [name for name in os.environ.get("WAMPCHAT_TEST_DB", "sqlite,postgres").split(",") if name]
+
+
+@pytest.fixture(params=STORES)
+def db_url(request, tmp_path):
+    """The ``--db`` of this test's server: a fresh SQLite file, or a fresh schema on the private PostgreSQL."""
+    if request.param == "sqlite":
+        return str(tmp_path / "wampchat.sqlite")
+    return request.getfixturevalue("postgres").new_database()
+
+
+def with_db(args, db_url):
+    """``args`` with ``--db db_url`` unless they name a database themselves."""
+    args = list(args)
+    return args if "--db" in args else args + ["--db", db_url]
 
 
 @pytest.fixture
-def server(tmp_path):
+def server(tmp_path, db_url):
     """A running wampchat (the real makeService tree) with default settings."""
-    running = pytest_twisted.blockon(start_server([], tmp_path))
+    running = pytest_twisted.blockon(start_server(with_db([], db_url), tmp_path))
     yield running
     pytest_twisted.blockon(running.stop())
 
 
 @pytest.fixture
-def make_server(tmp_path):
+def make_server(tmp_path, db_url):
     """Start servers with given arguments; all are stopped at the end of the test."""
     started = []
 
     @defer.inlineCallbacks
     def make(args=()):
-        running = yield start_server(list(args), tmp_path)
+        running = yield start_server(with_db(args, db_url), tmp_path)
         started.append(running)
         return running
 

@@ -1,14 +1,11 @@
-"""Pure chat-domain tests: argument checks, message ids, presence, typing, rate limits, and the SQLite store."""
+"""Pure chat-domain tests: argument checks, message ids, presence, typing, rate limits, the admin command."""
 import pytest
-import pytest_twisted
 from autobahn.wamp.exception import ApplicationError
 from twisted.internet import task
 
 from wampchat.admin import add_user_command, list_users, main as admin_main
 from wampchat.chat import model
 from wampchat.chat.presence import Presence, SendRateLimit, TypingTimers
-from wampchat.chat.store import ChatStore
-from wampchat.router.credentials import make_credentials, verify_password
 
 
 def _error_uri(fn, *args):
@@ -54,25 +51,32 @@ def test_dm_room_id_is_order_independent():
     assert model.dm_room_id("bob", "ann") == model.dm_room_id("ann", "bob") == "dm_ann_bob"
 
 
-def test_message_ids_sort_in_acceptance_order_even_when_the_clock_steps_back():
-    """Ids from one node are strictly increasing although the clock stands still or goes back."""
-    clock = task.Clock()
-    clock.advance(1_700_000_000)
-    ids = model.MessageIds("n1", clock)
-    made = [ids.next()[0] for _ in range(3)]
-    clock.advance(-5)
-    made += [ids.next()[0] for _ in range(3)]
-    clock.advance(10)
-    made.append(ids.next()[0])
+def test_room_clock_ids_grow_even_when_the_clock_stands_still_or_steps_back():
+    """A room's ids strictly increase although the sender's time repeats or goes back, and look like ids."""
+    clock = model.RoomClock(0, 0)
+    made = [clock.next(ms, n) for n, ms in enumerate([1_700_000_000_000] * 3 + [1_699_999_995_000] * 3
+                                                     + [1_700_000_010_000])]
     assert made == sorted(made) and len(set(made)) == len(made)
     assert all(model.MESSAGE_ID_RE.match(i) for i in made)
 
 
-def test_message_ids_of_two_nodes_never_collide():
-    """Two nodes at the same millisecond make different ids."""
-    clock = task.Clock()
-    a, b = model.MessageIds("a", clock), model.MessageIds("b", clock)
-    assert a.next()[0] != b.next()[0]
+def test_room_clock_carries_into_the_next_millisecond_after_9999():
+    """Ten thousand ids in one millisecond move the clock on rather than overflow the sequence."""
+    clock = model.RoomClock(5, 9998)
+    first, second = clock.next(5, 1), clock.next(5, 2)
+    assert first[:17] == "00000000000059999" and second[:17] == "00000000000060000"
+
+
+def test_room_clock_continues_after_legacy_ids():
+    """A room migrated with its newest old id (ms + seq) hands out larger ids, whatever the old suffix."""
+    legacy = "17000000010030001a7bb8c8b"
+    clock = model.RoomClock(int(legacy[:13]), int(legacy[13:17]))
+    assert clock.next(1_600_000_000_000, 0) > legacy and clock.next(1_800_000_000_000, 1) > legacy
+
+
+def test_base36_of_numbers():
+    """The unique suffix is a number in base 36."""
+    assert [model.base36(n) for n in (0, 35, 36, 2**63)] == ["0", "z", "10", "1y2p0ij32e8e8"]
 
 
 def test_presence_goes_offline_only_with_the_last_session():
@@ -120,94 +124,7 @@ def test_send_rate_limit_is_a_sliding_window_per_session():
     assert limit.allow(1)
 
 
-# -- the store on a real SQLite file ------------------------------------------------
-
-@pytest.fixture
-def store(tmp_path):
-    """A ChatStore on a fresh SQLite file, closed after the test."""
-    from twisted.internet import reactor
-
-    s = ChatStore(str(tmp_path / "chat.sqlite"), reactor)
-    yield s
-    s.close()
-
-
-def _ids(page):
-    return [m["id"] for m in page["messages"]]
-
-
-@pytest_twisted.inlineCallbacks
-def test_history_pages_before_and_after_with_more(store):
-    """History pages backwards with before, forwards with after, oldest first, and says when more exist."""
-    yield store.create_room("r1", "R", False, "ann", 1)
-    ids = [f"{1000 + i:013d}0000n" for i in range(7)]
-    for i, msg_id in enumerate(ids):
-        yield store.add_message(msg_id, "r1", "ann", "Ann", f"m{i}", 1000 + i, None)
-    newest = yield store.history("r1", limit=3)
-    assert _ids(newest) == ids[4:] and newest["more"] is True
-    older = yield store.history("r1", before=ids[4], limit=3)
-    assert _ids(older) == ids[1:4] and older["more"] is True
-    oldest = yield store.history("r1", before=ids[1], limit=3)
-    assert _ids(oldest) == ids[:1] and oldest["more"] is False
-    caught_up = yield store.history("r1", after=ids[2], limit=3)
-    assert _ids(caught_up) == ids[3:6] and caught_up["more"] is True
-    rest = yield store.history("r1", after=ids[5], limit=3)
-    assert _ids(rest) == ids[6:] and rest["more"] is False
-
-
-@pytest_twisted.inlineCallbacks
-def test_client_msg_id_stores_a_message_once(store):
-    """A second add with the same client_msg_id returns the first message and inserts nothing; the author joins once."""
-    yield store.create_room("r1", "R", False, "ann", 1)
-    first, created, joined = yield store.add_message("00000000010000000n", "r1", "ann", "Ann", "hi", 1, "c1")
-    again, created_again, joined_again = yield store.add_message("00000000020000000n", "r1", "ann", "Ann", "hi", 2,
-                                                                 "c1")
-    assert created and not created_again and again == first
-    assert joined and not joined_again
-    _, members = yield store.load_rooms()
-    assert members["r1"] == {"ann"}
-    page = yield store.history("r1")
-    assert _ids(page) == [first["id"]]
-
-
-@pytest_twisted.inlineCallbacks
-def test_read_markers_only_move_forward_and_drive_unread(store):
-    """Unread counts other users' messages after the marker, and an older marker does not move it back."""
-    yield store.create_room("r1", "R", False, "ann", 1)
-    ids = [f"{1000 + i:013d}0000n" for i in range(4)]
-    for i, msg_id in enumerate(ids):
-        yield store.add_message(msg_id, "r1", "bob" if i else "ann", "x", "t", i, None)
-    summaries = yield store.summaries(["r1"], "ann")
-    assert summaries["r1"][0] == 3 and summaries["r1"][1]["id"] == ids[-1]
-    yield store.mark_read("r1", "ann", ids[2])
-    assert (yield store.mark_read("r1", "ann", ids[1])) == ids[2]
-    summaries = yield store.summaries(["r1"], "ann")
-    assert summaries["r1"][0] == 1
-
-
-@pytest_twisted.inlineCallbacks
-def test_rooms_members_and_users_survive_reopening(tmp_path):
-    """Everything written is there again after closing and reopening the file."""
-    from twisted.internet import reactor
-
-    path = str(tmp_path / "chat.sqlite")
-    store = ChatStore(path, reactor)
-    yield store.create_room("r1", "R", True, "ann", 1, ["ann", "bob"])
-    yield store.add_message("00000000010000000n", "r1", "ann", "Ann", "kept", 1, None)
-    yield store.add_user(make_credentials("ann", "a long password", "admin"), "Ann", 1)
-    store.close()
-    store = ChatStore(path, reactor)
-    try:
-        rooms, members = yield store.load_rooms()
-        page = yield store.history("r1")
-        creds = yield store.get_credentials("ann")
-    finally:
-        store.close()
-    assert rooms["r1"]["private"] is True and members["r1"] == {"ann", "bob"}
-    assert [m["text"] for m in page["messages"]] == ["kept"]
-    assert creds.role == "admin" and verify_password("a long password", creds.password_hash)
-    assert "a long password" not in open(path, "rb").read().decode("latin-1")
-
+# -- the admin command ---------------------------------------------------------------
 
 def test_admin_command_adds_a_user_once(tmp_path):
     """wampchat-admin adduser stores a hashed user, refuses a duplicate and a short password."""

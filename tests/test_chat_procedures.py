@@ -154,16 +154,19 @@ def test_guests_can_open_dms_with_users(world):
 
 @pytest_twisted.inlineCallbacks
 def test_send_rate_limit(make_world):
-    """Past --send-rate messages in 10 s a session gets rate_limited and nothing is stored; other sessions are unaffected."""
+    """Past --send-rate messages in 10 s a user gets rate_limited (in every session) and nothing is stored;
+    other users are unaffected."""
     world = yield make_world(["--send-rate", "3"])
     ann = yield world.user("ann")
     for i in range(3):
         yield ann.call("chat.message.send", "lobby", f"m{i}")
     assert (yield error_of(ann.call("chat.message.send", "lobby", "too many"))) == "wampchat.error.rate_limited"
-    other = yield world.user("ann", register=False)
-    yield other.call("chat.message.send", "lobby", "from another session")
+    second_tab = yield world.user("ann", register=False)
+    assert (yield error_of(second_tab.call("chat.message.send", "lobby", "nor here"))) == "wampchat.error.rate_limited"
+    bob = yield world.user("bob")
+    yield bob.call("chat.message.send", "lobby", "from someone else")
     page = yield ann.call("chat.message.history", "lobby")
-    assert [m["text"] for m in page["messages"]] == ["m0", "m1", "m2", "from another session"]
+    assert [m["text"] for m in page["messages"]] == ["m0", "m1", "m2", "from someone else"]
 
 
 # -- bad input: the documented error and no change ----------------------------------------

@@ -19,15 +19,16 @@ RECONNECTING = "document.getElementById('conn-state').dataset.state === 'reconne
 class ChatServer:
     """The server under test; it can be stopped and started again on the same port and database."""
 
-    def __init__(self, tmp_path, args=()):
+    def __init__(self, tmp_path, db, args=()):
         self.tmp_path = tmp_path
+        self.db = db
         self.args = list(args)
         self.running = None
         self.port = 0
 
     async def start(self):
         listen = f"tcp:{self.port}:interface=127.0.0.1"
-        self.running = await testing.start_server(["--listen", listen] + self.args, self.tmp_path)
+        self.running = await testing.start_server(["--listen", listen, "--db", self.db] + self.args, self.tmp_path)
         self.port = self.running.port
         return self
 
@@ -45,24 +46,24 @@ class ChatServer:
         return f"ws://127.0.0.1:{self.port}/ws"
 
 
-def run_chat_server(tmp_path, args=()):
+def run_chat_server(tmp_path, db, args=()):
     """Start a ChatServer for a fixture, and stop it when the fixture ends (a generator)."""
-    server = ChatServer(tmp_path, args)
+    server = ChatServer(tmp_path, db, args)
     pytest_twisted.blockon(defer_of(server.start()))
     yield server
     pytest_twisted.blockon(defer_of(server.stop()))
 
 
 @pytest.fixture
-def chat_server(tmp_path):
-    """A running wampchat whose chat database lives in this test's tmp_path."""
-    yield from run_chat_server(tmp_path)
+def chat_server(tmp_path, db_url):
+    """A running wampchat with a fresh database of this test (on each store)."""
+    yield from run_chat_server(tmp_path, db_url)
 
 
 @pytest.fixture
-def busy_chat_server(tmp_path):
-    """Like chat_server, but one session may send 1000 messages per 10 s (to seed long histories)."""
-    yield from run_chat_server(tmp_path, ["--send-rate", "1000"])
+def busy_chat_server(tmp_path, db_url):
+    """Like chat_server, but one user may send 1000 messages per 10 s (to seed long histories)."""
+    yield from run_chat_server(tmp_path, db_url, ["--send-rate", "1000"])
 
 
 def defer_of(coroutine):
@@ -359,7 +360,7 @@ async def test_server_restart_shows_reconnecting_then_missed_messages(chat_serve
     # Messages are sent while the page is cut off: through a second server on
     # the same database, on another port, which is gone again before the
     # page's server comes back.
-    meanwhile = ChatServer(chat_server.tmp_path)
+    meanwhile = ChatServer(chat_server.tmp_path, chat_server.db)
     await meanwhile.start()
     sender = await testing.connect(meanwhile.ws_url, authmethods=["ticket"], authid="ann", secret=PASSWORD)
     missed = [f"sent while you were away {n}" for n in range(3)]

@@ -1,26 +1,27 @@
 """
-``wampchat-admin``: manage chat accounts from the shell.
+``wampchat-admin``: manage chat accounts and the database schema from the shell.
 
-The running server keeps its users in the same SQLite file, so an operator
-can add the first admin (or any user) before or while the server runs:
+It works on the same database as the server (a SQLite file or a
+postgresql:// URL), before or while the server runs:
 
     wampchat-admin --db var/wampchat.sqlite adduser ann --role admin
+    wampchat-admin --db postgresql://wampchat:secret@db/wampchat migrate
 
 The password is read from the terminal (``getpass``) or, when stdin is not a
 terminal, from its first line, so scripts can pipe it in. It is stored only
-as salted slow hashes (see ``wampchat.router.credentials``). A running
-server sees a new user at its next login (credentials are read per login);
-its display name shows up after the server restarts.
+as salted slow hashes (see ``wampchat.router.credentials``). Every node
+reads credentials per login and display names per use, so changes apply at
+the next login, on every node of a cluster.
 """
 import argparse
 import getpass
-import sqlite3
 import sys
 import time
 
 from wampchat.chat import model
-from wampchat.chat.store import add_user, get_user, open_connection
+from wampchat.chat.store import add_user, get_user, list_users as _list_users, update_user
 from wampchat.router.credentials import make_credentials
+from wampchat.storage import LATEST_VERSION, StartupError, engine_for, migrate, run_sync
 
 ROLES = ("user", "admin", "service")
 DEFAULT_DB = "./var/wampchat.sqlite"
@@ -28,13 +29,19 @@ DEFAULT_DB = "./var/wampchat.sqlite"
 
 def _parser():
     parser = argparse.ArgumentParser(prog="wampchat-admin", description=__doc__.split("\n\n")[0].strip())
-    parser.add_argument("--db", default=DEFAULT_DB, help=f"the chat database [default: {DEFAULT_DB}]")
+    parser.add_argument("--db", default=DEFAULT_DB,
+                        help=f"the chat database: a SQLite file or a postgresql:// URL [default: {DEFAULT_DB}]")
     commands = parser.add_subparsers(dest="command", required=True)
     add = commands.add_parser("adduser", help="add a user (password from the terminal or stdin)")
     add.add_argument("username", help="a-z, 0-9 and _, 2..32 characters")
     add.add_argument("--role", choices=ROLES, default="user")
     add.add_argument("--display-name", default=None, help="the nick others see [default: the username]")
+    change = commands.add_parser("setuser", help="change a user's role or display name")
+    change.add_argument("username")
+    change.add_argument("--role", choices=ROLES, default=None)
+    change.add_argument("--display-name", default=None)
     commands.add_parser("users", help="list users and their roles")
+    commands.add_parser("migrate", help=f"upgrade the database schema to version {LATEST_VERSION}")
     return parser
 
 
@@ -48,57 +55,98 @@ def _read_password(stdin):
     return stdin.readline().rstrip("\r\n")
 
 
+def _transaction(db, fn, *args, upgrade=False):
+    """Run ``fn(tx, *args)`` on ``db`` in one transaction (creating the schema in an empty database)."""
+    engine = engine_for(db)
+    conn = engine.connect()
+    try:
+        migrate(engine, conn, upgrade=upgrade)
+        return run_sync(engine, conn, fn, *args)
+    finally:
+        conn.close()
+
+
 def add_user_command(db, username, role, display_name, password, now_ms):
     """Validate and insert one user; returns an error text or None on success."""
     if not model.USERNAME_RE.match(username) or username.startswith("guest_"):
         return f"username must match {model.USERNAME_RE.pattern} and not start with guest_"
     if not model.PASSWORD_MIN <= len(password) <= model.PASSWORD_MAX:
         return f"password must be {model.PASSWORD_MIN}..{model.PASSWORD_MAX} characters"
-    conn = open_connection(db)
+    creds = make_credentials(username, password, role)
+
+    def add(tx):
+        if get_user(tx, username) is not None:
+            return f"user {username!r} exists already"
+        add_user(tx, creds, display_name or username, now_ms)
+        return None
+
     try:
-        cur = conn.cursor()
-        if get_user(cur, username) is not None:
-            return f"user {username!r} exists already"
-        creds = make_credentials(username, password, role)
-        try:
-            add_user(cur, creds, display_name or username, now_ms)
-        except sqlite3.IntegrityError:
-            return f"user {username!r} exists already"
-        conn.commit()
-    finally:
-        conn.close()
+        return _transaction(db, add)
+    except engine_for(db).integrity_errors:  # added by someone else since we looked
+        return f"user {username!r} exists already"
+
+
+def set_user_command(db, username, role=None, display_name=None):
+    """Change a user's role and/or display name; returns an error text or None."""
+    if display_name is not None and not 1 <= len(display_name.strip()) <= 32:
+        return "display name must be 1..32 characters"
+    if not _transaction(db, update_user, username, role, display_name):
+        return f"no user {username!r}"
     return None
 
 
 def list_users(db):
     """(username, role, display name) for every user, by name."""
-    conn = open_connection(db)
+    return [(r["username"], r["role"], r["display_name"]) for r in _transaction(db, _list_users)]
+
+
+def migrate_command(db):
+    """Upgrade the schema; returns (version found, version now)."""
+    engine = engine_for(db)
+    conn = engine.connect()
     try:
-        rows = conn.execute("SELECT username, role, display_name FROM users ORDER BY username").fetchall()
+        return migrate(engine, conn, upgrade=True)
     finally:
         conn.close()
-    return [(r["username"], r["role"], r["display_name"]) for r in rows]
+
+
+def _run(args, stdin, stdout):
+    """The chosen command; an error text or None."""
+    if args.command == "users":
+        for username, role, display_name in list_users(args.db):
+            print(f"{username}\t{role}\t{display_name}", file=stdout)
+        return None
+    if args.command == "migrate":
+        found, now = migrate_command(args.db)
+        print(f"schema version {found} -> {now}" if found != now else f"schema is at version {now}", file=stdout)
+        return None
+    if args.command == "setuser":
+        error = set_user_command(args.db, args.username, args.role, args.display_name)
+        if error is None:
+            print(f"changed {args.username}", file=stdout)
+        return error
+    try:
+        password = _read_password(stdin)
+    except (ValueError, EOFError) as e:
+        return str(e)
+    error = add_user_command(args.db, args.username, args.role, args.display_name, password,
+                             int(time.time() * 1000))
+    if error is None:
+        print(f"added {args.username} ({args.role}) to {args.db}", file=stdout)
+    return error
 
 
 def main(argv=None, stdin=None, stdout=None, stderr=None):
     """Console entry point; returns the exit status."""
     stdin, stdout, stderr = stdin or sys.stdin, stdout or sys.stdout, stderr or sys.stderr
     args = _parser().parse_args(argv)
-    if args.command == "users":
-        for username, role, display_name in list_users(args.db):
-            print(f"{username}\t{role}\t{display_name}", file=stdout)
-        return 0
     try:
-        password = _read_password(stdin)
-    except (ValueError, EOFError) as e:
-        print(f"wampchat-admin: {e}", file=stderr)
-        return 1
-    error = add_user_command(args.db, args.username, args.role, args.display_name, password,
-                             int(time.time() * 1000))
+        error = _run(args, stdin, stdout)
+    except StartupError as e:
+        error = str(e)
     if error is not None:
         print(f"wampchat-admin: {error}", file=stderr)
         return 1
-    print(f"added {args.username} ({args.role}) to {args.db}", file=stdout)
     return 0
 
 

@@ -67,7 +67,9 @@ class Options(usage.Options):
         ["max-message-size", None, 1024 * 1024, "Largest WAMP message accepted, in bytes.", int],
         ["outbound-buffer", None, 4 * 1024 * 1024,
          "Bytes a peer may fall behind before it is disconnected as a slow consumer.", int],
-        ["db", None, "./var/wampchat.sqlite", "The chat database (SQLite file; created if missing)."],
+        ["db", None, "./var/wampchat.sqlite",
+         "The chat database: a SQLite file (created if missing) or postgresql://user:pass@host:5432/dbname "
+         "(shared by every node of a cluster). Pending schema migrations run at start."],
         ["send-rate", None, 20, "Chat messages one session may send per 10 seconds.", int],
         ["amqp", None, None,
          "Bridge to RabbitMQ: amqp://user:pass@host:5672/vhost, or amqps://... (certificate checked; "
@@ -80,7 +82,11 @@ class Options(usage.Options):
          int],
         ["amqp-retry-max", None, 10.0, "Longest wait between AMQP reconnection attempts, in seconds.", float],
         ["node-id", None, None,
-         "This node's id in message ids and AMQP headers (1..16 of a-z0-9) [default: random]."],
+         "This node's id in the cluster, AMQP headers and queues (1..16 of a-z0-9); give each node of a cluster "
+         "a fixed one, so a restart takes over its old presence at once [default: random]."],
+        ["node-heartbeat", None, 5.0, "Seconds between this node's presence heartbeats.", float],
+        ["node-timeout", None, 15.0,
+         "Seconds without a heartbeat after which a node counts as dead and its users go offline.", float],
     ]
 
     def __init__(self):
@@ -107,12 +113,20 @@ class Options(usage.Options):
             _check_endpoint(endpoint, "rawsocket")
         _positive("max-message-size", self["max-message-size"])
         _positive("outbound-buffer", self["outbound-buffer"])
+        if self["node-heartbeat"] <= 0 or self["node-timeout"] <= self["node-heartbeat"]:
+            raise usage.UsageError("--node-heartbeat must be positive and --node-timeout longer than it")
         if self["send-rate"] <= 0:
             raise usage.UsageError(f"--send-rate must be a positive number, not {self['send-rate']}")
         if self["node-id"] is None:
             self["node-id"] = os.urandom(4).hex()
         elif not re.match(r"^[a-z0-9]{1,16}$", self["node-id"]):
             raise usage.UsageError("--node-id must be 1..16 characters of a-z and 0-9")
+        from wampchat.storage import StartupError, engine_for
+
+        try:
+            engine_for(self["db"])
+        except StartupError as e:
+            raise usage.UsageError(str(e))
         if self["amqp"]:
             from wampchat.amqp import settings_from_options
 
@@ -155,7 +169,20 @@ class WampchatService(service.MultiService):
 
 
 def makeService(options, reactor=None):
+    """The service tree for ``twistd wampchat``; a database that cannot be used stops the start with one line."""
+    from wampchat.storage import StartupError
+
+    try:
+        return build_service(options, reactor)
+    except StartupError as e:
+        raise SystemExit(f"wampchat: {e}")
+
+
+def build_service(options, reactor=None):
+    """:func:`makeService` for embedders and tests: raises StartupError instead of exiting."""
     from twisted.internet import reactor as default_reactor
+
+    from wampchat.storage import prepare_database
 
     from wampchat.router import Router
     from wampchat.router.transports import RouterRawSocketFactory
@@ -164,6 +191,7 @@ def makeService(options, reactor=None):
 
     reactor = reactor or default_reactor
     config = options["router_config"]
+    engine = prepare_database(options["db"])
     router = Router(reactor, config)
     root = WampchatService(router)
 
@@ -181,7 +209,8 @@ def makeService(options, reactor=None):
 
     chat_settings = ChatSettings(open_registration=not options["no-open-registration"],
                                  send_rate=options["send-rate"], node_id=options["node-id"])
-    ChatRuntime(router, config.realm, options["db"], chat_settings, reactor).setServiceParent(root)
+    ChatRuntime(router, config.realm, engine, chat_settings, reactor, options["node-heartbeat"],
+                options["node-timeout"]).setServiceParent(root)
     if options["amqp"]:
         from wampchat.amqp import AmqpBridge
 

@@ -60,7 +60,7 @@ def start_server(args=(), tmp_path=None, reactor=None):
     """
     from twisted.internet import reactor as default_reactor
 
-    from wampchat.tap import Options, makeService
+    from wampchat.tap import Options, build_service
 
     reactor = reactor or default_reactor
     args = list(args)
@@ -70,7 +70,7 @@ def start_server(args=(), tmp_path=None, reactor=None):
     if tmp_path is not None and "--db" not in args:
         args += ["--db", str(tmp_path / "wampchat.sqlite")]
     options.parseOptions(args)
-    svc = makeService(options, reactor=reactor)
+    svc = build_service(options, reactor=reactor)
     svc.startService()
     for child in svc:
         if hasattr(child, "listening"):

@@ -111,32 +111,49 @@ def dm_room_id(a, b):
     return f"dm_{first}_{second}"
 
 
-class MessageIds:
-    """Message ids: 13-digit ms time, 4-digit sequence, node id.
+class RoomClock:
+    """A room's message clock: ids that sort in the order they were handed out.
 
-    They are unique across nodes (the node id), and sort in acceptance order
-    on one node even if the wall clock steps back (time never goes below the
-    last id's).
+    An id is 13 digits of milliseconds, 4 digits of sequence within that
+    millisecond, then a database-wide number in base 36 that makes it unique
+    across rooms. The clock's state lives in the room's row and is advanced
+    inside the transaction that commits the message, with the row locked, so
+    ids sort in commit order within a room whichever node sends, and a clock
+    that steps back (or a node whose clock is behind) never makes an id
+    smaller than the last one.
     """
 
-    def __init__(self, node_id, clock):
-        if not re.match(r"^[a-z0-9]{1,16}$", node_id):
-            raise ValueError("node id must be 1..16 lowercase letters or digits")
-        self.node_id = node_id
-        self._clock = clock
-        self._last_ms = 0
-        self._seq = 0
+    __slots__ = ("last_ms", "last_seq")
 
-    def next(self):
-        """A new id and its timestamp in ms."""
-        now = int(self._clock.seconds() * 1000)
-        if now > self._last_ms:
-            self._last_ms, self._seq = now, 0
+    def __init__(self, last_ms, last_seq):
+        self.last_ms = last_ms
+        self.last_seq = last_seq
+
+    def next(self, now_ms, number):
+        """The next id, given the sender's time and a fresh unique number."""
+        if now_ms > self.last_ms:
+            self.last_ms, self.last_seq = now_ms, 0
+        elif self.last_seq >= 9999:
+            self.last_ms, self.last_seq = self.last_ms + 1, 0
         else:
-            self._seq += 1
-            if self._seq > 9999:
-                self._last_ms, self._seq = self._last_ms + 1, 0
-        return f"{self._last_ms:013d}{self._seq:04d}{self.node_id}", self._last_ms
+            self.last_seq += 1
+        return f"{self.last_ms:013d}{self.last_seq:04d}{base36(number)}"
+
+
+def base36(number):
+    """``number`` (>= 0) in digits and lowercase letters."""
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    text = ""
+    while True:
+        number, rest = divmod(number, 36)
+        text = digits[rest] + text
+        if not number:
+            return text
+
+
+def name_key(name):
+    """How nicks and display names are compared for uniqueness: case-folded."""
+    return name.casefold()
 
 
 def room_dict(row):
@@ -147,7 +164,7 @@ def room_dict(row):
 
 def message_dict(row):
     """A Message object from a messages row (deleted messages keep only their identity)."""
-    msg = {"id": row["id"], "room": row["room"], "user": row["user"], "nick": row["nick"],
+    msg = {"id": row["id"], "room": row["room"], "user": row["username"], "nick": row["nick"],
            "text": "" if row["deleted"] else row["text"], "ts": row["ts"]}
     if row["edited"]:
         msg["edited"] = row["edited"]

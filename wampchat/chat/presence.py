@@ -83,6 +83,11 @@ class TypingTimers:
         self._timers.pop((room_id, user), None)
         self._on_expire(room_id, user, nick)
 
+    def stop_user(self, user):
+        """Cancel every typing state of ``user``; the rooms where one was running."""
+        rooms = [room_id for (room_id, who) in self._timers if who == user]
+        return [room_id for room_id in rooms if self.stop(room_id, user)]
+
     def stop_all(self):
         for timer in self._timers.values():
             if timer.active():
@@ -91,7 +96,7 @@ class TypingTimers:
 
 
 class SendRateLimit:
-    """At most ``count`` sends per ``window`` seconds per session."""
+    """At most ``count`` events per ``window`` seconds per key (a user, an address)."""
 
     def __init__(self, clock, count, window=10.0):
         self._clock = clock
@@ -99,9 +104,9 @@ class SendRateLimit:
         self._window = window
         self._sent = {}
 
-    def allow(self, session_id):
+    def allow(self, key):
         now = self._clock.seconds()
-        sent = self._sent.setdefault(session_id, deque())
+        sent = self._sent.setdefault(key, deque())
         while sent and sent[0] <= now - self._window:
             sent.popleft()
         if len(sent) >= self._count:
@@ -109,5 +114,5 @@ class SendRateLimit:
         sent.append(now)
         return True
 
-    def forget(self, session_id):
-        self._sent.pop(session_id, None)
+    def forget(self, key):
+        self._sent.pop(key, None)

@@ -1,27 +1,37 @@
-"""The chat service's place in the service tree: open the store, join the realm, stop cleanly."""
+"""The chat service's place in the service tree: open the store, join the realm and the cluster, stop cleanly."""
 from autobahn.wamp.types import ComponentConfig
 from twisted.application import service
 from twisted.internet import defer
 
+from wampchat.chat.online import ClusterPresence
 from wampchat.chat.service import ChatService
 from wampchat.chat.store import ChatStore
 from wampchat.router.authorize import TRUSTED
 from wampchat.router.local import attach_local
+from wampchat.storage import Database
 
 
 class ChatRuntime(service.Service):
-    """Starts the chat service inside the router; ``ready`` fires once it serves calls."""
+    """Starts the chat service inside the router; ``ready`` fires once it serves calls.
+
+    ``engine`` is a checked and migrated database engine
+    (:func:`wampchat.storage.prepare_database`); the database threads start
+    and stop with this service.
+    """
 
     name = "chat"
 
-    def __init__(self, router, realm_name, db_path, settings, reactor):
+    def __init__(self, router, realm_name, engine, settings, reactor, heartbeat=5.0, node_timeout=15.0):
         self._router = router
         self._realm_name = realm_name
-        self.db_path = db_path
+        self.engine = engine
         self.settings = settings
         self._reactor = reactor
+        self._heartbeat = heartbeat
+        self._node_timeout = node_timeout
         self.store = None
         self.session = None
+        self.cluster = None
         self.ready = None
 
     def startService(self):
@@ -30,10 +40,17 @@ class ChatRuntime(service.Service):
 
     async def _start(self):
         realm = self._router.realm(self._realm_name)
-        self.store = ChatStore(self.db_path, self._reactor)
+        database = Database(self.engine, self._reactor)
+        self.store = ChatStore(database)
         session = ChatService(ComponentConfig(realm=self._realm_name), self.store, realm, self._reactor,
                               self.settings)
         await session.load()
+        self.cluster = ClusterPresence(database, self.settings.node_id, self._reactor, session.announce_presence,
+                                       self._heartbeat, self._node_timeout)
+        session.cluster = self.cluster
+        await self.cluster.start()
+        self._router.health["database"] = database.health
+        self._router.health["nodes"] = self.cluster.health
         realm.authorizer.add_rule(session.authorize)
         realm.add_join_hook(session.check_join)
         self._router.credentials.add_provider(self.store)
@@ -45,7 +62,12 @@ class ChatRuntime(service.Service):
 
     def stopService(self):
         super().stopService()
+        return defer.ensureDeferred(self._stop())
+
+    async def _stop(self):
         if self.session is not None and self.session.is_attached():
             self.session.leave()
+        if self.cluster is not None:
+            await self.cluster.stop()
         if self.store is not None:
             self.store.close()

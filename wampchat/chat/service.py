@@ -3,30 +3,36 @@ The chat service: ``chat.*`` procedures and topics, inside the router.
 
 It is an ordinary Autobahn ``ApplicationSession`` joined in-process (role
 ``trusted``), so every caller's identity comes from the router
-(``details.caller_authid``), never from the request. It keeps rooms and
-memberships in memory for the synchronous authorization rule it adds to the
-realm, and every change goes to SQLite first: an event is published only
-after its row is committed.
+(``details.caller_authid``), never from the request. State lives in the
+store (SQLite or a PostgreSQL shared by a cluster): the service keeps only
+what cannot go stale (rooms, which never change once created), this node's
+own sessions, typing timers and rate limits. An event is published only
+after the change it announces is committed.
 """
 import functools
 import inspect
-import sqlite3
+from collections import OrderedDict
 
 from autobahn.twisted.wamp import ApplicationSession
 from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.types import PublishOptions, RegisterOptions
+from twisted.internet import defer
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 
 from wampchat.chat import model
 from wampchat.chat.model import CONFLICT, FORBIDDEN, INVALID, LOBBY, NOT_FOUND, RATE_LIMITED, fail
 from wampchat.chat.presence import Presence, SendRateLimit, TypingTimers
+from wampchat.chat.sends import GroupCommit, SendRequest, add_messages
 from wampchat.router.auth import validate_nick
 from wampchat.router.authorize import TRUSTED
 from wampchat.router.credentials import make_credentials
+from wampchat.storage import Conflict, StoreUnavailable
 
 ACCOUNT_ROLES = ("user", "admin", "service")
 TYPING_TIMEOUT = 6.0
+ROOM_CACHE_SIZE = 10000
+LOGIN_NICKS_KEPT = 10000
 
 
 class ChatSettings:
@@ -54,8 +60,34 @@ class Caller:
         return self.role == "admin"
 
 
+class RoomCache:
+    """Rooms by id, read through from the store. Rooms never change once created, so nothing goes stale;
+    a miss asks the store (a room another node created a moment ago is found)."""
+
+    def __init__(self, store, size=ROOM_CACHE_SIZE):
+        self._store = store
+        self._size = size
+        self._rooms = OrderedDict()
+
+    def peek(self, room_id):
+        return self._rooms.get(room_id)
+
+    def put(self, room):
+        self._rooms[room["id"]] = room
+        if len(self._rooms) > self._size:
+            self._rooms.popitem(last=False)
+
+    async def get(self, room_id):
+        room = self._rooms.get(room_id)
+        if room is None:
+            room = await self._store.get_room(room_id)
+            if room is not None:
+                self.put(room)
+        return room
+
+
 class ChatService(ApplicationSession):
-    """Implements API.md §4–5 on top of a :class:`~wampchat.chat.store.ChatStore`."""
+    """Implements the chat API on top of a :class:`~wampchat.chat.store.ChatStore`."""
 
     log = Logger()
 
@@ -65,25 +97,21 @@ class ChatService(ApplicationSession):
         self.router_realm = realm
         self.reactor = reactor
         self.settings = settings
-        self.ids = model.MessageIds(settings.node_id, reactor)
-        self.presence = Presence()
+        self.rooms = RoomCache(store)
+        self.sessions = Presence()         # this node's sessions
+        self.cluster = None                # a ClusterPresence, set by the runtime before joining
         self.typing = TypingTimers(reactor, TYPING_TIMEOUT, self._typing_expired)
         self.send_limit = SendRateLimit(reactor, settings.send_rate)
+        self._login_nicks = OrderedDict()  # session id -> display name, from the join hook to the join
+        self.sends = GroupCommit(lambda batch: store.database.run(add_messages, batch))
         self.send_duration = realm.metrics.histogram(  # /metrics; observed in message_send
             "wampchat_chat_send_duration_seconds", "chat.message.send calls, from invocation to a successful result")
-        self.rooms = {}
-        self.members = {}
-        self.nicks = {}
         self.ready = None
 
     # -- start-up ---------------------------------------------------------------
     async def load(self):
-        """Read rooms, members and display names; create the lobby on first start."""
-        now = self._now()
-        await self.store.create_room(LOBBY, "Lobby", False, None, now)
-        await self.store.forget_guests()  # left behind if the last run ended without its guests leaving
-        self.rooms, self.members = await self.store.load_rooms()
-        self.nicks = await self.store.display_names()
+        """Create the lobby on first start."""
+        await self.store.create_room(LOBBY, "Lobby", False, None, self._now())
 
     def onConnect(self):
         self.join(self.config.realm)
@@ -123,58 +151,59 @@ class ChatService(ApplicationSession):
     def _now(self):
         return int(self.reactor.seconds() * 1000)
 
-    def _caller(self, details):
+    async def _caller(self, details):
         session = details.caller
         user, role = details.caller_authid, details.caller_authrole
-        known = self.presence.session(session)
-        nick = known[2] if known else self.nicks.get(user, user)
-        return Caller(session, user, role, nick)
+        known = self.sessions.session(session)
+        if known is not None:
+            return Caller(session, user, role, known[2])
+        # a caller without a session here (e.g. an AMQP service): its display name, if it has one
+        return Caller(session, user, role, await self.store.display_name(user) or user)
 
-    def _nick_for(self, authid, role, authextra):
-        if role == "guest":
-            return (authextra or {}).get("nick") or authid
-        return self.nicks.get(authid, authid)
+    def _is_online_here(self, user):
+        return self.sessions.is_online(user)
 
-    def can_read(self, user, room_id):
-        room = self.rooms.get(room_id)
+    async def may_read(self, user, room_id):
+        """Public rooms are open to everyone signed in; private rooms (and DMs) to their members."""
+        room = await self.rooms.get(room_id)
         if room is None:
             return False
-        return not room["private"] or user in self.members.get(room_id, ())
+        return not room["private"] or await self.store.is_member(room_id, user)
 
-    def _readable_room(self, caller, room_id):
+    async def _readable_room(self, caller, room_id):
         """The room, or not_found when it does not exist or the caller may not see it."""
         model.check_room_id(room_id)
-        if not self.can_read(caller.user, room_id):
+        room = await self.rooms.get(room_id)
+        if room is None or (room["private"] and not await self.store.is_member(room_id, caller.user)):
             fail(NOT_FOUND, f"no room {room_id!r}")
-        return self.rooms[room_id]
+        return room
 
-    def _publish_room(self, room_id, kind, payload):
-        """Publish a room event; a private room's go only to its current members.
+    def _publish(self, room_id, kind, payload, audience):
+        """Publish a room event; ``audience`` (a private room's members) limits who gets it.
 
         The authorization rule checks membership when someone subscribes; the
         eligibility list also keeps events from a subscription that outlived
         its membership (after ``chat.room.leave`` or a guest's departure).
         """
-        options = None
-        room = self.rooms.get(room_id)
-        if room is not None and room["private"]:
-            options = PublishOptions(eligible_authid=sorted(self.members.get(room_id, ())))
+        options = PublishOptions(eligible_authid=audience) if audience is not None else None
         self.publish(f"chat.room.{room_id}.{kind}", payload, options=options)
+
+    async def _publish_room(self, room, kind, payload):
+        """Publish to a room, asking the store for a private room's current members."""
+        audience = await self.store.member_names(room["id"]) if room["private"] else None
+        self._publish(room["id"], kind, payload, audience)
 
     def _user(self, user, nick, role):
         return {"user": user, "nick": nick, "role": role}
 
-    async def _add_member(self, room_id, user, nick):
+    async def _add_member(self, room, user, nick):
         """Make ``user`` a member (committed), then announce it; True if new."""
-        if user in self.members.setdefault(room_id, set()):
-            return False
-        added = await self.store.add_member(room_id, user, self._now())
-        self.members[room_id].add(user)
-        if added:  # a concurrent send may have made the user a member (and announced it) meanwhile
-            self._publish_room(room_id, "presence", {"user": user, "nick": nick, "event": "join"})
+        added = await self.store.add_member(room["id"], user, self._now())
+        if added:
+            await self._publish_room(room, "presence", {"user": user, "nick": nick, "event": "join"})
         return added
 
-    # -- authorization (API.md §3), asked by the router for every chat.* URI --------
+    # -- authorization, asked by the router for every chat.* URI ------------------------
     def authorize(self, request):
         uri = request.uri
         if not uri.startswith("chat."):
@@ -184,31 +213,47 @@ class ChatService(ApplicationSession):
             return session.authrole == TRUSTED
         if request.action == "call":
             return True  # each procedure checks its own arguments and rights
+        parts = uri.split(".")
         if request.match != "exact":
             if session.authrole == "admin":
                 return True
-            parts = uri.split(".")
             # a prefix on one readable room ("chat.room.lobby.") reaches nothing it may not read
-            return (request.match == "prefix" and len(parts) >= 4 and parts[1] == "room"
-                    and parts[2] != "" and self.can_read(session.authid, parts[2]))
-        parts = uri.split(".")
+            if request.match == "prefix" and len(parts) >= 4 and parts[1] == "room" and parts[2] != "":
+                return self._may_read_now(session.authid, parts[2])
+            return False
         if uri == "chat.rooms":
             return True
         if len(parts) == 4 and parts[1] == "room":
-            return self.can_read(session.authid, parts[2])
+            return self._may_read_now(session.authid, parts[2])
         if len(parts) == 4 and parts[1] == "user":
             return parts[2] == session.authid
         return False
 
-    def check_join(self, info):
-        """Join hook: a guest's nick must be unique among online users and not a registered name."""
+    def _may_read_now(self, user, room_id):
+        """True at once for a known public room; otherwise a Deferred asking the store."""
+        room = self.rooms.peek(room_id)
+        if room is not None and not room["private"]:
+            return True
+        return defer.ensureDeferred(self.may_read(user, room_id)).addErrback(self._authorization_failed)
+
+    def _authorization_failed(self, failure):
+        failure.trap(StoreUnavailable)
+        self.log.warn("authorization refused, the database is unavailable: {e}", e=failure.value)
+        return False
+
+    async def check_join(self, info):
+        """Join hook: a guest's nick must be unique among online users and not a registered name;
+        an account shows its display name (looked up now, so the session arrives with it)."""
+        if info.authrole == TRUSTED or info.authmethod == "internal":
+            return None
         if info.authrole != "guest":
+            self._login_nicks[info.id] = await self.store.display_name(info.authid) or info.authid
+            if len(self._login_nicks) > LOGIN_NICKS_KEPT:  # joins refused after the hook never claim theirs
+                self._login_nicks.popitem(last=False)
             return None
         nick = info.authextra.get("nick") or info.authid
-        wanted = nick.casefold()
-        if self.presence.nick_taken(nick, info.authid) or any(
-            wanted in (name.casefold(), shown.casefold()) for name, shown in self.nicks.items()
-        ):
+        if self.sessions.nick_taken(nick, info.authid) or await self.store.name_in_use(model.name_key(nick),
+                                                                                        info.authid):
             raise ApplicationError(CONFLICT, f"the nick {nick!r} is taken; choose another")
         return None
 
@@ -218,33 +263,39 @@ class ChatService(ApplicationSession):
         if role == TRUSTED or details.get("authmethod") == "internal":
             return
         authid = details["authid"]
-        nick = self._nick_for(authid, role, details.get("authextra"))
-        if self.presence.session(details["session"]) is not None:
+        if self.sessions.session(details["session"]) is not None:
             return
-        if self.presence.joined(details["session"], authid, role, nick):
-            for room_id, members in self.members.items():
-                if authid in members:
-                    self._publish_room(room_id, "presence", {"user": authid, "nick": nick, "event": "online"})
+        if role == "guest":
+            nick = (details.get("authextra") or {}).get("nick") or authid
+        else:
+            nick = self._login_nicks.pop(details["session"], None) or authid
+        if self.sessions.joined(details["session"], authid, role, nick):
+            self.cluster.arrived(authid, role, nick)
 
     async def _session_left(self, session_id, authid=None, authrole=None):
-        self.send_limit.forget(session_id)
-        gone = self.presence.left(session_id)
+        gone = self.sessions.left(session_id)
         if gone is None:
             return
-        authid, role, nick, offline = gone
-        if not offline:
+        authid, role, nick, last_here = gone
+        if not last_here:
             return
-        rooms = [room_id for room_id, members in self.members.items() if authid in members]
-        for room_id in rooms:
-            if self.typing.stop(room_id, authid):
-                self._publish_room(room_id, "typing", {"user": authid, "nick": nick, "typing": False})
-            self._publish_room(room_id, "presence", {"user": authid, "nick": nick, "event": "offline"})
-        if role == "guest":
-            # guests are not accounts: when the last session goes, so do their memberships
-            for room_id in rooms:
-                await self.store.remove_member(room_id, authid)
-                self.members[room_id].discard(authid)
-                self._publish_room(room_id, "presence", {"user": authid, "nick": nick, "event": "leave"})
+        self.send_limit.forget(authid)
+        for room_id in self.typing.stop_user(authid):
+            room = self.rooms.peek(room_id) or await self.rooms.get(room_id)
+            if room is not None:
+                await self._publish_room(room, "typing", {"user": authid, "nick": nick, "typing": False})
+        await self.cluster.departed(authid, role, nick)
+
+    def announce_presence(self, change):
+        """A user came online or went offline in the cluster (this node decided): tell their rooms."""
+        if not self.is_attached():
+            return  # shutting down: the other nodes take over
+        event = "online" if change.online else "offline"
+        for room_id, audience in change.rooms:
+            self._publish(room_id, "presence", {"user": change.user, "nick": change.nick, "event": event}, audience)
+            if change.left:
+                self._publish(room_id, "presence", {"user": change.user, "nick": change.nick, "event": "leave"},
+                              audience)
 
     # -- chat.user.* ----------------------------------------------------------------
     async def user_register(self, username=None, password=None, display_name=None, details=None):
@@ -259,159 +310,132 @@ class ChatService(ApplicationSession):
             nick = validate_nick(display_name)
             if nick is None:
                 fail(INVALID, "display_name must be 1..32 printable characters without < or >")
-        if await self.store.user_exists(username):
+        if await self.store.get_user(username) is not None:
             fail(CONFLICT, f"the username {username!r} is taken")
         creds = await deferToThreadPool(self.reactor, self.reactor.getThreadPool(),
                                         make_credentials, username, password, "user")
         try:
             await self.store.add_user(creds, nick, self._now())
-        except sqlite3.IntegrityError:
+        except Conflict:
             fail(CONFLICT, f"the username {username!r} is taken")
-        self.nicks[username] = nick
         return self._user(username, nick, "user")
 
-    def user_me(self, details=None):
-        caller = self._caller(details)
+    async def user_me(self, details=None):
+        caller = await self._caller(details)
         return self._user(caller.user, caller.nick, caller.role)
 
     # -- chat.room.* ------------------------------------------------------------------
     async def room_create(self, room_id=None, title=None, private=False, details=None):
-        caller = self._caller(details)
+        caller = await self._caller(details)
         if caller.role not in ACCOUNT_ROLES:
             fail(FORBIDDEN, "creating rooms needs an account; guests may join public rooms")
         model.check_room_id(room_id, creating=True)
         title = model.check_title(title, room_id)
         model.check_bool(private, "private")
-        if room_id in self.rooms:
-            fail(CONFLICT, f"a room {room_id!r} exists already")
         now = self._now()
         if not await self.store.create_room(room_id, title, private, caller.user, now, [caller.user]):
             fail(CONFLICT, f"a room {room_id!r} exists already")
         room = {"id": room_id, "title": title, "private": private, "owner": caller.user, "created": now}
-        self.rooms[room_id] = room
-        self.members[room_id] = {caller.user}
+        self.rooms.put(room)
         if not private:
             self.publish("chat.rooms", {"event": "created", "room": room})
         return room
 
     async def room_list(self, details=None):
-        caller = self._caller(details)
-        visible = [r for r in self.rooms.values() if self.can_read(caller.user, r["id"])]
-        summaries = await self.store.summaries([r["id"] for r in visible], caller.user)
-        result = []
-        for room in sorted(visible, key=lambda r: (r["created"], r["id"])):
-            unread, last = summaries[room["id"]]
-            result.append(dict(room, unread=unread, last_message=last,
-                               member=caller.user in self.members.get(room["id"], ())))
-        return result
+        caller = await self._caller(details)
+        return await self.store.visible_rooms(caller.user)
 
     async def room_join(self, room_id=None, details=None):
-        caller = self._caller(details)
-        room = self._readable_room(caller, room_id)
-        await self._add_member(room_id, caller.user, caller.nick)
+        caller = await self._caller(details)
+        room = await self._readable_room(caller, room_id)
+        await self._add_member(room, caller.user, caller.nick)
         history = await self.store.history(room_id, limit=model.HISTORY_DEFAULT)
-        return {"room": room, "members": self._member_list(room_id), "history": history["messages"],
+        return {"room": room, "members": await self._member_list(room_id), "history": history["messages"],
                 "more": history["more"]}
 
     async def room_leave(self, room_id=None, details=None):
-        caller = self._caller(details)
-        self._readable_room(caller, room_id)
-        if caller.user not in self.members.get(room_id, ()):
+        caller = await self._caller(details)
+        room = await self._readable_room(caller, room_id)
+        if not await self.store.remove_member(room_id, caller.user):
             fail(NOT_FOUND, f"you are not a member of {room_id!r}")
-        await self.store.remove_member(room_id, caller.user)
-        self.members[room_id].discard(caller.user)
-        self._publish_room(room_id, "presence", {"user": caller.user, "nick": caller.nick, "event": "leave"})
+        await self._publish_room(room, "presence", {"user": caller.user, "nick": caller.nick, "event": "leave"})
         return None
 
     async def room_invite(self, room_id=None, username=None, details=None):
-        caller = self._caller(details)
-        room = self._readable_room(caller, room_id)
+        caller = await self._caller(details)
+        room = await self._readable_room(caller, room_id)
         model.check_username(username)
         if not room["private"]:
             fail(INVALID, "public rooms need no invitation: anyone may join")
         if room["owner"] != caller.user and not caller.is_admin:
             fail(FORBIDDEN, "only the room's owner or an admin may invite")
-        nick = await self._account_nick(username)
+        nick = await self.store.display_name(username)
         if nick is None:
             fail(NOT_FOUND, f"no user {username!r}")
-        await self._add_member(room_id, username, nick)
+        await self._add_member(room, username, nick)
         self.publish(f"chat.user.{username}.notify", {"event": "invited", "room": room})
         return None
 
-    def room_members(self, room_id=None, details=None):
-        caller = self._caller(details)
-        self._readable_room(caller, room_id)
-        return self._member_list(room_id)
+    async def room_members(self, room_id=None, details=None):
+        caller = await self._caller(details)
+        await self._readable_room(caller, room_id)
+        return await self._member_list(room_id)
 
-    def _member_list(self, room_id):
+    async def _member_list(self, room_id):
         result = []
-        for user in sorted(self.members.get(room_id, ())):
-            online = self.presence.is_online(user)
-            result.append({"user": user, "nick": self._shown_nick(user), "online": online})
+        for user, display_name, online_nick in await self.store.members(room_id):
+            here = self.sessions.nick_of(user)
+            online = online_nick is not None or here is not None
+            result.append({"user": user, "nick": display_name or online_nick or here or user, "online": online})
         return result
-
-    async def _account_nick(self, username):
-        """A registered user's display name, or None.
-
-        Asks the store when the name is not in memory, so users added with
-        ``wampchat-admin`` while the server runs can be invited and DM'd.
-        """
-        nick = self.nicks.get(username)
-        if nick is None:
-            row = await self.store.get_user(username)
-            if row is not None:
-                nick = self.nicks[username] = row["display_name"] or username
-        return nick
-
-    def _shown_nick(self, user):
-        return self.nicks.get(user) or self.presence.nick_of(user) or user
 
     # -- chat.dm.open -------------------------------------------------------------------
     async def dm_open(self, username=None, details=None):
-        caller = self._caller(details)
+        caller = await self._caller(details)
         model.check_username(username)
         if username == caller.user:
             fail(INVALID, "a direct message needs someone else")
-        if not self.presence.is_online(username) and await self._account_nick(username) is None:
+        if not self._is_online_here(username) and await self.store.known_user(username) is None:
             fail(NOT_FOUND, f"no user {username!r}")
         room_id = model.dm_room_id(caller.user, username)
-        room = self.rooms.get(room_id)
+        room = await self.rooms.get(room_id)
         if room is None:
             now = self._now()
             first, second = sorted((caller.user, username))
             room = {"id": room_id, "title": f"{first} & {second}", "private": True, "owner": None, "created": now}
-            await self.store.create_room(room_id, room["title"], True, None, now, [first, second])
-            self.rooms[room_id] = room
-            self.members[room_id] = {first, second}
-            self.publish(f"chat.user.{username}.notify", {"event": "dm", "room": room})
+            if await self.store.create_room(room_id, room["title"], True, None, now, [first, second]):
+                self.publish(f"chat.user.{username}.notify", {"event": "dm", "room": room})
+            room = await self.rooms.get(room_id)  # whoever created it first, this is the room
         return room
 
     # -- chat.message.* -----------------------------------------------------------------
     async def message_send(self, room_id=None, text=None, client_msg_id=None, details=None):
         started = self.reactor.seconds()
-        caller = self._caller(details)
-        self._readable_room(caller, room_id)
+        caller = await self._caller(details)
+        await self._readable_room(caller, room_id)
         model.check_text(text)
         model.check_client_msg_id(client_msg_id)
-        if not self.send_limit.allow(caller.session):
+        if not self.send_limit.allow(caller.user):
             fail(RATE_LIMITED, f"at most {self.settings.send_rate} messages per 10 seconds")
-        msg_id, ts = self.ids.next()
-        message, created, joined = await self.store.add_message(msg_id, room_id, caller.user, caller.nick, text,
-                                                                ts, client_msg_id)
-        if created:
-            # no await between the commit and the event: events leave in id order
-            self.members.setdefault(room_id, set()).add(caller.user)
-            if joined:
-                self._publish_room(room_id, "presence", {"user": caller.user, "nick": caller.nick, "event": "join"})
+        outcome = await self.sends.submit(SendRequest(room_id, caller.user, caller.nick, text, self._now(),
+                                                      client_msg_id))
+        if outcome.refused:
+            fail(NOT_FOUND, f"no room {room_id!r}")
+        if outcome.created:
+            # no await between the commit and the event: a node's events leave in id order
+            if outcome.joined:
+                self._publish(room_id, "presence", {"user": caller.user, "nick": caller.nick, "event": "join"},
+                              outcome.audience)
             if self.typing.stop(room_id, caller.user):
-                self._publish_room(room_id, "typing", {"user": caller.user, "nick": caller.nick, "typing": False})
-            self._publish_room(room_id, "message", message)
+                self._publish(room_id, "typing", {"user": caller.user, "nick": caller.nick, "typing": False},
+                              outcome.audience)
+            self._publish(room_id, "message", outcome.message, outcome.audience)
         self.send_duration.observe(self.reactor.seconds() - started)
-        return message
+        return outcome.message
 
     async def message_history(self, room_id=None, before=None, after=None, limit=None, details=None):
-        caller = self._caller(details)
-        self._readable_room(caller, room_id)
+        caller = await self._caller(details)
+        await self._readable_room(caller, room_id)
         if before is not None:
             model.check_message_id(before, "before")
         if after is not None:
@@ -420,65 +444,70 @@ class ChatService(ApplicationSession):
         return await self.store.history(room_id, before=before, after=after, limit=limit)
 
     async def _own_message(self, caller, room_id, message_id):
-        self._readable_room(caller, room_id)
+        room = await self._readable_room(caller, room_id)
         model.check_message_id(message_id)
         message = await self.store.get_message(room_id, message_id)
         if message is None or message.get("deleted"):
             fail(NOT_FOUND, f"no message {message_id!r} in {room_id!r}")
-        return message
+        return room, message
 
     async def message_edit(self, room_id=None, message_id=None, text=None, details=None):
-        caller = self._caller(details)
+        caller = await self._caller(details)
         model.check_text(text)
-        message = await self._own_message(caller, room_id, message_id)
+        room, message = await self._own_message(caller, room_id, message_id)
         if message["user"] != caller.user:
             fail(FORBIDDEN, "only the author may edit a message")
-        edited = await self.store.edit_message(message_id, text, self._now())
-        self._publish_room(room_id, "edit", edited)
+        edited = await self.store.edit_message(room_id, message_id, text, self._now())
+        await self._publish_room(room, "edit", edited)
         return edited
 
     async def message_delete(self, room_id=None, message_id=None, details=None):
-        caller = self._caller(details)
-        message = await self._own_message(caller, room_id, message_id)
-        owner = self.rooms[room_id]["owner"]
-        if caller.user not in (message["user"], owner) and not caller.is_admin:
+        caller = await self._caller(details)
+        room, message = await self._own_message(caller, room_id, message_id)
+        if caller.user not in (message["user"], room["owner"]) and not caller.is_admin:
             fail(FORBIDDEN, "only the author, the room's owner or an admin may delete a message")
-        await self.store.delete_message(message_id)
-        self._publish_room(room_id, "delete", {"id": message_id, "room": room_id})
+        await self.store.delete_message(room_id, message_id)
+        await self._publish_room(room, "delete", {"id": message_id, "room": room_id})
         return None
 
     # -- chat.typing / chat.read ------------------------------------------------------------
-    def typing_set(self, room_id=None, typing=None, details=None):
-        caller = self._caller(details)
-        self._readable_room(caller, room_id)
+    async def typing_set(self, room_id=None, typing=None, details=None):
+        caller = await self._caller(details)
+        room = await self._readable_room(caller, room_id)
         model.check_bool(typing, "typing")
         if typing:
             self.typing.start(room_id, caller.user, caller.nick)
         elif not self.typing.stop(room_id, caller.user):
             return None
-        self._publish_room(room_id, "typing", {"user": caller.user, "nick": caller.nick, "typing": typing})
+        await self._publish_room(room, "typing", {"user": caller.user, "nick": caller.nick, "typing": typing})
         return None
 
     def _typing_expired(self, room_id, user, nick):
-        self._publish_room(room_id, "typing", {"user": user, "nick": nick, "typing": False})
+        room = self.rooms.peek(room_id)
+        if room is not None:
+            payload = {"user": user, "nick": nick, "typing": False}
+            defer.ensureDeferred(self._publish_room(room, "typing", payload)).addErrback(
+                lambda f: self.log.warn("typing end in {room} not announced: {e}", room=room_id, e=f.value))
 
     async def read_set(self, room_id=None, message_id=None, details=None):
-        caller = self._caller(details)
-        self._readable_room(caller, room_id)
+        caller = await self._caller(details)
+        room = await self._readable_room(caller, room_id)
         model.check_message_id(message_id)
         if await self.store.get_message(room_id, message_id) is None:
             fail(NOT_FOUND, f"no message {message_id!r} in {room_id!r}")
         marker = await self.store.mark_read(room_id, caller.user, message_id)
         if marker == message_id:
-            self._publish_room(room_id, "read", {"user": caller.user, "message_id": message_id})
+            await self._publish_room(room, "read", {"user": caller.user, "message_id": message_id})
         return None
 
 
 def _guarded(fn):
     """Wrap a procedure so wrong argument shapes become invalid_argument, not internal errors.
 
-    A TypeError from calling with unknown or too many arguments is the caller's
-    mistake; anything else unexpected is logged and answered as unavailable.
+    A TypeError from calling with unknown or too many arguments is the
+    caller's mistake; a database that is away is ``unavailable`` (logged as a
+    warning, the caller may retry); anything else unexpected is logged with
+    its traceback and answered as unavailable.
     """
     signature = inspect.signature(fn)
 
@@ -495,6 +524,9 @@ def _guarded(fn):
             return result
         except ApplicationError:
             raise
+        except StoreUnavailable as e:
+            ChatService.log.warn("chat procedure {name}: {e}", name=fn.__name__, e=e)
+            raise ApplicationError(model.UNAVAILABLE, "the chat database is unavailable; try again shortly")
         except Exception:
             ChatService.log.failure("chat procedure {name} failed", name=fn.__name__)
             raise ApplicationError(model.UNAVAILABLE, "the chat service could not complete this request")

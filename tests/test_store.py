@@ -1,0 +1,252 @@
+"""The chat store on both engines: history pages, idempotent sends, read markers, persistence, commit order."""
+import threading
+
+import pytest
+import pytest_twisted
+from twisted.internet import defer
+
+from wampchat.chat.sends import GroupCommit, SendRequest, add_messages
+from wampchat.chat.store import ChatStore
+from wampchat.router.credentials import make_credentials, verify_password
+from wampchat.storage import Conflict, open_database, run_sync
+from wampchat.storage.engines import engine_for
+
+
+@pytest.fixture
+def store(db_url):
+    """A ChatStore on a fresh database of each engine, closed after the test."""
+    from twisted.internet import reactor
+
+    s = ChatStore(open_database(db_url, reactor))
+    yield s
+    s.close()
+
+
+def send(store, room, user, text, ts, client_msg_id=None):
+    """Store one message through the real send transaction; Deferred of its SendOutcome."""
+    d = store.database.run(add_messages, [SendRequest(room, user, user.title(), text, ts, client_msg_id)])
+    return d.addCallback(lambda outcomes: outcomes[0])
+
+
+def _ids(page):
+    return [m["id"] for m in page["messages"]]
+
+
+@pytest_twisted.inlineCallbacks
+def test_history_pages_before_and_after_with_more(store):
+    """History pages backwards with before, forwards with after, oldest first, and says when more exist."""
+    yield store.create_room("r1", "R", False, "ann", 1)
+    ids = []
+    for i in range(7):
+        ids.append((yield send(store, "r1", "ann", f"m{i}", 1000 + i)).message["id"])
+    assert ids == sorted(ids)
+    newest = yield store.history("r1", limit=3)
+    assert _ids(newest) == ids[4:] and newest["more"] is True
+    older = yield store.history("r1", before=ids[4], limit=3)
+    assert _ids(older) == ids[1:4] and older["more"] is True
+    oldest = yield store.history("r1", before=ids[1], limit=3)
+    assert _ids(oldest) == ids[:1] and oldest["more"] is False
+    caught_up = yield store.history("r1", after=ids[2], limit=3)
+    assert _ids(caught_up) == ids[3:6] and caught_up["more"] is True
+    rest = yield store.history("r1", after=ids[5], limit=3)
+    assert _ids(rest) == ids[6:] and rest["more"] is False
+
+
+@pytest_twisted.inlineCallbacks
+def test_ids_keep_order_when_the_clock_stands_still_or_steps_back(store):
+    """A sender clock that repeats or goes back never makes a smaller id; ids are unique across rooms."""
+    yield store.create_room("r1", "R", False, "ann", 1)
+    yield store.create_room("r2", "R", False, "ann", 1)
+    made = []
+    for ts in (5000, 5000, 4000, 5000, 6000):
+        for room in ("r1", "r2"):
+            made.append((room, (yield send(store, room, "ann", "t", ts)).message["id"]))
+    for room in ("r1", "r2"):
+        ids = [i for r, i in made if r == room]
+        assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    assert len({i for _, i in made}) == len(made)
+
+
+@pytest_twisted.inlineCallbacks
+def test_client_msg_id_stores_a_message_once(store):
+    """A retry with the same client_msg_id returns the first message and inserts nothing; the author joins once."""
+    yield store.create_room("r1", "R", False, "ann", 1)
+    first = yield send(store, "r1", "ann", "hi", 1, "c1")
+    again = yield send(store, "r1", "ann", "hi", 2, "c1")
+    assert first.created and not again.created and again.message == first.message
+    assert first.joined and not again.joined
+    assert (yield store.member_names("r1")) == ["ann"]
+    assert _ids((yield store.history("r1"))) == [first.message["id"]]
+
+
+@pytest_twisted.inlineCallbacks
+def test_one_batch_with_a_repeated_client_msg_id_stores_it_once(store):
+    """Two sends with one client_msg_id in the same group commit become one message."""
+    yield store.create_room("r1", "R", False, "ann", 1)
+    batch = [SendRequest("r1", "ann", "Ann", "hi", 1, "c1"), SendRequest("r1", "ann", "Ann", "hi", 1, "c1"),
+             SendRequest("r1", "bob", "Bob", "yo", 1, "c1")]
+    first, repeat, other = yield store.database.run(add_messages, batch)
+    assert first.created and not repeat.created and repeat.message == first.message
+    assert other.created and other.message["id"] != first.message["id"]
+    assert len((yield store.history("r1"))["messages"]) == 2
+
+
+@pytest_twisted.inlineCallbacks
+def test_private_rooms_refuse_non_members_inside_the_transaction(store):
+    """A send to a private room by a non-member stores nothing; a member's send carries the audience."""
+    yield store.create_room("p", "P", True, "ann", 1, ["ann", "bob"])
+    refused = yield send(store, "p", "eve", "let me in", 1)
+    allowed = yield send(store, "p", "bob", "hello", 2)
+    assert refused.refused and refused.message is None
+    assert allowed.created and allowed.audience == ["ann", "bob"] and not allowed.joined
+    assert [m["text"] for m in (yield store.history("p"))["messages"]] == ["hello"]
+
+
+@pytest_twisted.inlineCallbacks
+def test_read_markers_only_move_forward_and_drive_unread(store):
+    """Unread counts other users' messages after the marker, and an older marker does not move it back."""
+    yield store.create_room("r1", "R", False, "ann", 1, ["ann"])
+    ids = []
+    for i in range(4):
+        ids.append((yield send(store, "r1", "bob" if i else "ann", "t", 10 + i)).message["id"])
+    (room,) = [r for r in (yield store.visible_rooms("ann")) if r["id"] == "r1"]
+    assert room["unread"] == 3 and room["last_message"]["id"] == ids[-1] and room["member"] is True
+    yield store.mark_read("r1", "ann", ids[2])
+    assert (yield store.mark_read("r1", "ann", ids[1])) == ids[2]
+    (room,) = [r for r in (yield store.visible_rooms("ann")) if r["id"] == "r1"]
+    assert room["unread"] == 1
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_taken_username_is_a_conflict(store):
+    """Adding a user twice fails with Conflict, on either engine."""
+    yield store.add_user(make_credentials("ann", "a long password", "user"), "Ann", 1)
+    with pytest.raises(Conflict):
+        yield store.add_user(make_credentials("ann", "another password", "user"), "Ann", 2)
+
+
+@pytest_twisted.inlineCallbacks
+def test_everything_survives_reopening(db_url):
+    """Rooms, members, messages and hashed users are there again after closing and reopening the database."""
+    from twisted.internet import reactor
+
+    store = ChatStore(open_database(db_url, reactor))
+    yield store.create_room("r1", "R", True, "ann", 1, ["ann", "bob"])
+    yield send(store, "r1", "ann", "kept", 1)
+    yield store.add_user(make_credentials("ann", "a long password", "admin"), "Ann", 1)
+    store.close()
+    store = ChatStore(open_database(db_url, reactor))
+    try:
+        room = yield store.get_room("r1")
+        members = yield store.member_names("r1")
+        page = yield store.history("r1")
+        creds = yield store.get_credentials("ann")
+    finally:
+        store.close()
+    assert room["private"] is True and members == ["ann", "bob"]
+    assert [m["text"] for m in page["messages"]] == ["kept"]
+    assert creds.role == "admin" and verify_password("a long password", creds.password_hash)
+
+
+@pytest_twisted.inlineCallbacks
+def test_group_commit_answers_in_order_and_batches_what_waits():
+    """Items queued while a batch commits go together into the next one; each gets its own result, in order."""
+    commits = []
+
+    def commit(batch):
+        commits.append((list(batch), defer.Deferred()))
+        return commits[-1][1]
+
+    group = GroupCommit(commit)
+    results = [group.submit(n) for n in range(5)]
+    assert [batch for batch, _ in commits] == [[0]]
+    commits[0][1].callback(["r0"])
+    assert [batch for batch, _ in commits] == [[0], [1, 2, 3, 4]]
+    commits[1][1].callback(["r1", "r2", "r3", "r4"])
+    assert (yield defer.gatherResults(results)) == ["r0", "r1", "r2", "r3", "r4"]
+
+
+@pytest_twisted.inlineCallbacks
+def test_group_commit_fails_a_failed_batch_and_goes_on():
+    """A batch whose commit fails fails each of its items; the next batch still runs."""
+    outcomes = iter([defer.fail(RuntimeError("database away")), defer.succeed(["ok"])])
+    group = GroupCommit(lambda batch: next(outcomes))
+    with pytest.raises(RuntimeError):
+        yield group.submit("a")
+    assert (yield group.submit("b")) == "ok"
+
+
+def test_concurrent_senders_on_separate_connections_never_let_a_reader_skip(db_url):
+    """Writers on their own connections (as cluster nodes are) commit into one room while a reader pages
+    with after=<last id seen>: the reader sees every message exactly once, ids only growing (commit order)."""
+    engine = engine_for(db_url)
+    database = open_database(db_url, None)  # only for its schema; the writers below use plain connections
+    database.close()
+    setup = engine.connect()
+    run_sync(engine, setup, lambda tx: tx.execute("INSERT INTO rooms (id, title, private, owner, created) "
+                                                  "VALUES ('r', 'R', ?, NULL, 0)", (False,)))
+    setup.close()
+    writers, per_writer = (4 if engine.shared else 2), 60
+    stop = threading.Event()
+    errors = []
+
+    def write(n):
+        conn = engine.connect()
+        try:
+            for i in range(per_writer):
+                batch = [SendRequest("r", f"w{n}", "W", f"{n}:{i}:{j}", 1_000_000 + i) for j in range(1 + i % 3)]
+                run_sync(engine, conn, add_messages, batch)
+        except Exception as e:  # reported below: a writer must not fail
+            errors.append(e)
+        finally:
+            conn.close()
+
+    seen = []
+
+    def read():
+        conn = engine.connect()
+        try:
+            last = None
+            while True:
+                done = stop.is_set()
+                page = run_sync(engine, conn, _page_after, last)
+                seen.extend(page)
+                last = page[-1] if page else last
+                if done and not page:
+                    return
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
+    reader = threading.Thread(target=read)
+    reader.start()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    stop.set()
+    reader.join(120)
+    assert not errors and not reader.is_alive()
+    expected = sum(1 + i % 3 for i in range(per_writer)) * writers
+    assert len(seen) == expected == len(set(seen))
+    assert seen == sorted(seen)
+
+
+def _page_after(tx, last):
+    if last is None:
+        rows = tx.query("SELECT id FROM messages WHERE room = 'r' ORDER BY id LIMIT 50")
+    else:
+        rows = tx.query("SELECT id FROM messages WHERE room = 'r' AND id > ? ORDER BY id LIMIT 50", (last,))
+    return [r["id"] for r in rows]
+
+
+@pytest_twisted.inlineCallbacks
+def test_database_threads_close_their_connections(db_url):
+    """Closing a Database stops its threads and closes every connection they opened."""
+    from twisted.internet import reactor
+
+    database = open_database(db_url, reactor)
+    opened = yield database.run(lambda tx: tx._cursor.connection)
+    database.close()
+    with pytest.raises(database.engine.database_errors):
+        opened.execute("SELECT 1")

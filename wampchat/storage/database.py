@@ -1,0 +1,159 @@
+"""
+Transactions on database threads, so the reactor thread never waits on the database.
+
+``Database.run(fn, *args)`` runs ``fn(tx, *args)`` on one of the engine's
+threads (one for SQLite, a few for PostgreSQL), each keeping its own
+connection, inside one transaction: committed if ``fn`` returns, rolled back
+if it raises. A connection that breaks is dropped and the error becomes
+:class:`StoreUnavailable`; the next transaction on that thread connects
+again, so the service recovers by itself when the database comes back.
+"""
+import threading
+
+from twisted.internet.threads import deferToThreadPool
+from twisted.python.threadpool import ThreadPool
+
+from wampchat.storage.engines import ConnectionList, engine_for
+from wampchat.storage.errors import Conflict, StartupError, StoreUnavailable
+
+
+class Transaction:
+    """A cursor in an open transaction, speaking ``?`` placeholders on every engine."""
+
+    __slots__ = ("engine", "_cursor")
+
+    def __init__(self, engine, cursor):
+        self.engine = engine
+        self._cursor = cursor
+
+    def execute(self, sql, params=()):
+        self._cursor.execute(self.engine.convert(sql), params)
+        return self._cursor
+
+    def executemany(self, sql, rows):
+        self._cursor.executemany(self.engine.convert(sql), rows)
+
+    def query(self, sql, params=()):
+        """Every row (mappings by column name)."""
+        return self.execute(sql, params).fetchall()
+
+    def one(self, sql, params=()):
+        """The first row, or None."""
+        return self.execute(sql, params).fetchone()
+
+    @property
+    def rowcount(self):
+        return self._cursor.rowcount
+
+
+def run_script(tx, script):
+    """Execute each statement of a script (a migration) in ``tx``; statements end with ``;`` at a line end."""
+    for statement in script.split(";\n"):
+        if statement.strip():
+            tx.execute(statement)
+
+
+def run_sync(engine, conn, fn, *args):
+    """``fn(tx, *args)`` in one transaction on ``conn`` (the admin command and migrations use this directly)."""
+    engine.begin(conn)
+    try:
+        result = fn(Transaction(engine, conn.cursor()), *args)
+    except BaseException:
+        try:
+            conn.rollback()
+        except engine.unavailable_errors:
+            pass  # the connection broke: the error being raised says why
+        raise
+    conn.commit()
+    return result
+
+
+class Database:
+    """A started pool of database threads for one engine."""
+
+    def __init__(self, engine, reactor, pool_size=None):
+        self.engine = engine
+        self._reactor = reactor
+        size = pool_size or engine.pool_size
+        self._pool = ThreadPool(minthreads=1, maxthreads=size, name=f"wampchat-db-{engine.name}")
+        self._local = threading.local()
+        self._connections = ConnectionList()
+        self.failures = 0
+        self.last_error = None    # why the last transaction could not reach the database (None: it could)
+        self._pool.start()
+
+    def close(self):
+        """Finish queued work, stop the threads and close their connections."""
+        self._pool.stop()
+        self._connections.close_all()
+
+    def run(self, fn, *args):
+        """Deferred of ``fn(tx, *args)``, committed; fails with Conflict or StoreUnavailable as it may."""
+        return deferToThreadPool(self._reactor, self._pool, self._transact, fn, args)
+
+    # -- on a database thread -------------------------------------------------
+    def _connection(self):
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = self.engine.connect()
+            except StartupError as e:  # at run time, not being able to connect is an outage
+                raise StoreUnavailable(str(e)) from e
+            self._local.conn = conn
+            self._connections.add(conn)
+        return conn
+
+    def _drop(self, conn):
+        self._local.conn = None
+        self._connections.discard(conn)
+        try:
+            conn.close()
+        except self.engine.unavailable_errors:
+            pass  # it is broken already; we only wanted it gone
+
+    def _transact(self, fn, args):
+        try:
+            conn = self._connection()
+        except StoreUnavailable as e:
+            self.failures += 1
+            self.last_error = str(e)
+            raise
+        try:
+            result = run_sync(self.engine, conn, fn, *args)
+        except self.engine.integrity_errors as e:
+            raise Conflict(str(e)) from e
+        except self.engine.unavailable_errors as e:
+            self.failures += 1
+            self._drop(conn)
+            self.last_error = f"{self.engine.describe()}: {' '.join(str(e).split())}"
+            raise StoreUnavailable(self.last_error) from e
+        self.last_error = None
+        return result
+
+    def health(self):
+        """What /healthz shows under "database"."""
+        state = "ok" if self.last_error is None else "unavailable"
+        return {"engine": self.engine.name, "where": self.engine.describe(), "state": state,
+                "error": self.last_error}
+
+
+def prepare_database(db, upgrade=True):
+    """Check (and migrate) the database named by ``--db``; its engine, ready for :class:`Database`.
+
+    Runs synchronously, at start-up before serving: a database that cannot
+    be used raises StartupError with a one-line reason.
+    """
+    from wampchat.storage.migrations import migrate
+
+    engine = engine_for(db)
+    conn = engine.connect()
+    try:
+        migrate(engine, conn, upgrade=upgrade)
+    finally:
+        conn.close()
+    return engine
+
+
+def open_database(db, reactor, pool_size=None, upgrade=True):
+    """:func:`prepare_database`, then start its threads."""
+    return Database(prepare_database(db, upgrade), reactor, pool_size)
