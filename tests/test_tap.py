@@ -210,19 +210,20 @@ def test_healthz(server, clients):
 
 
 def parse_metrics(text):
-    """Prometheus text -> {name: value}, checking every sample has HELP and TYPE lines."""
-    values, helped, typed = {}, set(), set()
-    for line in text.splitlines():
-        if line.startswith("# HELP "):
-            helped.add(line.split()[2])
-        elif line.startswith("# TYPE "):
-            _, _, name, kind = line.split()
-            assert kind in ("counter", "gauge")
-            typed.add(name)
-        elif line:
-            name, value = line.split()
-            values[name] = float(value)
-    assert set(values) == helped == typed
+    """Prometheus text -> {sample: value}, checking every family has HELP and a TYPE.
+
+    Labelled samples are keyed like ``name{le="0.5"}``. The parser is
+    prometheus_client's, so text it cannot read fails the test.
+    """
+    from prometheus_client.parser import text_string_to_metric_families
+
+    values = {}
+    for family in text_string_to_metric_families(text):
+        assert family.documentation, f"{family.name} has no HELP"
+        assert family.type in ("counter", "gauge", "histogram"), f"{family.name} has TYPE {family.type}"
+        for sample in family.samples:
+            labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
+            values[f"{sample.name}{{{labels}}}" if labels else sample.name] = sample.value
     return values
 
 
@@ -256,3 +257,8 @@ def test_metrics(server, clients):
     assert after["wampchat_messages_out_total"] >= before["wampchat_messages_out_total"] + 8
     assert after["wampchat_subscriptions"] == before["wampchat_subscriptions"] + 1
     assert after["wampchat_registrations"] == before["wampchat_registrations"] + 1
+    # one routed call answered (app.m.nobody is answered by the router, not timed)
+    assert after["wampchat_call_duration_seconds_count"] == before["wampchat_call_duration_seconds_count"] + 1
+    assert after['wampchat_call_duration_seconds_bucket{le="+Inf"}'] == after["wampchat_call_duration_seconds_count"]
+    assert after["process_resident_memory_bytes"] > 1e6 and after["process_open_fds"] > 3
+    assert "process_cpu_seconds_total" in after

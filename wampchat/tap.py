@@ -15,7 +15,24 @@ from wampchat.listening import ListeningService
 from wampchat.router.config import ConfigError, RouterConfig, load_config
 
 DEFAULT_LISTEN = "tcp:8080:interface=127.0.0.1"
-DEFAULT_WEB = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "web")
+
+
+def default_web_dir():
+    """The page to serve at / when ``--web`` is not given.
+
+    An installed wampchat carries its page as package data (``wampchat/static/``,
+    copied from web/ and npm's AutobahnJS when the wheel is built, see setup.py);
+    a source checkout or editable install has none there and serves the
+    repository's ``web/`` beside the package, with AutobahnJS in its node_modules.
+    """
+    package_dir = os.path.dirname(os.path.realpath(__file__))  # realpath: strict editable installs link files
+    packaged = os.path.join(package_dir, "static")
+    if os.path.isfile(os.path.join(packaged, "index.html")):
+        return packaged
+    return os.path.join(os.path.dirname(package_dir), "web")
+
+
+DEFAULT_WEB = default_web_dir()
 
 
 def _check_endpoint(description, option):

@@ -3,12 +3,15 @@ import json
 import os
 
 from autobahn.twisted.resource import WebSocketResource
+from twisted.logger import Logger
 from twisted.web.resource import Resource
 from twisted.web.server import Site
 from twisted.web.static import File
 
 from wampchat.router.serializers import wamp_serializers
 from wampchat.router.transports import RouterWebSocketFactory
+
+log = Logger()
 
 
 class HealthResource(Resource):
@@ -30,7 +33,11 @@ class HealthResource(Resource):
 
 
 class MetricsResource(Resource):
-    """GET /metrics: the Prometheus text format."""
+    """GET /metrics: the router's prometheus_client registry, in the format the scraper asks for.
+
+    Without an Accept header (curl, a browser) that is the Prometheus text
+    format 0.0.4; a Prometheus server that asks for OpenMetrics gets it.
+    """
 
     isLeaf = True
 
@@ -39,13 +46,20 @@ class MetricsResource(Resource):
         self._router = router
 
     def render_GET(self, request):
-        request.setHeader(b"content-type", b"text/plain; version=0.0.4; charset=utf-8")
-        return self._router.metrics.render().encode("utf-8")
+        accept = request.getHeader(b"accept")
+        body, content_type = self._router.metrics.exposition(accept.decode("latin-1") if accept else None)
+        request.setHeader(b"content-type", content_type.encode("ascii"))
+        request.setHeader(b"cache-control", b"no-store")
+        return body
 
 
 def make_site(router, web_dir, max_message_size, outbound_buffer):
     """The one Site that serves the page, the WAMP endpoint, health and metrics."""
-    root = File(web_dir) if web_dir and os.path.isdir(web_dir) else Resource()
+    if web_dir and os.path.isdir(web_dir):
+        root = File(web_dir)
+    else:
+        log.warn("no page to serve: {web_dir} is not a directory, so / answers 404 (see --web)", web_dir=web_dir)
+        root = Resource()
     ws_factory = RouterWebSocketFactory(router, wamp_serializers(), max_message_size, outbound_buffer)
     root.putChild(b"ws", WebSocketResource(ws_factory))
     root.putChild(b"healthz", HealthResource(router))

@@ -108,6 +108,8 @@ class ChatService(ApplicationSession):
         # one node counts a user's sends itself; nodes sharing a database count them there
         rate = SendRate(settings.send_rate, SEND_WINDOW_MS) if store.engine.shared else None
         self.sends = GroupCommit(lambda batch: store.database.run(add_messages, batch, rate))
+        self.send_duration = realm.metrics.histogram(  # /metrics; observed in message_send
+            "wampchat_chat_send_duration_seconds", "chat.message.send calls, from invocation to a successful result")
         self.ready = None
 
     # -- start-up ---------------------------------------------------------------
@@ -421,6 +423,7 @@ class ChatService(ApplicationSession):
 
     # -- chat.message.* -----------------------------------------------------------------
     async def message_send(self, room_id=None, text=None, client_msg_id=None, details=None):
+        started = self.reactor.seconds()
         caller = await self._caller(details)
         await self._readable_room(caller, room_id)
         model.check_text(text)
@@ -442,6 +445,7 @@ class ChatService(ApplicationSession):
                 self._publish(room_id, "typing", {"user": caller.user, "nick": caller.nick, "typing": False},
                               outcome.audience)
             self._publish(room_id, "message", outcome.message, outcome.audience)
+        self.send_duration.observe(self.reactor.seconds() - started)
         return outcome.message
 
     async def message_history(self, room_id=None, before=None, after=None, limit=None, details=None):

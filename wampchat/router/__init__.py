@@ -8,8 +8,10 @@ authentication, authorization and the session meta API.
 The surface that in-process services (the chat service, the AMQP bridge) use:
 
 ``Router(reactor, config)``
-    ``router.realm(name)`` -> :class:`Realm`; ``router.metrics`` (counters and
-    gauges rendered at /metrics); ``router.health`` (name -> callable returning
+    ``router.realm(name)`` -> :class:`Realm`; ``router.metrics`` (a
+    :class:`~wampchat.router.metrics.Metrics`: ``counter``, ``gauge`` and
+    ``histogram`` on the router's own prometheus_client registry, served at
+    /metrics); ``router.health`` (name -> callable returning
     a JSON-able dict, shown at /healthz); ``router.credentials`` (a
     :class:`~wampchat.router.credentials.CredentialsChain`; call
     ``add_provider(p)`` with an object whose ``get_credentials(authid)``

@@ -47,9 +47,9 @@ class PendingCall:
     """A call between its CALL and its final RESULT or ERROR."""
 
     __slots__ = ("caller", "call_request", "callee", "invocation_request", "receive_progress",
-                 "timer", "canceled")
+                 "timer", "canceled", "started")
 
-    def __init__(self, caller, call_request, callee, invocation_request, receive_progress):
+    def __init__(self, caller, call_request, callee, invocation_request, receive_progress, started):
         self.caller = caller
         self.call_request = call_request
         self.callee = callee
@@ -57,6 +57,7 @@ class PendingCall:
         self.receive_progress = receive_progress
         self.timer = None
         self.canceled = None
+        self.started = started  # clock.seconds() at CALL, for wampchat_call_duration_seconds
 
 
 def supports(session, role, feature):
@@ -72,6 +73,7 @@ class Dealer:
         self._realm = realm
         self._clock = clock
         self._metrics = metrics
+        self._call_duration = metrics.call_duration
         self._map = PatternMap()
         self._by_id = {}
         self._builtins = {}
@@ -138,7 +140,8 @@ class Dealer:
             return
         callee = reg.pick()
         invocation_request = callee.request_ids.next()
-        pending = PendingCall(caller, msg.request, callee, invocation_request, bool(msg.receive_progress))
+        pending = PendingCall(caller, msg.request, callee, invocation_request, bool(msg.receive_progress),
+                              self._clock.seconds())
         caller.calls[msg.request] = pending
         callee.invocations[invocation_request] = pending
         disclose = callee.info.authrole == TRUSTED or self._realm.authorizer.role_setting(
@@ -176,6 +179,7 @@ class Dealer:
             return
         self._finish(pending)
         if pending.canceled in (None, "kill"):  # after kill the caller still waits for this answer
+            self._answered(pending)
             pending.caller.send(message.Result(pending.call_request, args=msg.args, kwargs=msg.kwargs))
 
     def on_error(self, callee, msg):
@@ -184,6 +188,7 @@ class Dealer:
             return
         self._finish(pending)
         if pending.canceled in (None, "kill"):
+            self._answered(pending)
             error = ApplicationError.CANCELED if pending.canceled == "kill" else msg.error
             pending.caller.send_error(message.Call.MESSAGE_TYPE, pending.call_request, error, msg.args, msg.kwargs)
 
@@ -201,6 +206,7 @@ class Dealer:
             pending.callee.send(message.Interrupt(pending.invocation_request, mode=mode))
         if mode != "kill":
             self._finish(pending)
+            self._answered(pending)
             caller.send_error(message.Call.MESSAGE_TYPE, pending.call_request, ApplicationError.CANCELED,
                               [f"call canceled ({mode})"])
 
@@ -208,11 +214,16 @@ class Dealer:
         pending.timer = None
         self._finish(pending)
         pending.canceled = "timeout"
+        self._answered(pending)
         if supports(pending.callee, "callee", "call_canceling"):
             pending.callee.send(message.Interrupt(pending.invocation_request, mode="killnowait",
                                                   reason=ApplicationError.TIMEOUT))
         pending.caller.send_error(message.Call.MESSAGE_TYPE, pending.call_request, ApplicationError.TIMEOUT,
                                   ["call timed out"])
+
+    def _answered(self, pending):
+        """The caller is getting its final RESULT or ERROR now: record how long the call took."""
+        self._call_duration.observe(max(0.0, self._clock.seconds() - pending.started))
 
     def _finish(self, pending):
         pending.caller.calls.pop(pending.call_request, None)
@@ -229,6 +240,7 @@ class Dealer:
         for pending in list(session.invocations.values()):
             self._finish(pending)
             if pending.canceled in (None, "kill"):  # a killed call still waits for its callee
+                self._answered(pending)
                 pending.caller.send_error(message.Call.MESSAGE_TYPE, pending.call_request,
                                           ApplicationError.CANCELED, ["the callee left before answering"])
         for pending in list(session.calls.values()):
