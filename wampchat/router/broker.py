@@ -81,6 +81,11 @@ class Broker:
         session.subscriptions[sub.id] = sub
         return sub
 
+    def is_subscribed(self, session, uri, match):
+        """Does ``session`` already hold the (uri, match) subscription? (Subscribing again adds nothing.)"""
+        sub = self._map.get(uri, match)
+        return sub is not None and session in sub.subscribers
+
     def unsubscribe(self, session, subscription_id):
         """Remove ``session`` from a subscription; False when it was not subscribed."""
         sub = session.subscriptions.pop(subscription_id, None)

@@ -39,6 +39,9 @@ class Metrics:
         self.protocol_violations = self.counter("wampchat_protocol_violations_total", "sessions aborted for bad WAMP")
         self.slow_consumers = self.counter("wampchat_slow_consumer_disconnects_total",
                                            "peers dropped for exceeding the outbound buffer")
+        self.limit_refusals = self.counter("wampchat_session_limit_refusals_total",
+                                           "requests refused by a per-session limit (subscriptions, "
+                                           "registrations, calls in flight)")
 
     def counter(self, name, help, kind="counter"):
         """Get or create a counter (``kind="gauge"`` for a settable number)."""
