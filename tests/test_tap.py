@@ -85,7 +85,8 @@ def test_bad_sizes_are_usage_errors(args):
 
 def test_session_limits_reach_the_router_config():
     """--max-subscriptions, --max-registrations and --max-calls-in-flight set the router's per-session limits."""
-    config = parse("--max-subscriptions", "5", "--max-registrations", "6", "--max-calls-in-flight", "7")["router_config"]
+    options = parse("--max-subscriptions", "5", "--max-registrations", "6", "--max-calls-in-flight", "7")
+    config = options["router_config"]
     assert (config.max_subscriptions, config.max_registrations, config.max_calls_in_flight) == (5, 6, 7)
     limits = config.session_limits()
     assert (limits.subscriptions, limits.registrations, limits.calls_in_flight) == (5, 6, 7)

@@ -81,7 +81,7 @@ def test_wampy_progressive_results(server, serializer):
 @pytest.mark.parametrize("serializer", SERIALIZERS)
 @pytest_twisted.inlineCallbacks
 def test_wampy_call_timeout(server, serializer):
-    """A wampy call to a callee that never answers fails with wamp.error.timeout, not before its 300 ms; the session goes on."""
+    """A wampy call nobody answers fails with wamp.error.timeout, not before its 300 ms; the session goes on."""
     result = yield scenario(server, serializer, "timeout")
     assert result["timedOut"]["error"] == "wamp.error.timeout"
     assert result["elapsedMs"] >= 290  # timers may fire a hair early against Date.now()
@@ -92,7 +92,7 @@ def test_wampy_call_timeout(server, serializer):
 @pytest.mark.parametrize("serializer", SERIALIZERS)
 @pytest_twisted.inlineCallbacks
 def test_wampy_shared_registrations(server, serializer):
-    """Two wampy callees share a roundrobin procedure in turn; a second single registration and mixed policies are refused."""
+    """Two wampy callees take turns on a roundrobin procedure; a second single or mixed-policy one is refused."""
     result = yield scenario(server, serializer, "shared")
     assert result["answers"] == ["one", "two", "one", "two"]
     assert result["conflict"]["error"] == "wamp.error.procedure_already_exists"
@@ -102,7 +102,7 @@ def test_wampy_shared_registrations(server, serializer):
 @pytest.mark.parametrize("serializer", SERIALIZERS)
 @pytest_twisted.inlineCallbacks
 def test_wampy_ticket_and_wampcra_login(server, serializer):
-    """A user registered from wampy logs in with ticket and with wampcra (wampy's plugin); a wrong password is refused."""
+    """A user registered from wampy logs in with ticket and wampcra (wampy's plugin); a wrong password is refused."""
     result = yield scenario(server, serializer, "login")
     username = f"wampy_{serializer}"
     assert result["ticket"] == {"authid": username, "authrole": "user", "authmethod": "ticket"}

@@ -25,7 +25,8 @@ const deadline = setTimeout(() => fail(new Error("timed out after 20 s")), 20000
 const opened = [];
 
 function fail(err) {
-  const wamp = err && err.errorUri ? ` ${err.errorUri} ${JSON.stringify(err.argsList)} ${JSON.stringify(err.argsDict)}` : "";
+  const wamp = err && err.errorUri
+    ? ` ${err.errorUri} ${JSON.stringify(err.argsList)} ${JSON.stringify(err.argsDict)}` : "";
   console.error(`${err && err.stack || err}${wamp}`);
   process.exit(1);
 }
@@ -104,7 +105,8 @@ async function rpc() {
   const a = await open();
   const b = await open();
   await b.client.register("app.wampy.add", ({ argsList }) => ({ argsList: [argsList[0] + argsList[1]] }));
-  await b.client.register("app.wampy.kw", ({ argsList, argsDict }) => ({ argsList: [argsList.length], argsDict: { seen: argsDict } }));
+  await b.client.register("app.wampy.kw",
+    ({ argsList, argsDict }) => ({ argsList: [argsList.length], argsDict: { seen: argsDict } }));
   await b.client.register("app.wampy.fail", () => {
     throw { error: "app.error.x", argsList: [1], argsDict: { a: 2 } };
   });
@@ -198,7 +200,9 @@ async function chat() {
 const SCENARIOS = { pubsub, patterns, rpc, progress, timeout, shared, login, chat };
 
 async function main() {
-  if (!url || !SCENARIOS[scenarioName]) throw new Error(`usage: node wampy_flow.mjs WS_URL SERIALIZER ${Object.keys(SCENARIOS).join("|")}`);
+  if (!url || !SCENARIOS[scenarioName]) {
+    throw new Error(`usage: node wampy_flow.mjs WS_URL SERIALIZER ${Object.keys(SCENARIOS).join("|")}`);
+  }
   const probe = await open();
   const result = { protocol: probe.protocol, [scenarioName]: await SCENARIOS[scenarioName]() };
   // msgpackr decodes 64-bit integers (ids, timestamps) as BigInt; they are all below 2**53
