@@ -50,8 +50,11 @@ $(VENV)/.installed-test: $(VENV)/.installed
 web-deps:
 	@if [ -f web/package.json ] && [ ! -d web/node_modules ]; then cd web && npm ci --no-audit --no-fund; fi
 
+# Re-run npm ci when package-lock.json changed after the last install (npm keeps its copy in node_modules).
 node-test-deps:
-	@if [ -f tests/js/package.json ] && [ ! -d tests/js/node_modules ]; then cd tests/js && npm ci --no-audit --no-fund; fi
+	@if [ -f tests/js/package.json ] && { [ ! -d tests/js/node_modules ] || \
+	  [ tests/js/package-lock.json -nt tests/js/node_modules/.package-lock.json ]; }; then \
+	  cd tests/js && npm ci --no-audit --no-fund; fi
 
 clean:
 	rm -rf $(VENV) web/node_modules tests/js/node_modules

@@ -4,73 +4,23 @@ Router features driven by a real non-Python client: AutobahnJS in Node
 serializer AutobahnJS offers. Each Node process is killed if it outlives
 NODE_TIMEOUT.
 """
-import json
 import os
-import shutil
 
 import pytest
 import pytest_twisted
-from twisted.internet import defer, protocol, reactor
+from twisted.internet import defer, reactor
 
 from helpers import Collector
+from nodejs import JS_DIR, NODE, NodeProcess, have_node_module
 
-JS_DIR = os.path.join(os.path.dirname(__file__), "js")
 SCRIPT = os.path.join(JS_DIR, "router_flow.js")
-NODE = shutil.which("node")
-HAVE_AUTOBAHN_JS = os.path.isdir(os.path.join(JS_DIR, "node_modules", "autobahn"))
+HAVE_AUTOBAHN_JS = have_node_module("autobahn")
 NODE_TIMEOUT = 30.0
 SERIALIZERS = ["json", "msgpack", "cbor"]
 
 pytestmark = pytest.mark.skipif(
     NODE is None or not HAVE_AUTOBAHN_JS,
     reason="needs node on PATH and `npm ci` in tests/js; `make node-test-deps` (part of `make test`) does that")
-
-
-class NodeProcess(protocol.ProcessProtocol):
-    """A Node child whose stdout lines can be awaited; killed after ``timeout`` seconds."""
-
-    def __init__(self, timeout):
-        self.out, self.err = b"", b""
-        self.ended = defer.Deferred()
-        self._line_waiters = []
-        self._timer = reactor.callLater(timeout, self._kill, timeout)
-        self.timed_out = None
-
-    def _kill(self, timeout):
-        self.timed_out = f"node still running after {timeout} s; killed"
-        self.transport.signalProcess("KILL")
-
-    def outReceived(self, data):
-        self.out += data
-        for predicate, d in list(self._line_waiters):
-            line = next((line for line in self.lines() if predicate(line)), None)
-            if line is not None:
-                self._line_waiters.remove((predicate, d))
-                d.callback(line)
-
-    def errReceived(self, data):
-        self.err += data
-
-    def lines(self):
-        return [json.loads(line) for line in self.out.decode().splitlines() if line.startswith("{")]
-
-    def wait_for_line(self, predicate):
-        """A Deferred of the first JSON stdout line for which ``predicate`` is true."""
-        d = defer.Deferred()
-        self._line_waiters.append((predicate, d))
-        self.outReceived(b"")
-        return d
-
-    def processEnded(self, reason):
-        if self._timer.active():
-            self._timer.cancel()
-        for _, d in self._line_waiters:
-            d.errback(AssertionError(f"node ended before the awaited line: {self.report()}"))
-        self._line_waiters = []
-        self.ended.callback(reason.value.exitCode)
-
-    def report(self):
-        return f"{self.timed_out or ''}\nstdout:\n{self.out.decode()}\nstderr:\n{self.err.decode()}"
 
 
 def run_node(url, serializer, scenario):

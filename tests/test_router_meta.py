@@ -1,9 +1,12 @@
-"""Session meta API over real sockets: wamp.session.count/list/get and on_join/on_leave."""
+"""Session meta API over real sockets: wamp.session.count/list/get, on_join/on_leave, and who sees peer addresses."""
+import json
+
 import pytest
 import pytest_twisted
 from autobahn.wamp.exception import ApplicationError
 
 from helpers import Collector
+from wampchat.router.credentials import make_credentials
 
 SERIALIZERS = ["json", "msgpack", "cbor"]
 
@@ -88,3 +91,84 @@ def test_meta_procedures_cannot_be_registered(join):
             yield a.register(lambda: 0, uri)
         assert info.value.error in ("wamp.error.invalid_uri", "wamp.error.not_authorized")
     assert (yield a.call("wamp.session.count")) == 1
+
+
+# -- privacy: only admin and service see a session's transport (peer address) --------------------
+
+PASSWORDS = {"root": "root-pw", "alice": "alice-pw", "worker": "worker-pw"}
+
+
+@pytest.fixture(scope="module")
+def user_entries():
+    """Config-file users root (admin), alice (user) and worker (service); hashing is slow, so once per module."""
+    roles = {"root": "admin", "alice": "user", "worker": "service"}
+    return [make_credentials(name, PASSWORDS[name], roles[name]).__dict__ for name in roles]
+
+
+@pytest.fixture
+def with_users(make_server, tmp_path, user_entries):
+    """A server whose config file knows root, alice and worker."""
+    path = tmp_path / "users.json"
+    path.write_text(json.dumps({"users": user_entries}))
+    return pytest_twisted.blockon(make_server(["--config", str(path)]))
+
+
+@pytest.fixture
+def login(with_users, clients):
+    """Join ``with_users`` as a config user (ticket) or, with no name, as a guest."""
+
+    def login(name=None, serializer="json"):
+        if name is None:
+            return clients(with_users.ws_url, serializer=serializer)
+        return clients(with_users.ws_url, serializer=serializer, authmethods=["ticket"], authid=name,
+                       secret=PASSWORDS[name])
+
+    return login
+
+
+@pytest.mark.parametrize("serializer", SERIALIZERS)
+@pytest_twisted.inlineCallbacks
+def test_session_get_shows_transport_only_to_admin_and_service(login, serializer):
+    """wamp.session.get includes the peer address for admin and service callers, never for guests or users."""
+    target = yield login(None, serializer)
+    for name, sees in ((None, False), ("alice", False), ("root", True), ("worker", True)):
+        caller = yield login(name, serializer)
+        info = yield caller.call("wamp.session.get", target.details.session)
+        assert info["session"] == target.details.session and info["authrole"] == "guest"
+        if sees:
+            assert info["transport"]["peer"].startswith("tcp4:127.0.0.1:"), (name, info)
+        else:
+            assert "transport" not in info, (name, info)
+
+
+@pytest.mark.parametrize("serializer", SERIALIZERS)
+@pytest_twisted.inlineCallbacks
+def test_on_join_shows_transport_only_to_admin_and_service(login, serializer):
+    """Each on_join watcher gets exactly one event per join; only admin and service watchers see the peer address."""
+    sessions = {}
+    for name in (None, "alice", "root", "worker"):
+        sessions[name or "guest"] = yield login(name, serializer)
+    watchers = {name: Collector() for name in sessions}
+    for name, session in sessions.items():
+        yield session.subscribe(watchers[name], "wamp.session.on_join")
+    newcomer = yield login(None, "msgpack")
+    marker = yield login(None, "cbor")  # a second join: had a watcher got two events for the first, it shows here
+    for name, got in watchers.items():
+        events = yield got.wait_for(2)
+        assert [e[0][0]["session"] for e in events] == [newcomer.details.session, marker.details.session], name
+        for (details,), _ in events:
+            assert details["authrole"] == "guest"
+            if name in ("root", "worker"):
+                assert details["transport"]["peer"].startswith("tcp4:127.0.0.1:"), (name, details)
+            else:
+                assert "transport" not in details, (name, details)
+
+
+@pytest_twisted.inlineCallbacks
+def test_session_list_and_count_carry_no_addresses(login):
+    """list returns bare session ids and count a number, for a guest as for anyone."""
+    guest = yield login()
+    yield login("root")
+    ids = yield guest.call("wamp.session.list")
+    assert all(isinstance(i, int) for i in ids) and guest.details.session in ids and len(ids) == 2
+    assert (yield guest.call("wamp.session.count")) == 2

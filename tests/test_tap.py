@@ -35,13 +35,15 @@ def test_defaults():
     config = options["router_config"]
     assert config.realm == "wampchat" and config.allow_guests is True
     assert config.max_message_size > 0 and config.outbound_buffer > 0
+    assert (config.max_subscriptions, config.max_registrations, config.max_calls_in_flight) == (1000, 100, 1000)
 
 
 def test_help_documents_every_option():
     """--help mentions every option."""
     text = str(Options())
     for name in ("--listen", "--rawsocket", "--realm", "--config", "--web", "--no-guests",
-                 "--max-message-size", "--outbound-buffer"):
+                 "--max-message-size", "--outbound-buffer", "--max-subscriptions", "--max-registrations",
+                 "--max-calls-in-flight"):
         assert name in text
 
 
@@ -79,6 +81,24 @@ def test_bad_sizes_are_usage_errors(args):
     """Sizes must be positive integers."""
     with pytest.raises(usage.UsageError):
         parse(*args)
+
+
+def test_session_limits_reach_the_router_config():
+    """--max-subscriptions, --max-registrations and --max-calls-in-flight set the router's per-session limits."""
+    options = parse("--max-subscriptions", "5", "--max-registrations", "6", "--max-calls-in-flight", "7")
+    config = options["router_config"]
+    assert (config.max_subscriptions, config.max_registrations, config.max_calls_in_flight) == (5, 6, 7)
+    limits = config.session_limits()
+    assert (limits.subscriptions, limits.registrations, limits.calls_in_flight) == (5, 6, 7)
+
+
+@pytest.mark.parametrize("option", ["--max-subscriptions", "--max-registrations", "--max-calls-in-flight"])
+@pytest.mark.parametrize("value", ["0", "-3", "many", "2.5"])
+def test_bad_session_limits_are_usage_errors(option, value):
+    """A per-session limit must be a positive whole number; anything else is a UsageError naming the option."""
+    with pytest.raises(usage.UsageError) as info:
+        parse(option, value)
+    assert option.lstrip("-") in str(info.value)
 
 
 @pytest.mark.parametrize("content,why", [

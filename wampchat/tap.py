@@ -50,6 +50,29 @@ def _positive(name, value):
         raise usage.UsageError(f"--{name} must be a positive number of bytes, not {value}")
 
 
+def _positive_int(name):
+    """A coercer for ``--name``: a positive whole number, else an error that names the option."""
+
+    def coerce(text):
+        try:
+            value = int(text)
+        except ValueError:
+            value = 0
+        if value <= 0:
+            raise ValueError(f"--{name} must be a positive whole number, not {text!r}")
+        return value
+
+    return coerce
+
+
+# Per-session limits: option -> RouterConfig field.
+SESSION_LIMIT_OPTIONS = {
+    "max-subscriptions": "max_subscriptions",
+    "max-registrations": "max_registrations",
+    "max-calls-in-flight": "max_calls_in_flight",
+}
+
+
 class Options(usage.Options):
     """Options for ``twistd wampchat`` (see ``twistd wampchat --help``)."""
 
@@ -67,10 +90,16 @@ class Options(usage.Options):
         ["max-message-size", None, 1024 * 1024, "Largest WAMP message accepted, in bytes.", int],
         ["outbound-buffer", None, 4 * 1024 * 1024,
          "Bytes a peer may fall behind before it is disconnected as a slow consumer.", int],
+        ["max-subscriptions", None, 1000, "Subscriptions one session may hold at once.",
+         _positive_int("max-subscriptions")],
+        ["max-registrations", None, 100, "Registrations one session may hold at once.",
+         _positive_int("max-registrations")],
+        ["max-calls-in-flight", None, 1000, "Calls one session may have waiting for an answer at once.",
+         _positive_int("max-calls-in-flight")],
         ["db", None, "./var/wampchat.sqlite",
          "The chat database: a SQLite file (created if missing) or postgresql://user:pass@host:5432/dbname "
          "(shared by every node of a cluster). Pending schema migrations run at start."],
-        ["send-rate", None, 20, "Chat messages one session may send per 10 seconds.", int],
+        ["send-rate", None, 20, "Chat messages one user may send per 10 seconds (counted on every node).", int],
         ["amqp", None, None,
          "Bridge to RabbitMQ: amqp://user:pass@host:5672/vhost, or amqps://... (certificate checked; "
          "?cafile=ca.pem to trust a private CA). [default: off]"],
@@ -134,8 +163,9 @@ class Options(usage.Options):
         self["router_config"] = self._router_config()
 
     def _router_config(self):
+        limits = {field: self[option] for option, field in SESSION_LIMIT_OPTIONS.items()}
         config = RouterConfig(realm=self["realm"], max_message_size=self["max-message-size"],
-                              outbound_buffer=self["outbound-buffer"])
+                              outbound_buffer=self["outbound-buffer"], **limits)
         if self["config"]:
             try:
                 config = load_config(self["config"], config)

@@ -95,6 +95,22 @@ class Publication:
         return self.audience is not None
 
 
+class Audience:
+    """Who receives a router-originated event, by role: the exclude*/eligible* options of PUBLISH.
+
+    It has the attributes ``_eligible`` reads from a PUBLISH, so router
+    events are filtered by the same code as clients' publications.
+    """
+
+    __slots__ = ("exclude", "exclude_authid", "exclude_authrole", "eligible", "eligible_authid",
+                 "eligible_authrole")
+
+    def __init__(self, eligible_authrole=None, exclude_authrole=None):
+        self.exclude = self.exclude_authid = self.eligible = self.eligible_authid = None
+        self.eligible_authrole = eligible_authrole
+        self.exclude_authrole = exclude_authrole
+
+
 class Broker:
     """Routes publications to subscribers of matching subscriptions."""
 
@@ -116,6 +132,11 @@ class Broker:
         sub.subscribers[session] = None
         session.subscriptions[sub.id] = sub
         return sub
+
+    def is_subscribed(self, session, uri, match):
+        """Does ``session`` already hold the (uri, match) subscription? (Subscribing again adds nothing.)"""
+        sub = self._map.get(uri, match)
+        return sub is not None and session in sub.subscribers
 
     def unsubscribe(self, session, subscription_id):
         """Remove ``session`` from a subscription; False when it was not subscribed."""
@@ -167,10 +188,11 @@ class Broker:
             self._notify(Publication(topic, args, kwargs, pub_id, None, False, origin))
         return pub_id
 
-    def publish_internal(self, topic, args=None, kwargs=None):
-        """Router-originated events (session meta); not shown to observers."""
+    def publish_internal(self, topic, args=None, kwargs=None, audience=None):
+        """Router-originated events (session meta), optionally only to an :class:`Audience`;
+        not shown to observers."""
         if self._map:
-            self._deliver(topic, args, kwargs, global_id(), None, None, None)
+            self._deliver(topic, args, kwargs, global_id(), None, None, audience)
 
     def _notify(self, publication):
         for observer in self._observers:

@@ -1,5 +1,6 @@
 """
-Router configuration: roles with URI permissions, users, and limits.
+Router configuration: roles with URI permissions, users, and limits
+(message size, outbound buffer, and what one session may hold at once).
 
 The config file is JSON (documented in the README)::
 
@@ -52,6 +53,19 @@ def default_roles():
     return roles
 
 
+@dataclass(frozen=True)
+class SessionLimits:
+    """How much one session may hold at once; past it a request gets ERROR ``wampchat.error.limit_exceeded``."""
+
+    subscriptions: int
+    registrations: int
+    calls_in_flight: int
+
+
+# In-process services (role ``trusted``) are exempt from the per-session limits.
+UNLIMITED = SessionLimits(float("inf"), float("inf"), float("inf"))
+
+
 class ConfigError(ValueError):
     """The config file is unreadable or malformed; the message says where."""
 
@@ -67,6 +81,13 @@ class RouterConfig:
     max_message_size: int = 1024 * 1024
     outbound_buffer: int = 4 * 1024 * 1024
     auth_backoff_max: float = 8.0
+    max_subscriptions: int = 1000
+    max_registrations: int = 100
+    max_calls_in_flight: int = 1000
+
+    def session_limits(self):
+        """The per-session limits (``--max-subscriptions`` etc.), one object shared by all sessions."""
+        return SessionLimits(self.max_subscriptions, self.max_registrations, self.max_calls_in_flight)
 
 
 def _check_permissions(role, perms):

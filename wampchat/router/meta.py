@@ -3,8 +3,27 @@ The session meta API: ``wamp.session.count/list/get`` and ``on_join/on_leave``.
 
 The procedures are answered by the dealer directly (no registration, no
 extra hop); the events go through the broker like any publication.
+
+Privacy: a session's ``transport`` (its peer address, i.e. the user's IP and
+port) is shown only to the roles in :data:`TRANSPORT_ROLES` (API.md §3).
+``wamp.session.get`` includes it for them alone; ``on_join`` is published
+twice, once with ``transport`` to those roles and once without it to
+everyone else, so every subscriber gets exactly one event per join.
 """
 from autobahn.wamp.exception import ApplicationError
+
+from wampchat.router.authorize import TRUSTED
+from wampchat.router.broker import Audience
+
+# admin and service may see peer addresses; so may in-process services (trusted).
+TRANSPORT_ROLES = frozenset({"admin", "service", TRUSTED})
+_SEES_TRANSPORT = Audience(eligible_authrole=TRANSPORT_ROLES)
+_NOT_SEES_TRANSPORT = Audience(exclude_authrole=TRANSPORT_ROLES)
+
+
+def sees_transport(info):
+    """May the session described by ``info`` learn other sessions' peer addresses?"""
+    return info.authrole in TRANSPORT_ROLES
 
 
 def _roles_filter(args, kwargs):
@@ -24,7 +43,10 @@ class SessionMeta:
         realm.dealer.add_builtin("wamp.session.get", self.get)
 
     def joined(self, info):
-        self._realm.broker.publish_internal("wamp.session.on_join", [info.as_dict()])
+        broker = self._realm.broker
+        broker.publish_internal("wamp.session.on_join", [info.as_dict(with_transport=True)],
+                                audience=_SEES_TRANSPORT)
+        broker.publish_internal("wamp.session.on_join", [info.as_dict()], audience=_NOT_SEES_TRANSPORT)
 
     def left(self, info):
         self._realm.broker.publish_internal("wamp.session.on_leave", [info.id, info.authid, info.authrole])
@@ -47,4 +69,4 @@ class SessionMeta:
         info = self._realm.session_info(session_id)
         if info is None:
             raise ApplicationError(ApplicationError.NO_SUCH_SESSION, f"no session {session_id}")
-        return info.as_dict()
+        return info.as_dict(with_transport=sees_transport(caller))

@@ -81,6 +81,9 @@ class Metrics:
         self.call_duration = self.histogram(
             "wampchat_call_duration_seconds",
             "routed calls from CALL to the caller's RESULT or ERROR (timeouts and cancels included)")
+        self.limit_refusals = self.counter("wampchat_session_limit_refusals_total",
+                                           "requests refused by a per-session limit (subscriptions, "
+                                           "registrations, calls in flight)")
 
     def counter(self, name, help, kind="counter"):
         """Get or create a counter (``kind="gauge"`` for a number set by assignment).

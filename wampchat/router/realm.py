@@ -24,17 +24,23 @@ class SessionInfo:
         self.authextra = authextra or {}
         self.transport = transport or {}
 
-    def as_dict(self):
-        """The shape of ``wamp.session.get`` and ``wamp.session.on_join``."""
-        return {
+    def as_dict(self, with_transport=False):
+        """The shape of ``wamp.session.get`` and ``wamp.session.on_join``.
+
+        ``transport`` (the peer's address) is left out unless asked for: only
+        some roles may see it (see :mod:`wampchat.router.meta`).
+        """
+        details = {
             "session": self.id,
             "authid": self.authid,
             "authrole": self.authrole,
             "authmethod": self.authmethod,
             "authprovider": self.authprovider,
             "authextra": self.authextra,
-            "transport": self.transport,
         }
+        if with_transport:
+            details["transport"] = self.transport
+        return details
 
     def __repr__(self):
         return f"<SessionInfo {self.id} {self.authid}/{self.authrole}>"

@@ -14,6 +14,7 @@ class Router:
         self.reactor = reactor
         self.config = config or RouterConfig()
         self.metrics = Metrics()
+        self.session_limits = self.config.session_limits()
         self.health = {}
         self.credentials = CredentialsChain([StaticCredentials(self.config.users)])
         self.authenticator = Authenticator(

@@ -16,11 +16,20 @@ from twisted.logger import Logger
 
 from wampchat.router.auth import Challenge, Refusal
 from wampchat.router.authorize import TRUSTED
+from wampchat.router.config import UNLIMITED
 from wampchat.router.ids import SequentialIds, global_id
 from wampchat.router.matching import MATCH_EXACT
 from wampchat.router.realm import SessionInfo
 
 MAX_BACKLOG = 1000
+LIMIT_EXCEEDED = "wampchat.error.limit_exceeded"
+
+# SessionLimits field -> (what the message calls it, the twistd option that sets it)
+_LIMIT_NAMES = {
+    "subscriptions": ("subscriptions", "--max-subscriptions"),
+    "registrations": ("registrations", "--max-registrations"),
+    "calls_in_flight": ("calls in flight", "--max-calls-in-flight"),
+}
 
 ROUTER_ROLES = {
     "broker": role.RoleBrokerFeatures(
@@ -73,6 +82,7 @@ class RouterSession:
         self.calls = {}
         self.invocations = {}
         self.request_ids = SequentialIds()
+        self.limits = router.session_limits
 
     # -- ITransportHandler -----------------------------------------------
     def onOpen(self, transport):
@@ -252,6 +262,7 @@ class RouterSession:
                 return
             self.info = info
             self.realm = realm
+            self.limits = UNLIMITED if info.authrole == TRUSTED else self._router.session_limits
             self._state = _JOINED
             self.send(message.Welcome(
                 info.id, ROUTER_ROLES, realm=realm.name, authid=info.authid, authrole=info.authrole,
@@ -290,6 +301,16 @@ class RouterSession:
             return answer.addCallback(decide)
         return decide(answer)
 
+    def _limit_exceeded(self, request_type, request, limit):
+        """ERROR limit_exceeded naming the per-session ``limit`` (a SessionLimits field); the session stays up."""
+        allowed = getattr(self.limits, limit)
+        what, option = _LIMIT_NAMES[limit]
+        self._router.metrics.limit_refusals.value += 1
+        self.send_error(request_type, request, LIMIT_EXCEEDED,
+                        [f"too many {what}: this session already has {allowed}, the most the router allows "
+                         f"({option})"],
+                        {"limit": limit, "allowed": allowed})
+
     def _reserved(self, uri):
         return uri.startswith("wamp.") and self.info.authrole != TRUSTED
 
@@ -315,7 +336,11 @@ class RouterSession:
         match = msg.match or MATCH_EXACT
 
         def subscribe():
-            sub = self.realm.broker.subscribe(self, msg.topic, match)
+            broker = self.realm.broker
+            if len(self.subscriptions) >= self.limits.subscriptions and not broker.is_subscribed(
+                    self, msg.topic, match):
+                return self._limit_exceeded(message.Subscribe.MESSAGE_TYPE, msg.request, "subscriptions")
+            sub = broker.subscribe(self, msg.topic, match)
             self.send(message.Subscribed(msg.request, sub.id))
 
         return self._authorized(msg.topic, "subscribe", match, message.Subscribe.MESSAGE_TYPE, msg.request,
@@ -337,6 +362,8 @@ class RouterSession:
             return None
 
         def register():
+            if len(self.registrations) >= self.limits.registrations:
+                return self._limit_exceeded(message.Register.MESSAGE_TYPE, msg.request, "registrations")
             try:
                 reg = self.realm.dealer.register(self, msg.procedure, match, msg.invoke)
             except ApplicationError as e:
@@ -357,8 +384,13 @@ class RouterSession:
     def _on_call(self, msg):
         if msg.request in self.calls:
             return self.protocol_violation(f"CALL request id {msg.request} is already in use")
-        return self._authorized(msg.procedure, "call", MATCH_EXACT, message.Call.MESSAGE_TYPE, msg.request,
-                                lambda: self.realm.dealer.call(self, msg))
+
+        def call():
+            if len(self.calls) >= self.limits.calls_in_flight:
+                return self._limit_exceeded(message.Call.MESSAGE_TYPE, msg.request, "calls_in_flight")
+            return self.realm.dealer.call(self, msg)
+
+        return self._authorized(msg.procedure, "call", MATCH_EXACT, message.Call.MESSAGE_TYPE, msg.request, call)
 
     def _on_cancel(self, msg):
         self.realm.dealer.cancel(self, msg)
