@@ -274,3 +274,53 @@ async def test_healthz_shows_database_broker_and_the_nodes_it_sees(cluster):
     assert health["amqp"]["state"] == "connected"
     assert sorted(n["node"] for n in health["nodes"]) == ["na", "nb", "nc"]
     assert [n["self"] for n in health["nodes"] if n["node"] == "na"] == [True]
+
+
+# The permissions the README recommends for AMQP services: their own server-named queues, the public
+# exchange and RPC; nothing named wampchat.cluster* or wampchat.node*.
+SERVICE_PERMISSIONS = (r"^amq\.gen-.*", r"^(amq\.gen-.*|wampchat|wampchat\.rpc)$", r"^(amq\.gen-.*|wampchat)$")
+OUTSIDER = ("outsider", "outsider-secret")
+
+
+async def _refused(action):
+    """True when the broker closes the channel with 403 ACCESS_REFUSED for ``action()``."""
+    import pika.exceptions
+
+    try:
+        await action()
+    except pika.exceptions.ChannelClosedByBroker as e:
+        return e.reply_code == 403
+    return False
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_amqp_service_with_the_documented_permissions_cannot_touch_the_cluster_channel(cluster, rabbitmq):
+    """With the README's service permissions, a service reads and calls the public side but can neither read
+    from nor publish to the node-only exchange and queues; what it publishes on chat.* is still refused."""
+    await cluster.node("na")
+    await cluster.node("nb")
+    if OUTSIDER[0] not in rabbitmq.ctl("list_users"):
+        rabbitmq.ctl("add_user", *OUTSIDER)
+        rabbitmq.ctl("set_permissions", "-p", "/", OUTSIDER[0], *SERVICE_PERMISSIONS)
+    peer = await PikaPeer.connect(rabbitmq, OUTSIDER)
+    try:
+        declared = await peer.channel.queue_declare(queue="", exclusive=True)
+        queue = declared.method.queue
+        await peer.channel.queue_bind(queue=queue, exchange="wampchat", routing_key="chat.room.lobby.message")
+        inbox = await peer.consume(queue)
+        ann = await cluster.guest("na", "Ann")
+        sent = await ann.call("chat.message.send", "lobby", "public")
+        _, _, _, body = await inbox.get(10)
+        assert sent["id"].encode() in body
+        reply = await peer.call("chat.user.me", user=OUTSIDER[0])
+        assert reply["result"]["user"] == OUTSIDER[0]
+        for attempt in (
+            lambda ch: ch.queue_bind(queue=queue, exchange="wampchat.cluster", routing_key=""),
+            lambda ch: ch.basic_consume(queue="wampchat.cluster.node.na", auto_ack=True),
+            lambda ch: ch.basic_consume(queue="wampchat.node.na", auto_ack=True),
+            lambda ch: ch.exchange_declare(exchange="wampchat.cluster", exchange_type="fanout", durable=True),
+        ):
+            channel = await peer.connection.channel()
+            assert await _refused(lambda: attempt(channel))
+    finally:
+        peer.close()
