@@ -3,7 +3,11 @@ from twisted.internet import defer, task
 
 
 def poll_until(predicate, timeout=10.0, interval=0.01, clock=None):
-    """A Deferred that fires once ``predicate()`` is true, or fails after ``timeout`` seconds."""
+    """A Deferred that fires once ``predicate()`` is true, or fails after ``timeout`` seconds.
+
+    An exception from ``predicate`` (e.g. an assertion that a child process is
+    still running) fails the Deferred at once, instead of leaving it unfired.
+    """
     from twisted.internet import reactor
 
     clock = clock or reactor
@@ -11,7 +15,13 @@ def poll_until(predicate, timeout=10.0, interval=0.01, clock=None):
     done = defer.Deferred()
 
     def check():
-        if predicate():
+        try:
+            met = predicate()
+        except Exception:
+            loop.stop()
+            done.errback()
+            return
+        if met:
             loop.stop()
             done.callback(True)
         elif clock.seconds() > deadline:

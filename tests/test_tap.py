@@ -1,8 +1,14 @@
-"""``twistd wampchat``: option checking, the service tree makeService builds, and /healthz and /metrics over HTTP."""
+"""``twistd wampchat``: option checking, --config-file, the service tree makeService builds, and /healthz and /metrics over HTTP."""
 import json
+import os
+import re
+import signal
+import subprocess
+import sys
 
 import pytest
 import pytest_twisted
+from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.types import PublishOptions
 from twisted.internet import defer
 from twisted.python import usage
@@ -10,6 +16,7 @@ from twisted.web.client import Agent, readBody
 
 from wampchat.listening import ListeningService
 from wampchat.router.credentials import make_credentials
+from wampchat.settings import SETTINGS
 from wampchat.tap import DEFAULT_LISTEN, Options, makeService
 from wampchat.testing import connect, start_server
 
@@ -39,12 +46,13 @@ def test_defaults():
 
 
 def test_help_documents_every_option():
-    """--help mentions every option."""
-    text = str(Options())
-    for name in ("--listen", "--rawsocket", "--realm", "--config", "--web", "--no-guests",
-                 "--max-message-size", "--outbound-buffer", "--max-subscriptions", "--max-registrations",
-                 "--max-calls-in-flight"):
-        assert name in text
+    """--help lists every setting once, each with its config-file line, and --config-file itself."""
+    text = " ".join(str(Options()).split())  # usage wraps lines; compare with single spaces
+    for setting in SETTINGS:
+        assert text.count(f"{setting.option}=" if setting.kind != "flag" else f"{setting.option} ") == 1, setting
+        # usage may break a long word after a hyphen ("max-calls-in- flight"); undo that for the check
+        assert f"[file: {setting.example}]" in text.replace("- ", "-"), setting.name
+    assert "--config-file=" in text and "--config=" in text
 
 
 def test_plugin_is_discoverable():
@@ -143,6 +151,216 @@ def test_config_file_is_loaded(tmp_path):
 def test_no_guests_flag():
     """--no-guests turns guests off even when a config file would allow them."""
     assert parse("--no-guests")["router_config"].allow_guests is False
+
+
+# -- --config-file (TOML) ----------------------------------------------------------------------
+
+def write_toml(tmp_path, text, name="wampchat.toml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+EVERY_SETTING_TOML = """
+listen = ["tcp:0:interface=127.0.0.1", "tcp:0:interface=127.0.0.1:backlog=9"]
+rawsocket = ["tcp:0:interface=127.0.0.1"]
+realm = "filerealm"
+web = "/srv/page"
+no-guests = true
+max-message-size = 2000
+outbound-buffer = 3000
+max-subscriptions = 4
+max-registrations = 5
+max-calls-in-flight = 6
+db = "DBPATH"
+no-open-registration = true
+send-rate = 7
+node-id = "filenode"
+node-heartbeat = 2
+node-timeout = 9.5
+amqp = "amqp://n:p@broker.example:5673/chat"
+amqp-exchange = "rooms"
+amqp-node-users = "n2, n3"
+amqp-outbox = 8
+amqp-retry-max = 1.5
+"""
+
+
+def test_config_file_sets_every_setting(tmp_path):
+    """A TOML file can set every setting but config (its own test), each under its option's name."""
+    db = str(tmp_path / "file.sqlite")
+    options = parse("--config-file", write_toml(tmp_path, EVERY_SETTING_TOML.replace("DBPATH", db)))
+    assert options["listen"] == ["tcp:0:interface=127.0.0.1", "tcp:0:interface=127.0.0.1:backlog=9"]
+    assert options["rawsocket"] == ["tcp:0:interface=127.0.0.1"]
+    assert (options["realm"], options["web"], options["db"]) == ("filerealm", "/srv/page", db)
+    assert options["no-guests"] is True and options["no-open-registration"] is True
+    assert (options["max-message-size"], options["outbound-buffer"], options["send-rate"]) == (2000, 3000, 7)
+    assert (options["node-id"], options["node-heartbeat"], options["node-timeout"]) == ("filenode", 2.0, 9.5)
+    config = options["router_config"]
+    assert (config.realm, config.allow_guests, config.max_message_size, config.outbound_buffer) == \
+        ("filerealm", False, 2000, 3000)
+    assert (config.max_subscriptions, config.max_registrations, config.max_calls_in_flight) == (4, 5, 6)
+    amqp = options["amqp_settings"]
+    assert (amqp.url.host, amqp.url.port, amqp.url.vhost, amqp.exchange, amqp.outbox, amqp.retry_max) == \
+        ("broker.example", 5673, "chat", "rooms", 8, 1.5)
+    assert amqp.node_users == {"n", "n2", "n3"} and amqp.node_id == "filenode"
+    # every setting in the file was one the test meant to set, and it covered all of them but config
+    assert set(options.from_file) == {s.name for s in SETTINGS} - {"config"}
+
+
+def test_the_command_line_wins_over_the_file(tmp_path):
+    """An option on the command line overrides the file's key; a repeatable one replaces the file's whole list."""
+    path = write_toml(tmp_path, 'realm = "fromfile"\nsend-rate = 3\nlisten = ["tcp:0:interface=127.0.0.1"]\n'
+                                'max-subscriptions = 4\n')
+    options = parse("--config-file", path, "--realm", "fromcli", "--listen", "tcp:0:interface=127.0.0.1:backlog=2",
+                    "--send-rate", "11")
+    assert (options["realm"], options["send-rate"]) == ("fromcli", 11)
+    assert options["listen"] == ["tcp:0:interface=127.0.0.1:backlog=2"]
+    assert options["max-subscriptions"] == 4          # not on the command line: the file's value
+    assert options["max-registrations"] == 100        # in neither: the default
+    assert set(options.from_file) == {"max-subscriptions"}
+
+
+def test_config_file_flags_can_be_false(tmp_path):
+    """no-guests = false in the file leaves guests allowed; --no-guests on the command line still turns them off."""
+    path = write_toml(tmp_path, "no-guests = false\n")
+    assert parse("--config-file", path)["router_config"].allow_guests is True
+    assert parse("--config-file", path, "--no-guests")["router_config"].allow_guests is False
+
+
+def test_config_file_points_at_the_roles_json(tmp_path):
+    """The file's config key names the JSON roles/users file, which is loaded as --config would load it."""
+    (tmp_path / "roles.json").write_text(json.dumps(
+        {"allow_guests": False, "roles": {"guest": {"permissions": [{"uri": "app.x.", "match": "prefix",
+                                                                     "allow": ["call"]}]}}}))
+    options = parse("--config-file", write_toml(tmp_path, f'config = "{tmp_path / "roles.json"}"\n'))
+    config = options["router_config"]
+    assert config.allow_guests is False
+    assert config.roles["guest"]["permissions"] == [{"uri": "app.x.", "match": "prefix", "allow": ["call"]}]
+
+
+@pytest.mark.parametrize("content,expected", [
+    ('lissten = ["tcp:0"]', "unknown key 'lissten' (did you mean listen?)"),
+    ('colour = "blue"', "unknown key 'colour' (the keys are the long options"),
+    ('config-file = "other.toml"', "unknown key 'config-file' (a config file cannot name another one"),
+    ("[amqp]\nurl = 'amqp://x'", "amqp must be a string"),
+    ('max-subscriptions = "5"', "max-subscriptions must be a whole number (e.g. max-subscriptions = 1000), not '5'"),
+    ("max-subscriptions = 0", "max-subscriptions must be a positive whole number, not 0"),
+    ("max-message-size = true", "max-message-size must be a whole number"),
+    ("max-calls-in-flight = 2.5", "max-calls-in-flight must be a whole number"),
+    ("node-heartbeat = -1", "node-heartbeat must be a positive number of seconds"),
+    ("node-heartbeat = 10\nnode-timeout = 5", "node-timeout (5.0) must be longer than node-heartbeat (10.0)"),
+    ('no-guests = "yes"', "no-guests must be true or false"),
+    ('listen = "tcp:8080"', "listen must be an array of strings"),
+    ("rawsocket = [8081]", "rawsocket must be an array of strings"),
+    ('listen = ["nonsense:8080"]', "listen 'nonsense:8080' is not a valid Twisted server endpoint"),
+    ('node-id = "Node One"', "node-id must be 1..16 characters of a-z and 0-9"),
+    ('db = "mysql://x@localhost/db"', "db mysql://...: only postgresql:// URLs and SQLite file paths"),
+    ('amqp = "http://broker"', "amqp: an AMQP URL starts with amqp:// or amqps://"),
+    ('amqp = "amqp://broker"\namqp-exchange = "no spaces"', "amqp-exchange must be 1..200 of letters"),
+    ('config = "/nonexistent/roles.json"', "config: cannot read"),
+    ("realm = ", "not valid TOML"),
+], ids=["typo", "unknown", "config-file", "table", "int-as-string", "zero", "bool-as-int", "float-as-int",
+        "negative-seconds", "timeout-not-longer", "flag-as-string", "listen-string", "rawsocket-ints",
+        "bad-endpoint", "bad-node-id", "bad-db-scheme", "bad-amqp-url", "bad-exchange", "missing-json",
+        "bad-toml"])
+def test_bad_config_file_values_are_one_line_usage_errors(tmp_path, content, expected):
+    """Every bad key or value in the file is a one-line UsageError that names the file and the key."""
+    path = write_toml(tmp_path, content + "\n")
+    with pytest.raises(usage.UsageError) as info:
+        parse("--config-file", path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: ") and expected in message and "\n" not in message, message
+
+
+def test_a_missing_config_file_is_a_usage_error(tmp_path):
+    """--config-file naming no file says it cannot read it."""
+    with pytest.raises(usage.UsageError) as info:
+        parse("--config-file", str(tmp_path / "nope.toml"))
+    assert str(info.value) == f"--config-file {tmp_path / 'nope.toml'}: cannot read it: No such file or directory"
+
+
+def test_command_line_errors_still_name_the_option(tmp_path):
+    """A bad value on the command line is named as --option even when a config file is given."""
+    path = write_toml(tmp_path, "max-subscriptions = 5\n")
+    with pytest.raises(usage.UsageError) as info:
+        parse("--config-file", path, "--node-id", "BAD")
+    assert str(info.value) == "--node-id must be 1..16 characters of a-z and 0-9"
+    with pytest.raises(usage.UsageError) as info:
+        parse("--max-message-size", "lots")
+    assert str(info.value) == "--max-message-size must be a positive whole number of bytes, not 'lots'"
+
+
+def test_readme_lists_every_setting_once_with_its_file_key():
+    """The README's settings table has one row per setting (and --config-file), with the TOML key beside the option."""
+    import pathlib
+    import re
+
+    readme = (pathlib.Path(__file__).resolve().parent.parent / "README.md").read_text()
+    rows = re.findall(r"^\| `--([a-z-]+)[^`]*` \| ([^|]*) \|", readme, flags=re.M)
+    names = [name for name, _ in rows]
+    expected = [s.name for s in SETTINGS]
+    assert sorted(n for n in names if n != "config-file") == sorted(expected)  # each exactly once
+    assert names.count("config-file") == 1
+    for name, key in rows:
+        if name != "config-file":
+            assert key.strip().startswith(f"`{name} = "), (name, key)
+
+
+TWISTD = os.path.join(os.path.dirname(sys.executable), "twistd")
+
+
+@pytest_twisted.ensureDeferred
+async def test_twistd_starts_from_a_config_file(tmp_path):
+    """`twistd -n wampchat --config-file F` serves what F says: its port, realm and database, no options needed."""
+    from helpers import poll_until
+
+    db = tmp_path / "from-file.sqlite"
+    path = write_toml(tmp_path, f'listen = ["tcp:0:interface=127.0.0.1"]\nrealm = "tomlrealm"\ndb = "{db}"\n'
+                                'no-open-registration = true\n')
+    log_path = tmp_path / "twistd.log"
+    with open(log_path, "w") as log_file:
+        proc = subprocess.Popen([TWISTD, "-n", "--pidfile=", "--logfile=-", "wampchat", "--config-file", path],
+                                cwd=tmp_path, stdout=log_file, stderr=subprocess.STDOUT)
+    try:
+        port = []
+
+        def listening():
+            assert proc.poll() is None, f"twistd exited {proc.returncode}: {log_path.read_text()}"
+            found = re.search(r"listening on tcp:0:interface=127\.0\.0\.1 \(.*port=(\d+)\)", log_path.read_text())
+            if found:
+                port.append(int(found.group(1)))
+            return bool(port)
+
+        await poll_until(listening, timeout=30)
+        code, _, body = await http_get(f"http://127.0.0.1:{port[0]}/healthz")
+        assert code == 200 and json.loads(body)["status"] == "ok"
+        session = await connect(f"ws://127.0.0.1:{port[0]}/ws", realm="tomlrealm")
+        try:
+            assert session.details.realm == "tomlrealm"
+            with pytest.raises(ApplicationError) as info:  # no-open-registration = true
+                await session.call("chat.user.register", "ann", "a long password")
+            assert info.value.error == "wampchat.error.forbidden"
+            sent = await session.call("chat.message.send", "lobby", "from a toml-configured node")
+            assert sent["text"] == "from a toml-configured node"
+        finally:
+            session.leave()
+        assert db.exists()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    assert proc.returncode in (0, -signal.SIGTERM), log_path.read_text()
+
+
+def test_twistd_refuses_a_bad_config_file_with_the_key_on_the_last_line(tmp_path):
+    """twistd with an unknown key exits 1 without a traceback; its last line names the file and the key."""
+    path = write_toml(tmp_path, 'listen = ["tcp:0:interface=127.0.0.1"]\nmax_subscriptions = 5\n')
+    result = subprocess.run([TWISTD, "-n", "--pidfile=", "wampchat", "--config-file", path], capture_output=True,
+                            text=True, timeout=60, cwd=str(tmp_path))
+    output = result.stdout + result.stderr
+    assert result.returncode == 1 and "Traceback" not in output, output
+    last = output.strip().splitlines()[-1]
+    assert last.endswith(f"{path}: unknown key 'max_subscriptions' (did you mean max-subscriptions?)"), output
 
 
 # -- the service tree ---------------------------------------------------------------------------

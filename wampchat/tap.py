@@ -13,8 +13,8 @@ from twisted.python import usage
 
 from wampchat.listening import ListeningService
 from wampchat.router.config import ConfigError, RouterConfig, load_config
-
-DEFAULT_LISTEN = "tcp:8080:interface=127.0.0.1"
+from wampchat.settings import (BY_NAME, DEFAULT_LISTEN, FLAG, LIST, SETTINGS, ConfigFileError,  # noqa: F401
+                               read_config_file)
 
 
 def default_web_dir():
@@ -35,32 +35,24 @@ def default_web_dir():
 DEFAULT_WEB = default_web_dir()
 
 
-def _check_endpoint(description, option):
+def _check_endpoint(description, origin):
     """Parse an endpoint string now, so a typo fails at startup with a clear message."""
     from twisted.internet import endpoints, reactor
 
     try:
         endpoints.serverFromString(reactor, description)
     except (ValueError, KeyError, TypeError) as e:
-        raise usage.UsageError(f"--{option} {description!r} is not a valid Twisted server endpoint: {e}")
+        raise usage.UsageError(f"{origin} {description!r} is not a valid Twisted server endpoint: {e}")
 
 
-def _positive(name, value):
-    if value <= 0:
-        raise usage.UsageError(f"--{name} must be a positive number of bytes, not {value}")
+def _option_coercer(setting):
+    """The command line's coercer for ``setting``: the shared check, its complaint naming the option."""
 
-
-def _positive_int(name):
-    """A coercer for ``--name``: a positive whole number, else an error that names the option."""
-
-    def coerce(text):
+    def coerce(value):
         try:
-            value = int(text)
-        except ValueError:
-            value = 0
-        if value <= 0:
-            raise ValueError(f"--{name} must be a positive whole number, not {text!r}")
-        return value
+            return setting.coerce(value)
+        except ValueError as e:
+            raise usage.UsageError(f"{setting.option} {e}") from None  # not ValueError: usage would prefix it
 
     return coerce
 
@@ -72,94 +64,102 @@ SESSION_LIMIT_OPTIONS = {
     "max-calls-in-flight": "max_calls_in_flight",
 }
 
+CONFIG_FILE_HELP = (
+    "A TOML file with any of the settings below, each under its long option's name "
+    "(listen = [\"tcp:8080\"], db = \"...\", no-guests = true); the command line wins over it. "
+    "[default: none]")
+
 
 class Options(usage.Options):
-    """Options for ``twistd wampchat`` (see ``twistd wampchat --help``)."""
+    """Options for ``twistd wampchat``, made from :data:`wampchat.settings.SETTINGS`.
+
+    Every parameter's usage default is None, so after parsing we can tell
+    "given on the command line" from "not given": ``postOptions`` then fills
+    the rest from ``--config-file`` and finally from the settings' defaults,
+    and checks the result, naming the option or the file's key.
+    """
 
     synopsis = "[options]"
-    longdesc = "A real-time chat server that is also an embedded WAMP router."
+    longdesc = ("A real-time chat server that is also an embedded WAMP router. Every option can also be set "
+                "in a --config-file TOML file, under the option's name without the dashes, as shown in [file: ...].")
 
-    optFlags = [
-        ["no-guests", None, "Refuse anonymous (guest) logins."],
-        ["no-open-registration", None, "Refuse chat.user.register (add users with wampchat-admin)."],
-    ]
-    optParameters = [
-        ["realm", None, "wampchat", "The WAMP realm clients join."],
-        ["config", None, None, "A JSON config file with roles/permissions and users (format: README)."],
-        ["web", None, DEFAULT_WEB, "Directory of static files served at /."],
-        ["max-message-size", None, 1024 * 1024, "Largest WAMP message accepted, in bytes.", int],
-        ["outbound-buffer", None, 4 * 1024 * 1024,
-         "Bytes a peer may fall behind before it is disconnected as a slow consumer.", int],
-        ["max-subscriptions", None, 1000, "Subscriptions one session may hold at once.",
-         _positive_int("max-subscriptions")],
-        ["max-registrations", None, 100, "Registrations one session may hold at once.",
-         _positive_int("max-registrations")],
-        ["max-calls-in-flight", None, 1000, "Calls one session may have waiting for an answer at once.",
-         _positive_int("max-calls-in-flight")],
-        ["db", None, "./var/wampchat.sqlite",
-         "The chat database: a SQLite file (created if missing) or postgresql://user:pass@host:5432/dbname "
-         "(shared by every node of a cluster). Pending schema migrations run at start."],
-        ["send-rate", None, 20, "Chat messages one user may send per 10 seconds (counted on every node).", int],
-        ["amqp", None, None,
-         "Bridge to RabbitMQ: amqp://user:pass@host:5672/vhost, or amqps://... (certificate checked; "
-         "?cafile=ca.pem to trust a private CA). [default: off]"],
-        ["amqp-exchange", None, "wampchat", "The AMQP topic exchange publications are mirrored to."],
-        ["amqp-node-users", None, None,
-         "Comma-separated broker users of wampchat nodes, the only ones whose chat.* messages are accepted "
-         "[default: the --amqp user]."],
-        ["amqp-outbox", None, 10000, "Publications kept while the broker is away; past it the oldest are dropped.",
-         int],
-        ["amqp-retry-max", None, 10.0, "Longest wait between AMQP reconnection attempts, in seconds.", float],
-        ["node-id", None, None,
-         "This node's id in the cluster, AMQP headers and queues (1..16 of a-z0-9); give each node of a cluster "
-         "a fixed one, so a restart takes over its old presence at once [default: random]."],
-        ["node-heartbeat", None, 5.0, "Seconds between this node's presence heartbeats.", float],
-        ["node-timeout", None, 15.0,
-         "Seconds without a heartbeat after which a node counts as dead and its users go offline.", float],
-    ]
+    optFlags = [[s.name, None, s.help_line()] for s in SETTINGS if s.kind == FLAG]
+    optParameters = [["config-file", None, None, CONFIG_FILE_HELP]] + [
+        [s.name, None, None, s.help_line(), _option_coercer(s)] for s in SETTINGS if s.kind not in (FLAG, LIST)]
 
     def __init__(self):
         super().__init__()
         self["listen"] = []
         self["rawsocket"] = []
+        self.from_file = {}   # settings taken from --config-file
+        self.config_path = None
 
     def opt_listen(self, endpoint):
-        """Serve the page and WAMP (/ws) on this Twisted server endpoint, e.g.
-        tcp:8080:interface=0.0.0.0 or ssl:8443:privateKey=key.pem:certKey=cert.pem.
-        Repeatable. [default: tcp:8080:interface=127.0.0.1]"""
         self["listen"].append(endpoint)
 
+    opt_listen.__doc__ = BY_NAME["listen"].help_line()
+
     def opt_rawsocket(self, endpoint):
-        """Also serve WAMP over RawSocket on this endpoint (e.g. tcp:8081). Repeatable. [default: off]"""
         self["rawsocket"].append(endpoint)
 
+    opt_rawsocket.__doc__ = BY_NAME["rawsocket"].help_line()
+
+    def origin(self, name):
+        """How an error names setting ``name``: ``--name``, or ``FILE: name`` when the value came from the file."""
+        if name in self.from_file:
+            return f"{self.config_path}: {name}"
+        return f"--{name}"
+
+    def _merge(self):
+        """Command line, then the config file, then the defaults: every setting gets its value."""
+        if self["config-file"]:
+            self.config_path = self["config-file"]
+            try:
+                file_values = read_config_file(self.config_path)
+            except ConfigFileError as e:
+                raise usage.UsageError(str(e))
+        else:
+            file_values = {}
+        for setting in SETTINGS:
+            given = self[setting.name]
+            if setting.kind == LIST:
+                given = given or None
+            elif setting.kind == FLAG:
+                given = given or None  # a flag on the command line can only switch something on
+            if given is None and setting.name in file_values:
+                self.from_file[setting.name] = given = file_values[setting.name]
+            if given is None:
+                given = list(setting.default) if setting.kind == LIST else setting.default
+            self[setting.name] = bool(given) if setting.kind == FLAG else given
+        if self["web"] is None:
+            self["web"] = DEFAULT_WEB
+
     def postOptions(self):
-        if not self["listen"]:
-            self["listen"] = [DEFAULT_LISTEN]
+        self._merge()
         for endpoint in self["listen"]:
-            _check_endpoint(endpoint, "listen")
+            _check_endpoint(endpoint, self.origin("listen"))
         for endpoint in self["rawsocket"]:
-            _check_endpoint(endpoint, "rawsocket")
-        _positive("max-message-size", self["max-message-size"])
-        _positive("outbound-buffer", self["outbound-buffer"])
-        if self["node-heartbeat"] <= 0 or self["node-timeout"] <= self["node-heartbeat"]:
-            raise usage.UsageError("--node-heartbeat must be positive and --node-timeout longer than it")
-        if self["send-rate"] <= 0:
-            raise usage.UsageError(f"--send-rate must be a positive number, not {self['send-rate']}")
+            _check_endpoint(endpoint, self.origin("rawsocket"))
+        if self["node-timeout"] <= self["node-heartbeat"]:
+            raise usage.UsageError(f"{self.origin('node-timeout')} ({self['node-timeout']}) must be longer than node-heartbeat "
+                                   f"({self['node-heartbeat']})")
         if self["node-id"] is None:
             self["node-id"] = os.urandom(4).hex()
         elif not re.match(r"^[a-z0-9]{1,16}$", self["node-id"]):
-            raise usage.UsageError("--node-id must be 1..16 characters of a-z and 0-9")
+            raise usage.UsageError(f"{self.origin('node-id')} must be 1..16 characters of a-z and 0-9")
         from wampchat.storage import StartupError, engine_for
 
         try:
             engine_for(self["db"])
         except StartupError as e:
-            raise usage.UsageError(str(e))
+            message = str(e)
+            if "db" in self.from_file and message.startswith("--db"):
+                message = self.origin("db") + message[len("--db"):]
+            raise usage.UsageError(message)
         if self["amqp"]:
             from wampchat.amqp import settings_from_options
 
-            self["amqp_settings"] = settings_from_options(self)
+            self["amqp_settings"] = settings_from_options(self, self.origin)
         self["router_config"] = self._router_config()
 
     def _router_config(self):
@@ -170,7 +170,8 @@ class Options(usage.Options):
             try:
                 config = load_config(self["config"], config)
             except ConfigError as e:
-                raise usage.UsageError(str(e))
+                prefix = f"{self.config_path}: config: " if "config" in self.from_file else ""
+                raise usage.UsageError(prefix + str(e))
         if self["no-guests"]:
             config.allow_guests = False
         return config

@@ -14,8 +14,12 @@ from wampchat.amqp.url import AmqpUrl
 __all__ = ["AmqpBridge", "BridgeSettings", "AmqpLink", "AmqpUrl", "settings_from_options"]
 
 
-def settings_from_options(options):
-    """BridgeSettings from ``twistd wampchat`` options; a bad value is a UsageError saying which."""
+def settings_from_options(options, origin=lambda name: f"--{name}"):
+    """BridgeSettings from ``twistd wampchat`` options; a bad value is a UsageError naming it as ``origin`` does.
+
+    ``origin(name)`` is how the error names a setting: ``--amqp`` by default,
+    or the config file and key when the value came from ``--config-file``.
+    """
     import re
 
     from twisted.python import usage
@@ -23,14 +27,10 @@ def settings_from_options(options):
     try:
         url = AmqpUrl(options["amqp"])
     except ValueError as e:
-        raise usage.UsageError(f"--amqp: {e}")
+        raise usage.UsageError(f"{origin('amqp')}: {e}")
     exchange = options["amqp-exchange"]
     if not re.match(r"^[A-Za-z0-9_.:-]{1,200}$", exchange or ""):
-        raise usage.UsageError("--amqp-exchange must be 1..200 of letters, digits and _ . : -")
+        raise usage.UsageError(f"{origin('amqp-exchange')} must be 1..200 of letters, digits and _ . : -")
     users = [u.strip() for u in (options["amqp-node-users"] or "").split(",") if u.strip()]
-    if options["amqp-outbox"] < 1:
-        raise usage.UsageError(f"--amqp-outbox must be at least 1, not {options['amqp-outbox']}")
-    if options["amqp-retry-max"] <= 0:
-        raise usage.UsageError("--amqp-retry-max must be a positive number of seconds")
     return BridgeSettings(url, options["node-id"], exchange, users, options["amqp-outbox"],
                           options["amqp-retry-max"])
