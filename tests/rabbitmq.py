@@ -9,6 +9,12 @@ Erlang cookie). It is started with ``rabbitmq-server``, waited for with
 ``start()`` can be called in between (the outage test restarts the broker
 with its data and ports unchanged).
 
+Besides plain AMQP on ``port`` the node has a TLS listener on ``tls_port``
+with a certificate from a CA made for it (``tls_ca``, see tests/tlsca.py)
+that names only ``localhost``: ``amqps://...@localhost:TLS_PORT/?cafile=CA``
+verifies, and the same URL with ``127.0.0.1`` is a host name the certificate
+does not name. Clients that do not ask for TLS never notice the listener.
+
 Use it with ``from rabbitmq import rabbitmq  # noqa: F401 (fixture)`` in a
 test module (or ``pytest_plugins = ["rabbitmq"]`` in ``tests/conftest.py``);
 however many modules import it, the session has one node.
@@ -50,6 +56,8 @@ class RabbitNode:
         self.port = free_port()
         self.dist_port = free_port()
         self.epmd_port = free_port()
+        self.tls_port = free_port()
+        self.tls_ca = None
         self.pid_file = os.path.join(self.base, "rabbit.pid")
         self.process = None
         self.env = self._environment()
@@ -59,8 +67,19 @@ class RabbitNode:
         for path in dirs.values():
             os.makedirs(path, exist_ok=True)
         config = os.path.join(dirs["etc"], "rabbitmq.conf")
+        from tlsca import TestCA
+
+        ca = TestCA(os.path.join(self.base, "tls"))
+        cert = ca.issue("rabbitmq", dns=("localhost",), ips=())  # 127.0.0.1 deliberately not in it
+        self.tls_ca = str(ca.ca_path)
         with open(config, "w") as f:
             f.write(f"listeners.tcp.1 = 127.0.0.1:{self.port}\n"
+                    f"listeners.ssl.1 = 127.0.0.1:{self.tls_port}\n"
+                    f"ssl_options.cacertfile = {ca.ca_path}\n"
+                    f"ssl_options.certfile = {cert.cert_path}\n"
+                    f"ssl_options.keyfile = {cert.key_path}\n"
+                    "ssl_options.verify = verify_none\n"        # clients need no certificate of their own
+                    "ssl_options.fail_if_no_peer_cert = false\n"
                     "loopback_users = none\n"
                     "log.console = false\n"
                     "log.file.level = info\n")
@@ -150,6 +169,10 @@ class RabbitNode:
     def url(self, user=NODE_USER):
         """The ``--amqp`` URL for ``user`` (a (name, password) pair)."""
         return f"amqp://{user[0]}:{user[1]}@127.0.0.1:{self.port}/%2f"
+
+    def tls_url(self, user=NODE_USER, host="localhost"):
+        """An ``amqps://`` URL to the TLS listener that trusts the node's CA; ``host`` is the name checked."""
+        return f"amqps://{user[0]}:{user[1]}@{host}:{self.tls_port}/%2f?cafile={self.tls_ca}"
 
     def pika_parameters(self, user=SERVICE_USER):
         """pika connection parameters for ``user``."""

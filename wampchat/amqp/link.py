@@ -149,17 +149,45 @@ def _mute(client):
         proxy._lostNotification = lambda reason: None
 
 
-def _reason_text(reason, depth=0):
-    """A broker's close (a txamqp Message), a Failure or any exception, as a short readable string."""
+def _reason_text(reason, depth=0, host=None):
+    """A broker's close (a txamqp Message), a Failure or any exception, as a short readable string.
+
+    With ``host`` (the name the link connects to), a failed TLS handshake
+    says which check failed and what to do about it, since OpenSSL's and
+    service-identity's own texts name neither.
+    """
     value = getattr(reason, "value", reason)
     if isinstance(value, Closed) and value.args and depth < 3:
-        return _reason_text(value.args[0], depth + 1)
+        return _reason_text(value.args[0], depth + 1, host)
+    tls = _tls_problem(value, host)
+    if tls is not None:
+        return tls
     if hasattr(value, "method") and hasattr(value, "fields"):
         try:
             return f"{value.reply_code} {value.reply_text}"  # channel.close / connection.close
         except (AttributeError, KeyError):
             return str(value)
     return str(value) or type(value).__name__
+
+
+def _tls_problem(value, host):
+    """A sentence for a TLS failure (wrong name, untrusted CA, handshake), or None for anything else."""
+    try:
+        from OpenSSL import SSL
+        from service_identity import VerificationError
+    except ImportError:  # pragma: no cover - both are dependencies; amqp:// works without them
+        return None
+    if isinstance(value, VerificationError):
+        mismatched = ", ".join(str(getattr(e, "mismatched_id", e)) for e in value.errors)
+        return (f"TLS: the broker's certificate is not valid for {host!r}, the host name in the URL "
+                f"(service-identity: {mismatched}); connect by a name the certificate carries")
+    if isinstance(value, SSL.Error):
+        details = "; ".join(str(part[-1]) for part in (value.args[0] if value.args else []) if part) or str(value)
+        if "certificate verify failed" in details:
+            return (f"TLS: the certificate of the broker at {host!r} is not signed by a trusted CA ({details}); "
+                    "for a private CA add ?cafile=ca.pem to the amqps:// URL")
+        return f"TLS handshake with the broker at {host!r} failed: {details}"
+    return None
 
 
 class _AttemptsEndpoint:
@@ -272,7 +300,7 @@ class AmqpLink(service.Service):
             self.state = "down"
             self.m_failures.inc()
             self.log.warn("cannot reach the AMQP broker at {url}: {why}", url=str(self.url),
-                          why=_reason_text(failure))
+                          why=_reason_text(failure, host=self.url.host))
         return failure
 
     def _prepare(self, proxy):
@@ -297,7 +325,7 @@ class AmqpLink(service.Service):
             self.state = "down"
             self.m_failures.inc()
             self.log.error("AMQP connection to {url} failed during set-up: {why}", url=str(self.url),
-                           why=_reason_text(failure))
+                           why=_reason_text(failure, host=self.url.host))
             self._abandon(client)
             return failure
 
@@ -351,7 +379,7 @@ class AmqpLink(service.Service):
         self.state = "down"
         if self.running:
             self.log.warn("AMQP link lost ({why}); reconnecting; {n} publications wait, {u} of them to be resent",
-                          why=_reason_text(reason), n=len(self.outbox), u=requeued)
+                          why=_reason_text(reason, host=self.url.host), n=len(self.outbox), u=requeued)
 
     def _channel_failed(self, client, channel, reason):
         """The broker closed our channel (e.g. a missing exchange): start over on a new connection."""
