@@ -80,9 +80,9 @@ class Browser:
         self.driver = driver
 
     @classmethod
-    def start(cls, name, profile_dir, size=DESKTOP):
-        """A Deferred of a Browser once its Chromium is up."""
-        return threads.deferToThread(lambda: cls(name, profile_dir, start_chromium(profile_dir, size)))
+    def start(cls, name, profile_dir, size=DESKTOP, flags=()):
+        """A Deferred of a Browser once its Chromium is up; ``flags`` are added to CHROMIUM_FLAGS."""
+        return threads.deferToThread(lambda: cls(name, profile_dir, start_chromium(profile_dir, size, flags)))
 
     @in_worker_thread
     def quit(self):
@@ -206,14 +206,18 @@ class Browser:
         return self.type(css, Keys.ENTER)
 
 
-def start_chromium(profile_dir, size):
-    """A WebDriver session on Debian's Chromium through Debian's chromedriver (no downloads)."""
+def start_chromium(profile_dir, size, flags=()):
+    """A WebDriver session on Debian's Chromium through Debian's chromedriver (no downloads).
+
+    ``flags`` are extra command-line switches for this one browser, e.g. the
+    TLS test's ``--ignore-certificate-errors-spki-list`` that trusts one test key.
+    """
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in CHROMIUM_FLAGS:
+    for flag in [*CHROMIUM_FLAGS, *flags]:
         options.add_argument(flag)
     options.add_argument(f"--user-data-dir={profile_dir}")
     options.add_argument(f"--window-size={size[0]},{size[1]}")
@@ -227,10 +231,10 @@ def browsers(tmp_path, request):
     started = []
 
     @defer.inlineCallbacks
-    def start(name, size=DESKTOP):
+    def start(name, size=DESKTOP, flags=()):
         profile = tmp_path / f"chromium-{name}"
         profile.mkdir()
-        browser = yield Browser.start(name, profile, size)
+        browser = yield Browser.start(name, profile, size, flags)
         started.append(browser)
         return browser
 
