@@ -57,7 +57,7 @@ def test_every_procedure_is_documented():
 
 @pytest_twisted.ensureDeferred
 async def test_python_example(server, tmp_path):
-    """The Autobahn|Python example joins as a guest, sends once (retry included), hears its event and is refused a room."""
+    """The Autobahn|Python example joins as a guest, sends once (retry included), hears its event, is refused a room."""
     result = await run_python(example("python"), {"WAMPCHAT_URL": server.ws_url}, tmp_path)
     out = result.stdout
     assert result.returncode == 0, out + result.stderr
@@ -84,7 +84,7 @@ async def test_pika_example(rabbitmq, make_server, tmp_path):
 @requires_browser
 @pytest_twisted.ensureDeferred
 async def test_browser_example(make_server, browsers, tmp_path):
-    """The page example, served by wampchat with the AutobahnJS it serves, joins, sends, hears itself, gets not_found."""
+    """The page example, served by wampchat with its AutobahnJS, joins, sends, hears itself and gets not_found."""
     web = tmp_path / "web"
     web.mkdir()
     (web / "hello.html").write_text(example("browser"))

@@ -1,4 +1,4 @@
-"""``twistd wampchat``: option checking, --config-file, the service tree makeService builds, and /healthz and /metrics over HTTP."""
+"""``twistd wampchat``: option checking, --config-file, the service tree makeService builds, /healthz and /metrics."""
 import json
 import os
 import re

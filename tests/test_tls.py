@@ -79,7 +79,7 @@ def wss_url(server):
 
 
 async def join_over_wss(server, ca_path, hostname="127.0.0.1"):
-    """An Autobahn|Python guest session over wss://, trusting only ``ca_path``; the certificate is checked for ``hostname``."""
+    """An Autobahn|Python guest over wss:// trusting only ``ca_path``; the certificate is checked for ``hostname``."""
     with open(ca_path, "rb") as f:
         trust = ssl.Certificate.loadPEM(f.read())
     session = ClientSession(types.ComponentConfig(realm="wampchat"), ["anonymous"], None, None, {"nick": "Tess"})
@@ -203,7 +203,7 @@ async def test_amqps_link_verifies_the_broker_and_carries_publications(rabbitmq,
 
 @pytest_twisted.ensureDeferred
 async def test_amqps_refuses_a_host_name_the_certificate_does_not_name(rabbitmq, make_server, log_lines):
-    """amqps:// to 127.0.0.1 (the broker's certificate names only localhost) is refused and logged as a name mismatch."""
+    """amqps:// to 127.0.0.1 (the broker's certificate names only localhost) is refused, logged as a name mismatch."""
     server = await make_server(["--amqp", rabbitmq.tls_url(host="127.0.0.1"), "--amqp-retry-max", "1"])
     bridge = bridge_of(server)
     expected = "TLS: the broker's certificate is not valid for '127.0.0.1', the host name in the URL"

@@ -141,8 +141,8 @@ class Options(usage.Options):
         for endpoint in self["rawsocket"]:
             _check_endpoint(endpoint, self.origin("rawsocket"))
         if self["node-timeout"] <= self["node-heartbeat"]:
-            raise usage.UsageError(f"{self.origin('node-timeout')} ({self['node-timeout']}) must be longer than node-heartbeat "
-                                   f"({self['node-heartbeat']})")
+            raise usage.UsageError(f"{self.origin('node-timeout')} ({self['node-timeout']}) must be longer than "
+                                   f"node-heartbeat ({self['node-heartbeat']})")
         if self["node-id"] is None:
             self["node-id"] = os.urandom(4).hex()
         elif not re.match(r"^[a-z0-9]{1,16}$", self["node-id"]):
