@@ -32,13 +32,13 @@ class Cluster:
         self.nodes = {}
         self.sessions = []
 
-    def args(self, node_id, *extra):
-        return ["--db", self.db, "--amqp", self.rabbitmq.url(NODE_USER), "--node-id", node_id,
+    def args(self, node_id, *extra, user=NODE_USER):
+        return ["--db", self.db, "--amqp", self.rabbitmq.url(user), "--node-id", node_id,
                 "--amqp-retry-max", "1", *extra]
 
-    async def node(self, node_id, *extra):
-        """Start an in-process node once its broker link consumes; returns its RunningServer."""
-        server = await start_server(self.args(node_id, *extra), self.tmp_path)
+    async def node(self, node_id, *extra, user=NODE_USER):
+        """Start an in-process node (as broker ``user``) once its link consumes; returns its RunningServer."""
+        server = await start_server(self.args(node_id, *extra, user=user), self.tmp_path)
         self.nodes[node_id] = server
         await bridge_of(server).when_connected()
         return server

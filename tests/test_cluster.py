@@ -276,9 +276,12 @@ async def test_healthz_shows_database_broker_and_the_nodes_it_sees(cluster):
     assert [n["self"] for n in health["nodes"] if n["node"] == "na"] == [True]
 
 
-# The permissions the README recommends for AMQP services: their own server-named queues, the public
-# exchange and RPC; nothing named wampchat.cluster* or wampchat.node*.
+# The permissions the README recommends: nodes may use wampchat.*; AMQP services their own server-named
+# queues, the public exchange and RPC, nothing named wampchat.cluster* or wampchat.node*.
+NODE_PERMISSIONS = (r"^(wampchat.*|amq\.gen-.*)$", r"^(wampchat.*|amq\.gen-.*|amq\.default)$",
+                    r"^(wampchat.*|amq\.gen-.*)$")
 SERVICE_PERMISSIONS = (r"^amq\.gen-.*", r"^(amq\.gen-.*|wampchat|wampchat\.rpc)$", r"^(amq\.gen-.*|wampchat)$")
+DOCUMENTED_NODE = ("wcdoc", "wcdoc-secret")
 OUTSIDER = ("outsider", "outsider-secret")
 
 
@@ -295,20 +298,31 @@ async def _refused(action):
 
 @pytest_twisted.ensureDeferred
 async def test_an_amqp_service_with_the_documented_permissions_cannot_touch_the_cluster_channel(cluster, rabbitmq):
-    """With the README's service permissions, a service reads and calls the public side but can neither read
-    from nor publish to the node-only exchange and queues; what it publishes on chat.* is still refused."""
-    await cluster.node("na")
-    await cluster.node("nb")
-    if OUTSIDER[0] not in rabbitmq.ctl("list_users"):
-        rabbitmq.ctl("add_user", *OUTSIDER)
-        rabbitmq.ctl("set_permissions", "-p", "/", OUTSIDER[0], *SERVICE_PERMISSIONS)
+    """With the README's permissions, nodes work (one node runs as a user with exactly the node permissions),
+    and a service reads and calls the public side but can neither read from nor publish to the node-only
+    exchange and queues."""
+    users = rabbitmq.ctl("list_users")
+    for (name, password), permissions in ((OUTSIDER, SERVICE_PERMISSIONS), (DOCUMENTED_NODE, NODE_PERMISSIONS)):
+        if name not in users:
+            rabbitmq.ctl("add_user", name, password)
+            rabbitmq.ctl("set_permissions", "-p", "/", name, *permissions)
+    node_users = ("--amqp-node-users", f"wcnode,{DOCUMENTED_NODE[0]}")
+    await cluster.node("na", *node_users)
+    await cluster.node("nb", *node_users, user=DOCUMENTED_NODE)
+    await cluster.register("na", "ann")
+    await cluster.register("na", "bob")
+    ann, bob = await cluster.user("na", "ann"), await cluster.user("nb", "bob")
+    dm = await bob.call("chat.dm.open", "ann")
+    on_ann = await listen(ann, f"chat.room.{dm['id']}.message")
+    private = await bob.call("chat.message.send", dm["id"], "through the node-only exchange")
+    await on_ann.wait_for(1)
+    assert payloads(on_ann) == [private]
     peer = await PikaPeer.connect(rabbitmq, OUTSIDER)
     try:
         declared = await peer.channel.queue_declare(queue="", exclusive=True)
         queue = declared.method.queue
         await peer.channel.queue_bind(queue=queue, exchange="wampchat", routing_key="chat.room.lobby.message")
         inbox = await peer.consume(queue)
-        ann = await cluster.guest("na", "Ann")
         sent = await ann.call("chat.message.send", "lobby", "public")
         _, _, _, body = await inbox.get(10)
         assert sent["id"].encode() in body
