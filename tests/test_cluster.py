@@ -252,7 +252,8 @@ async def test_guest_nicks_are_unique_across_nodes_and_the_rate_limit_counts_eve
     """A guest nick shown on A is refused on B; a user's sends on A and B count against one limit."""
     await cluster.node("na", "--send-rate", "3")
     await cluster.node("nb", "--send-rate", "3")
-    await cluster.guest("na", "Zed")
+    zed = await cluster.guest("na", "Zed")
+    await poll_until(lambda: _online(cluster, zed.details.authid))  # A records its guests as they arrive
     with pytest.raises(ApplicationError, match="conflict"):
         await cluster.guest("nb", "zed")
     await cluster.register("na", "ann")
