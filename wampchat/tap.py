@@ -100,6 +100,9 @@ class Options(usage.Options):
          "The chat database: a SQLite file (created if missing) or postgresql://user:pass@host:5432/dbname "
          "(shared by every node of a cluster). Pending schema migrations run at start."],
         ["send-rate", None, 20, "Chat messages one user may send per 10 seconds (counted on every node).", int],
+        ["register-rate", None, 20, "Accounts one network address may register per hour (chat.user.register).",
+         int],
+        ["create-rate", None, 20, "Rooms one user may create per hour (chat.room.create).", int],
         ["amqp", None, None,
          "Bridge to RabbitMQ: amqp://user:pass@host:5672/vhost, or amqps://... (certificate checked; "
          "?cafile=ca.pem to trust a private CA). [default: off]"],
@@ -144,8 +147,9 @@ class Options(usage.Options):
         _positive("outbound-buffer", self["outbound-buffer"])
         if self["node-heartbeat"] <= 0 or self["node-timeout"] <= self["node-heartbeat"]:
             raise usage.UsageError("--node-heartbeat must be positive and --node-timeout longer than it")
-        if self["send-rate"] <= 0:
-            raise usage.UsageError(f"--send-rate must be a positive number, not {self['send-rate']}")
+        for name in ("send-rate", "register-rate", "create-rate"):
+            if self[name] <= 0:
+                raise usage.UsageError(f"--{name} must be a positive number, not {self[name]}")
         if self["node-id"] is None:
             self["node-id"] = os.urandom(4).hex()
         elif not re.match(r"^[a-z0-9]{1,16}$", self["node-id"]):
@@ -238,7 +242,8 @@ def build_service(options, reactor=None):
     from wampchat.chat.service import ChatSettings
 
     chat_settings = ChatSettings(open_registration=not options["no-open-registration"],
-                                 send_rate=options["send-rate"], node_id=options["node-id"])
+                                 send_rate=options["send-rate"], node_id=options["node-id"],
+                                 register_rate=options["register-rate"], create_rate=options["create-rate"])
     ChatRuntime(router, config.realm, engine, chat_settings, reactor, options["node-heartbeat"],
                 options["node-timeout"]).setServiceParent(root)
     if options["amqp"]:
