@@ -22,7 +22,8 @@ setup(
         "pyOpenSSL>=22.0",  # amqps:// (twisted.internet.ssl)
     ],
     extras_require={
-        "test": ["pytest>=7", "pytest-twisted>=1.14", "pytest-timeout", "pika>=1.3", "selenium>=4.10"],
+        "test": ["pytest>=7", "pytest-twisted>=1.14", "pytest-timeout", "pika>=1.3", "selenium>=4.10",
+                 "hypothesis>=6.100"],
     },
     entry_points={"console_scripts": ["wampchat-admin = wampchat.admin:main"]},
     zip_safe=False,

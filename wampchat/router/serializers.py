@@ -13,6 +13,7 @@ import json
 from autobahn.wamp.serializer import CBORSerializer, JsonObjectSerializer, JsonSerializer, MsgPackSerializer
 
 _ESCAPED_NUL = b"\\u0000"
+_ESCAPED_SURROGATE, _ESCAPED_SURROGATE_UPPER = b"\\ud", b"\\uD"
 
 
 def _binary_as_string(obj):
@@ -34,8 +35,22 @@ class _FastJsonObjectSerializer(JsonObjectSerializer):
 
     def unserialize(self, payload):
         if self._batched or _ESCAPED_NUL in payload:
-            return super().unserialize(payload)
-        return [json.loads(payload)]
+            objects = super().unserialize(payload)
+        else:
+            # decode first: json.loads(bytes) would also take UTF-16/32 and UTF-8-encoded surrogates
+            objects = [json.loads(payload.decode("utf-8"))]
+        if _ESCAPED_SURROGATE in payload or _ESCAPED_SURROGATE_UPPER in payload:
+            _refuse_lone_surrogates(objects)
+        return objects
+
+
+def _refuse_lone_surrogates(objects):
+    """A ``"\\ud800"`` escape without its pair decodes to a str no peer could be sent (UnicodeEncodeError
+    in every serializer), so such a message is refused as it arrives rather than failing each recipient."""
+    try:
+        _ENCODER.encode(objects).encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise ValueError(f"a JSON string holds an unpaired surrogate escape: {e.reason}") from None
 
 
 class RouterJsonSerializer(JsonSerializer):

@@ -103,6 +103,8 @@ class _RouterTransportMixin:
 class RouterWebSocketProtocol(_RouterTransportMixin, WampWebSocketServerProtocol):
     """WAMP over WebSocket, router side."""
 
+    _abort_call = None
+
     def onOpen(self):
         self._start_budget()
         super().onOpen()
@@ -110,9 +112,10 @@ class RouterWebSocketProtocol(_RouterTransportMixin, WampWebSocketServerProtocol
     def dataReceived(self, data):
         """Complete, unfragmented, masked data frames skip Autobahn's frame machinery.
 
-        Anything else (control frames, fragments, 64-bit lengths, oversize
-        frames, a partial frame, a message in progress) goes to Autobahn as is,
-        so its checks and close codes still apply.
+        Anything else (control frames, fragments, reserved bits or opcodes,
+        unmasked frames, a 16-bit length that is not minimal, 64-bit lengths,
+        oversize frames, a partial frame, a message in progress) goes to
+        Autobahn as is, so its RFC 6455 checks and close codes still apply.
         """
         if self.state != _STATE_OPEN or self.data or self.current_frame is not None or self.inside_message:
             return super().dataReceived(data)
@@ -127,6 +130,8 @@ class RouterWebSocketProtocol(_RouterTransportMixin, WampWebSocketServerProtocol
                 if end - pos < 8:
                     break
                 size, head = int.from_bytes(data[head:head + 2], "big"), head + 2
+                if size < 126:
+                    break  # not the minimal length encoding: Autobahn fails it with 1002
             elif size == 127:
                 break
             start = head + 4
@@ -142,8 +147,13 @@ class RouterWebSocketProtocol(_RouterTransportMixin, WampWebSocketServerProtocol
         return None
 
     def onMessage(self, payload, isBinary):
+        """One complete WebSocket message, from the fast path or from Autobahn's (fragments reassembled)."""
         session = self._session
         if session is None:
+            return
+        if not isBinary and not payload.isascii() and not _is_utf8(payload):
+            self._fail_connection(WebSocketProtocol.CLOSE_STATUS_CODE_INVALID_PAYLOAD,
+                                  "invalid UTF-8 in a text message")
             return
         try:
             messages = self._serializer.unserialize(payload, isBinary)
@@ -168,6 +178,29 @@ class RouterWebSocketProtocol(_RouterTransportMixin, WampWebSocketServerProtocol
         else:
             self.sendMessage(*self._serializer.serialize(msg))
 
+    def _closeConnection(self, abort=False):
+        """End TCP without throwing away a close frame that is still in the write buffer.
+
+        Autobahn aborts the connection when it takes the peer's close frame as
+        the end of the closing handshake, even when that frame was invalid and
+        the router has just written its own close (1002/1007) in answer: an
+        abort would discard it unsent. So close gracefully, and abort only if
+        the peer has not let the buffer drain after the close handshake timeout.
+        """
+        if not abort:
+            return super()._closeConnection(False)
+        self.transport.loseConnection()
+        if self._abort_call is None:
+            grace = self.closeHandshakeTimeout or 1.0
+            self._abort_call = self.factory.router.reactor.callLater(grace, self.transport.abortConnection)
+        return None
+
+    def connectionLost(self, reason):
+        if self._abort_call is not None and self._abort_call.active():
+            self._abort_call.cancel()
+        self._abort_call = None
+        super().connectionLost(reason)
+
     def _event_frame(self, msg):
         """The complete WebSocket frame for an EVENT, built once per serializer.
 
@@ -182,6 +215,15 @@ class RouterWebSocketProtocol(_RouterTransportMixin, WampWebSocketServerProtocol
             frame = websocket_frame(msg.serialize(object_serializer), object_serializer.BINARY)
             cache[key] = frame
         return frame
+
+
+def _is_utf8(payload):
+    """Whether ``payload`` is valid UTF-8 (RFC 3629: no surrogates, no overlong forms, at most U+10FFFF)."""
+    try:
+        payload.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _unmask(payload, mask):
@@ -218,7 +260,8 @@ class RouterWebSocketFactory(WampWebSocketServerFactory):
             maxFramePayloadSize=max_message_size,
             autoPingInterval=30,
             autoPingTimeout=20,
-            # the JSON decoder rejects invalid UTF-8 itself (ABORT protocol_violation)
+            # onMessage checks each whole text message once with Python's strict UTF-8 decoder
+            # (close 1007), the same on the fast path and on Autobahn's
             utf8validateIncoming=False,
             failByDrop=False,  # send the close code (e.g. 1009 for oversize) instead of just dropping TCP
         )
