@@ -50,6 +50,11 @@ class Options(usage.Options):
         ["max-message-size", None, 1024 * 1024, "Largest WAMP message accepted, in bytes.", int],
         ["outbound-buffer", None, 4 * 1024 * 1024,
          "Bytes a peer may fall behind before it is disconnected as a slow consumer.", int],
+        ["max-connections-per-address", None, 100,
+         "Open connections (web and RawSocket together) one source address may hold; 0 = no limit.", int],
+        ["handshake-timeout", None, 10.0,
+         "Seconds a new connection has to send its HTTP request, or to upgrade to WebSocket (or finish the "
+         "RawSocket handshake) and send WAMP HELLO.", float],
         ["db", None, "./var/wampchat.sqlite", "The chat database (SQLite file; created if missing)."],
         ["send-rate", None, 20, "Chat messages one session may send per 10 seconds.", int],
         ["amqp", None, None,
@@ -90,6 +95,12 @@ class Options(usage.Options):
             _check_endpoint(endpoint, "rawsocket")
         _positive("max-message-size", self["max-message-size"])
         _positive("outbound-buffer", self["outbound-buffer"])
+        if self["max-connections-per-address"] < 0:
+            raise usage.UsageError("--max-connections-per-address must be 0 (no limit) or a positive number, "
+                                   f"not {self['max-connections-per-address']}")
+        if not self["handshake-timeout"] > 0:
+            raise usage.UsageError(f"--handshake-timeout must be a positive number of seconds, "
+                                   f"not {self['handshake-timeout']}")
         if self["send-rate"] <= 0:
             raise usage.UsageError(f"--send-rate must be a positive number, not {self['send-rate']}")
         if self["node-id"] is None:
@@ -141,7 +152,7 @@ def makeService(options, reactor=None):
     from twisted.internet import reactor as default_reactor
 
     from wampchat.router import Router
-    from wampchat.router.transports import RouterRawSocketFactory
+    from wampchat.router.transports import ConnectionGuard, RouterRawSocketFactory
     from wampchat.router.serializers import wamp_serializers
     from wampchat.web import make_site
 
@@ -150,11 +161,14 @@ def makeService(options, reactor=None):
     router = Router(reactor, config)
     root = WampchatService(router)
 
-    site = make_site(router, options["web"], config.max_message_size, config.outbound_buffer)
+    guard = ConnectionGuard(reactor, router.metrics, max_per_address=options["max-connections-per-address"],
+                            handshake_timeout=options["handshake-timeout"])
+    site = make_site(router, options["web"], config.max_message_size, config.outbound_buffer, guard=guard)
     for endpoint in options["listen"]:
         ListeningService(reactor, endpoint, site, name=f"web:{endpoint}").setServiceParent(root)
     if options["rawsocket"]:
-        raw = RouterRawSocketFactory(router, wamp_serializers(), config.max_message_size, config.outbound_buffer)
+        raw = RouterRawSocketFactory(router, wamp_serializers(), config.max_message_size, config.outbound_buffer,
+                                     guard=guard)
         for endpoint in options["rawsocket"]:
             ListeningService(reactor, endpoint, raw, name=f"rawsocket:{endpoint}").setServiceParent(root)
 
