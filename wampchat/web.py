@@ -110,6 +110,22 @@ class GuardedSite(Site):
         return channel
 
 
+class RouterWebSocketResource(WebSocketResource):
+    """``/ws``: WebSocket upgrades go to Autobahn; any other request is answered here, 426 Upgrade Required.
+
+    Autobahn would answer a plain GET with its own status page written past
+    twisted.web (no security headers, and its version in ``Server``).
+    """
+
+    def render(self, request):
+        if not _is_websocket_upgrade(request):
+            request.setResponseCode(426, b"Upgrade Required")
+            request.setHeader(b"upgrade", b"websocket")
+            request.setHeader(b"content-type", b"text/plain; charset=utf-8")
+            return b"this is a WAMP-over-WebSocket endpoint (wamp.2.json, wamp.2.msgpack, wamp.2.cbor)\n"
+        return super().render(request)
+
+
 class HealthResource(Resource):
     """GET /healthz: JSON with status, session count and each component's state."""
 
@@ -151,7 +167,7 @@ def make_site(router, web_dir, max_message_size, outbound_buffer, guard=None):
     guard = guard if guard is not None else ConnectionGuard(router.reactor, router.metrics)
     root = File(web_dir) if web_dir and os.path.isdir(web_dir) else Resource()
     ws_factory = RouterWebSocketFactory(router, wamp_serializers(), max_message_size, outbound_buffer, guard=guard)
-    root.putChild(b"ws", WebSocketResource(ws_factory))
+    root.putChild(b"ws", RouterWebSocketResource(ws_factory))
     root.putChild(b"healthz", HealthResource(router))
     root.putChild(b"metrics", MetricsResource(router))
     site = GuardedSite(root, guard, reactor=router.reactor)
