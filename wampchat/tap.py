@@ -90,6 +90,11 @@ class Options(usage.Options):
         ["max-message-size", None, 1024 * 1024, "Largest WAMP message accepted, in bytes.", int],
         ["outbound-buffer", None, 4 * 1024 * 1024,
          "Bytes a peer may fall behind before it is disconnected as a slow consumer.", int],
+        ["max-connections-per-address", None, 100,
+         "Open connections (web and RawSocket together) one source address may hold; 0 = no limit.", int],
+        ["handshake-timeout", None, 10.0,
+         "Seconds a new connection has to send its HTTP request, or to upgrade to WebSocket (or finish the "
+         "RawSocket handshake) and send WAMP HELLO.", float],
         ["max-subscriptions", None, 1000, "Subscriptions one session may hold at once.",
          _positive_int("max-subscriptions")],
         ["max-registrations", None, 100, "Registrations one session may hold at once.",
@@ -145,6 +150,12 @@ class Options(usage.Options):
             _check_endpoint(endpoint, "rawsocket")
         _positive("max-message-size", self["max-message-size"])
         _positive("outbound-buffer", self["outbound-buffer"])
+        if self["max-connections-per-address"] < 0:
+            raise usage.UsageError("--max-connections-per-address must be 0 (no limit) or a positive number, "
+                                   f"not {self['max-connections-per-address']}")
+        if not self["handshake-timeout"] > 0:
+            raise usage.UsageError(f"--handshake-timeout must be a positive number of seconds, "
+                                   f"not {self['handshake-timeout']}")
         if self["node-heartbeat"] <= 0 or self["node-timeout"] <= self["node-heartbeat"]:
             raise usage.UsageError("--node-heartbeat must be positive and --node-timeout longer than it")
         for name in ("send-rate", "register-rate", "create-rate"):
@@ -219,7 +230,7 @@ def build_service(options, reactor=None):
     from wampchat.storage import prepare_database
 
     from wampchat.router import Router
-    from wampchat.router.transports import RouterRawSocketFactory
+    from wampchat.router.transports import ConnectionGuard, RouterRawSocketFactory
     from wampchat.router.serializers import wamp_serializers
     from wampchat.web import make_site
 
@@ -229,11 +240,14 @@ def build_service(options, reactor=None):
     router = Router(reactor, config)
     root = WampchatService(router)
 
-    site = make_site(router, options["web"], config.max_message_size, config.outbound_buffer)
+    guard = ConnectionGuard(reactor, router.metrics, max_per_address=options["max-connections-per-address"],
+                            handshake_timeout=options["handshake-timeout"])
+    site = make_site(router, options["web"], config.max_message_size, config.outbound_buffer, guard=guard)
     for endpoint in options["listen"]:
         ListeningService(reactor, endpoint, site, name=f"web:{endpoint}").setServiceParent(root)
     if options["rawsocket"]:
-        raw = RouterRawSocketFactory(router, wamp_serializers(), config.max_message_size, config.outbound_buffer)
+        raw = RouterRawSocketFactory(router, wamp_serializers(), config.max_message_size, config.outbound_buffer,
+                                     guard=guard)
         for endpoint in options["rawsocket"]:
             ListeningService(reactor, endpoint, raw, name=f"rawsocket:{endpoint}").setServiceParent(root)
 
