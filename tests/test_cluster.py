@@ -222,6 +222,7 @@ async def test_presence_is_one_for_the_cluster(cluster):
     ann_a = await cluster.user("na", "ann")
     await ann_a.call("chat.room.join", "lobby")
     ann_b = await cluster.user("nb", "ann")
+    await poll_until(lambda: _online(cluster, "ann", "nb"))  # B records its arrival a moment after the join
     presence = await listen(bob, "chat.room.lobby.presence")
     members = {m["user"]: m["online"] for m in await bob.call("chat.room.members", "lobby")}
     assert members["ann"] is True and members["bob"] is True
@@ -240,11 +241,15 @@ async def test_presence_is_one_for_the_cluster(cluster):
     assert members["ann"] is False
 
 
-def _online(cluster, user):
+def _online(cluster, user, node=None):
+    """Does the database record ``user`` online (on ``node``, if given)?"""
     import psycopg
 
+    sql, params = "SELECT 1 FROM online WHERE username = %s", [user]
+    if node is not None:
+        sql, params = sql + " AND node = %s", params + [node]
     with psycopg.connect(cluster.db) as conn:
-        return conn.execute("SELECT 1 FROM online WHERE username = %s", (user,)).fetchone() is not None
+        return conn.execute(sql, params).fetchone() is not None
 
 
 @pytest_twisted.ensureDeferred
