@@ -122,7 +122,8 @@ setup(
         "prometheus_client>=0.17",
     ],
     extras_require={
-        "test": ["pytest>=7", "pytest-twisted>=1.14", "pytest-timeout", "pika>=1.3", "selenium>=4.10", "build>=1.0"],
+        "test": ["pytest>=7", "pytest-twisted>=1.14", "pytest-timeout", "pika>=1.3", "selenium>=4.10", "build>=1.0",
+                 "hypothesis>=6.100"],
     },
     entry_points={"console_scripts": ["wampchat-admin = wampchat.admin:main"]},
     cmdclass={"build_py": build_py_with_page, "sdist": sdist_with_page},

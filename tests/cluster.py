@@ -1,25 +1,16 @@
 """Helpers for cluster tests: wampchat nodes on one PostgreSQL database and one RabbitMQ node.
 
 In-process nodes (``Cluster.node``) share the test's reactor and start in a
-fraction of a second; ``NodeProcess`` runs a node as its own ``twistd``
-process, for what only a process can do: die by SIGKILL.
+fraction of a second; ``Cluster.process`` runs a node as its own ``twistd``
+process (:class:`~processes.ServerProcess`), for what only a process can
+do: die by SIGKILL.
 """
-import json
-import os
-import signal
-import subprocess
-import sys
-import time
-import urllib.request
-
 import pytest
 
 from chatkit import PASSWORD
-from postgres import free_port
+from processes import ServerProcess
 from rabbitmq import NODE_USER, bridge_of
 from wampchat.testing import connect, start_server
-
-TWISTD = os.path.join(os.path.dirname(sys.executable), "twistd")
 
 
 class Cluster:
@@ -32,16 +23,20 @@ class Cluster:
         self.nodes = {}
         self.sessions = []
 
-    def args(self, node_id, *extra):
-        return ["--db", self.db, "--amqp", self.rabbitmq.url(NODE_USER), "--node-id", node_id,
+    def args(self, node_id, *extra, user=NODE_USER):
+        return ["--db", self.db, "--amqp", self.rabbitmq.url(user), "--node-id", node_id,
                 "--amqp-retry-max", "1", *extra]
 
-    async def node(self, node_id, *extra):
-        """Start an in-process node once its broker link consumes; returns its RunningServer."""
-        server = await start_server(self.args(node_id, *extra), self.tmp_path)
+    async def node(self, node_id, *extra, user=NODE_USER):
+        """Start an in-process node (as broker ``user``) once its link consumes; returns its RunningServer."""
+        server = await start_server(self.args(node_id, *extra, user=user), self.tmp_path)
         self.nodes[node_id] = server
         await bridge_of(server).when_connected()
         return server
+
+    def process(self, node_id, *extra):
+        """A node as its own process (not started yet): ``.start()``, ``.kill()``."""
+        return ServerProcess(node_id, self.args(node_id, *extra), self.tmp_path, ready=_link_up)
 
     async def connect(self, node, **kwargs):
         server = self.nodes[node] if isinstance(node, str) else node
@@ -73,56 +68,6 @@ class Cluster:
         self.nodes = {}
 
 
-class NodeProcess:
-    """A node as its own ``twistd -n wampchat`` process, on a port of its own."""
-
-    def __init__(self, cluster, node_id, *extra):
-        self.node_id = node_id
-        self.port = free_port()
-        self.argv = [TWISTD, "-n", "--pidfile=", "wampchat", "--listen", f"tcp:{self.port}:interface=127.0.0.1",
-                     *cluster.args(node_id, *extra)]
-        self.log = os.path.join(str(cluster.tmp_path), f"{node_id}.log")
-        self.process = None
-
-    @property
-    def ws_url(self):
-        return f"ws://127.0.0.1:{self.port}/ws"
-
-    def health(self):
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=5) as response:
-            return json.loads(response.read())
-
-    def start(self, timeout=60):
-        """Start the process and wait (polling /healthz, with a deadline) until it serves and its link is up."""
-        with open(self.log, "ab") as out:
-            self.process = subprocess.Popen(self.argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"node {self.node_id} exited with {self.process.returncode}; see {self.log}")
-            try:
-                if self.health().get("amqp", {}).get("state") == "connected":
-                    return self
-            except OSError:
-                pass
-            time.sleep(0.1)  # polling a starting process's health endpoint, with a deadline
-        raise RuntimeError(f"node {self.node_id} did not come up within {timeout}s; see {self.log}")
-
-    def kill(self):
-        """SIGKILL: no goodbye, no clean-up; the cluster must notice by itself."""
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
-
-    def stop(self):
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
-
-
 @pytest.fixture
 def cluster(postgres, rabbitmq, tmp_path):
     """An empty cluster on a fresh database; start nodes with ``await cluster.node("a")``."""
@@ -131,6 +76,10 @@ def cluster(postgres, rabbitmq, tmp_path):
     made = Cluster(postgres.new_database(), rabbitmq, tmp_path)
     yield made
     pytest_twisted.blockon(_stopped(made))
+
+
+def _link_up(health):
+    return health.get("amqp", {}).get("state") == "connected" and health.get("chat", {}).get("state") == "ready"
 
 
 def _stopped(cluster):

@@ -62,7 +62,7 @@ class PostgresServer:
 
     def start(self):
         options = (f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 "
-                   f"-c fsync={'on' if self.fsync else 'off'} -c max_connections=300")
+                   f"-c fsync={'on' if self.fsync else 'off'} -c max_connections=100")
         self._as_postgres([os.path.join(BIN, "pg_ctl"), "-D", self.data, "-o", options, "-w", "-t", "60",
                            "-l", os.path.join(self.base, "server.log"), "start"])
 

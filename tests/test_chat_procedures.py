@@ -257,3 +257,24 @@ def test_bad_input_gets_the_error_and_changes_nothing(world, procedure, args, kw
     assert (yield snapshot(ann)) == before
     assert events.events == []
     assert (yield ann.call("chat.user.me"))["user"] == "ann"
+
+
+@pytest_twisted.inlineCallbacks
+def test_registration_is_rate_limited_per_address_and_room_creation_per_user(make_world):
+    """Past --register-rate accounts from one address, or --create-rate rooms by one user, in an hour, the
+    call is rate_limited and nothing is made; someone else is not affected."""
+    world = yield make_world(["--register-rate", "2", "--create-rate", "2"])
+    guest = yield world.guest("Registrar")
+    yield guest.call("chat.user.register", "one", PASSWORD)
+    yield guest.call("chat.user.register", "two", PASSWORD)
+    assert (yield error_of(guest.call("chat.user.register", "three", PASSWORD))) == "wampchat.error.rate_limited"
+    other_tab = yield world.guest("Another")
+    assert (yield error_of(other_tab.call("chat.user.register", "four", PASSWORD))) == "wampchat.error.rate_limited"
+    one = yield world.user("one", register=False)
+    yield one.call("chat.room.create", "r1")
+    yield one.call("chat.room.create", "r2")
+    assert (yield error_of(one.call("chat.room.create", "r3"))) == "wampchat.error.rate_limited"
+    two = yield world.user("two", register=False)
+    yield two.call("chat.room.create", "r4")
+    rooms = [r["id"] for r in (yield one.call("chat.room.list"))]
+    assert "r3" not in rooms and {"r1", "r2", "r4"} <= set(rooms)

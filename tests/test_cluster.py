@@ -222,6 +222,7 @@ async def test_presence_is_one_for_the_cluster(cluster):
     ann_a = await cluster.user("na", "ann")
     await ann_a.call("chat.room.join", "lobby")
     ann_b = await cluster.user("nb", "ann")
+    await poll_until(lambda: _online(cluster, "ann", "nb"))  # B records its arrival a moment after the join
     presence = await listen(bob, "chat.room.lobby.presence")
     members = {m["user"]: m["online"] for m in await bob.call("chat.room.members", "lobby")}
     assert members["ann"] is True and members["bob"] is True
@@ -240,11 +241,15 @@ async def test_presence_is_one_for_the_cluster(cluster):
     assert members["ann"] is False
 
 
-def _online(cluster, user):
+def _online(cluster, user, node=None):
+    """Does the database record ``user`` online (on ``node``, if given)?"""
     import psycopg
 
+    sql, params = "SELECT 1 FROM online WHERE username = %s", [user]
+    if node is not None:
+        sql, params = sql + " AND node = %s", params + [node]
     with psycopg.connect(cluster.db) as conn:
-        return conn.execute("SELECT 1 FROM online WHERE username = %s", (user,)).fetchone() is not None
+        return conn.execute(sql, params).fetchone() is not None
 
 
 @pytest_twisted.ensureDeferred
@@ -252,7 +257,8 @@ async def test_guest_nicks_are_unique_across_nodes_and_the_rate_limit_counts_eve
     """A guest nick shown on A is refused on B; a user's sends on A and B count against one limit."""
     await cluster.node("na", "--send-rate", "3")
     await cluster.node("nb", "--send-rate", "3")
-    await cluster.guest("na", "Zed")
+    zed = await cluster.guest("na", "Zed")
+    await poll_until(lambda: _online(cluster, zed.details.authid))  # A records its guests as they arrive
     with pytest.raises(ApplicationError, match="conflict"):
         await cluster.guest("nb", "zed")
     await cluster.register("na", "ann")
@@ -276,9 +282,12 @@ async def test_healthz_shows_database_broker_and_the_nodes_it_sees(cluster):
     assert [n["self"] for n in health["nodes"] if n["node"] == "na"] == [True]
 
 
-# The permissions the README recommends for AMQP services: their own server-named queues, the public
-# exchange and RPC; nothing named wampchat.cluster* or wampchat.node*.
+# The permissions the README recommends: nodes may use wampchat.*; AMQP services their own server-named
+# queues, the public exchange and RPC, nothing named wampchat.cluster* or wampchat.node*.
+NODE_PERMISSIONS = (r"^(wampchat.*|amq\.gen-.*)$", r"^(wampchat.*|amq\.gen-.*|amq\.default)$",
+                    r"^(wampchat.*|amq\.gen-.*)$")
 SERVICE_PERMISSIONS = (r"^amq\.gen-.*", r"^(amq\.gen-.*|wampchat|wampchat\.rpc)$", r"^(amq\.gen-.*|wampchat)$")
+DOCUMENTED_NODE = ("wcdoc", "wcdoc-secret")
 OUTSIDER = ("outsider", "outsider-secret")
 
 
@@ -295,20 +304,31 @@ async def _refused(action):
 
 @pytest_twisted.ensureDeferred
 async def test_an_amqp_service_with_the_documented_permissions_cannot_touch_the_cluster_channel(cluster, rabbitmq):
-    """With the README's service permissions, a service reads and calls the public side but can neither read
-    from nor publish to the node-only exchange and queues; what it publishes on chat.* is still refused."""
-    await cluster.node("na")
-    await cluster.node("nb")
-    if OUTSIDER[0] not in rabbitmq.ctl("list_users"):
-        rabbitmq.ctl("add_user", *OUTSIDER)
-        rabbitmq.ctl("set_permissions", "-p", "/", OUTSIDER[0], *SERVICE_PERMISSIONS)
+    """With the README's permissions, nodes work (one node runs as a user with exactly the node permissions),
+    and a service reads and calls the public side but can neither read from nor publish to the node-only
+    exchange and queues."""
+    users = rabbitmq.ctl("list_users")
+    for (name, password), permissions in ((OUTSIDER, SERVICE_PERMISSIONS), (DOCUMENTED_NODE, NODE_PERMISSIONS)):
+        if name not in users:
+            rabbitmq.ctl("add_user", name, password)
+            rabbitmq.ctl("set_permissions", "-p", "/", name, *permissions)
+    node_users = ("--amqp-node-users", f"wcnode,{DOCUMENTED_NODE[0]}")
+    await cluster.node("na", *node_users)
+    await cluster.node("nb", *node_users, user=DOCUMENTED_NODE)
+    await cluster.register("na", "ann")
+    await cluster.register("na", "bob")
+    ann, bob = await cluster.user("na", "ann"), await cluster.user("nb", "bob")
+    dm = await bob.call("chat.dm.open", "ann")
+    on_ann = await listen(ann, f"chat.room.{dm['id']}.message")
+    private = await bob.call("chat.message.send", dm["id"], "through the node-only exchange")
+    await on_ann.wait_for(1)
+    assert payloads(on_ann) == [private]
     peer = await PikaPeer.connect(rabbitmq, OUTSIDER)
     try:
         declared = await peer.channel.queue_declare(queue="", exclusive=True)
         queue = declared.method.queue
         await peer.channel.queue_bind(queue=queue, exchange="wampchat", routing_key="chat.room.lobby.message")
         inbox = await peer.consume(queue)
-        ann = await cluster.guest("na", "Ann")
         sent = await ann.call("chat.message.send", "lobby", "public")
         _, _, _, body = await inbox.get(10)
         assert sent["id"].encode() in body

@@ -6,7 +6,8 @@ import pytest_twisted
 from twisted.internet import defer
 
 from chatkit import payloads
-from cluster import NodeProcess, cluster  # noqa: F401 (fixture)
+from cluster import cluster  # noqa: F401 (fixture)
+from processes import processes  # noqa: F401 (fixture)
 from rabbitmq import rabbitmq  # noqa: F401 (fixture)
 from test_cluster import listen
 from wampchat.testing import connect
@@ -14,17 +15,8 @@ from wampchat.testing import connect
 pytestmark = [pytest.mark.rabbitmq]
 
 
-@pytest.fixture
-def processes():
-    """Node processes started by a test; any still running are stopped at the end."""
-    started = []
-    yield started
-    for node in started:
-        node.stop()
-
-
 def start_process(cluster, processes, node_id, *extra):
-    node = NodeProcess(cluster, node_id, *extra)
+    node = cluster.process(node_id, *extra)
     processes.append(node)
     return node.start()
 

@@ -1,5 +1,7 @@
 """The router's serializers: JSON decodes exactly as Autobahn's does, only faster; MessagePack and CBOR
-read a JavaScript undefined in options as an absent option."""
+read a JavaScript undefined in options as an absent option; values not every peer can carry are refused."""
+import datetime
+
 import cbor2
 import msgpack
 import pytest
@@ -8,7 +10,7 @@ from autobahn.wamp.exception import InvalidUriError, ProtocolError
 from autobahn.wamp.serializer import CBORSerializer, JsonSerializer, MsgPackSerializer
 
 from wampchat.router.serializers import (
-    MSGPACK_UNDEFINED, RouterCborSerializer, RouterJsonSerializer, RouterMsgPackSerializer,
+    MSGPACK_UNDEFINED, RouterCborSerializer, RouterJsonSerializer, RouterMsgPackSerializer, wamp_serializers,
 )
 
 MESSAGES = [
@@ -131,14 +133,22 @@ def test_wampy_subscribe_bytes_decode_as_an_exact_subscription(encoding):
 
 
 @pytest.mark.parametrize("encoding", ENCODINGS)
-def test_payload_values_are_left_as_sent(encoding):
-    """Undefined and other ext values in args and kwargs pass through untouched: only options are cleaned."""
+def test_undefined_in_payloads_reads_as_javascripts_json_would(encoding):
+    """Undefined in args is null and in kwargs (at any depth) absent, as JSON.stringify has it, so every
+    subscriber can receive the event; the options are cleaned too."""
     ours, _, encode, undefined = ENCODINGS[encoding]
-    args = [undefined, 1] if encoding == "cbor" else [undefined, msgpack.ExtType(5, b"xy")]
-    raw = [16, 1, {"exclude_me": undefined}, "app.t", args, {"k": undefined}]
+    raw = [16, 1, {"exclude_me": undefined}, "app.t", [undefined, 1, {"a": undefined, "b": [undefined]}],
+           {"k": undefined, "j": 2}]
     [msg] = ours().unserialize(encode(raw), True)
-    assert msg.args == args and msg.kwargs == {"k": undefined}
+    assert msg.args == [None, 1, {"b": [None]}] and msg.kwargs == {"j": 2}
     assert msg.exclude_me is None
+
+
+def test_other_msgpack_extensions_in_payloads_are_still_refused():
+    """Only msgpack's undefined is read as JavaScript's; another extension type is not portable."""
+    raw = [16, 1, {}, "app.t", [MSGPACK_UNDEFINED, msgpack.ExtType(5, b"xy")]]
+    with pytest.raises(ProtocolError):
+        RouterMsgPackSerializer().unserialize(msgpack.packb(raw), True)
 
 
 @pytest.mark.parametrize("encoding", ENCODINGS)
@@ -148,3 +158,44 @@ def test_bad_messages_with_undefined_are_still_protocol_errors(encoding):
     for raw in ([32, 1, {}, undefined], [undefined, 1, {}, "app.t"], {"not": undefined}):
         with pytest.raises((ProtocolError, InvalidUriError)):
             ours().unserialize(encode(raw), True)
+
+
+# -- values another serializer could not carry ------------------------------------------------
+
+PORTABILITY = [
+    ("json", b'[16, 1, {}, "app.t", [NaN]]'),
+    ("json", b'[16, 1, {}, "app.t", [-Infinity]]'),
+    ("json", b'[16, 1, {}, "app.t", [1e400]]'),
+    ("json", b'[16, 1, {}, "app.t", [18446744073709551616]]'),
+    ("json", b'[16, 1, {}, "app.t", ["\\ud800"]]'),
+    ("json", '[16, 1, {}, "app.t"]'.encode("utf-16-le")),
+    ("json", b'[16, 1, {}, "app.t", ["\xed\xa0\x80"]]'),
+    ("msgpack", msgpack.packb([16, 1, {}, "app.t", [msgpack.ExtType(5, b"x")]])),
+    ("msgpack", msgpack.packb([16, 1, {}, "app.t", [], {b"bytes-key": 1}])),
+    ("msgpack", msgpack.packb([16, 1, {}, "app.t", [float("nan")]])),
+    ("cbor", cbor2.dumps([16, 1, {}, "app.t", [], {"k": {1: 2}}])),
+    ("cbor", cbor2.dumps([16, 1, {}, "app.t", [2**70]])),
+    ("cbor", cbor2.dumps([16, 1, {}, "app.t", [datetime.datetime(2020, 1, 1, tzinfo=datetime.timezone.utc)]])),
+    ("cbor", cbor2.dumps([16, 1, {}, "app.t", [{1, 2}]])),
+    ("cbor", cbor2.dumps([16, 1, {}, "app.t", [float("inf")]])),
+]
+
+
+@pytest.mark.parametrize("name,payload", PORTABILITY,
+                         ids=[f"{name}-{i}" for i, (name, _) in enumerate(PORTABILITY)])
+def test_values_another_serializer_could_not_carry_are_refused(name, payload):
+    """NaN, infinity, integers past 64 bits, non-string keys, CBOR tags, msgpack extensions, unpaired
+    surrogates and non-UTF-8 JSON are protocol errors at the sender, not failures at every recipient."""
+    serializer = {s.SERIALIZER_ID: s for s in wamp_serializers()}[name]
+    with pytest.raises(ProtocolError):
+        serializer.unserialize(payload, name != "json")
+
+
+@pytest.mark.parametrize("name", ["json", "msgpack", "cbor"])
+def test_portable_values_pass_every_serializer(name):
+    """The widest values every serializer carries (64-bit bounds, floats, bytes, unicode, nesting) are accepted."""
+    msg = message.Publish(1, "app.t", args=[-2**63, 2**64 - 1, 1.5e300, b"\x00\xff", "é ☃ \U0001F600", [{"a": None}]],
+                          kwargs={"k": {"n": [True, False]}})
+    serializer = {s.SERIALIZER_ID: s for s in wamp_serializers()}[name]
+    payload, binary = serializer.serialize(msg)
+    assert [m.marshal() for m in serializer.unserialize(payload, binary)] == [msg.marshal()]

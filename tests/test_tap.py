@@ -172,9 +172,13 @@ outbound-buffer = 3000
 max-subscriptions = 4
 max-registrations = 5
 max-calls-in-flight = 6
+max-connections-per-address = 0
+handshake-timeout = 3
 db = "DBPATH"
 no-open-registration = true
 send-rate = 7
+register-rate = 11
+create-rate = 12
 node-id = "filenode"
 node-heartbeat = 2
 node-timeout = 9.5
@@ -196,6 +200,8 @@ def test_config_file_sets_every_setting(tmp_path):
     assert options["no-guests"] is True and options["no-open-registration"] is True
     assert (options["max-message-size"], options["outbound-buffer"], options["send-rate"]) == (2000, 3000, 7)
     assert (options["node-id"], options["node-heartbeat"], options["node-timeout"]) == ("filenode", 2.0, 9.5)
+    assert (options["max-connections-per-address"], options["handshake-timeout"]) == (0, 3.0)
+    assert (options["register-rate"], options["create-rate"]) == (11, 12)
     config = options["router_config"]
     assert (config.realm, config.allow_guests, config.max_message_size, config.outbound_buffer) == \
         ("filerealm", False, 2000, 3000)
@@ -249,6 +255,7 @@ def test_config_file_points_at_the_roles_json(tmp_path):
     ("max-message-size = true", "max-message-size must be a whole number"),
     ("max-calls-in-flight = 2.5", "max-calls-in-flight must be a whole number"),
     ("node-heartbeat = -1", "node-heartbeat must be a positive number of seconds"),
+    ("max-connections-per-address = -1", "max-connections-per-address must be 0 (no limit) or a positive whole"),
     ("node-heartbeat = 10\nnode-timeout = 5", "node-timeout (5.0) must be longer than node-heartbeat (10.0)"),
     ('no-guests = "yes"', "no-guests must be true or false"),
     ('listen = "tcp:8080"', "listen must be an array of strings"),
@@ -261,7 +268,7 @@ def test_config_file_points_at_the_roles_json(tmp_path):
     ('config = "/nonexistent/roles.json"', "config: cannot read"),
     ("realm = ", "not valid TOML"),
 ], ids=["typo", "unknown", "config-file", "table", "int-as-string", "zero", "bool-as-int", "float-as-int",
-        "negative-seconds", "timeout-not-longer", "flag-as-string", "listen-string", "rawsocket-ints",
+        "negative-seconds", "negative-connections", "timeout-not-longer", "flag-as-string", "listen-string", "rawsocket-ints",
         "bad-endpoint", "bad-node-id", "bad-db-scheme", "bad-amqp-url", "bad-exchange", "missing-json",
         "bad-toml"])
 def test_bad_config_file_values_are_one_line_usage_errors(tmp_path, content, expected):

@@ -24,3 +24,15 @@ def test_unmask_matches_autobahn(size):
     payload, mask = bytes(range(256)) * 4, b"\x11\x22\x33\xfe"
     payload = payload[:size]
     assert _unmask(payload, mask) == create_xor_masker(mask, size).process(payload)
+
+
+@pytest.mark.parametrize("size", [0, 125, 126, 65535, 65536])
+def test_frames_parse_as_valid_server_frames(size):
+    """Our frames pass the strict RFC 6455 checks of tests/wsraw.py: unmasked, no reserved bits, minimal length."""
+    from wsraw import ServerFrames
+
+    frames = ServerFrames()
+    frames.upgraded = b"HTTP/1.1 101"
+    payload = ("é" * (size // 2) + "x" * (size % 2)).encode("utf-8")  # two-byte characters, ``size`` bytes
+    frames.feed(websocket_frame(payload, False) + websocket_frame(b"\xff" * size, True))
+    assert frames.frames == [(1, payload), (2, b"\xff" * size)]

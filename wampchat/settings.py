@@ -28,7 +28,8 @@ TOML_TYPES = {FLAG: "true or false", TEXT: "a string", WHOLE: "a whole number", 
 
 def whole(minimum=1, unit=""):
     """A coercer for whole numbers >= ``minimum``; takes the command line's text or the file's integer."""
-    what = f"a whole number{unit} of at least {minimum}" if minimum != 1 else f"a positive whole number{unit}"
+    what = {0: f"0 (no limit) or a positive whole number{unit}", 1: f"a positive whole number{unit}"}.get(
+        minimum, f"a whole number{unit} of at least {minimum}")
 
     def coerce(value):
         try:
@@ -143,6 +144,12 @@ SETTINGS = [
             "max-registrations = 100", coerce=whole()),
     Setting("max-calls-in-flight", WHOLE, 1000, "Calls one session may have waiting for an answer at once.",
             "max-calls-in-flight = 1000", coerce=whole()),
+    Setting("max-connections-per-address", WHOLE, 100,
+            "Open connections (web and RawSocket together) one source address may hold; 0 = no limit.",
+            "max-connections-per-address = 100", coerce=whole(minimum=0)),
+    Setting("handshake-timeout", SECONDS, 10.0,
+            "Seconds a new connection has to send its HTTP request, or to upgrade to WebSocket (or finish the "
+            "RawSocket handshake) and send WAMP HELLO.", "handshake-timeout = 10.0", coerce=positive_seconds),
     Setting("db", TEXT, DEFAULT_DB,
             "The chat database: a SQLite file (created if missing) or postgresql://user:pass@host:5432/dbname "
             "(shared by every node of a cluster). Pending schema migrations run at start.",
@@ -152,6 +159,10 @@ SETTINGS = [
             default_text="open"),
     Setting("send-rate", WHOLE, 20, "Chat messages one user may send per 10 seconds (counted on every node).",
             "send-rate = 20", coerce=whole()),
+    Setting("register-rate", WHOLE, 20, "Accounts one network address may register per hour (chat.user.register).",
+            "register-rate = 20", coerce=whole()),
+    Setting("create-rate", WHOLE, 20, "Rooms one user may create per hour (chat.room.create).",
+            "create-rate = 20", coerce=whole()),
     Setting("node-id", TEXT, None,
             "This node's id in message ids, the cluster, AMQP headers and queues (1..16 of a-z0-9); give each "
             "node of a cluster a fixed one, so a restart takes over its old presence at once.",

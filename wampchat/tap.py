@@ -216,7 +216,7 @@ def build_service(options, reactor=None):
     from wampchat.storage import prepare_database
 
     from wampchat.router import Router
-    from wampchat.router.transports import RouterRawSocketFactory
+    from wampchat.router.transports import ConnectionGuard, RouterRawSocketFactory
     from wampchat.router.serializers import wamp_serializers
     from wampchat.web import make_site
 
@@ -226,11 +226,14 @@ def build_service(options, reactor=None):
     router = Router(reactor, config)
     root = WampchatService(router)
 
-    site = make_site(router, options["web"], config.max_message_size, config.outbound_buffer)
+    guard = ConnectionGuard(reactor, router.metrics, max_per_address=options["max-connections-per-address"],
+                            handshake_timeout=options["handshake-timeout"])
+    site = make_site(router, options["web"], config.max_message_size, config.outbound_buffer, guard=guard)
     for endpoint in options["listen"]:
         ListeningService(reactor, endpoint, site, name=f"web:{endpoint}").setServiceParent(root)
     if options["rawsocket"]:
-        raw = RouterRawSocketFactory(router, wamp_serializers(), config.max_message_size, config.outbound_buffer)
+        raw = RouterRawSocketFactory(router, wamp_serializers(), config.max_message_size, config.outbound_buffer,
+                                     guard=guard)
         for endpoint in options["rawsocket"]:
             ListeningService(reactor, endpoint, raw, name=f"rawsocket:{endpoint}").setServiceParent(root)
 
@@ -239,7 +242,8 @@ def build_service(options, reactor=None):
     from wampchat.chat.service import ChatSettings
 
     chat_settings = ChatSettings(open_registration=not options["no-open-registration"],
-                                 send_rate=options["send-rate"], node_id=options["node-id"])
+                                 send_rate=options["send-rate"], node_id=options["node-id"],
+                                 register_rate=options["register-rate"], create_rate=options["create-rate"])
     ChatRuntime(router, config.realm, engine, chat_settings, reactor, options["node-heartbeat"],
                 options["node-timeout"]).setServiceParent(root)
     if options["amqp"]:

@@ -240,16 +240,29 @@ class AmqpBridge(service.MultiService):
         counter.inc()
 
     # -- inbound events ----------------------------------------------------------------
-    def _on_event(self, delivery):
-        props = delivery.properties
-        headers = delivery.headers
-        if headers.get("wampchat-node") == self.settings.node_id:
-            delivery.ack()  # our own publication, back from the exchange
-            return
-        message_id = props.get("message_id")
+    def _handled_already(self, delivery):
+        """Our own publication back from the exchange, or one seen before: acked and True."""
+        if delivery.headers.get("wampchat-node") == self.settings.node_id:
+            delivery.ack()
+            return True
+        message_id = delivery.properties.get("message_id")
         if message_id and message_id in self._seen:
             self.m_duplicates.inc()
             delivery.ack()
+            return True
+        return False
+
+    def _delivered(self, delivery, counter):
+        counter.inc()
+        message_id = delivery.properties.get("message_id")
+        if message_id:
+            self._remember(message_id)
+        delivery.ack()
+
+    def _on_event(self, delivery):
+        props = delivery.properties
+        headers = delivery.headers
+        if self._handled_already(delivery):
             return
         topic = delivery.routing_key
         user = props.get("user_id")
@@ -266,24 +279,15 @@ class AmqpBridge(service.MultiService):
         publisher = headers.get("wampchat-publisher") if from_node else user
         self.realm.broker.inject(topic, args or None, kwargs or None, origin="amqp",
                                  publisher_authid=publisher if isinstance(publisher, str) else None)
-        self.m_received.inc()
-        if message_id:
-            self._remember(message_id)
-        delivery.ack()
+        self._delivered(delivery, self.m_received)
 
     # -- inbound from the other nodes (restricted publications) ---------------------------
     def _on_cluster(self, delivery):
-        props, headers = delivery.properties, delivery.headers
-        if headers.get("wampchat-node") == self.settings.node_id:
-            delivery.ack()
+        user = delivery.properties.get("user_id")
+        if self._handled_already(delivery):
             return
-        if props.get("user_id") not in self.settings.node_users:  # permissions should make this impossible
-            self._reject(delivery, self.m_refused, f"cluster messages come only from nodes, not {props.get('user_id')!r}")
-            return
-        message_id = props.get("message_id")
-        if message_id and message_id in self._seen:
-            self.m_duplicates.inc()
-            delivery.ack()
+        if user not in self.settings.node_users:  # RabbitMQ permissions should make this impossible
+            self._reject(delivery, self.m_refused, f"cluster messages come only from nodes, not {user!r}")
             return
         topic = delivery.routing_key
         try:
@@ -294,14 +298,11 @@ class AmqpBridge(service.MultiService):
         except (BadMessage, ValueError) as e:
             self._reject(delivery, self.m_rejected, str(e))
             return
-        publisher = headers.get("wampchat-publisher")
+        publisher = delivery.headers.get("wampchat-publisher")
         self.realm.broker.inject(topic, args or None, kwargs or None, origin="cluster",
                                  publisher_authid=publisher if isinstance(publisher, str) else None,
                                  audience=audience)
-        self.m_cluster_in.inc()
-        if message_id:
-            self._remember(message_id)
-        delivery.ack()
+        self._delivered(delivery, self.m_cluster_in)
 
     def _remember(self, message_id):
         self._seen[message_id] = None

@@ -33,9 +33,12 @@ class ChatRuntime(service.Service):
         self.session = None
         self.cluster = None
         self.ready = None
+        self.state = "stopped"
 
     def startService(self):
         super().startService()
+        self.state = "starting"
+        self._router.health["chat"] = lambda: {"state": self.state}
         self.ready = defer.ensureDeferred(self._start())
 
     async def _start(self):
@@ -58,6 +61,7 @@ class ChatRuntime(service.Service):
         attach_local(realm, session, "chat", TRUSTED)
         self.session = session
         await session.ready
+        self.state = "ready"
         return self
 
     def stopService(self):
@@ -65,6 +69,7 @@ class ChatRuntime(service.Service):
         return defer.ensureDeferred(self._stop())
 
     async def _stop(self):
+        self.state = "stopping"
         if self.session is not None and self.session.is_attached():
             self.session.leave()
         if self.cluster is not None:

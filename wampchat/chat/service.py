@@ -34,14 +34,17 @@ TYPING_TIMEOUT = 6.0
 ROOM_CACHE_SIZE = 10000
 LOGIN_NICKS_KEPT = 10000
 SEND_WINDOW_MS = 10_000
+ABUSE_WINDOW = 3600.0    # seconds over which registrations and room creations are counted
 
 
 class ChatSettings:
     """What the operator can tune (twistd options)."""
 
-    def __init__(self, open_registration=True, send_rate=20, node_id="node"):
+    def __init__(self, open_registration=True, send_rate=20, node_id="node", register_rate=20, create_rate=20):
         self.open_registration = open_registration
         self.send_rate = send_rate
+        self.register_rate = register_rate    # accounts one address may register per hour
+        self.create_rate = create_rate        # rooms one user may create per hour
         self.node_id = node_id
 
 
@@ -103,6 +106,8 @@ class ChatService(ApplicationSession):
         self.cluster = None                # a ClusterPresence, set by the runtime before joining
         self.typing = TypingTimers(reactor, TYPING_TIMEOUT, self._typing_expired)
         self.send_limit = SendRateLimit(reactor, settings.send_rate, SEND_WINDOW_MS / 1000)
+        self.register_limit = SendRateLimit(reactor, settings.register_rate, ABUSE_WINDOW)
+        self.create_limit = SendRateLimit(reactor, settings.create_rate, ABUSE_WINDOW)
         self._early_presence = []          # presence changes found while starting (a previous run's users)
         self._login_nicks = OrderedDict()  # session id -> display name, from the join hook to the join
         # one node counts a user's sends itself; nodes sharing a database count them there
@@ -166,6 +171,15 @@ class ChatService(ApplicationSession):
             return Caller(session, user, role, known[2])
         # a caller without a session here (e.g. an AMQP service): its display name, if it has one
         return Caller(session, user, role, await self.store.display_name(user) or user)
+
+    def _address(self, details):
+        """The caller's network address without its port (per-address limits), or its authid when it has
+        none (an in-process or AMQP caller)."""
+        info = self.router_realm.session_info(details.caller) if details.caller is not None else None
+        peer = (info.transport or {}).get("peer") if info is not None else None
+        if not peer or not peer.startswith("tcp"):
+            return details.caller_authid
+        return peer.rsplit(":", 1)[0]
 
     def _is_online_here(self, user):
         return self.sessions.is_online(user)
@@ -318,6 +332,9 @@ class ChatService(ApplicationSession):
         if username.startswith("guest_"):
             fail(INVALID, "usernames starting with guest_ are reserved for guests")
         model.check_password(password)
+        address = self._address(details)
+        if not self.register_limit.allow(address):
+            fail(RATE_LIMITED, f"at most {self.settings.register_rate} registrations per hour from one address")
         nick = username
         if display_name is not None:
             nick = validate_nick(display_name)
@@ -345,6 +362,8 @@ class ChatService(ApplicationSession):
         model.check_room_id(room_id, creating=True)
         title = model.check_title(title, room_id)
         model.check_bool(private, "private")
+        if not self.create_limit.allow(caller.user):
+            fail(RATE_LIMITED, f"at most {self.settings.create_rate} new rooms per hour")
         now = self._now()
         if not await self.store.create_room(room_id, title, private, caller.user, now, [caller.user]):
             fail(CONFLICT, f"a room {room_id!r} exists already")

@@ -1,6 +1,7 @@
 """
 The serializers the router speaks: Autobahn's, with JSON decoding on the fast
-path and JavaScript ``undefined`` in options read as "not given".
+path, JavaScript ``undefined`` in options read as "not given", and refusing
+what not every peer could receive.
 
 Autobahn's JSON decoder swaps in a Python string parser (to turn WAMP's
 ``"\\u0000..."`` base64 strings into bytes), which makes ``json.loads`` run in
@@ -12,17 +13,25 @@ JavaScript clients such as wampy.js put ``undefined`` into the options of
 SUBSCRIBE, HELLO, YIELD and others for every option they leave unset
 (``{match: undefined, get_retained: undefined}``). ``JSON.stringify`` drops
 those keys, but MessagePack (msgpackr, notepack: the 1-byte ext type 0,
-``d4 00 00``) and CBOR (simple value 23, ``f7``) encode them, and Autobahn's
-option checks then reject the message as a protocol violation. We drop an
-undefined value from a message's options/details dict (at any depth), as
-``JSON.stringify`` would. Application payloads (args, kwargs) are left as
-the client sent them. The check costs nothing on the common path: the
-MessagePack decoder reports an undefined through its ``ext_hook`` (called
-only for ext values), and the CBOR one only when the payload holds an
-``f7`` byte at all (which UTF-8 text never contains).
+``d4 00 00``) and CBOR (simple value 23, ``f7``) encode them. We read
+them as ``JSON.stringify`` would: an undefined value is dropped from the
+options/details dict and payload maps (at any depth) and is null in
+payload lists. The MessagePack decoder reports an undefined
+through its ``ext_hook`` (called only for ext values), and the CBOR one is
+looked for only when the payload holds an ``f7`` byte at all.
+
+The router passes what one peer sends to peers speaking other serializers,
+so an incoming message may hold only values all three can carry: map keys
+that are strings (as WAMP requires), integers in the 64-bit range
+(MessagePack's), finite floats (JSON has no NaN or infinity: browsers
+cannot parse them), valid Unicode, and no CBOR tags or MessagePack
+extension types. Anything else is a
+protocol error (ABORT) at the sender, instead of a message that fails at,
+or breaks, every recipient.
 """
 import base64
 import json
+import math
 
 import cbor2
 import msgpack
@@ -32,6 +41,8 @@ from autobahn.wamp.serializer import (
 )
 
 _ESCAPED_NUL = b"\\u0000"
+_ESCAPED_SURROGATE, _ESCAPED_SURROGATE_UPPER = b"\\ud", b"\\uD"
+_INT_MIN, _INT_MAX = -2**63, 2**64 - 1
 
 # Where each WAMP message type keeps its options/details dict (WAMP spec §§ 4-14).
 DETAILS_INDEX = {
@@ -71,17 +82,18 @@ def _is_cbor_undefined(value):
     return value is cbor2.undefined
 
 
-def _without_undefined(details, is_undefined):
-    """A copy of ``details`` without undefined values, nested dicts included."""
-    return {
-        key: _without_undefined(value, is_undefined) if type(value) is dict else value
-        for key, value in details.items()
-        if not is_undefined(value)
-    }
+def _without_undefined(value, is_undefined):
+    """``value`` as ``JSON.stringify`` would leave it: undefined dropped from maps, null in lists."""
+    if type(value) is dict:
+        return {key: _without_undefined(item, is_undefined) for key, item in value.items() if not is_undefined(item)}
+    if type(value) is list:
+        return [None if is_undefined(item) else _without_undefined(item, is_undefined) for item in value]
+    return value
 
 
 def drop_undefined(raw_msg, is_undefined):
-    """Remove undefined values from a decoded message's options/details dict, in place.
+    """Read undefined in a decoded message as JavaScript's JSON would, in place: absent in the
+    options/details dict and in payload maps, null in payload lists.
 
     Anything that is not a well-formed message is left alone for Autobahn's
     parser to reject with its usual reason.
@@ -89,8 +101,11 @@ def drop_undefined(raw_msg, is_undefined):
     if type(raw_msg) is not list or not raw_msg:
         return
     index = DETAILS_INDEX.get(raw_msg[0])
-    if index is not None and index < len(raw_msg) and type(raw_msg[index]) is dict:
-        raw_msg[index] = _without_undefined(raw_msg[index], is_undefined)
+    if index is None or index >= len(raw_msg) or type(raw_msg[index]) is not dict:
+        return
+    for position in range(index, len(raw_msg)):
+        if type(raw_msg[position]) in (dict, list):
+            raw_msg[position] = _without_undefined(raw_msg[position], is_undefined)
 
 
 def _binary_as_string(obj):
@@ -101,7 +116,53 @@ def _binary_as_string(obj):
 
 
 # Autobahn builds a new encoder per message; one shared encoder does the same work.
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_binary_as_string)
+# allow_nan=False: a NaN from an in-process service fails its send instead of reaching a browser as "NaN".
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_binary_as_string)
+
+
+def _refuse_constant(name):
+    raise ValueError(f"{name} is not a number every peer can read")
+
+
+def _bounded_int(text):
+    value = int(text)
+    if not _INT_MIN <= value <= _INT_MAX:
+        raise ValueError("an integer outside the 64-bit range")
+    return value
+
+
+def _finite_float(text):
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} does not fit a 64-bit float")
+    return value
+
+
+# The C scanner calls these only for NaN/Infinity literals, each integer and each float literal.
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_int=_bounded_int, parse_float=_finite_float)
+
+
+def check_portable(value):
+    """Raise ValueError unless JSON, MessagePack and CBOR peers can all receive ``value`` unchanged."""
+    kind = type(value)
+    if kind is str or kind is bytes or kind is bool or value is None:
+        return
+    if kind is int:
+        if not _INT_MIN <= value <= _INT_MAX:
+            raise ValueError("an integer outside the 64-bit range")
+    elif kind is float:
+        if not math.isfinite(value):
+            raise ValueError("NaN or infinity")
+    elif kind is list:
+        for item in value:
+            check_portable(item)
+    elif kind is dict:
+        for key, item in value.items():
+            if type(key) is not str:
+                raise ValueError(f"a map key of type {type(key).__name__} (WAMP map keys are strings)")
+            check_portable(item)
+    else:
+        raise ValueError(f"a value of type {kind.__name__} (a CBOR tag or MessagePack extension)")
 
 
 class _FastJsonObjectSerializer(JsonObjectSerializer):
@@ -112,12 +173,36 @@ class _FastJsonObjectSerializer(JsonObjectSerializer):
 
     def unserialize(self, payload):
         if self._batched or _ESCAPED_NUL in payload:
-            return super().unserialize(payload)
-        return [json.loads(payload)]
+            objects = super().unserialize(payload)
+            for obj in objects:
+                check_portable(obj)
+        else:
+            # decode first: json.loads(bytes) would also take UTF-16/32 and UTF-8-encoded surrogates
+            objects = [_DECODER.decode(payload.decode("utf-8"))]
+        if _ESCAPED_SURROGATE in payload or _ESCAPED_SURROGATE_UPPER in payload:
+            _refuse_lone_surrogates(objects)
+        return objects
+
+
+def _refuse_lone_surrogates(objects):
+    """A ``"\\\\ud800"`` escape without its pair decodes to a str no peer could be sent (UnicodeEncodeError
+    in every serializer), so such a message is refused as it arrives rather than failing each recipient."""
+    try:
+        _ENCODER.encode(objects).encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise ValueError(f"a JSON string holds an unpaired surrogate escape: {e.reason}") from None
+
+
+class RouterJsonSerializer(JsonSerializer):
+    """``wamp.2.json`` with the fast decoder."""
+
+    def __init__(self, batched=False):
+        super().__init__(batched=batched)
+        self._serializer = _FastJsonObjectSerializer(batched=batched)
 
 
 class _MsgPackObjectSerializer(MsgPackObjectSerializer):
-    """Autobahn's MessagePack decoding, plus: undefined in options is absent.
+    """Autobahn's MessagePack decoding, plus: undefined in options is absent, and only portable values pass.
 
     The ``ext_hook`` sees every ext value (and only those), so it notes an
     undefined and returns the value unchanged, exactly as msgpack would
@@ -138,16 +223,18 @@ class _MsgPackObjectSerializer(MsgPackObjectSerializer):
             msgs = super().unserialize(payload)
             for msg in msgs:
                 drop_undefined(msg, _is_msgpack_undefined)
+                check_portable(msg)
             return msgs
         self._saw_undefined = False
         msg = msgpack.unpackb(payload, raw=False, ext_hook=self._ext_hook)
         if self._saw_undefined:
             drop_undefined(msg, _is_msgpack_undefined)
+        check_portable(msg)
         return [msg]
 
 
 class _CborObjectSerializer(CBORObjectSerializer):
-    """Autobahn's CBOR decoding, plus: undefined in options is absent.
+    """Autobahn's CBOR decoding, plus: undefined in options is absent, and only portable values pass.
 
     cbor2 has no hook for simple values, so the payload is searched for the
     ``f7`` byte first (a C-speed scan); a false hit (the byte inside a number
@@ -156,22 +243,16 @@ class _CborObjectSerializer(CBORObjectSerializer):
 
     def unserialize(self, payload):
         msgs = super().unserialize(payload)
-        if _CBOR_UNDEFINED_BYTE in payload:
-            for msg in msgs:
+        undefined = _CBOR_UNDEFINED_BYTE in payload
+        for msg in msgs:
+            if undefined:
                 drop_undefined(msg, _is_cbor_undefined)
+            check_portable(msg)
         return msgs
 
 
-class RouterJsonSerializer(JsonSerializer):
-    """``wamp.2.json`` with the fast decoder."""
-
-    def __init__(self, batched=False):
-        super().__init__(batched=batched)
-        self._serializer = _FastJsonObjectSerializer(batched=batched)
-
-
 class RouterMsgPackSerializer(MsgPackSerializer):
-    """``wamp.2.msgpack`` that reads JavaScript undefined options as absent."""
+    """``wamp.2.msgpack``: undefined options absent; extension types and non-string map keys refused."""
 
     def __init__(self, batched=False):
         super().__init__(batched=batched)
@@ -179,7 +260,8 @@ class RouterMsgPackSerializer(MsgPackSerializer):
 
 
 class RouterCborSerializer(CBORSerializer):
-    """``wamp.2.cbor`` that reads JavaScript undefined options as absent."""
+    """``wamp.2.cbor``: undefined options absent; tags (dates, sets, big numbers...), non-string map keys,
+    NaN and infinity refused."""
 
     def __init__(self, batched=False):
         super().__init__(batched=batched)

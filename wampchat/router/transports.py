@@ -10,7 +10,10 @@ What they add to Autobahn's server protocols:
 - a malformed or invalid WAMP message ends the session with ABORT
   ``wamp.error.protocol_violation`` and a reason, instead of a bare close;
 - an EVENT is framed once per serializer and the same frame bytes are written
-  to every WebSocket subscriber (see DESIGN.md, "Rules that keep it fast").
+  to every WebSocket subscriber (see DESIGN.md, "Rules that keep it fast");
+- a :class:`ConnectionGuard` caps open connections per source address and
+  closes connections that have not finished their handshake and sent HELLO
+  within the handshake timeout.
 """
 import struct
 
@@ -19,6 +22,7 @@ from autobahn.twisted.websocket import WampWebSocketServerFactory, WampWebSocket
 from autobahn.wamp import message
 from autobahn.wamp.exception import InvalidUriError, ProtocolError, SerializationError, TransportLost
 from autobahn.websocket.protocol import WebSocketProtocol
+from twisted.internet import protocol
 from twisted.internet.interfaces import IPushProducer
 import txaio
 from zope.interface import implementer
@@ -29,6 +33,140 @@ _NO_LIMIT = 1 << 62
 # that are not a list), so AssertionError means "invalid message" too.
 _UNPARSEABLE = (ProtocolError, InvalidUriError, SerializationError, ValueError, TypeError, KeyError,
                 AssertionError)
+
+
+# -- connection limits ----------------------------------------------------------------------------
+
+class ConnectionGuard:
+    """Caps open connections per source address and enforces the handshake deadline.
+
+    One guard serves every listener of a process (the web Site with its
+    ``/ws`` and every RawSocket port), so the cap is per address across all
+    of them. A listener asks :meth:`admit` when a TCP connection arrives; an
+    address already at ``max_per_address`` gets ``None`` and the listener
+    answers with its refusal. Every admitted connection must finish its
+    handshake (HTTP request headers, or WebSocket upgrade / RawSocket
+    handshake and the first WAMP message, HELLO) within ``handshake_timeout``
+    seconds of arriving, or it is closed. ``clock`` is the reactor (a Clock in tests).
+    """
+
+    def __init__(self, clock, metrics, max_per_address=100, handshake_timeout=10.0):
+        self.clock = clock
+        self.max_per_address = max_per_address
+        self.handshake_timeout = handshake_timeout
+        self.open = 0
+        self._per_address = {}
+        self._by_transport = {}
+        self.refusals = metrics.counter("wampchat_connections_refused_total",
+                                        "connections refused because their address had too many open")
+        self.timeouts = metrics.counter("wampchat_handshake_timeouts_total",
+                                        "connections closed for not finishing the handshake and HELLO in time")
+        metrics.gauge("wampchat_connections_open", "TCP connections open on the web and RawSocket ports",
+                      lambda: self.open)
+
+    def admit(self, addr):
+        """An :class:`Admission` for a new connection from ``addr``, or None when its address is at the cap.
+
+        Addresses without a host (UNIX sockets, in-memory tests) are not capped.
+        """
+        host = getattr(addr, "host", None)
+        if host is not None and self.max_per_address:
+            if self._per_address.get(host, 0) >= self.max_per_address:
+                self.refusals.value += 1
+                return None
+            self._per_address[host] = self._per_address.get(host, 0) + 1
+        self.open += 1
+        return Admission(self, host)
+
+    def claim(self, transport):
+        """The admission of the connection under ``transport``, for the protocol taking it over (the
+        WebSocket protocol after twisted.web's upgrade), or None when no listener of this guard admitted it."""
+        return self._by_transport.get(transport)
+
+    def _forget(self, admission):
+        self.open -= 1
+        host = admission.host
+        if host is not None and host in self._per_address:
+            left = self._per_address[host] - 1
+            if left:
+                self._per_address[host] = left
+            else:
+                del self._per_address[host]
+        if admission.transport is not None:
+            self._by_transport.pop(admission.transport, None)
+
+
+class Admission:
+    """One admitted connection: its place in the per-address count and its handshake deadline.
+
+    Whichever protocol currently speaks on the connection owns it: ``start``
+    (the first protocol) or ``hand_over`` (one that takes the transport over)
+    says what to do when the deadline passes; ``handshake_done`` stops the
+    clock; ``release`` (idempotent) gives the place back when the connection ends.
+    """
+
+    def __init__(self, guard, host):
+        self.guard = guard
+        self.host = host
+        self.transport = None
+        self._deadline = None
+        self._expire = None
+        self._released = False
+
+    def start(self, transport, expire):
+        """The connection is up under ``transport``; call ``expire()`` if the handshake is not done in time."""
+        self.transport = transport
+        self.guard._by_transport[transport] = self
+        self._expire = expire
+        if self.guard.handshake_timeout:
+            self._deadline = self.guard.clock.callLater(self.guard.handshake_timeout, self._expired)
+
+    def hand_over(self, expire):
+        """A new protocol owns the connection; the deadline keeps counting from the connection's arrival.
+
+        When the old owner had already finished its handshake (an HTTP request
+        on a kept-alive connection before an upgrade), the new one gets a
+        fresh deadline.
+        """
+        self._expire = expire
+        if self._deadline is None and self.guard.handshake_timeout and not self._released:
+            self._deadline = self.guard.clock.callLater(self.guard.handshake_timeout, self._expired)
+
+    def handshake_done(self):
+        if self._deadline is not None:
+            if self._deadline.active():
+                self._deadline.cancel()
+            self._deadline = None
+
+    def release(self):
+        if self._released:
+            return
+        self._released = True
+        self.handshake_done()
+        self.guard._forget(self)
+
+    def _expired(self):
+        self._deadline = None
+        self.guard.timeouts.value += 1
+        self._expire()
+
+
+class RefusedConnection(protocol.Protocol):
+    """Answers a connection over the per-address cap with ``answer`` (HTTP 429, or RawSocket error 4) and closes."""
+
+    def __init__(self, answer):
+        self.answer = answer
+
+    def connectionMade(self):
+        self.transport.write(self.answer)
+        self.transport.loseConnection()
+
+    def dataReceived(self, data):
+        """Whatever the client sent before it read the refusal is ignored."""
+
+
+# RawSocket spec: a handshake reply 0x7F, error code 4 in the high nibble ("maximum connection count reached").
+RAWSOCKET_TOO_MANY = bytes((0x7F, 0x40, 0, 0))
 
 
 @implementer(IPushProducer)
@@ -103,6 +241,28 @@ class _RouterTransportMixin:
 class RouterWebSocketProtocol(_RouterTransportMixin, WampWebSocketServerProtocol):
     """WAMP over WebSocket, router side."""
 
+    _abort_call = None
+    _admission = None
+    _awaiting_hello = None
+
+    def connectionMade(self):
+        super().connectionMade()
+        guard = self.factory.guard
+        admission = guard.claim(self.transport) if guard is not None else None
+        if admission is not None:
+            self._admission = self._awaiting_hello = admission
+            admission.hand_over(self._handshake_expired)
+
+    def _handshake_expired(self):
+        """No WebSocket upgrade or no HELLO in time: close 1008 if the WebSocket is open, then drop TCP."""
+        timeout = self.factory.guard.handshake_timeout
+        self.log.info("closing a connection from {peer}: no WAMP HELLO within {timeout} s", peer=self.peer,
+                      timeout=timeout)
+        if self.state == _STATE_OPEN:
+            self.sendCloseFrame(WebSocketProtocol.CLOSE_STATUS_CODE_POLICY_VIOLATION,
+                                f"no WAMP HELLO within {timeout:g} s".encode("utf-8"))
+        self.dropConnection(abort=True)
+
     def onOpen(self):
         self._start_budget()
         super().onOpen()
@@ -110,9 +270,10 @@ class RouterWebSocketProtocol(_RouterTransportMixin, WampWebSocketServerProtocol
     def dataReceived(self, data):
         """Complete, unfragmented, masked data frames skip Autobahn's frame machinery.
 
-        Anything else (control frames, fragments, 64-bit lengths, oversize
-        frames, a partial frame, a message in progress) goes to Autobahn as is,
-        so its checks and close codes still apply.
+        Anything else (control frames, fragments, reserved bits or opcodes,
+        unmasked frames, a 16-bit length that is not minimal, 64-bit lengths,
+        oversize frames, a partial frame, a message in progress) goes to
+        Autobahn as is, so its RFC 6455 checks and close codes still apply.
         """
         if self.state != _STATE_OPEN or self.data or self.current_frame is not None or self.inside_message:
             return super().dataReceived(data)
@@ -127,6 +288,8 @@ class RouterWebSocketProtocol(_RouterTransportMixin, WampWebSocketServerProtocol
                 if end - pos < 8:
                     break
                 size, head = int.from_bytes(data[head:head + 2], "big"), head + 2
+                if size < 126:
+                    break  # not the minimal length encoding: Autobahn fails it with 1002
             elif size == 127:
                 break
             start = head + 4
@@ -142,9 +305,17 @@ class RouterWebSocketProtocol(_RouterTransportMixin, WampWebSocketServerProtocol
         return None
 
     def onMessage(self, payload, isBinary):
+        """One complete WebSocket message, from the fast path or from Autobahn's (fragments reassembled)."""
         session = self._session
         if session is None:
             return
+        if not isBinary and not payload.isascii() and not _is_utf8(payload):
+            self._fail_connection(WebSocketProtocol.CLOSE_STATUS_CODE_INVALID_PAYLOAD,
+                                  "invalid UTF-8 in a text message")
+            return
+        if self._awaiting_hello is not None:
+            self._awaiting_hello, admission = None, self._awaiting_hello
+            admission.handshake_done()
         try:
             messages = self._serializer.unserialize(payload, isBinary)
         except _UNPARSEABLE as e:
@@ -168,6 +339,31 @@ class RouterWebSocketProtocol(_RouterTransportMixin, WampWebSocketServerProtocol
         else:
             self.sendMessage(*self._serializer.serialize(msg))
 
+    def _closeConnection(self, abort=False):
+        """End TCP without throwing away a close frame that is still in the write buffer.
+
+        Autobahn aborts the connection when it takes the peer's close frame as
+        the end of the closing handshake, even when that frame was invalid and
+        the router has just written its own close (1002/1007) in answer: an
+        abort would discard it unsent. So close gracefully, and abort only if
+        the peer has not let the buffer drain after the close handshake timeout.
+        """
+        if not abort:
+            return super()._closeConnection(False)
+        self.transport.loseConnection()
+        if self._abort_call is None:
+            grace = self.closeHandshakeTimeout or 1.0
+            self._abort_call = self.factory.router.reactor.callLater(grace, self.transport.abortConnection)
+        return None
+
+    def connectionLost(self, reason):
+        if self._abort_call is not None and self._abort_call.active():
+            self._abort_call.cancel()
+        self._abort_call = None
+        if self._admission is not None:
+            self._admission.release()
+        super().connectionLost(reason)
+
     def _event_frame(self, msg):
         """The complete WebSocket frame for an EVENT, built once per serializer.
 
@@ -182,6 +378,15 @@ class RouterWebSocketProtocol(_RouterTransportMixin, WampWebSocketServerProtocol
             frame = websocket_frame(msg.serialize(object_serializer), object_serializer.BINARY)
             cache[key] = frame
         return frame
+
+
+def _is_utf8(payload):
+    """Whether ``payload`` is valid UTF-8 (RFC 3629: no surrogates, no overlong forms, at most U+10FFFF)."""
+    try:
+        payload.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _unmask(payload, mask):
@@ -209,16 +414,20 @@ class RouterWebSocketFactory(WampWebSocketServerFactory):
 
     protocol = RouterWebSocketProtocol
 
-    def __init__(self, router, serializers, max_message_size, outbound_buffer, url=None):
+    def __init__(self, router, serializers, max_message_size, outbound_buffer, url=None, guard=None):
+        """``guard`` is the ConnectionGuard of the Site in front: the WebSocket protocol takes over the
+        admission of the HTTP connection it upgrades (the Site admitted it; this factory admits nothing)."""
         super().__init__(router.session_factory, serializers=serializers, url=url)
         self.router = router
         self.outbound_buffer = outbound_buffer
+        self.guard = guard
         self.setProtocolOptions(
             maxMessagePayloadSize=max_message_size,
             maxFramePayloadSize=max_message_size,
             autoPingInterval=30,
             autoPingTimeout=20,
-            # the JSON decoder rejects invalid UTF-8 itself (ABORT protocol_violation)
+            # onMessage checks each whole text message once with Python's strict UTF-8 decoder
+            # (close 1007), the same on the fast path and on Autobahn's
             utf8validateIncoming=False,
             failByDrop=False,  # send the close code (e.g. 1009 for oversize) instead of just dropping TCP
         )
@@ -227,14 +436,34 @@ class RouterWebSocketFactory(WampWebSocketServerFactory):
 class RouterRawSocketProtocol(_RouterTransportMixin, WampRawSocketServerProtocol):
     """WAMP over RawSocket, router side."""
 
+    admission = None  # set by the factory
+    _awaiting_hello = None
+
     def connectionMade(self):
         super().connectionMade()
         self._start_budget()
+        if self.admission is not None:
+            self._awaiting_hello = self.admission
+            self.admission.start(self.transport, self._handshake_expired)
+
+    def _handshake_expired(self):
+        """No RawSocket handshake or no HELLO in time: there is nothing to say in band, so drop TCP."""
+        self.log.info("closing a RawSocket connection from {peer}: no WAMP HELLO within {timeout} s",
+                      peer=self.peer, timeout=self.factory.guard.handshake_timeout)
+        self.transport.abortConnection()
+
+    def connectionLost(self, reason):
+        if self.admission is not None:
+            self.admission.release()
+        super().connectionLost(reason)
 
     def stringReceived(self, payload):
         session = self._session
         if session is None:
             return
+        if self._awaiting_hello is not None:
+            self._awaiting_hello, admission = None, self._awaiting_hello
+            admission.handshake_done()
         try:
             messages = self._serializer.unserialize(payload)
         except _UNPARSEABLE as e:
@@ -253,8 +482,19 @@ class RouterRawSocketFactory(WampRawSocketServerFactory):
 
     protocol = RouterRawSocketProtocol
 
-    def __init__(self, router, serializers, max_message_size, outbound_buffer):
+    def __init__(self, router, serializers, max_message_size, outbound_buffer, guard=None):
+        """``guard`` (a ConnectionGuard, shared with the web Site) caps connections per address and
+        enforces the handshake deadline; by default one with the default limits."""
         super().__init__(router.session_factory, serializers=serializers)
         self.router = router
         self.outbound_buffer = outbound_buffer
+        self.guard = guard if guard is not None else ConnectionGuard(router.reactor, router.metrics)
         self.setProtocolOptions(maxMessagePayloadSize=min(max(max_message_size, 512), 2**24))
+
+    def buildProtocol(self, addr):
+        admission = self.guard.admit(addr)
+        if admission is None:
+            return RefusedConnection(RAWSOCKET_TOO_MANY)
+        proto = super().buildProtocol(addr)
+        proto.admission = admission
+        return proto
