@@ -20,7 +20,7 @@ from collections import deque
 from twisted.internet import defer
 
 from wampchat.chat.model import RoomClock, join_mentions, mentioned_names, message_dict
-from wampchat.chat.store import add_member, existing_users
+from wampchat.chat.store import add_member, existing_users, with_reactions
 
 
 class SendRequest:
@@ -75,7 +75,7 @@ class SendOutcome:
 def _stored(tx, request):
     row = tx.one("SELECT * FROM messages WHERE room = ? AND username = ? AND client_msg_id = ?",
                  (request.room, request.user, request.client_msg_id))
-    return message_dict(row) if row is not None else None
+    return with_reactions(tx, [message_dict(row)])[0] if row is not None else None
 
 
 def add_messages(tx, requests, rate=None):
