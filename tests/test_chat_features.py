@@ -4,7 +4,9 @@ import pytest
 import pytest_twisted
 from twisted.internet import defer
 
-from chatkit import error_of, payloads, world, make_world  # noqa: F401 (fixtures)
+from twisted.internet import reactor, task
+
+from chatkit import error_of, leave, payloads, world, make_world  # noqa: F401 (fixtures)
 from wampchat.chat.sends import SendRequest, add_messages
 from wampchat.storage import Transaction
 
@@ -90,7 +92,8 @@ def test_mentions_in_private_rooms_and_dms_reach_members_only(world):
 
 @pytest_twisted.inlineCallbacks
 def test_a_guest_member_can_be_mentioned_by_id(world):
-    """A guest online now may read public rooms, so `@guest_<id>` mentions them; a guest who left is nobody."""
+    """A guest online now may read public rooms, so `@guest_<id>` mentions them; a guest who left is nobody
+    (polled with a deadline until its online row is gone)."""
     (ann,) = yield people(world, "ann")
     gus = yield world.guest("Gus")
     gus_id = (yield gus.call("chat.user.me"))["user"]
@@ -99,6 +102,13 @@ def test_a_guest_member_can_be_mentioned_by_id(world):
     assert sent["mentions"] == [gus_id]
     yield notes.wait_for(1)
     assert payloads(notes)[0]["message"]["id"] == sent["id"]
+    yield leave(gus)
+    store = world.server.service.getServiceNamed("chat").store
+    deadline = reactor.seconds() + 10
+    while (yield store.known_user(gus_id)) is not None:  # the guest's online row goes when its session ends
+        assert reactor.seconds() < deadline, "the guest stayed online"
+        yield task.deferLater(reactor, 0.05, lambda: None)
+    assert "mentions" not in (yield ann.call("chat.message.send", "lobby", f"bye @{gus_id}"))
 
 
 @pytest_twisted.inlineCallbacks
@@ -191,6 +201,11 @@ def test_search_words_prefixes_and_phrases_newest_first_with_pages(make_world):
     assert hits((yield bob.call("chat.message.search", '"quick bro"*'))) == ["The quick brown fox"]
     assert hits((yield bob.call("chat.message.search", "brown", room="team"))) == ["Quick thinking, brown bag"]
     assert hits((yield bob.call("chat.message.search", "elephant"))) == []
+    accents = yield ann.call("chat.message.send", "team", "Café Über naïve")
+    assert [m["id"] for m in (yield bob.call("chat.message.search", "café üBER"))["messages"]] == [accents["id"]]
+    assert [m["id"] for m in (yield bob.call("chat.message.search", "naï*"))["messages"]] == [accents["id"]]
+    assert hits((yield bob.call("chat.message.search", "cafe"))) == []  # accents count, on both engines
+    yield ann.call("chat.message.delete", "team", accents["id"])
 
     first = yield bob.call("chat.message.search", "brown", limit=3)
     assert hits(first) == ["fox, brown and quick", "Quick thinking, brown bag", "a slow brown dog"] and first["more"]
