@@ -11,7 +11,6 @@ import re
 import subprocess
 import sys
 
-import pytest
 import pytest_twisted
 from twisted.internet import threads
 

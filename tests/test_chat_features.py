@@ -8,7 +8,6 @@ from twisted.internet import reactor, task
 
 from chatkit import error_of, leave, payloads, world, make_world  # noqa: F401 (fixtures)
 from wampchat.chat.sends import SendRequest, add_messages
-from wampchat.storage import Transaction
 
 INVALID = "wampchat.error.invalid_argument"
 NOT_FOUND = "wampchat.error.not_found"
