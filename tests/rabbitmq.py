@@ -108,7 +108,7 @@ class RabbitNode:
 
     def ctl(self, *args, timeout=60):
         """Run ``rabbitmqctl -n NODE ARGS``; returns its stdout, raises with its output on failure."""
-        result = subprocess.run([CTL, "-n", self.name, *args], env=self.env, capture_output=True,
+        result = subprocess.run([CTL, "-n", self.name, *args], env=self.env, capture_output=True, cwd=self.base,
                                 text=True, timeout=timeout)
         if result.returncode != 0:
             raise RuntimeError(f"rabbitmqctl {' '.join(args)} failed ({result.returncode}):\n"
@@ -120,7 +120,8 @@ class RabbitNode:
         if os.path.exists(self.pid_file):
             os.unlink(self.pid_file)
         with open(os.path.join(self.base, "server.out"), "ab") as out:
-            self.process = subprocess.Popen([SERVER], env=self.env, stdout=out, stderr=subprocess.STDOUT,
+            # cwd: Erlang writes crash dumps (erl_crash.dump, MnesiaCore.*) into its working directory
+            self.process = subprocess.Popen([SERVER], env=self.env, stdout=out, stderr=subprocess.STDOUT, cwd=self.base,
                                             stdin=subprocess.DEVNULL, start_new_session=True)
         try:
             self.ctl("wait", self.pid_file, "--timeout", str(BOOT_TIMEOUT), timeout=BOOT_TIMEOUT + 10)
