@@ -23,7 +23,7 @@ API_MD = REPO / "docs" / "API.md"
 
 def example(name):
     """The code block that follows ``<!-- example: name -->`` in docs/API.md."""
-    found = re.search(rf"<!-- example: {name} -->\n```[a-z]*\n(.*?)\n```", API_MD.read_text(), flags=re.S)
+    found = re.search(rf"<!-- example: {re.escape(name)} -->\n```[a-z]*\n(.*?)\n```", API_MD.read_text(), flags=re.S)
     assert found, f"docs/API.md has no example {name!r}"
     return found.group(1) + "\n"
 
@@ -87,7 +87,8 @@ async def test_browser_example(make_server, browsers, tmp_path):
     """The page example, served by wampchat with its AutobahnJS, joins, sends, hears itself and gets not_found."""
     web = tmp_path / "web"
     web.mkdir()
-    (web / "hello.html").write_text(example("browser"))
+    (web / "hello.html").write_text(example("browser-html"))
+    (web / "hello.js").write_text(example("browser-js"))
     (web / "node_modules").symlink_to(pathlib.Path(REPO / "web" / "node_modules"))
     server = await make_server(["--web", str(web)])
     page = await browsers("reader")
