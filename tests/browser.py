@@ -104,6 +104,33 @@ class Browser:
         return self.driver.execute_script(script, *args)
 
     @in_worker_thread
+    def js_async(self, script, *args, timeout=DEFAULT_TIMEOUT):
+        """Run asynchronous JavaScript: it calls ``arguments[arguments.length - 1](value)`` to answer."""
+        self.driver.set_script_timeout(timeout)
+        return self.driver.execute_async_script(script, *args)
+
+    @in_worker_thread
+    def active_element(self):
+        """What has the keyboard focus: (tag, id, class, data-action, text) of document.activeElement."""
+        return self.driver.execute_script(
+            "const e = document.activeElement;"
+            "return e ? [e.tagName.toLowerCase(), e.id, e.className, e.dataset.action || '', e.textContent] : null;")
+
+    @in_worker_thread
+    def keys(self, *keys, shift=False):
+        """Press keys on whatever has the focus now, as a keyboard-only user does (holding Shift if asked)."""
+        from selenium.webdriver.common.action_chains import ActionChains
+        from selenium.webdriver.common.keys import Keys
+
+        chain = ActionChains(self.driver)
+        if shift:
+            chain.key_down(Keys.SHIFT)
+        chain.send_keys(*keys)
+        if shift:
+            chain.key_up(Keys.SHIFT)
+        chain.perform()
+
+    @in_worker_thread
     def set_size(self, width, height):
         self.driver.set_window_size(width, height)
 

@@ -48,7 +48,7 @@ def test_only_the_chat_service_registers_chat_procedures(world, uri):
     assert (yield eve.call("chat.user.me"))["user"] == "eve"
 
 
-@pytest.mark.parametrize("kind", ["message", "edit", "delete", "typing", "presence", "read"])
+@pytest.mark.parametrize("kind", ["message", "edit", "delete", "typing", "presence", "read", "reaction"])
 @pytest_twisted.inlineCallbacks
 def test_private_room_topics_need_membership(world, kind):
     """An outsider cannot subscribe to any topic of a private room; a member can."""
@@ -61,15 +61,20 @@ def test_private_room_topics_need_membership(world, kind):
 
 @pytest_twisted.inlineCallbacks
 def test_private_room_procedures_answer_not_found_to_outsiders(world):
-    """Outsiders cannot read, join, send to, list, inspect, type in, mark or invite into a private room."""
+    """Outsiders cannot read, join, send to, list, inspect, type in, mark, react in, search or invite into a
+    private room."""
     ann, bob, eve, message = yield private_room(world)
     for call in [("chat.message.history", "plans"), ("chat.room.join", "plans"),
                  ("chat.message.send", "plans", "let me in"), ("chat.room.members", "plans"),
                  ("chat.typing", "plans", True), ("chat.read", "plans", message["id"]),
                  ("chat.room.invite", "plans", "eve"), ("chat.room.leave", "plans"),
                  ("chat.message.edit", "plans", message["id"], "mine now"),
-                 ("chat.message.delete", "plans", message["id"])]:
+                 ("chat.message.delete", "plans", message["id"]),
+                 ("chat.message.react", "plans", message["id"], "👍")]:
         assert (yield error_of(eve.call(*call))) == "wampchat.error.not_found", call
+    assert (yield error_of(eve.call("chat.message.search", "members", room="plans"))) == "wampchat.error.not_found"
+    assert (yield error_of(eve.call("chat.message.history", "plans", changed_after=0))) == "wampchat.error.not_found"
+    assert (yield eve.call("chat.message.search", "members"))["messages"] == []
     assert "plans" not in [r["id"] for r in (yield eve.call("chat.room.list"))]
     page = yield bob.call("chat.message.history", "plans")
     assert [m["text"] for m in page["messages"]] == ["members only"]

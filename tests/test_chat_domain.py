@@ -140,3 +140,61 @@ def test_admin_command_adds_a_user_once(tmp_path):
     assert "password" in add_user_command(db, "bob", "user", None, "short", 1)
     assert "username" in add_user_command(db, "Bad Name", "user", None, "long enough", 1)
     assert list_users(db) == [("root", "admin", "root")]
+
+
+# -- search queries, mentions and reactions (pure functions) ---------------------------------
+from wampchat.chat.search import Term, parse_query  # noqa: E402
+
+
+@pytest.mark.parametrize("text,terms", [
+    ("hello", [Term(["hello"])]),
+    ("Hello WORLD", [Term(["hello"]), Term(["world"])]),
+    ("hel*", [Term(["hel"], prefix=True)]),
+    ('"quick brown fox"', [Term(["quick", "brown", "fox"])]),
+    ('"quick bro"* dog', [Term(["quick", "bro"], prefix=True), Term(["dog"])]),
+    ("e-mail", [Term(["e", "mail"])]),
+    ("don't stop*", [Term(["don", "t"]), Term(["stop"], prefix=True)]),
+    ('a"b c"d', [Term(["a"]), Term(["b", "c"]), Term(["d"])]),
+    ("bob OR NOT alice", [Term(["bob"]), Term(["or"]), Term(["not"]), Term(["alice"])]),
+    ("snake_case", [Term(["snake", "case"])]),
+    ("café ünïcode", [Term(["café"]), Term(["ünïcode"])]),
+    ('- ! "" x', [Term(["x"])]),
+])
+def test_queries_parse_into_words_prefixes_and_phrases(text, terms):
+    """Whitespace separates terms, punctuation separates words within a term, quotes make phrases, a
+    trailing * makes a prefix; case does not matter."""
+    assert list(parse_query(text).terms) == terms
+
+
+@pytest.mark.parametrize("text", ["", "   ", "?!", '"open', "*", "a*", '"x"*y "', 7, None, "w " * 17, "x" * 501,
+                                  '"' + " ".join(["w"] * 17) + '"'])
+def test_bad_queries_are_invalid(text):
+    """No words, an unclosed quote, a bare or one-letter prefix, too many terms or words, or not a string."""
+    assert _error_uri(parse_query, text) == model.INVALID
+
+
+def test_each_engine_gets_its_own_syntax_from_the_same_terms():
+    """One parsed query becomes an FTS5 MATCH and a to_tsquery string that mean the same, every word quoted."""
+    query = parse_query('"big red" car* boat')
+    assert query.fts5() == '"big red" AND "car" * AND "boat"'
+    assert query.tsquery() == "('big' <-> 'red') & 'car':* & 'boat'"
+    assert parse_query('"a b cd"*').tsquery() == "('a' <-> 'b' <-> 'cd':*)"
+
+
+def test_mentioned_names_skip_mail_addresses_and_repeats():
+    """@names are found once each, lowercased, in order; not inside words or e-mail addresses; at most 20."""
+    assert model.mentioned_names("@Bob hi @cid, @bob! mail ann@example.com or (@dan_1) @x @toolong" + "g" * 30) == \
+        ["bob", "cid", "dan_1"]
+    assert model.mentioned_names(" ".join(f"@user{n:02d}" for n in range(30))) == [f"user{n:02d}" for n in range(20)]
+
+
+@pytest.mark.parametrize("emoji", ["👍", "👨‍👩‍👧‍👦", "🏳️‍🌈", "+1", "x" * 16, "❤️"])
+def test_reactions_accept_short_texts_and_emoji_sequences(emoji):
+    """Any 1..16 characters without spaces or controls, so ZWJ sequences and flags work."""
+    assert model.check_emoji(emoji) == emoji
+
+
+@pytest.mark.parametrize("emoji", ["", " ", "a b", "\n", "x" * 17, None, 5, "\u2028", "\u00a0"])
+def test_bad_reactions_are_invalid(emoji):
+    """Blank, too long, spaced, control characters or not a string."""
+    assert _error_uri(model.check_emoji, emoji) == model.INVALID

@@ -344,3 +344,45 @@ async def test_an_amqp_service_with_the_documented_permissions_cannot_touch_the_
             assert await _refused(lambda: attempt(channel))
     finally:
         peer.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_mentions_reactions_search_and_changes_work_across_nodes(cluster, rabbitmq):
+    """A mention written on A reaches its user on B once and never the public exchange; a reaction given on
+    B reaches A; C searches what A wrote in a private room it belongs to, finds none of another's, and
+    catches up on B's change with the cursor from its own join."""
+    await three(cluster)
+    for name in ("ann", "bob", "cid", "eve"):
+        await cluster.register("na", name)
+    outsider = await PikaPeer.connect(rabbitmq)
+    try:
+        everything = await outsider.listen(binding="#")
+        ann, bob, cid, eve = (await cluster.user("na", "ann"), await cluster.user("nb", "bob"),
+                              await cluster.user("nc", "cid"), await cluster.user("nc", "eve"))
+        await ann.call("chat.room.create", "inner", private=True)
+        for name in ("bob", "cid"):
+            await ann.call("chat.room.invite", "inner", name)
+        joined = await cid.call("chat.room.join", "inner")
+        notes = await listen(bob, "chat.user.bob.notify")
+        reactions = await listen(ann, "chat.room.inner.reaction")
+        sent = await ann.call("chat.message.send", "inner", "@bob the quokka plan")
+        assert sent["mentions"] == ["bob"]
+        await poll_until(lambda: any(p.get("event") == "mention" for p in payloads(notes)))
+        await bob.call("chat.message.react", "inner", sent["id"], "🦘")
+        await reactions.wait_for(1)
+        assert payloads(reactions) == [{"id": sent["id"], "room": "inner", "emoji": "🦘", "user": "bob", "on": True}]
+        assert [m["id"] for m in (await cid.call("chat.message.search", "quokka"))["messages"]] == [sent["id"]]
+        assert (await eve.call("chat.message.search", "quokka"))["messages"] == []
+        changed = await cid.call("chat.message.history", "inner", changed_after=joined["changes"])
+        assert [m["reactions"] for m in changed["messages"]] == [{"🦘": ["bob"]}]
+
+        public = await ann.call("chat.message.send", "lobby", "a public marker")
+        while True:  # everything up to the marker: no mention notice or private reaction among it
+            _, method, _, body = await everything.get(10)
+            assert "inner" not in method.routing_key and "chat.user." not in method.routing_key
+            assert b"quokka" not in body
+            if method.routing_key == "chat.room.lobby.message" and public["id"].encode() in body:
+                break
+        assert [p["event"] for p in payloads(notes)].count("mention") == 1
+    finally:
+        outsider.close()

@@ -5,6 +5,7 @@ Every check raises ``ApplicationError`` with one of the API's error URIs, so
 a procedure can validate in one line and the caller gets an error it can act on.
 """
 import re
+import unicodedata
 
 from autobahn.wamp.exception import ApplicationError
 
@@ -23,7 +24,13 @@ TEXT_MAX = 4000
 TITLE_MAX = 100
 PASSWORD_MIN, PASSWORD_MAX = 8, 1024
 HISTORY_DEFAULT, HISTORY_MAX = 50, 200
+SEARCH_DEFAULT, SEARCH_MAX = 20, 100
+EMOJI_MAX = 16
+MENTIONS_MAX = 20          # distinct @names looked at per message; more are plain text
 LOBBY = "lobby"
+# "@name" not glued to a word before it (so "ann@example.com" is no mention) nor after it;
+# matched ignoring case, since usernames are lowercase anyway
+MENTION_RE = re.compile(r"(?<![A-Za-z0-9_@.])@([A-Za-z0-9_]{2,32})(?![A-Za-z0-9_])")
 
 
 def fail(uri, text):
@@ -80,13 +87,52 @@ def check_bool(value, name):
     return value
 
 
-def check_limit(value):
-    """A history page size, 1..200 (50 when not given)."""
+def check_limit(value, default=HISTORY_DEFAULT, most=HISTORY_MAX):
+    """A page size, 1..``most`` (``default`` when not given): 1..200 for history, 1..100 for search."""
     if value is None:
-        return HISTORY_DEFAULT
-    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= HISTORY_MAX:
-        fail(INVALID, f"limit must be an integer 1..{HISTORY_MAX}")
+        return default
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= most:
+        fail(INVALID, f"limit must be an integer 1..{most}")
     return value
+
+
+def check_cursor(value, name):
+    """A change counter cursor (``changed_after``): a whole number >= 0, never a boolean."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        fail(INVALID, f"{name} must be a whole number >= 0")
+    return value
+
+
+def check_emoji(value):
+    """A reaction: 1..16 characters (code points), no spaces or control characters.
+
+    Any short text passes, not only what some emoji list knows, so new emoji
+    (and ZWJ sequences such as families) work without a server upgrade; what
+    is refused is what would render as blank or break a line.
+    """
+    if not isinstance(value, str) or not 1 <= len(value) <= EMOJI_MAX:
+        fail(INVALID, f"emoji must be a string of 1..{EMOJI_MAX} characters")
+    for char in value:
+        category = unicodedata.category(char)
+        if category in ("Cc", "Cs", "Co", "Cn") or category.startswith("Z"):
+            fail(INVALID, "emoji may not contain spaces or control characters")
+    return value
+
+
+def mentioned_names(text):
+    """The distinct @names written in ``text``, lowercased, in order of first appearance (at most 20).
+
+    Whether each is a user who may read the room is for the send
+    transaction to decide, with one query for the whole batch.
+    """
+    names = []
+    for match in MENTION_RE.finditer(text):
+        name = match.group(1).lower()
+        if name not in names:
+            names.append(name)
+            if len(names) == MENTIONS_MAX:
+                break
+    return names
 
 
 def check_password(value):
@@ -172,4 +218,11 @@ def message_dict(row):
         msg["deleted"] = True
     if row["client_msg_id"]:
         msg["client_msg_id"] = row["client_msg_id"]
+    if row["mentions"] and not row["deleted"]:
+        msg["mentions"] = row["mentions"].split(" ")
     return msg
+
+
+def join_mentions(names):
+    """How a Message's ``mentions`` are kept in its row: usernames (never with spaces) joined by one space."""
+    return " ".join(names) if names else None

@@ -10,14 +10,17 @@ order. Each message is still committed before its caller hears of it.
 Inside the transaction (:func:`add_messages`) every room touched is locked
 in id order (its clock row, no deadlock between nodes), repeated
 ``client_msg_id`` s return the stored message, private rooms re-check
-membership and give the exact list of members the event may reach.
+membership and give the exact list of members the event may reach, and
+``@name`` mentions are resolved: against the members already read for a
+private room, and for public rooms with one query for every name of the
+whole batch.
 """
 from collections import deque
 
 from twisted.internet import defer
 
-from wampchat.chat.model import RoomClock, message_dict
-from wampchat.chat.store import add_member
+from wampchat.chat.model import RoomClock, join_mentions, mentioned_names, message_dict
+from wampchat.chat.store import add_member, existing_users, with_reactions
 
 
 class SendRequest:
@@ -72,7 +75,7 @@ class SendOutcome:
 def _stored(tx, request):
     row = tx.one("SELECT * FROM messages WHERE room = ? AND username = ? AND client_msg_id = ?",
                  (request.room, request.user, request.client_msg_id))
-    return message_dict(row) if row is not None else None
+    return with_reactions(tx, [message_dict(row)])[0] if row is not None else None
 
 
 def add_messages(tx, requests, rate=None):
@@ -98,8 +101,14 @@ def add_messages(tx, requests, rate=None):
     if rate is not None:
         _limit_rate(tx, requests, by_room, outcomes, rate)
     numbers = iter(tx.engine.take_numbers(tx, sum(len(v) for v in by_room.values()))) if by_room else None
+    names = {i: mentioned_names(requests[i].text) for indexes in by_room.values() for i in indexes}
+    known = existing_users(tx, {name for found in names.values() for name in found})
+    mention_rows = []
     for room_id in sorted(by_room):
-        _add_to_room(tx, room_id, [(i, requests[i]) for i in by_room[room_id]], numbers, outcomes)
+        _add_to_room(tx, room_id, [(i, requests[i]) for i in by_room[room_id]], numbers, outcomes, names, known,
+                     mention_rows)
+    if mention_rows:
+        tx.executemany("INSERT INTO mentions (message_id, username, room) VALUES (?, ?, ?)", mention_rows)
     for index, request in enumerate(requests):
         if outcomes[index] is None:
             first = outcomes[first_of_key[(request.room, request.user, request.client_msg_id)]]
@@ -125,7 +134,7 @@ def _limit_rate(tx, requests, by_room, outcomes, rate):
         del by_room[room_id]
 
 
-def _add_to_room(tx, room_id, indexed, numbers, outcomes):
+def _add_to_room(tx, room_id, indexed, numbers, outcomes, names, known, mention_rows):
     row = tx.one(f"SELECT private, last_ms, last_seq FROM rooms WHERE id = ?{tx.engine.for_update}", (room_id,))
     if row is None:
         for index, _ in indexed:
@@ -136,22 +145,29 @@ def _add_to_room(tx, room_id, indexed, numbers, outcomes):
     if row["private"]:
         members = {r["username"] for r in tx.query("SELECT username FROM members WHERE room = ?", (room_id,))}
     inserted = []
+    authors = set()  # whose membership this batch has made sure of already
     for index, request in indexed:
         if members is not None and request.user not in members:
             outcomes[index] = SendOutcome(refused=NOT_MEMBER)
             continue
         msg_id = clock.next(request.ts, next(numbers))
+        readers = members if members is not None else known  # a public room is open to every user there is
+        mentions = [name for name in names[index] if name in readers]
         inserted.append((msg_id, room_id, request.user, request.nick, request.text, request.ts,
-                         request.client_msg_id))
-        joined = members is None and add_member(tx, room_id, request.user, request.ts)
+                         request.client_msg_id, join_mentions(mentions)))
+        mention_rows.extend((msg_id, name, room_id) for name in mentions if name != request.user)
+        joined = members is None and request.user not in authors and add_member(tx, room_id, request.user, request.ts)
+        authors.add(request.user)
         message = {"id": msg_id, "room": room_id, "user": request.user, "nick": request.nick,
                    "text": request.text, "ts": request.ts}
         if request.client_msg_id is not None:
             message["client_msg_id"] = request.client_msg_id
+        if mentions:
+            message["mentions"] = mentions
         outcomes[index] = SendOutcome(message, True, joined, sorted(members) if members is not None else None)
     if inserted:
-        tx.executemany("INSERT INTO messages (id, room, username, nick, text, ts, client_msg_id) "
-                       "VALUES (?, ?, ?, ?, ?, ?, ?)", inserted)
+        tx.executemany("INSERT INTO messages (id, room, username, nick, text, ts, client_msg_id, mentions) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", inserted)
         tx.execute("UPDATE rooms SET last_ms = ?, last_seq = ? WHERE id = ?", (clock.last_ms, clock.last_seq, room_id))
 
 

@@ -23,7 +23,9 @@ from twisted.logger import Logger
 from wampchat.chat import model
 from wampchat.chat.model import CONFLICT, FORBIDDEN, INVALID, LOBBY, NOT_FOUND, RATE_LIMITED, fail
 from wampchat.chat.presence import Presence, SendRateLimit, TypingTimers
+from wampchat.chat.search import parse_query
 from wampchat.chat.sends import TOO_MANY, GroupCommit, SendRate, SendRequest, add_messages
+from wampchat.chat.store import ReactionRefused
 from wampchat.router.auth import validate_nick
 from wampchat.router.authorize import TRUSTED
 from wampchat.router.credentials import make_credentials
@@ -35,6 +37,7 @@ ROOM_CACHE_SIZE = 10000
 LOGIN_NICKS_KEPT = 10000
 SEND_WINDOW_MS = 10_000
 ABUSE_WINDOW = 3600.0    # seconds over which registrations and room creations are counted
+REACT_RATE = 60            # reactions (on or off) one user may give per 10 s on a node
 
 
 class ChatSettings:
@@ -108,6 +111,7 @@ class ChatService(ApplicationSession):
         self.send_limit = SendRateLimit(reactor, settings.send_rate, SEND_WINDOW_MS / 1000)
         self.register_limit = SendRateLimit(reactor, settings.register_rate, ABUSE_WINDOW)
         self.create_limit = SendRateLimit(reactor, settings.create_rate, ABUSE_WINDOW)
+        self.react_limit = SendRateLimit(reactor, REACT_RATE, SEND_WINDOW_MS / 1000)
         self._early_presence = []          # presence changes found while starting (a previous run's users)
         self._login_nicks = OrderedDict()  # session id -> display name, from the join hook to the join
         # one node counts a user's sends itself; nodes sharing a database count them there
@@ -140,6 +144,8 @@ class ChatService(ApplicationSession):
             "chat.message.history": self.message_history,
             "chat.message.edit": self.message_edit,
             "chat.message.delete": self.message_delete,
+            "chat.message.search": self.message_search,
+            "chat.message.react": self.message_react,
             "chat.typing": self.typing_set,
             "chat.read": self.read_set,
         }
@@ -305,6 +311,7 @@ class ChatService(ApplicationSession):
         if not last_here:
             return
         self.send_limit.forget(authid)
+        self.react_limit.forget(authid)
         for room_id in self.typing.stop_user(authid):
             room = self.rooms.peek(room_id) or await self.rooms.get(room_id)
             if room is not None:
@@ -381,9 +388,9 @@ class ChatService(ApplicationSession):
         caller = await self._caller(details)
         room = await self._readable_room(caller, room_id)
         await self._add_member(room, caller.user, caller.nick)
-        history = await self.store.history(room_id, limit=model.HISTORY_DEFAULT)
-        return {"room": room, "members": await self._member_list(room_id), "history": history["messages"],
-                "more": history["more"]}
+        page = await self.store.join_page(room_id, limit=model.HISTORY_DEFAULT)
+        return {"room": room, "members": await self._member_list(room_id), "history": page["messages"],
+                "more": page["more"], "changes": page["changes"], "reads": page["reads"]}
 
     async def room_leave(self, room_id=None, details=None):
         caller = await self._caller(details)
@@ -444,7 +451,7 @@ class ChatService(ApplicationSession):
     async def message_send(self, room_id=None, text=None, client_msg_id=None, details=None):
         started = self.reactor.seconds()
         caller = await self._caller(details)
-        await self._readable_room(caller, room_id)
+        room = await self._readable_room(caller, room_id)
         model.check_text(text)
         model.check_client_msg_id(client_msg_id)
         if not self.send_limit.allow(caller.user):
@@ -464,10 +471,16 @@ class ChatService(ApplicationSession):
                 self._publish(room_id, "typing", {"user": caller.user, "nick": caller.nick, "typing": False},
                               outcome.audience)
             self._publish(room_id, "message", outcome.message, outcome.audience)
+            for user in outcome.message.get("mentions", ()):
+                if user != caller.user:
+                    self._notify(user, {"event": "mention", "room": room, "message": outcome.message})
         self.send_duration.observe(self.reactor.seconds() - started)
         return outcome.message
 
-    async def message_history(self, room_id=None, before=None, after=None, limit=None, details=None):
+    async def message_history(self, room_id=None, before=None, after=None, limit=None, changed_after=None,
+                              details=None):
+        """A page of history by id (``before``/``after``), or with ``changed_after`` the messages edited,
+        deleted or reacted to since that change cursor (what a client missed about messages it has)."""
         caller = await self._caller(details)
         await self._readable_room(caller, room_id)
         if before is not None:
@@ -475,7 +488,49 @@ class ChatService(ApplicationSession):
         if after is not None:
             model.check_message_id(after, "after")
         limit = model.check_limit(limit)
+        if changed_after is not None:
+            model.check_cursor(changed_after, "changed_after")
+            if before is not None or after is not None:
+                fail(INVALID, "changed_after goes alone: it pages by change, not by message id")
+            return await self.store.changes(room_id, changed_after, limit)
         return await self.store.history(room_id, before=before, after=after, limit=limit)
+
+    async def message_search(self, query=None, room=None, before=None, limit=None, details=None):
+        """Full-text search over every room the caller may read (or one of them), newest first."""
+        caller = await self._caller(details)
+        parsed = parse_query(query)
+        if room is not None:
+            await self._readable_room(caller, room)
+        if before is not None:
+            model.check_message_id(before, "before")
+        limit = model.check_limit(limit, model.SEARCH_DEFAULT, model.SEARCH_MAX)
+        return await self.store.search(caller.user, parsed, room, before, limit)
+
+    async def message_react(self, room_id=None, message_id=None, emoji=None, on=True, details=None):
+        """Add (or with ``on=false`` take back) the caller's reaction; the Message with every reaction.
+
+        Anyone who may read the room may react. Unlike sending, reacting
+        does not make the caller a member of a public room: a reaction is
+        a glance, not joining the conversation.
+        """
+        caller = await self._caller(details)
+        room = await self._readable_room(caller, room_id)
+        model.check_message_id(message_id)
+        model.check_emoji(emoji)
+        model.check_bool(on, "on")
+        if not self.react_limit.allow(caller.user):
+            fail(RATE_LIMITED, f"at most {REACT_RATE} reactions per 10 seconds")
+        try:
+            result = await self.store.react(room_id, message_id, caller.user, emoji, on, self._now())
+        except ReactionRefused as e:
+            fail(CONFLICT, str(e))
+        if result is None:
+            fail(NOT_FOUND, f"no message {message_id!r} in {room_id!r}")
+        message, changed = result
+        if changed:
+            await self._publish_room(room, "reaction", {"id": message_id, "room": room_id, "emoji": emoji,
+                                                        "user": caller.user, "on": on})
+        return message
 
     async def _own_message(self, caller, room_id, message_id):
         room = await self._readable_room(caller, room_id)

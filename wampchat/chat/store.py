@@ -1,5 +1,5 @@
 """
-The chat store: users, rooms, members, messages and read markers, on either engine.
+The chat store: users, rooms, members, messages, reactions, mentions and read markers, on either engine.
 
 The functions taking ``tx`` are plain SQL in one transaction (shared with
 ``wampchat-admin``); :class:`ChatStore` runs them on the database threads
@@ -8,7 +8,7 @@ what another committed as soon as it committed. Sends are in
 :mod:`wampchat.chat.sends` (group commit), presence in
 :mod:`wampchat.chat.online`.
 """
-from wampchat.chat.model import message_dict, name_key, room_dict
+from wampchat.chat.model import join_mentions, mentioned_names, message_dict, name_key, room_dict
 from wampchat.router.credentials import Credentials
 from wampchat.storage import Conflict
 
@@ -53,6 +53,26 @@ def _credentials(tx, authid):
 def _display_name(tx, username):
     row = tx.one("SELECT display_name FROM users WHERE username = ?", (username,))
     return None if row is None else row["display_name"] or username
+
+
+NAMES_PER_QUERY = 500  # a batch mentioning more names than this asks in several queries
+
+
+def existing_users(tx, names):
+    """Which of ``names`` are users: registered, or guests online on some node (who may read any public room).
+
+    One query for a whole send batch; only a batch naming more than
+    :data:`NAMES_PER_QUERY` different people takes more.
+    """
+    names = sorted(names)
+    found = set()
+    for start in range(0, len(names), NAMES_PER_QUERY):
+        chunk = names[start:start + NAMES_PER_QUERY]
+        marks = ", ".join("?" * len(chunk))
+        rows = tx.query(f"SELECT username FROM users WHERE username IN ({marks}) "
+                        f"UNION SELECT username FROM online WHERE username IN ({marks})", chunk + chunk)
+        found.update(r["username"] for r in rows)
+    return found
 
 
 def name_in_use(tx, key, guest):
@@ -149,28 +169,134 @@ def _visible_rooms(tx, user):
     for row in rows:
         room = room_dict(row)
         marker = tx.one("SELECT message_id FROM reads WHERE room = ? AND username = ?", (room["id"], user))
+        since = marker["message_id"] if marker else ""
         unread = tx.one("SELECT COUNT(*) AS n FROM messages WHERE room = ? AND id > ? AND NOT deleted "
-                        "AND username != ?", (room["id"], marker["message_id"] if marker else "", user))["n"]
+                        "AND username != ?", (room["id"], since, user))["n"]
+        mentions = tx.one("SELECT COUNT(*) AS n FROM mentions WHERE username = ? AND room = ? AND message_id > ?",
+                          (user, room["id"], since))["n"] if unread else 0
         last = tx.one("SELECT * FROM messages WHERE room = ? ORDER BY id DESC LIMIT 1", (room["id"],))
-        result.append(dict(room, unread=unread, last_message=message_dict(last) if last is not None else None,
+        result.append(dict(room, unread=unread, mentions=mentions,
+                           last_message=message_dict(last) if last is not None else None,
                            member=row["member"] is not None))
     return result
 
 
 # -- messages --------------------------------------------------------------------------
+REACTION_KINDS_MAX = 50  # different emoji on one message; a reaction past that is refused
+
+
+def with_reactions(tx, messages):
+    """Give each Message (dicts, changed in place) its ``reactions``: {emoji: [usernames]}, in the order
+    they were first given; one query for the whole page. Messages without reactions get no key."""
+    if not messages:
+        return messages
+    by_id = {m["id"]: m for m in messages}
+    marks = ", ".join("?" * len(by_id))
+    rows = tx.query(f"SELECT message_id, emoji, username FROM reactions WHERE message_id IN ({marks}) "
+                    "ORDER BY created, emoji, username", list(by_id))
+    for row in rows:
+        by_id[row["message_id"]].setdefault("reactions", {}).setdefault(row["emoji"], []).append(row["username"])
+    return messages
+
+
+def _messages(tx, rows):
+    return with_reactions(tx, [message_dict(r) for r in rows])
+
+
 def _message(tx, room_id, message_id):
     row = tx.one("SELECT * FROM messages WHERE id = ? AND room = ?", (message_id, room_id))
-    return message_dict(row) if row is not None else None
+    return _messages(tx, [row])[0] if row is not None else None
+
+
+def _locked_message(tx, room_id, message_id):
+    """The message's row, locked until commit (on PostgreSQL); None if there is none.
+
+    Every change to a message locks the message first and the room's
+    counter second (sends lock only rooms), so two changes never wait on
+    each other in a circle.
+    """
+    return tx.one(f"SELECT * FROM messages WHERE id = ? AND room = ?{tx.engine.for_update}", (message_id, room_id))
+
+
+def _next_change(tx, room_id):
+    """The room's next change number; the room's row stays locked until commit, so numbers commit in order."""
+    return tx.one("UPDATE rooms SET changes = changes + 1 WHERE id = ? RETURNING changes AS n", (room_id,))["n"]
+
+
+def _readers(tx, room_id):
+    """Who may read a room, for mentions: a private room's members, or None (every user) for a public room."""
+    room = tx.one("SELECT private FROM rooms WHERE id = ?", (room_id,))
+    if room is None or not room["private"]:
+        return None
+    return set(member_names(tx, room_id))
+
+
+def resolve_mentions(tx, room_id, text):
+    """The users ``text`` mentions who may read ``room_id``."""
+    names = mentioned_names(text)
+    if not names:
+        return []
+    readers = _readers(tx, room_id)
+    if readers is None:
+        readers = existing_users(tx, names)
+    return [name for name in names if name in readers]
+
+
+def _set_mentions(tx, room_id, message_id, author, mentions):
+    tx.execute("DELETE FROM mentions WHERE message_id = ?", (message_id,))
+    rows = [(message_id, name, room_id) for name in mentions if name != author]
+    if rows:
+        tx.executemany("INSERT INTO mentions (message_id, username, room) VALUES (?, ?, ?)", rows)
 
 
 def _edit_message(tx, room_id, message_id, text, edited):
-    tx.execute("UPDATE messages SET text = ?, edited = ? WHERE id = ? AND room = ? AND NOT deleted",
-               (text, edited, message_id, room_id))
+    """New text (and the mentions it makes) for a message that is not deleted; the Message after it, or None."""
+    row = _locked_message(tx, room_id, message_id)
+    if row is None:
+        return None
+    if not row["deleted"]:
+        mentions = resolve_mentions(tx, room_id, text)
+        tx.execute("UPDATE messages SET text = ?, edited = ?, mentions = ?, changed = ? WHERE id = ?",
+                   (text, edited, join_mentions(mentions), _next_change(tx, room_id), message_id))
+        _set_mentions(tx, room_id, message_id, row["username"], mentions)
     return _message(tx, room_id, message_id)
 
 
 def _delete_message(tx, room_id, message_id):
-    tx.execute("UPDATE messages SET deleted = ?, text = '' WHERE id = ? AND room = ?", (True, message_id, room_id))
+    """Blank a message; its mentions and reactions go with its text."""
+    if _locked_message(tx, room_id, message_id) is None:
+        return
+    tx.execute("UPDATE messages SET deleted = ?, text = '', mentions = NULL, changed = ? WHERE id = ?",
+               (True, _next_change(tx, room_id), message_id))
+    tx.execute("DELETE FROM mentions WHERE message_id = ?", (message_id,))
+    tx.execute("DELETE FROM reactions WHERE message_id = ?", (message_id,))
+
+
+class ReactionRefused(Exception):
+    """The message already has :data:`REACTION_KINDS_MAX` different emoji."""
+
+
+def _react(tx, room_id, message_id, user, emoji, on, now):
+    """Add or take back ``user``'s ``emoji`` on a message: (Message, whether anything changed), or None
+    when there is no such message (or it is deleted)."""
+    row = _locked_message(tx, room_id, message_id)
+    if row is None or row["deleted"]:
+        return None
+    if on:
+        kinds = tx.query("SELECT DISTINCT emoji FROM reactions WHERE message_id = ?", (message_id,))
+        if len(kinds) >= REACTION_KINDS_MAX and emoji not in {k["emoji"] for k in kinds}:
+            raise ReactionRefused(f"a message can carry at most {REACTION_KINDS_MAX} different reactions")
+        tx.execute("INSERT INTO reactions (message_id, emoji, username, room, created) VALUES (?, ?, ?, ?, ?) "
+                   "ON CONFLICT (message_id, emoji, username) DO NOTHING", (message_id, emoji, user, room_id, now))
+    else:
+        tx.execute("DELETE FROM reactions WHERE message_id = ? AND emoji = ? AND username = ?",
+                   (message_id, emoji, user))
+    changed = tx.rowcount == 1
+    if changed:
+        tx.execute("UPDATE messages SET changed = ? WHERE id = ?", (_next_change(tx, room_id), message_id))
+    message = _messages(tx, [row])[0]
+    message.setdefault("reactions", {})
+    return message, changed
 
 
 def _history(tx, room_id, before, after, limit):
@@ -188,7 +314,57 @@ def _history(tx, room_id, before, after, limit):
     rows = rows[:limit]
     if order == "DESC":
         rows.reverse()
-    return {"messages": [message_dict(r) for r in rows], "more": more}
+    return {"messages": _messages(tx, rows), "more": more}
+
+
+def _room_changes(tx, room_id):
+    return tx.one("SELECT changes FROM rooms WHERE id = ?", (room_id,))["changes"]
+
+
+def _join_page(tx, room_id, limit):
+    """What joining shows: the newest page, the change cursor to catch up from and every read marker.
+
+    The cursor is read before the page: a change committed in between is
+    then both in the page and after the cursor (fetched twice, harmless),
+    never in neither.
+    """
+    changes = _room_changes(tx, room_id)
+    page = _history(tx, room_id, None, None, limit)
+    reads = {r["username"]: r["message_id"] for r in tx.query("SELECT username, message_id FROM reads WHERE room = ?",
+                                                               (room_id,))}
+    return dict(page, changes=changes, reads=reads)
+
+
+def _changes(tx, room_id, changed_after, limit):
+    """Messages edited, deleted or reacted to after the cursor ``changed_after``, in the order that happened."""
+    rows = tx.query("SELECT * FROM messages WHERE room = ? AND changed > ? ORDER BY changed LIMIT ?",
+                    (room_id, changed_after, limit + 1))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    cursor = rows[-1]["changed"] if rows else changed_after
+    return {"messages": _messages(tx, rows), "more": more, "changes": cursor}
+
+
+def _search(tx, user, query, room_id, before, limit):
+    """Messages matching ``query`` (a parsed SearchQuery), newest first, only in rooms ``user`` may read.
+
+    The rule is in the SQL itself (public rooms, and private rooms with
+    ``user`` among the members), so no page ever holds a message to filter
+    out afterwards, and ``more`` is true only when readable hits remain.
+    """
+    join, condition, parameter = tx.engine.text_search(query)
+    where, params = [condition, "NOT m.deleted"], [parameter]
+    if room_id is not None:
+        where.append("m.room = ?")
+        params.append(room_id)
+    if before is not None:
+        where.append("m.id < ?")
+        params.append(before)
+    where.append("(NOT r.private OR EXISTS (SELECT 1 FROM members mb WHERE mb.room = m.room AND mb.username = ?))")
+    params.append(user)
+    rows = tx.query(f"SELECT m.* FROM messages m {join} JOIN rooms r ON r.id = m.room "
+                    f"WHERE {' AND '.join(where)} ORDER BY m.id DESC LIMIT ?", params + [limit + 1])
+    return {"messages": _messages(tx, rows[:limit]), "more": len(rows) > limit}
 
 
 def _mark_read(tx, room_id, user, message_id):
@@ -271,10 +447,27 @@ class ChatStore:
         return self._run(_message, room_id, message_id)
 
     def edit_message(self, room_id, message_id, text, edited):
+        """New text; the mentions follow it (nobody is notified of an edit). The edited Message, or None."""
         return self._run(_edit_message, room_id, message_id, text, edited)
 
     def delete_message(self, room_id, message_id):
         return self._run(_delete_message, room_id, message_id)
+
+    def react(self, room_id, message_id, user, emoji, on, now):
+        """(Message with reactions, changed) or None; fails with ReactionRefused past the emoji limit."""
+        return self._run(_react, room_id, message_id, user, emoji, on, now)
+
+    def join_page(self, room_id, limit=50):
+        """The newest ``limit`` messages with ``more``, ``changes`` (cursor) and ``reads`` (user -> id)."""
+        return self._run(_join_page, room_id, limit)
+
+    def changes(self, room_id, changed_after, limit=50):
+        """Messages changed after the cursor, oldest change first; ``changes`` is the cursor to go on from."""
+        return self._run(_changes, room_id, changed_after, limit)
+
+    def search(self, user, query, room_id=None, before=None, limit=20):
+        """Up to ``limit`` hits of a parsed query that ``user`` may read, newest first, and ``more``."""
+        return self._run(_search, user, query, room_id, before, limit)
 
     def history(self, room_id, before=None, after=None, limit=50):
         """Up to ``limit`` messages, oldest first, and whether more lie beyond them.
@@ -294,5 +487,5 @@ def _row_dict(row):
     return dict(row) if row is not None else None
 
 
-__all__ = ["ChatStore", "Conflict", "add_user", "get_user", "update_user", "list_users", "ensure_room",
+__all__ = ["ChatStore", "Conflict", "ReactionRefused", "existing_users", "with_reactions", "add_user", "get_user", "update_user", "list_users", "ensure_room",
            "add_member", "rooms_of", "remove_memberships", "member_names", "name_in_use"]

@@ -5,8 +5,8 @@ Every query in wampchat is written once, with ``?`` placeholders and SQL that
 SQLite 3.35+ and PostgreSQL 12+ both understand (``ON CONFLICT``,
 ``RETURNING``). An engine connects, converts placeholders, classifies errors
 and supplies the few statements that cannot be shared: locks, the global
-message counter and the migration lock. The rest of the code never asks
-which engine it talks to.
+message counter, the migration lock and full-text search. The rest of the
+code never asks which engine it talks to.
 """
 import functools
 import os
@@ -99,6 +99,11 @@ class SqliteEngine:
     def now_ms_sql(self):
         return "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)"
 
+    def text_search(self, query):
+        """(join, condition, parameter) keeping the messages ``m`` that match a parsed search query:
+        the FTS5 table, joined on the row it indexes."""
+        return "JOIN messages_fts ON messages_fts.rowid = m.seq", "messages_fts MATCH ?", query.fts5()
+
 
 class PostgresEngine:
     """A PostgreSQL database shared by every node of a cluster (psycopg 3, a pool of threads)."""
@@ -163,6 +168,11 @@ class PostgresEngine:
 
     def now_ms_sql(self):
         return "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)"
+
+    def text_search(self, query):
+        """(join, condition, parameter) for a parsed search query: the very expression the GIN index is
+        built on (``to_tsvector('simple', text)``), so the index answers it."""
+        return "", "to_tsvector('simple', m.text) @@ to_tsquery('simple', ?)", query.tsquery()
 
 
 _MIGRATION_LOCK = 0x77636D67    # "wcmg"

@@ -3,10 +3,13 @@
 
 import { ChatConnection, errorText, registerAccount, webSocketUrl } from "./connection.js";
 import { forgetLogin, nickProblem, rememberLogin, rememberedLogin, USERNAME_PATTERN } from "./login.js";
+import { MentionCompleter } from "./complete.js";
 import { compareIds, MessageLog } from "./messages.js";
 import { MessageListView } from "./message_view.js";
 import { BackgroundNotifier } from "./notify.js";
-import { memberItem, roomItem, showDeleteConfirm, showEditBox, typingText } from "./render.js";
+import {
+  hideReactionPicker, memberItem, roomItem, searchHit, showDeleteConfirm, showEditBox, showReactionPicker, typingText,
+} from "./render.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -17,6 +20,10 @@ const TYPING_REPEAT_MS = 5000;    // repeat "typing" this often while typing
 const TYPING_EXPIRE_MS = 8000;    // forget someone's "typing" if not repeated
 const NOTICE_MS = 4000;
 const ACTIVE_ROOM_KEY = "wampchat.room";
+const SEARCH_PAGE = 20;
+const JUMP_PAGE = 200;            // history page size when scrolling back to a search hit
+const JUMP_MAX_PAGES = 25;        // give up after this many (5000 messages back)
+const SEEN_BY_MAX_MEMBERS = 10;   // read receipts in rooms this small, and in DMs
 
 /** Everything the page knows about one room. */
 class RoomState {
@@ -27,6 +34,10 @@ class RoomState {
     this.members = new Map();   // user -> {user, nick, online}
     this.typing = new Map();    // user -> {nick, timer}
     this.lastReadSent = null;
+    this.mentions = 0;          // unread messages that mention me (counted apart from unread)
+    this.mentionIds = new Set();// which ones, so a message counted live is not counted again
+    this.changes = null;        // change cursor from the last join: edits/deletes/reactions after it are fetched
+    this.reads = new Map();     // user -> id of the newest message they read
   }
 }
 
@@ -37,8 +48,11 @@ const state = {
   activeRoomId: null,
   pending: [],               // {clientMsgId, roomId, text, failed, inFlight}
   subscribedRooms: new Set(),// rooms subscribed in the current session
-  loadingOlder: false,
+  loadingOlder: null,        // the scroll-back page on its way (a Promise), if any
+  search: null,              // {query, messages, more} of the search shown
 };
+
+const isMe = (user) => state.myUserIds.has(user);
 
 const notifier = new BackgroundNotifier();
 const connection = new ChatConnection({
@@ -52,6 +66,15 @@ const view = new MessageListView({
   list: $("message-list"),
   pendingList: $("pending-list"),
   isOwn: (message) => state.myUserIds.has(message.user),
+  isMe: (user) => isMe(user),
+});
+const completer = new MentionCompleter({
+  input: $("composer-input"),
+  list: $("mention-options"),
+  candidates: () => {
+    const roomState = state.rooms.get(state.activeRoomId);
+    return roomState ? [...roomState.members.values()].filter((m) => !isMe(m.user)) : [];
+  },
 });
 
 // ---------------------------------------------------------------- login
@@ -96,6 +119,7 @@ function resetChatState() {
   state.activeRoomId = null;
   state.pending = [];
   state.subscribedRooms.clear();
+  closeSearch();
   renderRoomList();
   renderActiveRoom();
 }
@@ -171,12 +195,12 @@ async function refreshRooms(session) {
   for (const room of rooms) {
     visible.add(room.id);
     const known = state.rooms.get(room.id);
-    if (known) {
-      known.room = { ...known.room, ...room };
-      known.unread = room.unread || 0;
-    } else {
-      state.rooms.set(room.id, new RoomState(room, room.unread || 0));
-    }
+    const roomState = known || new RoomState(room);
+    if (known) known.room = { ...known.room, ...room };
+    else state.rooms.set(room.id, roomState);
+    roomState.unread = room.unread || 0;
+    roomState.mentions = room.mentions || 0;
+    roomState.mentionIds.clear();
   }
   for (const id of [...state.rooms.keys()]) {
     if (!visible.has(id)) state.rooms.delete(id);
@@ -187,7 +211,7 @@ async function refreshRooms(session) {
   renderActiveRoom();
 }
 
-/** The six live topics of a room. */
+/** The seven live topics of a room. */
 async function subscribeRoom(session, roomId) {
   if (state.subscribedRooms.has(roomId) || !session) return;
   state.subscribedRooms.add(roomId);
@@ -199,6 +223,7 @@ async function subscribeRoom(session, roomId) {
     typing: ([typing]) => typingChanged(roomId, typing),
     presence: ([presence]) => presenceChanged(roomId, presence),
     read: ([marker]) => readMarkerMoved(roomId, marker),
+    reaction: ([reaction]) => reactionChanged(roomId, reaction),
   };
   try {
     await Promise.all(Object.entries(handlers).map(([suffix, handler]) => session.subscribe(prefix + suffix, handler)));
@@ -224,6 +249,8 @@ function personalNotice(event) {
   if (!event || !event.room) return;
   addRoom(event.room);
   if (event.event === "invited") showNotice(`You were invited to ${roomLabel(event.room)}.`);
+  // A mention also comes as the room's message event; whichever is first shows it, the other is "same".
+  if (event.event === "mention" && event.message) messageArrived(event.room.id, event.message, true);
 }
 
 /** After a reconnect: fetch, for every room we had open, what was sent while we were away. */
@@ -247,7 +274,24 @@ async function catchUp(roomId) {
     if (!page.more || page.messages.length === 0) break;
     after = page.messages[page.messages.length - 1].id;
   }
+  await catchUpChanges(roomId);
   if (roomId === state.activeRoomId) markRead(roomId);
+}
+
+/** Edits, deletes and reactions made while we were away, to the messages we have (changed_after). */
+async function catchUpChanges(roomId) {
+  const roomState = state.rooms.get(roomId);
+  let cursor = roomState && roomState.changes;
+  if (cursor === null || cursor === undefined) return;
+  for (;;) {
+    const page = await connection.call("chat.message.history", [roomId], { changed_after: cursor, limit: CATCH_UP_PAGE });
+    for (const message of page.messages) {
+      if (roomState.log.get(message.id)) messageArrived(roomId, message, false);
+    }
+    cursor = page.changes;
+    if (!page.more) break;
+  }
+  roomState.changes = cursor;
 }
 
 // ---------------------------------------------------------------- rooms
@@ -265,7 +309,8 @@ function roomLabel(room) {
 
 function renderRoomList() {
   const byLabel = [...state.rooms.values()].sort((a, b) => roomLabel(a.room).localeCompare(roomLabel(b.room)));
-  const item = (rs) => roomItem(rs.room, roomLabel(rs.room), rs.unread, rs.room.id === state.activeRoomId);
+  const item = (rs) => roomItem(rs.room, roomLabel(rs.room), rs.unread, rs.room.id === state.activeRoomId,
+    rs.mentions);
   $("room-list").replaceChildren(...byLabel.filter((rs) => !rs.room.id.startsWith("dm_")).map(item));
   $("dm-list").replaceChildren(...byLabel.filter((rs) => rs.room.id.startsWith("dm_")).map(item));
   const elsewhere = byLabel.reduce((sum, rs) => sum + (rs.room.id === state.activeRoomId ? 0 : rs.unread), 0);
@@ -288,6 +333,8 @@ async function openRoom(roomId) {
   const joined = await connection.call("chat.room.join", [roomId]);
   roomState.room = { ...roomState.room, ...joined.room, member: true };
   roomState.members = new Map(joined.members.map((m) => [m.user, m]));
+  roomState.changes = joined.changes;
+  for (const [user, messageId] of Object.entries(joined.reads || {})) moveReadMarker(roomState, user, messageId);
   if (!roomState.log.loaded) roomState.log.hasOlder = joined.history.length >= HISTORY_PAGE;
   roomState.log.loaded = true;
   const wasAtBottom = view.atBottom();
@@ -296,6 +343,7 @@ async function openRoom(roomId) {
   renderRoomHeader();
   renderMembers();
   renderOlderControls();
+  renderSeen();
   if (wasAtBottom) view.scrollToBottom();
   markRead(roomId);
 }
@@ -313,6 +361,7 @@ function renderActiveRoom() {
     return;
   }
   view.showAll(roomState.log.ordered());
+  renderSeen();
   renderPending();
   renderRoomHeader();
   renderMembers();
@@ -339,25 +388,99 @@ function renderOlderControls() {
   $("history-start").hidden = roomState.log.hasOlder || !roomState.log.loaded;
 }
 
-/** Scroll-back: fetch the page of messages before the oldest one shown. */
-async function loadOlder() {
+/**
+ * Scroll-back: fetch the page of messages before the oldest one shown. While a page is on its way,
+ * asking again waits for that one (so a caller looping until a message is there never spins).
+ */
+function loadOlder(limit = HISTORY_PAGE) {
+  if (state.loadingOlder) return state.loadingOlder;
   const roomId = state.activeRoomId;
   const roomState = state.rooms.get(roomId);
-  if (!roomState || !roomState.log.hasOlder || state.loadingOlder) return;
+  if (!roomState || !roomState.log.hasOlder) return Promise.resolve();
   const before = roomState.log.oldestId();
-  if (!before) { roomState.log.hasOlder = false; renderOlderControls(); return; }
-  state.loadingOlder = true;
-  try {
-    const page = await connection.call("chat.message.history", [roomId], { before, limit: HISTORY_PAGE });
+  if (!before) { roomState.log.hasOlder = false; renderOlderControls(); return Promise.resolve(); }
+  const loading = (async () => {
+    const page = await connection.call("chat.message.history", [roomId], { before, limit });
     if (roomId !== state.activeRoomId) return;
     view.keepingPosition(() => {
       for (const message of page.messages) if (roomState.log.put(message) !== "same") view.upsert(roomState.log.get(message.id));
     });
     roomState.log.hasOlder = !!page.more;
     renderOlderControls();
-  } finally {
-    state.loadingOlder = false;
+    renderSeen();
+  })();
+  state.loadingOlder = loading.finally(() => { state.loadingOlder = null; });
+  return state.loadingOlder;
+}
+
+// ---------------------------------------------------------------- search
+
+async function runSearch(event) {
+  event.preventDefault();
+  const query = $("search-input").value.trim();
+  if (!query) { closeSearch(); return; }
+  $("search-status").textContent = "Searching…";
+  $("search-results").hidden = false;
+  try {
+    const result = await connection.call("chat.message.search", [query], { limit: SEARCH_PAGE });
+    state.search = { query, messages: result.messages, more: result.more };
+  } catch (err) {
+    state.search = null;
+    $("search-hits").replaceChildren();
+    $("search-more").hidden = true;
+    $("search-status").textContent = `Search failed: ${errorText(err)}`;
+    return;
   }
+  renderSearch();
+}
+
+async function moreSearchResults() {
+  const search = state.search;
+  if (!search || !search.more) return;
+  const before = search.messages[search.messages.length - 1].id;
+  const result = await connection.call("chat.message.search", [search.query], { before, limit: SEARCH_PAGE });
+  if (state.search !== search) return;
+  search.messages.push(...result.messages);
+  search.more = result.more;
+  renderSearch();
+}
+
+function renderSearch() {
+  const search = state.search;
+  const count = search.messages.length;
+  $("search-status").textContent = count ? `${count}${search.more ? "+" : ""} result${count === 1 ? "" : "s"}`
+    : "No messages found.";
+  $("search-hits").replaceChildren(...search.messages.map((m) => {
+    const roomState = state.rooms.get(m.room);
+    return searchHit(m, roomState ? roomLabel(roomState.room) : m.room);
+  }));
+  $("search-more").hidden = !search.more;
+}
+
+function closeSearch() {
+  state.search = null;
+  $("search-results").hidden = true;
+  $("search-hits").replaceChildren();
+  $("search-status").textContent = "";
+}
+
+/** Open a room scrolled to one message (a search hit), loading older pages until it is there. */
+async function openRoomAt(roomId, messageId) {
+  if (!state.rooms.has(roomId)) return;
+  await openRoom(roomId);
+  const roomState = state.rooms.get(roomId);
+  for (let pages = 0; !roomState.log.get(messageId) && roomState.log.hasOlder && pages < JUMP_MAX_PAGES; pages += 1) {
+    if (state.activeRoomId !== roomId) return;
+    await loadOlder(JUMP_PAGE);
+  }
+  const item = view.item(messageId);
+  if (!item) { showNotice("That message is too far back to show here."); return; }
+  for (const old of document.querySelectorAll("#message-list .jump-target")) old.classList.remove("jump-target");
+  item.classList.add("jump-target");
+  item.tabIndex = -1;
+  item.scrollIntoView({ block: "center" });
+  item.focus({ preventScroll: true });
+  $("sidebar").classList.remove("open");
 }
 
 async function createRoom(event) {
@@ -413,15 +536,38 @@ function messageArrived(roomId, message, live) {
     if (wasAtBottom || (fromMe && change === "new")) view.scrollToBottom();
     else if (change === "new" && live) $("jump-to-bottom").hidden = false;
   }
+  if (isActive && change !== "new") renderSeen();
   if (change !== "new" || !live || fromMe) return;
   clearTyping(roomId, message.user);
   notifier.messageArrived();
+  const mentionsMe = (message.mentions || []).some(isMe);
   if (isActive && !document.hidden) {
     markRead(roomId);
-  } else if (roomState.room.member !== false) {   // rooms we only look into count nothing
+  } else if (roomState.room.member !== false || mentionsMe) {   // rooms we only look into count only mentions
     roomState.unread += 1;
+    if (mentionsMe && !roomState.mentionIds.has(message.id)) {
+      roomState.mentionIds.add(message.id);
+      roomState.mentions += 1;
+    }
     renderRoomList();
   }
+}
+
+/** A reaction was given or taken back (live): redraw that message if we have it. */
+function reactionChanged(roomId, reaction) {
+  const roomState = state.rooms.get(roomId);
+  if (!roomState || !reaction || !roomState.log.applyReaction(reaction.id, reaction.emoji, reaction.user, reaction.on)) return;
+  if (roomId === state.activeRoomId) view.upsert(roomState.log.get(reaction.id));
+}
+
+/** Toggle my reaction on a message; the answer carries every reaction, so the message is redrawn from it. */
+async function toggleReaction(roomId, messageId, emoji) {
+  const roomState = state.rooms.get(roomId);
+  const message = roomState && roomState.log.get(messageId);
+  if (!message) return;
+  const on = !((message.reactions || {})[emoji] || []).some(isMe);
+  const updated = await connection.call("chat.message.react", [roomId, messageId, emoji], { on });
+  messageArrived(roomId, updated, false);
 }
 
 function messageDeleted(roomId, messageId) {
@@ -434,22 +580,65 @@ function messageDeleted(roomId, messageId) {
 function markRead(roomId) {
   const roomState = state.rooms.get(roomId);
   if (!roomState || document.hidden) return;
-  if (roomState.unread) { roomState.unread = 0; renderRoomList(); }
+  if (roomState.unread || roomState.mentions) {
+    roomState.unread = 0;
+    roomState.mentions = 0;
+    roomState.mentionIds.clear();
+    renderRoomList();
+  }
   const newest = roomState.log.newestId();
   if (!newest || (roomState.lastReadSent && compareIds(newest, roomState.lastReadSent) <= 0)) return;
   roomState.lastReadSent = newest;
   connection.call("chat.read", [roomId, newest]).catch(() => { roomState.lastReadSent = null; });
 }
 
-/** Our own read marker moved in another tab: the room is read there. */
+/** Someone's read marker moved: theirs feeds "Seen by"; our own (another tab) means the room is read. */
 function readMarkerMoved(roomId, marker) {
   const roomState = state.rooms.get(roomId);
-  if (!roomState || !marker || !state.myUserIds.has(marker.user)) return;
+  if (!roomState || !marker) return;
+  if (!state.myUserIds.has(marker.user)) {
+    moveReadMarker(roomState, marker.user, marker.message_id);
+    if (roomId === state.activeRoomId) renderSeen();
+    return;
+  }
   const newest = roomState.log.newestId();
   if (!newest || compareIds(marker.message_id, newest) >= 0) {
     roomState.unread = 0;
+    roomState.mentions = 0;
+    roomState.mentionIds.clear();
     renderRoomList();
   }
+}
+
+function moveReadMarker(roomState, user, messageId) {
+  const known = roomState.reads.get(user);
+  if (!known || compareIds(messageId, known) > 0) roomState.reads.set(user, messageId);
+}
+
+/**
+ * Read receipts for the open room, in DMs and rooms of at most SEEN_BY_MAX_MEMBERS: each other member
+ * is shown under the newest message (not their own) up to their read marker.
+ */
+function renderSeen() {
+  const roomState = state.rooms.get(state.activeRoomId);
+  const seen = new Map();
+  const small = roomState && (roomState.room.id.startsWith("dm_") || roomState.members.size <= SEEN_BY_MAX_MEMBERS);
+  if (small) {
+    const ordered = roomState.log.ordered().filter((m) => !m.deleted);
+    for (const [user, markerId] of roomState.reads) {
+      if (isMe(user)) continue;
+      let at = null;
+      for (let i = ordered.length - 1; i >= 0; i -= 1) {
+        if (compareIds(ordered[i].id, markerId) <= 0) { at = ordered[i]; break; }
+      }
+      if (!at || at.user === user) continue;
+      const member = roomState.members.get(user);
+      const names = seen.get(at.id) || [];
+      names.push((member && member.nick) || user);
+      seen.set(at.id, names);
+    }
+  }
+  view.setSeen(seen);
 }
 
 function newClientMsgId() {
@@ -526,6 +715,19 @@ async function onMessageAction(event) {
   const roomId = state.activeRoomId;
   const message = state.rooms.get(roomId).log.get(item.dataset.id);
   switch (button.dataset.action) {
+    case "react": await toggleReaction(roomId, message.id, button.dataset.emoji); break;
+    case "react-menu":
+      if (item.querySelector(".reaction-picker")) hideReactionPicker(item);
+      else showReactionPicker(item).focus();
+      break;
+    case "react-pick": {
+      hideReactionPicker(item);
+      const mine = ((message.reactions || {})[button.dataset.emoji] || []).some(isMe);
+      if (!mine) await toggleReaction(roomId, message.id, button.dataset.emoji);
+      const add = view.item(message.id) && view.item(message.id).querySelector("[data-action=react-menu]");
+      if (add) add.focus();
+      break;
+    }
     case "edit": {
       const box = showEditBox(item, message.text);
       box.addEventListener("keydown", (e) => {
@@ -609,14 +811,14 @@ function renderTyping() {
   $("typing").textContent = typingText(nicks);
 }
 
-function presenceChanged(roomId, presence) {
+function presenceChanged(roomId, presence) {  // members also feed @-completion and "Seen by"
   const roomState = state.rooms.get(roomId);
   if (!roomState || !presence) return;
   const member = roomState.members.get(presence.user) || { user: presence.user, nick: presence.nick, online: false };
   if (presence.event === "leave") roomState.members.delete(presence.user);
   else roomState.members.set(presence.user, { ...member, nick: presence.nick || member.nick, online: presence.event !== "offline" });
   if (presence.event === "offline" || presence.event === "leave") clearTyping(roomId, presence.user);
-  if (roomId === state.activeRoomId) renderMembers();
+  if (roomId === state.activeRoomId) { renderMembers(); renderSeen(); }
 }
 
 function renderMembers() {
@@ -690,15 +892,33 @@ function wireEvents() {
 
   $("composer").addEventListener("submit", (event) => { event.preventDefault(); sendComposerText(); });
   $("composer-input").addEventListener("keydown", (event) => {
+    if (completer.keydown(event)) return;
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
       sendComposerText();
     }
   });
-  $("composer-input").addEventListener("input", composerChanged);
+  $("composer-input").addEventListener("input", () => { composerChanged(); completer.update(); });
+  $("composer-input").addEventListener("click", () => completer.update());
+  $("composer-input").addEventListener("blur", () => completer.close());
+  $("search-form").addEventListener("submit", guarded(runSearch));
+  $("search-more").addEventListener("click", guarded(moreSearchResults));
+  $("search-close").addEventListener("click", () => { closeSearch(); $("search-input").focus(); });
+  $("search-hits").addEventListener("click", guarded((event) => {
+    const hit = event.target.closest("button.search-hit");
+    if (hit) return openRoomAt(hit.dataset.roomId, hit.dataset.messageId);
+  }));
+  $("message-list").addEventListener("keydown", (event) => {
+    if (event.key !== "Escape") return;
+    const item = event.target.closest("li.message");
+    if (item && item.querySelector(".reaction-picker")) {
+      hideReactionPicker(item);
+      item.querySelector("[data-action=react-menu]").focus();
+    }
+  });
   $("message-list").addEventListener("click", guarded(onMessageAction));
   $("pending-list").addEventListener("click", retryPending);
-  $("load-older").addEventListener("click", guarded(loadOlder));
+  $("load-older").addEventListener("click", guarded(() => loadOlder()));
   $("messages").addEventListener("scroll", () => {
     if (view.atBottom()) $("jump-to-bottom").hidden = true;
     if ($("messages").scrollTop < 60) guarded(loadOlder)();

@@ -3,22 +3,46 @@
 // messages scroll into view only for someone who is not reading back.
 
 import { compareIds } from "./messages.js";
-import { fillMessageItem, messageItem, pendingItem } from "./render.js";
+import { fillMessageItem, messageItem, pendingItem, seenLine } from "./render.js";
 
 const AT_BOTTOM_SLACK_PX = 40;
 
 export class MessageListView {
-  constructor({ scroller, list, pendingList, isOwn }) {
+  constructor({ scroller, list, pendingList, isOwn, isMe }) {
     this.scroller = scroller;
     this.list = list;
     this.pendingList = pendingList;
     this.isOwn = isOwn;
+    this.isMe = isMe;
     this.items = new Map();
+    this.seen = new Map();   // message id -> names that read up to it
+  }
+
+  _view(message) {
+    return { own: this.isOwn(message), isMe: this.isMe };
+  }
+
+  /** Show "Seen by …" lines: `seen` maps a message id to the names whose read marker is there. */
+  setSeen(seen) {
+    const changed = new Set([...this.seen.keys(), ...seen.keys()]);
+    this.seen = seen;
+    for (const id of changed) {
+      const item = this.items.get(id);
+      if (item) this._drawSeen(item);
+    }
+  }
+
+  _drawSeen(item) {
+    const old = item.querySelector(":scope > .seen");
+    if (old) old.remove();
+    const names = this.seen.get(item.dataset.id);
+    if (names && names.length) item.append(seenLine(names));
   }
 
   /** Show exactly these messages (oldest first), e.g. on switching rooms. */
   showAll(messages) {
     this.items.clear();
+    this.seen = new Map();
     this.list.replaceChildren();
     for (const message of messages) this._append(message);
   }
@@ -27,10 +51,18 @@ export class MessageListView {
   upsert(message) {
     const known = this.items.get(message.id);
     if (known) {
-      fillMessageItem(known, message, this.isOwn(message));
+      // Redrawing replaces the item's buttons: a keyboard user focused on one keeps the focus there.
+      const focused = known.contains(document.activeElement) ? focusKey(document.activeElement) : null;
+      fillMessageItem(known, message, this._view(message));
+      this._drawSeen(known);
+      if (focused) {
+        const again = known.querySelector(focused);
+        if (again) again.focus();
+      }
       return;
     }
-    const item = messageItem(message, this.isOwn(message));
+    const item = messageItem(message, this._view(message));
+    this._drawSeen(item);
     this.items.set(message.id, item);
     this.list.insertBefore(item, this._firstItemAfter(message.id));
   }
@@ -62,7 +94,8 @@ export class MessageListView {
   }
 
   _append(message) {
-    const item = messageItem(message, this.isOwn(message));
+    const item = messageItem(message, this._view(message));
+    this._drawSeen(item);
     this.items.set(message.id, item);
     this.list.append(item);
   }
@@ -78,4 +111,12 @@ export class MessageListView {
     }
     return after;
   }
+}
+
+/** A selector finding "the same" button again after a redraw, by what it does. */
+function focusKey(element) {
+  if (!element.dataset || !element.dataset.action) return null;
+  let key = `[data-action="${CSS.escape(element.dataset.action)}"]`;
+  if (element.dataset.emoji) key += `[data-emoji="${CSS.escape(element.dataset.emoji)}"]`;
+  return key;
 }

@@ -24,18 +24,33 @@ export class MessageLog {
       return "new";
     }
     if (known.deleted && !message.deleted) return "same";
-    if (known.text === message.text && !!known.edited === !!message.edited && !!known.deleted === !!message.deleted) {
+    if (known.text === message.text && !!known.edited === !!message.edited && !!known.deleted === !!message.deleted &&
+        sameList(known.mentions, message.mentions) && sameReactions(known.reactions, message.reactions)) {
       return "same";
     }
-    this.byId.set(message.id, { ...known, ...message });
+    this.byId.set(message.id, { ...known, ...message, reactions: message.reactions || {} });
     return "changed";
+  }
+
+  /** Apply a live reaction event ({emoji, user, on}); true if the message is here and changed. */
+  applyReaction(id, emoji, user, on) {
+    const known = this.byId.get(id);
+    if (!known || known.deleted) return false;
+    const reactions = { ...(known.reactions || {}) };
+    const users = reactions[emoji] || [];
+    if (on === users.includes(user)) return false;
+    if (on) reactions[emoji] = [...users, user];
+    else if (users.length > 1) reactions[emoji] = users.filter((u) => u !== user);
+    else delete reactions[emoji];
+    this.byId.set(id, { ...known, reactions });
+    return true;
   }
 
   /** Mark a message deleted (its text is dropped); false if we never saw it. */
   markDeleted(id) {
     const known = this.byId.get(id);
     if (!known) return false;
-    this.byId.set(id, { ...known, text: "", deleted: true });
+    this.byId.set(id, { ...known, text: "", deleted: true, reactions: {}, mentions: [] });
     return true;
   }
 
@@ -59,4 +74,14 @@ export class MessageLog {
     for (const id of this.byId.keys()) if (newest === null || compareIds(id, newest) > 0) newest = id;
     return newest;
   }
+}
+
+function sameList(a = [], b = []) {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/** Reactions as the server gives them ({emoji: [users]}); absent means none. */
+function sameReactions(a = {}, b = {}) {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => sameList(a[k], b[k]));
 }
