@@ -57,7 +57,7 @@ def test_every_procedure_is_documented():
 
 @pytest_twisted.ensureDeferred
 async def test_python_example(server, tmp_path):
-    """The Autobahn|Python example joins as a guest, sends once (retry included), hears its event, is refused a room."""
+    """The Python example sends once (retry too), hears its event, reacts, finds change and text, gets forbidden."""
     result = await run_python(example("python"), {"WAMPCHAT_URL": server.ws_url}, tmp_path)
     out = result.stdout
     assert result.returncode == 0, out + result.stderr
@@ -65,6 +65,9 @@ async def test_python_example(server, tmp_path):
     assert "the retry is the same message: True" in out
     assert "event: Py hello from Python" in out
     assert "after mine: 0 more: False" in out
+    assert re.search(r"reactions: \{'👍': \['guest_[0-9a-f]{8}'\]\}", out), out
+    assert "changed since I joined: [True]" in out
+    assert "search finds mine: True" in out
     assert "error: wampchat.error.forbidden" in out
 
 
