@@ -22,7 +22,7 @@ API_MD = REPO / "docs" / "API.md"
 
 def example(name):
     """The code block that follows ``<!-- example: name -->`` in docs/API.md."""
-    found = re.search(rf"<!-- example: {name} -->\n```[a-z]*\n(.*?)\n```", API_MD.read_text(), flags=re.S)
+    found = re.search(rf"<!-- example: {re.escape(name)} -->\n```[a-z]*\n(.*?)\n```", API_MD.read_text(), flags=re.S)
     assert found, f"docs/API.md has no example {name!r}"
     return found.group(1) + "\n"
 
@@ -56,7 +56,7 @@ def test_every_procedure_is_documented():
 
 @pytest_twisted.ensureDeferred
 async def test_python_example(server, tmp_path):
-    """The Autobahn|Python example joins as a guest, sends once (retry included), hears its event, is refused a room."""
+    """The Python example sends once (retry too), hears its event, reacts, finds change and text, gets forbidden."""
     result = await run_python(example("python"), {"WAMPCHAT_URL": server.ws_url}, tmp_path)
     out = result.stdout
     assert result.returncode == 0, out + result.stderr
@@ -64,6 +64,9 @@ async def test_python_example(server, tmp_path):
     assert "the retry is the same message: True" in out
     assert "event: Py hello from Python" in out
     assert "after mine: 0 more: False" in out
+    assert re.search(r"reactions: \{'👍': \['guest_[0-9a-f]{8}'\]\}", out), out
+    assert "changed since I joined: [True]" in out
+    assert "search finds mine: True" in out
     assert "error: wampchat.error.forbidden" in out
 
 
@@ -86,7 +89,8 @@ async def test_browser_example(make_server, browsers, tmp_path):
     """The page example, served by wampchat with its AutobahnJS, joins, sends, hears itself and gets not_found."""
     web = tmp_path / "web"
     web.mkdir()
-    (web / "hello.html").write_text(example("browser"))
+    (web / "hello.html").write_text(example("browser-html"))
+    (web / "hello.js").write_text(example("browser-js"))
     (web / "node_modules").symlink_to(pathlib.Path(REPO / "web" / "node_modules"))
     server = await make_server(["--web", str(web)])
     page = await browsers("reader")
