@@ -95,22 +95,6 @@ class Publication:
         return self.audience is not None
 
 
-class Audience:
-    """Who receives a router-originated event, by role: the exclude*/eligible* options of PUBLISH.
-
-    It has the attributes ``_eligible`` reads from a PUBLISH, so router
-    events are filtered by the same code as clients' publications.
-    """
-
-    __slots__ = ("exclude", "exclude_authid", "exclude_authrole", "eligible", "eligible_authid",
-                 "eligible_authrole")
-
-    def __init__(self, eligible_authrole=None, exclude_authrole=None):
-        self.exclude = self.exclude_authid = self.eligible = self.eligible_authid = None
-        self.eligible_authrole = eligible_authrole
-        self.exclude_authrole = exclude_authrole
-
-
 class Broker:
     """Routes publications to subscribers of matching subscriptions."""
 
