@@ -14,7 +14,10 @@ over the nodes and the publisher (or the senders) on the first. CPU is read
 from /proc of every node process and, separately, of the broker and the
 database server, so the table shows where the cost of a delivered event goes.
 """
+import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from array import array
@@ -79,8 +82,6 @@ class Backends:
     def broker(self):
         """The private RabbitMQ node, with the node user (full permissions on ``/``); its ``--amqp`` URL."""
         if self.rabbitmq is None:
-            import os
-
             if not os.path.exists(testing_servers.RABBITMQ_SERVER):
                 raise routers.RouterUnavailable("RabbitMQ is not installed (Debian package rabbitmq-server)")
             base = tempfile.mkdtemp(prefix="wampchat-bench-rabbit-")
@@ -99,6 +100,54 @@ def start_node(workdir, db, name, amqp=None, node_id=None):
     if amqp:
         extra += ["--amqp", amqp, "--node-id", node_id, "--amqp-retry-max", "1"]
     return routers.start_wampchat(workdir, db=db, extra=extra, name=name)
+
+
+class CrossbarChat:
+    """Crossbar.io plus wampchat's chat service as a component process joined to it over a WebSocket.
+
+    ``url`` is Crossbar's (the clients connect there), ``http_url`` the
+    component's /metrics; ``stop()`` ends both.
+    """
+
+    def __init__(self, router, component, http_url, log_path):
+        self.router = router
+        self.component = component
+        self.url = router.url
+        self.http_url = http_url
+        self.log_path = log_path
+
+    def stop(self):
+        if self.component.poll() is None:
+            self.component.terminate()
+            try:
+                self.component.wait(10)
+            except subprocess.TimeoutExpired:
+                self.component.kill()
+                self.component.wait(5)
+        self.router.stop()
+
+
+def start_crossbar_chat(workdir, db, timeout=60):
+    """Crossbar (callers disclosed to callees), then ``benchmarks.crossbar_chat`` on ``db``, once it serves."""
+    routers.ensure_crossbar()
+    router = routers.start_crossbar(workdir, disclose_caller=True)
+    ready = os.path.join(workdir, "component.ready")
+    log_path = os.path.join(workdir, "component.log")
+    port = routers.free_port()
+    cmd = [sys.executable, "-m", "benchmarks.crossbar_chat", "--url", router.url, "--db", db,
+           "--metrics-port", str(port), "--send-rate", str(SEND_RATE), "--ready", ready]
+    with open(log_path, "ab") as log:
+        component = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                     cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    started = CrossbarChat(router, component, f"http://127.0.0.1:{port}", log_path)
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(ready):
+        if component.poll() is not None or time.monotonic() > deadline:
+            started.stop()
+            raise routers.RouterUnavailable(f"the chat component did not join Crossbar within {timeout}s; "
+                                            f"log tail:\n{routers.tail(log_path)}")
+        time.sleep(0.1)  # polling for the ready file, with a deadline
+    return started
 
 
 def split(total, parts):
@@ -210,26 +259,36 @@ def summary(m):
 
 
 def bench_chat(s, backends, notes):
-    """The send path on one node: SQLite, then PostgreSQL (fsync on)."""
+    """The send path on one wampchat node, then (``--chat-crossbar``) on Crossbar + the chat component;
+    each on SQLite and on PostgreSQL (fsync on)."""
     results = {}
-    for store in s.chat_stores:
-        with tempfile.TemporaryDirectory(prefix=f"bench-chat-{store}-") as workdir:
-            try:
-                db = backends.database() if store == "postgresql" else None
-                node = start_node(workdir, db, "nodea")
-            except (routers.RouterUnavailable, RuntimeError) as e:
-                notes.append(f"chat send on {store} not measured: {e}")
-                print(notes[-1], flush=True)
-                continue
-            try:
-                processes = Processes()
-                processes.add("node a", lambda pid=node.pid: [pid])
-                if store == "postgresql":
-                    processes.add("postgres", postgres_pids(backends.postgres))
-                print(f"[chat {store}] node pid {node.pid} at {node.url}", flush=True)
-                step(f"chat {store}", results, store, notes, lambda: measure_send([node], node, processes, s))
-            finally:
-                node.stop()
+    for router in ["wampchat"] + (["crossbar"] if s.chat_crossbar else []):
+        for store in s.chat_stores:
+            key = store if router == "wampchat" else f"crossbar_{store}"
+            with tempfile.TemporaryDirectory(prefix=f"bench-chat-{key}-") as workdir:
+                try:
+                    db = backends.database() if store == "postgresql" else None
+                    if router == "wampchat":
+                        node = start_node(workdir, db, "nodea")
+                    else:
+                        node = start_crossbar_chat(workdir, db or os.path.join(workdir, "chat.sqlite"))
+                except (routers.RouterUnavailable, RuntimeError) as e:
+                    notes.append(f"chat send on {key} not measured: {e}")
+                    print(notes[-1], flush=True)
+                    continue
+                try:
+                    processes = Processes()
+                    if router == "wampchat":
+                        processes.add("node a", lambda pid=node.pid: [pid])
+                    else:
+                        processes.add("crossbar router", lambda pid=node.router.pid: [pid])
+                        processes.add("chat component", lambda pid=node.component.pid: [pid])
+                    if store == "postgresql":
+                        processes.add("postgres", postgres_pids(backends.postgres))
+                    print(f"[chat {key}] serving at {node.url}", flush=True)
+                    step(f"chat {key}", results, key, notes, lambda: measure_send([node], node, processes, s))
+                finally:
+                    node.stop()
     return results
 
 
@@ -272,22 +331,26 @@ def fmt(value, unit="", digits=1):
 
 
 def chat_table(results, s):
-    """The send-path rows: one per store."""
-    head = (f"{'chat.message.send, ' + str(s.chat_senders) + ' senders, ' + str(s.chat_subscribers) + ' subs':44}"
-            f" {'sends/s':>9} {'p50':>8} {'p99':>8} {'batch':>6} {'node CPU':>10} {'db CPU':>9} {'events/s':>10}")
+    """The send-path rows: one per store, and per router when Crossbar ran too."""
+    head = (f"{'chat.message.send, ' + str(s.chat_senders) + ' senders, ' + str(s.chat_subscribers) + ' subs':46}"
+            f" {'sends/s':>9} {'p50':>8} {'p99':>8} {'batch':>6} {'server CPU':>10} {'db CPU':>9} {'events/s':>10}")
     lines = [head, "-" * len(head)]
-    for store in s.chat_stores:
-        m = results.get(store)
+    labels = {"sqlite": "wampchat, SQLite", "postgresql": "wampchat, PostgreSQL (fsync on)",
+              "crossbar_sqlite": "Crossbar + chat component, SQLite",
+              "crossbar_postgresql": "Crossbar + chat component, PostgreSQL"}
+    keys = list(s.chat_stores) + ([f"crossbar_{x}" for x in s.chat_stores] if s.chat_crossbar else [])
+    for key in keys:
+        m = results.get(key)
         if m is None:
-            lines.append(f"{store:44} (not measured)")
+            lines.append(f"{labels[key]:46} (not measured)")
             continue
-        label = "SQLite (file)" if store == "sqlite" else "PostgreSQL (private server, fsync on)"
         per_send = m["cpu_us_per_send"]
-        lines.append(f"{label:44} {fmt(m['sends_per_s']):>9} {fmt(m['p50_ms'], 'ms'):>8} {fmt(m['p99_ms'], 'ms'):>8} "
-                     f"{fmt(m['batch_mean'], '', 2):>6} {fmt(per_send['node a'], 'us'):>10} "
+        server = sum(v for name, v in per_send.items() if name != "postgres")
+        lines.append(f"{labels[key]:46} {fmt(m['sends_per_s']):>9} {fmt(m['p50_ms'], 'ms'):>8} "
+                     f"{fmt(m['p99_ms'], 'ms'):>8} {fmt(m['batch_mean'], '', 2):>6} {fmt(server, 'us'):>10} "
                      f"{fmt(per_send.get('postgres'), 'us'):>9} {fmt(m['events_per_s']):>10}")
-    lines.append("(CPU per accepted send: the node process, database thread included, and the PostgreSQL server; "
-                 "batch: sends per group commit)")
+    lines.append("(latency: call to result; batch: sends per group commit; CPU per accepted send: server = the "
+                 "wampchat process, or Crossbar's router worker + the component process; db = the PostgreSQL server)")
     return "\n".join(lines)
 
 

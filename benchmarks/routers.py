@@ -246,8 +246,12 @@ def ensure_crossbar(timeout=900):
     return crossbar
 
 
-def crossbar_config(port):
-    """One realm ``wampchat``, the anonymous role allowed everything, WebSocket on 127.0.0.1 (json, msgpack)."""
+def crossbar_config(port, disclose_caller=False):
+    """One realm ``wampchat``, the anonymous role allowed everything, WebSocket on 127.0.0.1 (json, msgpack).
+
+    ``disclose_caller``: callees learn the caller's session and authid (a chat
+    service needs to know who sends), which Crossbar does only when told.
+    """
     allow = {"call": True, "register": True, "publish": True, "subscribe": True}
     return {
         "version": 2,
@@ -258,7 +262,7 @@ def crossbar_config(port):
                 "name": "wampchat",
                 "roles": [{"name": "anonymous", "permissions": [
                     {"uri": "", "match": "prefix", "allow": allow,
-                     "disclose": {"caller": False, "publisher": False}, "cache": True}]}],
+                     "disclose": {"caller": disclose_caller, "publisher": False}, "cache": True}]}],
             }],
             "transports": [{
                 "type": "websocket",
@@ -280,13 +284,13 @@ def crossbar_version():
         return None
 
 
-def start_crossbar(workdir, timeout=90):
+def start_crossbar(workdir, timeout=90, disclose_caller=False):
     """``crossbar start`` with the minimal config; measure its router worker process."""
     crossbar = ensure_crossbar()
     port = free_port()
     cbdir = Path(workdir) / ".crossbar"
     cbdir.mkdir(parents=True, exist_ok=True)
-    (cbdir / "config.json").write_text(json.dumps(crossbar_config(port), indent=2))
+    (cbdir / "config.json").write_text(json.dumps(crossbar_config(port, disclose_caller), indent=2))
     log_path = Path(workdir) / "crossbar.log"
     env = dict(os.environ, PATH=f"{CROSSBAR_VENV / 'bin'}:{os.environ.get('PATH', '')}")
     proc = _spawn([str(crossbar), "start", "--cbdir", str(cbdir), "--loglevel", "warn"], workdir, log_path, env)

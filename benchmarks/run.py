@@ -224,6 +224,8 @@ def parse_args(argv):
                    help="what to run, comma-separated: routers (wampchat vs Crossbar), chat (the chat.message.send "
                         "path on SQLite and PostgreSQL), cluster (1 vs 2 nodes on PostgreSQL + RabbitMQ) [all]")
     p.add_argument("--chat-stores", default="sqlite,postgresql", help="stores for the chat suite [sqlite,postgresql]")
+    p.add_argument("--no-chat-crossbar", dest="chat_crossbar", action="store_false",
+                   help="leave out the chat service as a component on Crossbar.io from the chat suite")
     p.add_argument("--chat-senders", type=int, default=10, help="concurrent chat.message.send callers [10]")
     p.add_argument("--chat-subscribers", type=int, help="guests subscribed to the room [100; quick: 20]")
     p.add_argument("--chat-sends", type=int, help="chat messages sent in total per run [3000; quick: 200]")
@@ -295,6 +297,13 @@ def main(argv=None):
     tables = [table(results, s.serializers, s.subscribers, latency_label)] if names else []
     with ExitStack() as stack:
         backends = chat.Backends(stack, notes)
+        if "chat" in s.suites and s.chat_crossbar and "crossbar" not in info:
+            try:
+                routers.ensure_crossbar()
+                info["crossbar"] = routers.crossbar_version()
+            except routers.RouterUnavailable as e:
+                notes.append(f"the chat service on Crossbar not measured: {e}")
+                s.chat_crossbar = False
         if "chat" in s.suites:
             results["chat"] = chat.bench_chat(s, backends, notes)
             tables.append(chat.chat_table(results["chat"], s))
