@@ -180,11 +180,13 @@ def measure_send(nodes, sender_node, processes, s):
         fleet.wait("ready", senders, s.connect_timeout * 4)  # the warm-up messages are sent and delivered
         time.sleep(0.5)  # the connect storm and the warm-up are over before the CPU clock starts
         before = routers.scrape(sender_node, SEND_METRICS)
+        sent0 = events_sent(nodes)
         cpu0 = processes.cpu()
         fleet.go.set()
         done = fleet.wait("done", senders + subs, s.run_timeout + 30)
         cpu1 = processes.cpu()
         after = routers.scrape(sender_node, SEND_METRICS)
+        sent1 = events_sent(nodes)
     sent = sum(done[i]["sent"] for i in senders)
     started = min(done[i]["started"] for i in senders)
     ended = max(done[i]["ended"] for i in senders)
@@ -204,7 +206,8 @@ def measure_send(nodes, sender_node, processes, s):
               "p50_ms": percentile(ordered, 50) * 1000 if ordered else None,
               "p99_ms": percentile(ordered, 99) * 1000 if ordered else None,
               "batches": batches, "batch_items": items, "batch_mean": items / batches if batches else None,
-              "cpu_s": cpu}
+              "cpu_s": cpu, "short": short_workers(fleet, subs, done),
+              "events_sent_by_nodes": [b - a for a, b in zip(sent0, sent1)]}
     result["cpu_us_per_send"] = {name: v * 1e6 / max(1, sent) for name, v in cpu.items()}
     result["cpu_us_per_event"] = {name: v * 1e6 / max(1, delivered) for name, v in cpu.items()}
     return result
@@ -220,19 +223,40 @@ def measure_fanout(nodes, processes, s):
         pub = fleet.spawn("publish", mode="burst", count=events, batch=s.batch)
         fleet.wait("ready", subs + [pub], s.connect_timeout * 4)
         time.sleep(0.5)
+        sent0 = events_sent(nodes)
         cpu0 = processes.cpu()
         fleet.go.set()
         done = fleet.wait("done", subs + [pub], s.run_timeout + 30)
         cpu1 = processes.cpu()
+        sent1 = events_sent(nodes)
     published = done[pub]
     delivered = sum(done[i]["received"] for i in subs)
     last = max((done[i]["last"] for i in subs if done[i]["last"] is not None), default=published["ended"])
     elapsed = max(1e-9, last - published["started"])
     cpu = {name: cpu1[name] - cpu0[name] for name in cpu1}
-    return {"subscribers": subscribers, "nodes": len(nodes), "published": published["published"],
+    return {"short": short_workers(fleet, subs, done), "events_sent_by_nodes": [b - a for a, b in zip(sent0, sent1)],
+            "subscribers": subscribers, "nodes": len(nodes), "published": published["published"],
             "delivered": delivered, "expected": subscribers * published["published"], "seconds": elapsed,
             "events_per_s": delivered / elapsed, "cpu_s": cpu,
             "cpu_us_per_event": {name: v * 1e6 / max(1, delivered) for name, v in cpu.items()}}
+
+
+def events_sent(nodes):
+    """EVENTs each node has written to its subscribers so far (its /metrics), to tell a loss in the nodes
+    from one on the way to the clients; None for a server without wampchat's metrics."""
+    counts = []
+    for node in nodes:
+        try:
+            counts.append(routers.scrape(node, ["wampchat_events_delivered_total"])["wampchat_events_delivered_total"])
+        except OSError:
+            counts.append(None)
+    return counts
+
+
+def short_workers(fleet, subs, done):
+    """Subscriber workers that got fewer events than they expected: (node URL, received, expected) each."""
+    return [(fleet.specs[i]["url"], done[i]["received"], done[i]["expected"]) for i in subs
+            if done[i]["received"] < done[i]["expected"]]
 
 
 def nodes_cpu(measurement, unit="cpu_us_per_event"):
@@ -245,6 +269,12 @@ def step(label, results, key, notes, fn):
     try:
         results[key] = fn()
         print(f"[{label}] {key}: {summary(results[key])}", flush=True)
+        m = results[key]
+        if m["delivered"] < m["expected"] or m.get("sent", 0) < m.get("expected_sent", 0):
+            notes.append(f"{label} {key}: only {m['delivered']} of {m['expected']} events arrived"
+                         f" ({m.get('sent', '-')} of {m.get('expected_sent', '-')} sends accepted); the nodes"
+                         f" wrote {m['events_sent_by_nodes']} events; short subscriber workers: {m['short']}")
+            print(f"[{label}] {key}: {notes[-1]}", flush=True)
     except (BenchError, routers.RouterUnavailable, RuntimeError) as e:
         notes.append(f"{label} {key}: {e}")
         print(f"[{label}] {key} FAILED: {e}", flush=True)

@@ -25,14 +25,16 @@ class Fleet:
         self.go = self.ctx.Event()
         self.stop = self.ctx.Event()
         self.procs = {}
+        self.specs = {}
         self.base = {"url": url, "serializer": serializer, "connect_timeout": settings.connect_timeout,
                      "run_timeout": settings.run_timeout,
                      "lifetime": settings.connect_timeout * 4 + settings.run_timeout + 60}
 
     def spawn(self, role, **spec):
         worker_id = len(self.procs)
+        self.specs[worker_id] = dict(self.base, **spec)
         proc = self.ctx.Process(target=load.worker_main, daemon=True,
-                                args=(role, dict(self.base, **spec), worker_id, self.queue, self.go, self.stop))
+                                args=(role, self.specs[worker_id], worker_id, self.queue, self.go, self.stop))
         proc.start()
         self.procs[worker_id] = proc
         return worker_id

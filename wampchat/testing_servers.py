@@ -190,10 +190,27 @@ class RabbitNode:
             self.process = subprocess.Popen([RABBITMQ_SERVER], env=self.env, stdout=out, stderr=subprocess.STDOUT,
                                             stdin=subprocess.DEVNULL, start_new_session=True)
         try:
+            self._wait_pid_written()
             self.ctl("wait", self.pid_file, "--timeout", str(BOOT_TIMEOUT), timeout=BOOT_TIMEOUT + 10)
         except (RuntimeError, subprocess.TimeoutExpired) as e:
             self.stop()
             raise RuntimeError(f"RabbitMQ did not start; see {self.base}/log and server.out: {e}") from e
+
+    def _wait_pid_written(self):
+        """Until the pid file holds a pid: ``rabbitmqctl wait`` gives up at once (``garbage_in_pid_file``)
+        when it reads the file between its creation and the write."""
+        deadline = time.monotonic() + BOOT_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"rabbitmq-server exited with {self.process.returncode}")
+            try:
+                with open(self.pid_file) as f:
+                    if f.read().strip().isdigit():
+                        return
+            except FileNotFoundError:
+                pass
+            time.sleep(0.1)  # polling for a file the starting node writes, with a deadline
+        raise RuntimeError(f"no pid in {self.pid_file} after {BOOT_TIMEOUT}s")
 
     def stop(self):
         """Stop the node by its pid (SIGTERM: a clean shutdown), waiting at most STOP_TIMEOUT s."""
