@@ -207,7 +207,7 @@ def measure_send(nodes, sender_node, processes, s):
               "p99_ms": percentile(ordered, 99) * 1000 if ordered else None,
               "batches": batches, "batch_items": items, "batch_mean": items / batches if batches else None,
               "cpu_s": cpu, "short": short_workers(fleet, subs, done),
-              "events_sent_by_nodes": [b - a for a, b in zip(sent0, sent1)]}
+              "events_sent_by_nodes": difference(sent0, sent1)}
     result["cpu_us_per_send"] = {name: v * 1e6 / max(1, sent) for name, v in cpu.items()}
     result["cpu_us_per_event"] = {name: v * 1e6 / max(1, delivered) for name, v in cpu.items()}
     return result
@@ -234,23 +234,33 @@ def measure_fanout(nodes, processes, s):
     last = max((done[i]["last"] for i in subs if done[i]["last"] is not None), default=published["ended"])
     elapsed = max(1e-9, last - published["started"])
     cpu = {name: cpu1[name] - cpu0[name] for name in cpu1}
-    return {"short": short_workers(fleet, subs, done), "events_sent_by_nodes": [b - a for a, b in zip(sent0, sent1)],
+    return {"short": short_workers(fleet, subs, done), "events_sent_by_nodes": difference(sent0, sent1),
             "subscribers": subscribers, "nodes": len(nodes), "published": published["published"],
             "delivered": delivered, "expected": subscribers * published["published"], "seconds": elapsed,
             "events_per_s": delivered / elapsed, "cpu_s": cpu,
             "cpu_us_per_event": {name: v * 1e6 / max(1, delivered) for name, v in cpu.items()}}
 
 
+DELIVERY_METRICS = ("wampchat_events_delivered_total", "wampchat_slow_consumer_disconnects_total")
+
+
 def events_sent(nodes):
-    """EVENTs each node has written to its subscribers so far (its /metrics), to tell a loss in the nodes
-    from one on the way to the clients; None for a server without wampchat's metrics."""
+    """(EVENTs written, slow consumers dropped) by each node so far, from its /metrics: a shortfall then
+    shows whether a node fell short or dropped subscribers that could not keep up (a load generator
+    starved of CPU does that), or events went missing on the way; None for a server without them."""
     counts = []
     for node in nodes:
         try:
-            counts.append(routers.scrape(node, ["wampchat_events_delivered_total"])["wampchat_events_delivered_total"])
+            values = routers.scrape(node, DELIVERY_METRICS)
+            counts.append(tuple(values[name] for name in DELIVERY_METRICS))
         except OSError:
             counts.append(None)
     return counts
+
+
+def difference(before, after):
+    return [tuple(b - a for a, b in zip(x, y)) if x is not None and y is not None else None
+            for x, y in zip(before, after)]
 
 
 def short_workers(fleet, subs, done):
@@ -273,7 +283,8 @@ def step(label, results, key, notes, fn):
         if m["delivered"] < m["expected"] or m.get("sent", 0) < m.get("expected_sent", 0):
             notes.append(f"{label} {key}: only {m['delivered']} of {m['expected']} events arrived"
                          f" ({m.get('sent', '-')} of {m.get('expected_sent', '-')} sends accepted); the nodes"
-                         f" wrote {m['events_sent_by_nodes']} events; short subscriber workers: {m['short']}")
+                         f" (events written, slow consumers dropped) by each node: {m['events_sent_by_nodes']};"
+                         f" short subscriber workers (node, received, expected): {m['short']}")
             print(f"[{label}] {key}: {notes[-1]}", flush=True)
     except (BenchError, routers.RouterUnavailable, RuntimeError) as e:
         notes.append(f"{label} {key}: {e}")
@@ -356,6 +367,11 @@ def bench_cluster(s, backends, notes):
     return results
 
 
+def lost(m):
+    """A mark for a row whose run did not deliver every event (the notes say why)."""
+    return " (!)" if m["delivered"] < m["expected"] else ""
+
+
 def fmt(value, unit="", digits=1):
     return f"{value:,.{digits}f}{unit}" if value is not None else "-"
 
@@ -376,11 +392,11 @@ def chat_table(results, s):
             continue
         per_send = m["cpu_us_per_send"]
         server = sum(v for name, v in per_send.items() if name != "postgres")
-        lines.append(f"{labels[key]:46} {fmt(m['sends_per_s']):>9} {fmt(m['p50_ms'], 'ms'):>8} "
+        lines.append(f"{labels[key] + lost(m):46} {fmt(m['sends_per_s']):>9} {fmt(m['p50_ms'], 'ms'):>8} "
                      f"{fmt(m['p99_ms'], 'ms'):>8} {fmt(m['batch_mean'], '', 2):>6} {fmt(server, 'us'):>10} "
                      f"{fmt(per_send.get('postgres'), 'us'):>9} {fmt(m['events_per_s']):>10}")
     lines.append("(latency: call to result; batch: sends per group commit; CPU per accepted send: server = the "
-                 "wampchat process, or Crossbar's router worker + the component process; db = the PostgreSQL server)")
+                 "wampchat process, or Crossbar's router worker + the component process; db = the PostgreSQL server; (!): events were lost, see the notes)")
     return "\n".join(lines)
 
 
@@ -400,9 +416,9 @@ def cluster_table(results, s):
                 continue
             scaling = m["events_per_s"] / one["events_per_s"] if one and one["events_per_s"] else None
             per = m["cpu_us_per_event"]
-            lines.append(f"{label:44} {count:>5} {fmt(m['events_per_s']):>10} {fmt(scaling, 'x', 2):>8} "
+            lines.append(f"{label + lost(m):44} {count:>5} {fmt(m['events_per_s']):>10} {fmt(scaling, 'x', 2):>8} "
                          f"{fmt(nodes_cpu(m), 'us'):>12} {fmt(per.get('rabbitmq'), 'us'):>10} "
                          f"{fmt(per.get('postgres'), 'us'):>8}")
     lines.append("(events/s delivered to subscribers on all nodes; scaling: against 1 node; CPU per delivered event "
-                 "summed over the node processes, and the broker's and database's apart)")
+                 "summed over the node processes, and the broker's and database's apart; (!): events were lost, see the notes)")
     return "\n".join(lines)
