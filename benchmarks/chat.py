@@ -281,7 +281,8 @@ def step(label, results, key, notes, fn):
         print(f"[{label}] {key}: {summary(results[key])}", flush=True)
         m = results[key]
         if m["delivered"] < m["expected"] or m.get("sent", 0) < m.get("expected_sent", 0):
-            notes.append(f"{label} {key}: only {m['delivered']} of {m['expected']} events arrived"
+            notes.append(f"{label} {key}: only {m['delivered']} of {m['expected']} events reached the subscribers"
+                         " before they gave up (15 s without an event, or the run timeout)"
                          f" ({m.get('sent', '-')} of {m.get('expected_sent', '-')} sends accepted); the nodes"
                          f" (events written, slow consumers dropped) by each node: {m['events_sent_by_nodes']};"
                          f" short subscriber workers (node, received, expected): {m['short']}")
@@ -368,7 +369,7 @@ def bench_cluster(s, backends, notes):
 
 
 def lost(m):
-    """A mark for a row whose run did not deliver every event (the notes say why)."""
+    """A mark for a row whose subscribers did not get every event (the notes say how many and where)."""
     return " (!)" if m["delivered"] < m["expected"] else ""
 
 
@@ -396,7 +397,7 @@ def chat_table(results, s):
                      f"{fmt(m['p99_ms'], 'ms'):>8} {fmt(m['batch_mean'], '', 2):>6} {fmt(server, 'us'):>10} "
                      f"{fmt(per_send.get('postgres'), 'us'):>9} {fmt(m['events_per_s']):>10}")
     lines.append("(latency: call to result; batch: sends per group commit; CPU per accepted send: server = the "
-                 "wampchat process, or Crossbar's router worker + the component process; db = the PostgreSQL server; (!): events were lost, see the notes)")
+                 "wampchat process, or Crossbar's router worker + the component process; db = the PostgreSQL server; (!): not every event reached the subscribers, see the notes)")
     return "\n".join(lines)
 
 
@@ -420,5 +421,5 @@ def cluster_table(results, s):
                          f"{fmt(nodes_cpu(m), 'us'):>12} {fmt(per.get('rabbitmq'), 'us'):>10} "
                          f"{fmt(per.get('postgres'), 'us'):>8}")
     lines.append("(events/s delivered to subscribers on all nodes; scaling: against 1 node; CPU per delivered event "
-                 "summed over the node processes, and the broker's and database's apart; (!): events were lost, see the notes)")
+                 "summed over the node processes, and the broker's and database's apart; (!): not every event reached the subscribers, see the notes)")
     return "\n".join(lines)

@@ -307,6 +307,29 @@ class ChatSubscriber(Subscriber):
         topic = f"chat.room.{self.spec['room']}.message"
         return defer.gatherResults([s.subscribe(self.on_message, topic) for s in self.sessions], consumeErrors=True)
 
+    def run(self):
+        """As Subscriber, and also give up once nothing arrived for ``idle_timeout`` seconds.
+
+        The senders are not held back by delivery (a send returns once stored
+        and published), so subscribers that fall behind could otherwise wait
+        out the whole run timeout; the shortfall is then reported.
+        """
+        from twisted.internet import task
+
+        super().run()
+        went = time.monotonic()
+
+        def check():
+            if self.reported:
+                loop.stop()
+            elif time.monotonic() - (self.last or went) > self.spec.get("idle_timeout", 15.0):
+                loop.stop()
+                self.finish()
+
+        loop = task.LoopingCall(check)
+        loop.clock = self.reactor
+        loop.start(1.0, now=False)
+
     def on_message(self, message):
         if message["text"].startswith(WARM_UP):
             return
