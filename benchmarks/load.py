@@ -290,4 +290,97 @@ class Idle(Worker):
         self.report({})
 
 
-ROLES = {"subscribe": Subscriber, "publish": Publisher, "callee": Callee, "call": Caller, "idle": Idle}
+class ChatSubscriber(Subscriber):
+    """``sessions`` guests subscribed to a room's ``message`` topic, counting the measured messages.
+
+    The senders' warm-up messages (text starting with WARM_UP) arrive before
+    ``go`` and are not counted.
+    """
+
+    def prepare(self):
+        from twisted.internet import defer
+
+        self.target = self.spec["sessions"] * self.spec["expected"]
+        self.received = 0
+        self.first = self.last = None
+        self.latencies = None
+        topic = f"chat.room.{self.spec['room']}.message"
+        return defer.gatherResults([s.subscribe(self.on_message, topic) for s in self.sessions], consumeErrors=True)
+
+    def run(self):
+        """As Subscriber, and also give up once nothing arrived for ``idle_timeout`` seconds.
+
+        The senders are not held back by delivery (a send returns once stored
+        and published), so subscribers that fall behind could otherwise wait
+        out the whole run timeout; the shortfall is then reported.
+        """
+        from twisted.internet import task
+
+        super().run()
+        went = time.monotonic()
+
+        def check():
+            if self.reported:
+                loop.stop()
+            elif time.monotonic() - (self.last or went) > self.spec.get("idle_timeout", 15.0):
+                loop.stop()
+                self.finish()
+
+        loop = task.LoopingCall(check)
+        loop.clock = self.reactor
+        loop.start(1.0, now=False)
+
+    def on_message(self, message):
+        if message["text"].startswith(WARM_UP):
+            return
+        now = time.monotonic()
+        self.received += 1
+        if self.first is None:
+            self.first = now
+        self.last = now
+        if self.received == self.target:
+            self.finish()
+
+
+class ChatSender(Worker):
+    """``sessions`` guests, each sending ``sends`` chat messages one after the other (one call outstanding each).
+
+    Each sender first sends one warm-up message, so that joining the room
+    (its first send makes it a member) is not part of the measurement. The
+    latency of a send is from the call to its result: the message is then
+    committed and its event published.
+    """
+
+    def prepare(self):
+        from twisted.internet import defer
+
+        return defer.gatherResults([s.call("chat.message.send", self.spec["room"], f"{WARM_UP} {self.id}.{i}")
+                                    for i, s in enumerate(self.sessions)], consumeErrors=True)
+
+    def run(self):
+        from twisted.internet import defer
+
+        self.deadline = time.monotonic() + self.spec["run_timeout"]
+        started = time.monotonic()
+        latencies = array("d")
+
+        @defer.inlineCallbacks
+        def sender(index, session):
+            sent = 0
+            while sent < self.spec["sends"] and time.monotonic() < self.deadline:
+                t0 = time.monotonic()
+                yield session.call("chat.message.send", self.spec["room"], f"m {self.id}.{index}.{sent}")
+                latencies.append(time.monotonic() - t0)
+                sent += 1
+            return sent
+
+        d = defer.gatherResults([sender(i, s) for i, s in enumerate(self.sessions)], consumeErrors=True)
+        d.addCallback(lambda sent: self.report({"sent": sum(sent), "started": started, "ended": time.monotonic(),
+                                                "latencies": latencies.tobytes()}))
+        d.addErrback(self.fail)
+
+
+WARM_UP = "warm-up"
+
+ROLES = {"subscribe": Subscriber, "publish": Publisher, "callee": Callee, "call": Caller, "idle": Idle,
+         "chat_subscribe": ChatSubscriber, "chat_send": ChatSender}

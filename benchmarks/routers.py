@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -151,25 +152,72 @@ def _spawn(cmd, workdir, log_path, env=None):
         log.close()
 
 
-def start_wampchat(workdir, timeout=30):
-    """``twistd -n wampchat`` on a free loopback port, database in ``workdir``."""
+def start_wampchat(workdir, timeout=30, db=None, extra=(), name="wampchat"):
+    """``twistd -n wampchat`` on a free loopback port; database ``db`` (default: a SQLite file in ``workdir``).
+
+    ``extra`` are more wampchat options (``--amqp``, ``--node-id``,
+    ``--send-rate``); ``name`` names the log files, so several nodes can
+    share ``workdir``. With ``--amqp`` it returns once /healthz says the
+    broker link is up, so no publication of the measurement waits for it.
+    """
     twistd = Path(sys.executable).parent / "twistd"
     if not twistd.exists():
         twistd = shutil.which("twistd")
         if twistd is None:
             raise RouterUnavailable("no twistd next to this Python or on PATH")
     port = free_port()
-    log_path = Path(workdir) / "wampchat.log"
+    log_path = Path(workdir) / f"{name}.log"
     cmd = [str(twistd), "-n", "--pidfile=", f"--logfile={log_path}", "wampchat",
-           "--listen", f"tcp:{port}:interface=127.0.0.1", "--db", str(Path(workdir) / "wampchat.sqlite")]
-    proc = _spawn(cmd, workdir, Path(workdir) / "wampchat.stdout")
-    router = RouterProcess("wampchat", f"ws://127.0.0.1:{port}/ws", proc, proc.pid, workdir, log_path)
+           "--listen", f"tcp:{port}:interface=127.0.0.1", "--db", db or str(Path(workdir) / f"{name}.sqlite"),
+           *extra]
+    proc = _spawn(cmd, workdir, Path(workdir) / f"{name}.stdout")
+    router = RouterProcess(name, f"ws://127.0.0.1:{port}/ws", proc, proc.pid, workdir, log_path)
+    router.http_url = f"http://127.0.0.1:{port}"
     try:
         wait_for_port(port, proc, timeout, log_path)
+        if "--amqp" in extra:
+            wait_for_health(router, lambda h: h.get("amqp", {}).get("state") == "connected", timeout)
     except BaseException:
         router.stop()
         raise
     return router
+
+
+def get_json(url, timeout=5):
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        return json.loads(response.read())
+
+
+def wait_for_health(router, ready, timeout):
+    """Poll the router's /healthz until ``ready(health)``, with a deadline."""
+    deadline = time.monotonic() + timeout
+    health = None
+    while time.monotonic() < deadline:
+        if not router.alive():
+            raise RouterUnavailable(f"{router.name} exited; log tail:\n{tail(router.log_path)}")
+        try:
+            health = get_json(router.http_url + "/healthz")
+            if ready(health):
+                return health
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RouterUnavailable(f"{router.name} not ready after {timeout}s (health {health}); "
+                            f"log tail:\n{tail(router.log_path)}")
+
+
+def scrape(router, names):
+    """The values of ``names`` (sample names) on the router's /metrics page; 0 for an absent one."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(router.http_url + "/metrics", timeout=10) as response:
+        text = response.read().decode("utf-8")
+    values = dict.fromkeys(names, 0.0)
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name in values and not sample.labels:
+                values[sample.name] = sample.value
+    return values
 
 
 def ensure_crossbar(timeout=900):
@@ -198,8 +246,12 @@ def ensure_crossbar(timeout=900):
     return crossbar
 
 
-def crossbar_config(port):
-    """One realm ``wampchat``, the anonymous role allowed everything, WebSocket on 127.0.0.1 (json, msgpack)."""
+def crossbar_config(port, disclose_caller=False):
+    """One realm ``wampchat``, the anonymous role allowed everything, WebSocket on 127.0.0.1 (json, msgpack).
+
+    ``disclose_caller``: callees learn the caller's session and authid (a chat
+    service needs to know who sends), which Crossbar does only when told.
+    """
     allow = {"call": True, "register": True, "publish": True, "subscribe": True}
     return {
         "version": 2,
@@ -210,7 +262,7 @@ def crossbar_config(port):
                 "name": "wampchat",
                 "roles": [{"name": "anonymous", "permissions": [
                     {"uri": "", "match": "prefix", "allow": allow,
-                     "disclose": {"caller": False, "publisher": False}, "cache": True}]}],
+                     "disclose": {"caller": disclose_caller, "publisher": False}, "cache": True}]}],
             }],
             "transports": [{
                 "type": "websocket",
@@ -232,13 +284,13 @@ def crossbar_version():
         return None
 
 
-def start_crossbar(workdir, timeout=90):
+def start_crossbar(workdir, timeout=90, disclose_caller=False):
     """``crossbar start`` with the minimal config; measure its router worker process."""
     crossbar = ensure_crossbar()
     port = free_port()
     cbdir = Path(workdir) / ".crossbar"
     cbdir.mkdir(parents=True, exist_ok=True)
-    (cbdir / "config.json").write_text(json.dumps(crossbar_config(port), indent=2))
+    (cbdir / "config.json").write_text(json.dumps(crossbar_config(port, disclose_caller), indent=2))
     log_path = Path(workdir) / "crossbar.log"
     env = dict(os.environ, PATH=f"{CROSSBAR_VENV / 'bin'}:{os.environ.get('PATH', '')}")
     proc = _spawn([str(crossbar), "start", "--cbdir", str(cbdir), "--loglevel", "warn"], workdir, log_path, env)

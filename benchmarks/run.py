@@ -10,7 +10,6 @@ Prints a table with the wampchat / Crossbar ratio and writes
 """
 import argparse
 import json
-import multiprocessing
 import os
 import platform
 import resource
@@ -20,15 +19,13 @@ import sys
 import tempfile
 import time
 from array import array
+from contextlib import ExitStack
 from pathlib import Path
 
-from benchmarks import load, routers
+from benchmarks import chat, routers
+from benchmarks.fleet import BenchError, Fleet, percentile
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
-
-
-class BenchError(Exception):
-    """A measurement could not finish (a worker failed or a deadline passed)."""
 
 
 def raise_nofile():
@@ -41,72 +38,6 @@ def raise_nofile():
     if soft < wanted:
         resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-
-
-class Fleet:
-    """The worker processes of one measurement; whatever is left is killed on exit."""
-
-    def __init__(self, url, serializer, settings):
-        self.ctx = multiprocessing.get_context("spawn")
-        self.queue = self.ctx.Queue()
-        self.go = self.ctx.Event()
-        self.stop = self.ctx.Event()
-        self.procs = {}
-        self.base = {"url": url, "serializer": serializer, "connect_timeout": settings.connect_timeout,
-                     "run_timeout": settings.run_timeout,
-                     "lifetime": settings.connect_timeout * 4 + settings.run_timeout + 60}
-
-    def spawn(self, role, **spec):
-        worker_id = len(self.procs)
-        proc = self.ctx.Process(target=load.worker_main, daemon=True,
-                                args=(role, dict(self.base, **spec), worker_id, self.queue, self.go, self.stop))
-        proc.start()
-        self.procs[worker_id] = proc
-        return worker_id
-
-    def spread(self, role, sessions, workers, **spec):
-        """``sessions`` sessions of ``role`` over up to ``workers`` processes, their starts staggered."""
-        workers = max(1, min(workers, sessions))
-        share = [sessions // workers + (1 if i < sessions % workers else 0) for i in range(workers)]
-        return [self.spawn(role, sessions=n, delay=i * 0.1, **spec) for i, n in enumerate(share)]
-
-    def wait(self, kind, ids, timeout):
-        """Block until every worker in ``ids`` reported ``kind``; their payloads by id."""
-        import queue as queue_module
-
-        got = {}
-        deadline = time.monotonic() + timeout
-        while len(got) < len(ids):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise BenchError(f"{len(ids) - len(got)} of {len(ids)} workers not {kind} after {timeout:.0f}s")
-            try:
-                what, worker_id, payload = self.queue.get(timeout=min(remaining, 1.0))
-            except queue_module.Empty:
-                dead = [i for i in ids if i not in got and not self.procs[i].is_alive()]
-                if dead:
-                    raise BenchError(f"worker(s) {dead} exited before reporting {kind}")
-                continue
-            if what == "error":
-                raise BenchError(f"worker {worker_id}: {payload}")
-            if what == kind:
-                got[worker_id] = payload
-        return got
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        deadline = time.monotonic() + 5
-        for proc in self.procs.values():
-            proc.join(max(0.1, deadline - time.monotonic()))
-        for proc in self.procs.values():
-            if proc.is_alive():
-                proc.kill()
-                proc.join(2)
-        self.queue.close()
-        return False
 
 
 def measure_memory(router, serializer, s):
@@ -184,7 +115,7 @@ def measure_latency(router, serializer, s):
     ordered = sorted(samples)
 
     def pct(p):
-        return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1000 if ordered else None
+        return percentile(ordered, p) * 1000 if ordered else None
 
     return {"subscribers": subscribers, "publications_per_s": rate, "delivered_per_s": rate * subscribers,
             "published": done[pub]["published"], "delivered": delivered, "expected": subscribers * count,
@@ -289,6 +220,19 @@ def parse_args(argv):
     p.add_argument("--latency-seconds", type=float, help="[10; quick: 2]")
     p.add_argument("--workers", type=int, default=max(2, min(4, os.cpu_count() or 2)),
                    help="subscriber processes [number of CPUs, 2..4]")
+    p.add_argument("--suites", default="routers,chat,cluster",
+                   help="what to run, comma-separated: routers (wampchat vs Crossbar), chat (the chat.message.send "
+                        "path on SQLite and PostgreSQL), cluster (1 vs 2 nodes on PostgreSQL + RabbitMQ) [all]")
+    p.add_argument("--chat-stores", default="sqlite,postgresql", help="stores for the chat suite [sqlite,postgresql]")
+    p.add_argument("--no-chat-crossbar", dest="chat_crossbar", action="store_false",
+                   help="leave out the chat service as a component on Crossbar.io from the chat suite")
+    p.add_argument("--chat-senders", type=int, default=10, help="concurrent chat.message.send callers [10]")
+    p.add_argument("--chat-subscribers", type=int, help="guests subscribed to the room [100; quick: 20]")
+    p.add_argument("--chat-sends", type=int, help="chat messages sent in total per run [3000; quick: 200]")
+    p.add_argument("--cluster-subscribers", type=int, help="app. fan-out subscribers, split over the nodes "
+                                                            "[100; quick: 20]")
+    p.add_argument("--cluster-deliveries", type=int, help="events to deliver per cluster fan-out run "
+                                                           "[100000; quick: 4000]")
     p.add_argument("--output", default=str(RESULTS), help=f"JSON results file [{RESULTS}]")
     s = p.parse_args(argv)
     quick = s.quick
@@ -303,6 +247,19 @@ def parse_args(argv):
     s.latency_subscribers = s.latency_subscribers or (10 if quick else 100)
     s.latency_seconds = s.latency_seconds or (2.0 if quick else 10.0)
     s.latency_rate_delivered = not s.latency_rate_is_publications
+    s.suites = [x for x in s.suites.split(",") if x]
+    for x in s.suites:
+        if x not in ("routers", "chat", "cluster"):
+            p.error(f"unknown suite {x!r}")
+    s.chat_stores = [x for x in s.chat_stores.split(",") if x]
+    for x in s.chat_stores:
+        if x not in ("sqlite", "postgresql"):
+            p.error(f"unknown store {x!r}")
+    s.chat_subscribers = s.chat_subscribers or (20 if quick else 100)
+    s.chat_sends = s.chat_sends or (200 if quick else 3000)
+    s.chat_serializer = "json"  # what the web page speaks
+    s.cluster_subscribers = s.cluster_subscribers or (20 if quick else 100)
+    s.cluster_deliveries = s.cluster_deliveries or (4000 if quick else 100_000)
     s.min_events = 20 if quick else 100
     s.batch = 20
     s.callers = 10
@@ -314,7 +271,7 @@ def parse_args(argv):
 def main(argv=None):
     s = parse_args(sys.argv[1:] if argv is None else argv)
     nofile = raise_nofile()
-    names = [s.only] if s.only else ["wampchat", "crossbar"]
+    names = ([s.only] if s.only else ["wampchat", "crossbar"]) if "routers" in s.suites else []
     notes, results = [], {}
     info = machine()
     info["nofile"] = nofile
@@ -337,7 +294,23 @@ def main(argv=None):
         latency_label = f"{s.latency_rate:g} ev/s to {s.latency_subscribers}"
     else:
         latency_label = f"{s.latency_rate:g} pub/s to {s.latency_subscribers}"
-    text = table(results, s.serializers, s.subscribers, latency_label)
+    tables = [table(results, s.serializers, s.subscribers, latency_label)] if names else []
+    with ExitStack() as stack:
+        backends = chat.Backends(stack, notes)
+        if "chat" in s.suites and s.chat_crossbar and "crossbar" not in info:
+            try:
+                routers.ensure_crossbar()
+                info["crossbar"] = routers.crossbar_version()
+            except routers.RouterUnavailable as e:
+                notes.append(f"the chat service on Crossbar not measured: {e}")
+                s.chat_crossbar = False
+        if "chat" in s.suites:
+            results["chat"] = chat.bench_chat(s, backends, notes)
+            tables.append(chat.chat_table(results["chat"], s))
+        if "cluster" in s.suites:
+            results["cluster"] = chat.bench_cluster(s, backends, notes)
+            tables.append(chat.cluster_table(results["cluster"], s))
+    text = "\n\n".join(tables)
     command = "python -m benchmarks.run " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
     print()
     print(f"machine: {info['cpus']} x {info['cpu']}, Linux {info['kernel']}, Python {info['python']}, "
@@ -350,7 +323,7 @@ def main(argv=None):
            "settings": {k: v for k, v in vars(s).items() if k not in ("output",)},
            "results": results, "notes": notes, "table": text.splitlines()}
     Path(s.output).write_text(json.dumps(out, indent=1) + "\n")
-    return 0 if results else 1
+    return 0 if any(results.values()) else 1
 
 
 if __name__ == "__main__":

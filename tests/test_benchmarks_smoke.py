@@ -1,6 +1,6 @@
-"""A seconds-long run of ``python -m benchmarks.run`` against wampchat, to keep the benchmark working.
+"""Seconds-long runs of ``python -m benchmarks.run`` against wampchat, to keep the benchmarks working.
 
-This checks that every figure is produced and sane; it measures nothing
+These check that every figure is produced and sane; they measure nothing
 (the real numbers come from ``make bench``).
 """
 import json
@@ -12,21 +12,28 @@ from pathlib import Path
 
 import pytest
 
+from wampchat.testing_servers import RABBITMQ_SERVER, postgres_available
+
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_benchmark(out, *args, timeout):
+    """``python -m benchmarks.run ARGS --output OUT`` in a subprocess (it spawns its own servers and workers)."""
+    cmd = [sys.executable, "-m", "benchmarks.run", *args, "--output", str(out)]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return json.loads(out.read_text()), proc.stdout
 
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
     """Run a tiny benchmark once in a subprocess (it spawns its own router and workers) and load its JSON."""
     out = tmp_path_factory.mktemp("bench") / "results.json"
-    cmd = [sys.executable, "-m", "benchmarks.run", "--quick", "--only", "wampchat", "--serializers", "msgpack",
-           "--subscribers", "4,8", "--deliveries", "800", "--calls", "100", "--idle-sessions", "10",
-           "--latency-subscribers", "4", "--latency-rate", "400", "--latency-seconds", "1", "--workers", "2",
-           "--output", str(out)]
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=240,
-                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return json.loads(out.read_text()), proc.stdout
+    return run_benchmark(out, "--quick", "--suites", "routers", "--only", "wampchat", "--serializers", "msgpack",
+                         "--subscribers", "4,8", "--deliveries", "800", "--calls", "100", "--idle-sessions", "10",
+                         "--latency-subscribers", "4", "--latency-rate", "400", "--latency-seconds", "1",
+                         "--workers", "2", timeout=240)
 
 
 @pytest.mark.timeout(300)
@@ -48,3 +55,40 @@ def test_every_figure_is_produced_and_sane(results):
     memory = figures["memory"]
     assert memory["sessions"] == 10 and math.isfinite(memory["kb_per_session"])
     assert "fan-out 4 subs: router CPU/event" in stdout
+
+
+@pytest.fixture(scope="module")
+def chat_results(tmp_path_factory):
+    """The chat and cluster suites once, tiny: a private PostgreSQL and RabbitMQ, 2 nodes, a few dozen sends."""
+    if not postgres_available() or not os.path.exists(RABBITMQ_SERVER):
+        pytest.skip("the chat and cluster benchmarks need PostgreSQL 15 and rabbitmq-server: `make test` "
+                    "installs them (Debian packages postgresql, rabbitmq-server)")
+    out = tmp_path_factory.mktemp("bench-chat") / "results.json"
+    return run_benchmark(out, "--quick", "--suites", "chat,cluster", "--no-chat-crossbar", "--chat-sends", "40",
+                         "--chat-subscribers", "4", "--cluster-subscribers", "4", "--cluster-deliveries", "400",
+                         "--workers", "2", timeout=240)
+
+
+@pytest.mark.rabbitmq
+@pytest.mark.timeout(300)
+def test_the_send_path_and_the_cluster_give_every_figure(chat_results):
+    """Every send is accepted and delivered on SQLite, PostgreSQL, 1 and 2 nodes; rates, latencies, CPU per
+    send and the group-commit size come out finite and positive, and the tables print them."""
+    data, stdout = chat_results
+    assert data["notes"] == [], data["notes"]
+    sends = [data["results"]["chat"][store] for store in ("sqlite", "postgresql")]
+    sends += [data["results"]["cluster"][f"send_{n}"] for n in (1, 2)]
+    for m in sends:
+        assert m["sent"] == m["expected_sent"] == 40
+        assert m["delivered"] == m["expected"] == 40 * 4
+        assert m["sends_per_s"] > 0 and 0 < m["p50_ms"] <= m["p99_ms"] < 10_000
+        assert m["batches"] > 0 and 1 <= m["batch_mean"] <= 10  # 10 senders, one send outstanding each
+        assert all(math.isfinite(v) and v >= 0 for v in m["cpu_us_per_send"].values())
+        assert m["cpu_us_per_send"]["node a"] > 0
+    assert sends[1]["cpu_us_per_send"]["postgres"] > 0  # the database server's own CPU is read too
+    assert set(sends[3]["cpu_us_per_event"]) == {"node a", "node b", "rabbitmq", "postgres"}
+    for n in (1, 2):
+        fanout = data["results"]["cluster"][f"fanout_{n}"]
+        assert fanout["nodes"] == n and fanout["delivered"] == fanout["expected"] == 4 * fanout["published"] > 0
+        assert fanout["events_per_s"] > 0 and fanout["cpu_us_per_event"]["node a"] > 0
+    assert "wampchat, PostgreSQL (fsync on)" in stdout and "chat send, 10 senders, 4 subs split" in stdout

@@ -155,7 +155,7 @@ async def get(url, accept=None):
 
 @pytest_twisted.ensureDeferred
 async def test_chat_sends_are_timed_and_scraped(server, clients):
-    """Each successful chat.message.send is one observation; a refused one is not."""
+    """Each successful chat.message.send is one observation and one group-commit item; a refused one is neither."""
     _, text = await get(server.http_url + "/metrics")
     assert parse_metrics(text)["wampchat_chat_send_duration_seconds_count"] == 0
     ann = await clients(server.ws_url, authextra={"nick": "Ann"})
@@ -170,6 +170,8 @@ async def test_chat_sends_are_timed_and_scraped(server, clients):
     assert values["wampchat_chat_send_duration_seconds_count"] == 2
     assert 0 < values["wampchat_chat_send_duration_seconds_sum"] < 10
     assert values['wampchat_chat_send_duration_seconds_bucket{le="+Inf"}'] == 2
+    # the empty text is refused before the group commit; sequential sends are one commit each
+    assert values["wampchat_chat_send_items_total"] == values["wampchat_chat_send_batches_total"] == 2
 
 
 @pytest_twisted.ensureDeferred

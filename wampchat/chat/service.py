@@ -116,7 +116,18 @@ class ChatService(ApplicationSession):
         self._login_nicks = OrderedDict()  # session id -> display name, from the join hook to the join
         # one node counts a user's sends itself; nodes sharing a database count them there
         rate = SendRate(settings.send_rate, SEND_WINDOW_MS) if store.engine.shared else None
-        self.sends = GroupCommit(lambda batch: store.database.run(add_messages, batch, rate))
+        # /metrics: batches against items shows how many sends one commit (one fsync) serves
+        batches = realm.metrics.counter("wampchat_chat_send_batches_total",
+                                        "group commits of chat.message.send (one transaction each)")
+        items = realm.metrics.counter("wampchat_chat_send_items_total",
+                                      "chat.message.send requests taken into those group commits")
+
+        def commit(batch):
+            batches.value += 1
+            items.value += len(batch)
+            return store.database.run(add_messages, batch, rate)
+
+        self.sends = GroupCommit(commit)
         self.send_duration = realm.metrics.histogram(  # /metrics; observed in message_send
             "wampchat_chat_send_duration_seconds", "chat.message.send calls, from invocation to a successful result")
         self.ready = None
