@@ -2,7 +2,11 @@
 
 Every test that starts a server runs twice: on a SQLite file and on the
 private PostgreSQL server (``WAMPCHAT_TEST_DB=sqlite`` or ``=postgres`` runs
-one of them, e.g. while developing).
+one of them, e.g. while developing). A module that sets
+``STORE_INDEPENDENT = True`` tests the router or a transport, where the chat
+store plays no part: it runs on the first store only, unless
+``WAMPCHAT_TEST_DB`` is set (``WAMPCHAT_TEST_DB=sqlite,postgres`` runs it on
+both).
 """
 import os
 
@@ -17,7 +21,15 @@ SERIALIZER_NAMES = ["json", "msgpack", "cbor"]
 STORES = [name for name in os.environ.get("WAMPCHAT_TEST_DB", "sqlite,postgres").split(",") if name]
 
 
-@pytest.fixture(params=STORES)
+def pytest_generate_tests(metafunc):
+    if "db_url" in metafunc.fixturenames:
+        stores = STORES
+        if getattr(metafunc.module, "STORE_INDEPENDENT", False) and "WAMPCHAT_TEST_DB" not in os.environ:
+            stores = STORES[:1]
+        metafunc.parametrize("db_url", stores, indirect=True)
+
+
+@pytest.fixture
 def db_url(request, tmp_path):
     """The ``--db`` of this test's server: a fresh SQLite file, or a fresh schema on the private PostgreSQL."""
     if request.param == "sqlite":

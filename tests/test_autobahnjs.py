@@ -13,6 +13,8 @@ from twisted.internet import defer, reactor
 from helpers import Collector
 from nodejs import JS_DIR, NODE, NodeProcess, have_node_module
 
+STORE_INDEPENDENT = True  # router and transport behaviour: one store is enough (see conftest)
+
 SCRIPT = os.path.join(JS_DIR, "router_flow.js")
 HAVE_AUTOBAHN_JS = have_node_module("autobahn")
 NODE_TIMEOUT = 30.0

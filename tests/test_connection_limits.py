@@ -26,6 +26,8 @@ from wampchat.router.transports import RAWSOCKET_TOO_MANY, ConnectionGuard, Rout
 from wampchat.web import make_site
 from wsraw import HELLO, ServerFrames, text, upgrade_request
 
+STORE_INDEPENDENT = True  # router and transport behaviour: one store is enough (see conftest)
+
 TIMEOUT = 10.0
 
 

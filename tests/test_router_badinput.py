@@ -12,6 +12,8 @@ from twisted.internet import defer, endpoints, protocol
 
 from helpers import poll_until
 
+STORE_INDEPENDENT = True  # router and transport behaviour: one store is enough (see conftest)
+
 MAX = 4096  # --max-message-size for these tests
 HELLO = [1, "wampchat", {"roles": {"subscriber": {}, "publisher": {}}, "authmethods": ["anonymous"]}]
 ENCODERS = {

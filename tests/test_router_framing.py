@@ -4,6 +4,8 @@ from twisted.internet import task
 
 from test_router_badinput import joined_raw, within
 
+STORE_INDEPENDENT = True  # router and transport behaviour: one store is enough (see conftest)
+
 
 @pytest_twisted.inlineCallbacks
 def test_batched_and_split_frames_are_all_handled(server):

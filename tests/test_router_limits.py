@@ -20,6 +20,8 @@ from wampchat.router import Router
 from wampchat.router.config import RouterConfig
 from wampchat.router.local import attach_local
 
+STORE_INDEPENDENT = True  # router and transport behaviour: one store is enough (see conftest)
+
 BUFFER = 256 * 1024         # --outbound-buffer for these tests
 EVENT_SIZE = 8 * 1024       # each flooded event's payload
 BATCH = 16                  # publications per acknowledged batch: a 128 KiB burst, well inside BUFFER

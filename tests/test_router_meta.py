@@ -8,6 +8,8 @@ from autobahn.wamp.exception import ApplicationError
 from helpers import Collector
 from wampchat.router.credentials import make_credentials
 
+STORE_INDEPENDENT = True  # router and transport behaviour: one store is enough (see conftest)
+
 SERIALIZERS = ["json", "msgpack", "cbor"]
 
 

@@ -6,6 +6,8 @@ from twisted.internet import defer
 
 from helpers import Collector
 
+STORE_INDEPENDENT = True  # router and transport behaviour: one store is enough (see conftest)
+
 SERIALIZERS = ["json", "msgpack", "cbor"]
 # Every serializer over WebSocket, plus a representative RawSocket pair.
 TRANSPORTS = [pytest.param(s, False, id=f"ws-{s}") for s in SERIALIZERS] + [

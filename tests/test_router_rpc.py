@@ -8,6 +8,8 @@ from twisted.internet import defer
 
 from helpers import poll_until
 
+STORE_INDEPENDENT = True  # router and transport behaviour: one store is enough (see conftest)
+
 SERIALIZERS = ["json", "msgpack", "cbor"]
 TRANSPORTS = [pytest.param(s, False, id=f"ws-{s}") for s in SERIALIZERS] + [
     pytest.param("json", True, id="rs-json"),

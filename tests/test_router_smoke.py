@@ -4,6 +4,8 @@ import pytest_twisted
 
 from helpers import Collector
 
+STORE_INDEPENDENT = True  # router and transport behaviour: one store is enough (see conftest)
+
 SERIALIZERS = ["json", "msgpack", "cbor"]
 
 

@@ -32,6 +32,8 @@ from test_web_chat import join_as_guest, open_room, say
 from tlsca import TestCA
 from wampchat.testing import ClientSession
 
+STORE_INDEPENDENT = True  # router and transport behaviour: one store is enough (see conftest)
+
 ACK = types.PublishOptions(acknowledge=True)
 
 

@@ -12,6 +12,8 @@ from twisted.internet import defer
 
 from nodejs import NODE, have_node_module, spawn_node
 
+STORE_INDEPENDENT = True  # router and transport behaviour: one store is enough (see conftest)
+
 SCRIPT = "wampy_flow.mjs"
 NODE_TIMEOUT = 30.0
 SERIALIZERS = ["json", "msgpack", "cbor"]

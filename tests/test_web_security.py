@@ -11,6 +11,8 @@ from browser import browsers, chat_service_missing, requires_browser  # noqa: F4
 from test_web_chat import CONNECTED, chat_server, join_as_guest, open_room, say  # noqa: F401  (a fixture)
 from wampchat.web import CONTENT_SECURITY_POLICY, SECURITY_HEADERS
 
+STORE_INDEPENDENT = True  # router and transport behaviour: one store is enough (see conftest)
+
 # Twisted's own Agent transport trips this deprecation inside readBody; nothing of ours.
 pytestmark = pytest.mark.filterwarnings("ignore:Using readBody with a transport:DeprecationWarning")
 
