@@ -386,3 +386,23 @@ async def test_mentions_reactions_search_and_changes_work_across_nodes(cluster, 
         assert [p["event"] for p in payloads(notes)].count("mention") == 1
     finally:
         outsider.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_node_that_stops_cleanly_takes_its_users_offline_once(cluster):
+    """Stopping a node announces its users offline to the other nodes, once, before its sessions end."""
+    await cluster.node("na")
+    await cluster.node("nb")
+    await cluster.register("na", "ann")
+    watcher = await cluster.guest("na", "Watcher")
+    await watcher.call("chat.room.join", "lobby")
+    ann = await cluster.user("nb", "ann")
+    await ann.call("chat.room.join", "lobby")
+    await poll_until(lambda: _online(cluster, "ann", "nb"))
+    presence = await listen(watcher, "chat.room.lobby.presence")
+    await cluster.nodes.pop("nb").stop()
+    await presence.wait_for(1)
+    marker = await watcher.call("chat.message.send", "lobby", "after the stop")
+    await watcher.call("chat.message.history", "lobby", after=marker["id"])
+    assert [(p["user"], p["event"]) for p in payloads(presence)] == [("ann", "offline")]
+    assert not _online(cluster, "ann")

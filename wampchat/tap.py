@@ -194,9 +194,16 @@ class WampchatService(service.MultiService):
         waiting = [child.ready for child in self if getattr(child, "ready", None) is not None]
         self.ready = defer.gatherResults(waiting, consumeErrors=True)
 
+    @defer.inlineCallbacks
     def stopService(self):
+        """Leave the cluster first, while the chat service and the AMQP link can still announce this node's
+        users offline to the others; then end every session and stop the children."""
+        for child in self:
+            leave = getattr(child, "leave_cluster", None)
+            if leave is not None:
+                yield leave()
         self.router.shutdown()
-        return super().stopService()
+        yield super().stopService()
 
 
 def makeService(options, reactor=None):

@@ -162,6 +162,7 @@ class ClusterPresence:
         self._loop = None
         self.nodes = []       # [(node id, ms since its last heartbeat)] as of the last beat
         self.state = "starting"
+        self._left = False    # stopped: sessions ending now change nothing (their rows went with the node)
 
     async def start(self):
         """Register this node (clearing what an earlier run left) and start beating."""
@@ -173,7 +174,11 @@ class ClusterPresence:
         self._loop.start(self.heartbeat, now=True).addErrback(self._loop_died)
 
     async def stop(self):
-        """Leave the cluster: this node's users go offline where they have no other node."""
+        """Leave the cluster: this node's users go offline where they have no other node. Once is enough."""
+        if self._left:
+            return
+        self._left = True
+        self.state = "stopped"
         if self._loop is not None and self._loop.running:
             self._loop.stop()
         try:
@@ -184,11 +189,15 @@ class ClusterPresence:
     # -- this node's users --------------------------------------------------------------
     def arrived(self, user, role, nick):
         """The first session of ``user`` on this node joined."""
+        if self._left:
+            return defer.succeed(None)
         self._hosted[user] = (role, nick)
         return self._serial.run(user, self._write, _came_online, user, role, nick, self._now_ms())
 
     def departed(self, user, role, nick):
         """The last session of ``user`` on this node left."""
+        if self._left:
+            return defer.succeed(None)
         self._hosted.pop(user, None)
         return self._serial.run(user, self._write, _went_offline, user, role, nick, self._now_ms())
 

@@ -64,6 +64,12 @@ class ChatRuntime(service.Service):
         self.state = "ready"
         return self
 
+    def leave_cluster(self):
+        """Take this node's users offline in the cluster (announced while the service can still publish)."""
+        if self.cluster is None:
+            return defer.succeed(None)
+        return defer.ensureDeferred(self.cluster.stop())
+
     def stopService(self):
         super().stopService()
         return defer.ensureDeferred(self._stop())
