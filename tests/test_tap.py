@@ -340,8 +340,17 @@ async def test_twistd_starts_from_a_config_file(tmp_path):
             return bool(port)
 
         await poll_until(listening, timeout=30)
-        code, _, body = await http_get(f"http://127.0.0.1:{port[0]}/healthz")
-        assert code == 200 and json.loads(body)["status"] == "ok"
+        health = {}
+
+        async def chat_ready():
+            code, _, body = await http_get(f"http://127.0.0.1:{port[0]}/healthz")
+            health.update(json.loads(body), code=code)
+            return health["chat"]["state"] == "ready"
+
+        for _ in range(300):  # the chat service opens its database a moment after the port listens
+            if await chat_ready():
+                break
+        assert health["code"] == 200 and health["status"] == "ok" and health["chat"]["state"] == "ready"
         session = await connect(f"ws://127.0.0.1:{port[0]}/ws", realm="tomlrealm")
         try:
             assert session.details.realm == "tomlrealm"
