@@ -165,7 +165,8 @@ class Subscriber(Worker):
         self.received = 0
         self.first = self.last = None
         self.latencies = array("d") if self.spec.get("latency") else None
-        return defer.gatherResults([s.subscribe(self.on_event, TOPIC) for s in self.sessions], consumeErrors=True)
+        topic = self.spec.get("topic", TOPIC)
+        return defer.gatherResults([s.subscribe(self.on_event, topic) for s in self.sessions], consumeErrors=True)
 
     def on_event(self, seq, sent_at):
         now = time.monotonic()
@@ -384,3 +385,174 @@ WARM_UP = "warm-up"
 
 ROLES = {"subscribe": Subscriber, "publish": Publisher, "callee": Callee, "call": Caller, "idle": Idle,
          "chat_subscribe": ChatSubscriber, "chat_send": ChatSender}
+
+
+# -- connection scale: many idle sessions, each one raw socket ------------------------------
+
+WS_KEY = "dGhlIHNhbXBsZSBub25jZQ=="  # any 16 bytes, base64; the router's answer is not checked
+RAW_HELLO = (b'[1,"' + REALM.encode() + b'",{"roles":{"subscriber":{},"publisher":{},"caller":{},'
+                          b'"callee":{}},"authmethods":["anonymous"]}]')
+RAW_MASK = b"\x00\x00\x00\x00"  # a zero mask: the frame is masked as RFC 6455 requires, and costs no XOR
+
+
+def masked_frame(opcode, payload):
+    """A client frame (FIN set, masked with RAW_MASK) holding ``payload`` (under 64 KiB)."""
+    size = len(payload)
+    head = bytes((0x80 | opcode, 0x80 | size)) if size < 126 else bytes((0x80 | opcode, 0x80 | 126)) + \
+        size.to_bytes(2, "big")
+    return head + RAW_MASK + payload
+
+
+class RawWampSession:
+    """One WAMP-over-WebSocket (JSON) session by hand: upgrade, HELLO, wait for WELCOME, then stay idle.
+
+    Autobahn's client costs tens of KB and a good deal of CPU per session;
+    20,000 of them would need more memory and cores than the router under
+    test. This protocol keeps only a small buffer, answers the router's
+    pings (wampchat pings idle peers every 30 s) and reports the join once.
+    """
+
+    def __init__(self, host, port, on_joined, on_failed):
+        self.request = (f"GET /ws HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                        f"Sec-WebSocket-Key: {WS_KEY}\r\nSec-WebSocket-Version: 13\r\n"
+                        "Sec-WebSocket-Protocol: wamp.2.json\r\n\r\n").encode("ascii")
+        self.on_joined = on_joined
+        self.on_failed = on_failed
+        self.buffer = b""
+        self.upgraded = False
+        self.joined = False
+        self.transport = None
+
+    def makeConnection(self, transport):
+        """Twisted's IProtocol entry point (a plain object, so this module imports no reactor)."""
+        self.transport = transport
+        transport.write(self.request)
+
+    def dataReceived(self, data):
+        buffer = self.buffer + data
+        if not self.upgraded:
+            end = buffer.find(b"\r\n\r\n")
+            if end < 0:
+                self.buffer = buffer
+                return
+            status = buffer[:buffer.find(b"\r\n")]
+            if b" 101 " not in status + b" ":
+                self.fail(f"upgrade refused: {status.decode('latin-1')}")
+                return
+            self.upgraded = True
+            buffer = buffer[end + 4:]
+            self.transport.write(masked_frame(1, RAW_HELLO))
+        while len(buffer) >= 2:  # one frame per pass; each pass consumes bytes, so it ends
+            opcode, size, start = buffer[0] & 0x0F, buffer[1] & 0x7F, 2
+            if size == 126:
+                size, start = int.from_bytes(buffer[2:4], "big"), 4
+            elif size == 127:
+                size, start = int.from_bytes(buffer[2:10], "big"), 10
+            if len(buffer) < start + size:
+                break
+            payload, buffer = buffer[start:start + size], buffer[start + size:]
+            if opcode == 9:
+                self.transport.write(masked_frame(10, payload))
+            elif opcode == 8:
+                self.fail(f"closed by the router: {payload[2:].decode('utf-8', 'replace')}")
+                return
+            elif not self.joined and opcode in (1, 2):
+                if payload.startswith(b"[2,"):
+                    self.joined = True
+                    self.on_joined(self)
+                else:
+                    self.fail(f"not welcomed: {payload[:200].decode('utf-8', 'replace')}")
+                    return
+        self.buffer = buffer
+
+    def fail(self, why):
+        self.buffer = b""
+        if not self.joined:
+            self.on_failed(why)
+        self.transport.loseConnection()
+
+    def connectionLost(self, reason):
+        if not self.joined:
+            self.on_failed(f"connection lost before WELCOME: {reason.getErrorMessage()}")
+        self.joined = False  # a later loss is not a failed join
+
+    def connectionMade(self):
+        pass
+
+
+class ScaleJoiner(Worker):
+    """``sessions`` idle raw sessions, at most ``inflight`` joining at once, from the ``sources`` addresses.
+
+    Connections bind to each source address in turn (127.0.0.2, 127.0.0.3,
+    ...), so the count is not capped by the ephemeral ports of one source
+    address. Connecting starts on ``go`` and ends when every session joined,
+    one failed for good, or ``run_timeout`` passed; the sessions then stay
+    open until ``stop``.
+    """
+
+    def start(self):
+        self.open_sessions = lambda count: None  # the sessions are opened in run(), on go
+        super().start()
+
+    def run(self):
+        from twisted.internet import endpoints, protocol
+
+        spec = self.spec
+        parsed = urlparse(spec["url"])
+        self.host, self.port = parsed.hostname, parsed.port
+        self.endpoints = [endpoints.TCP4ClientEndpoint(self.reactor, self.host, self.port,
+                                                       timeout=spec["connect_timeout"], bindAddress=(src, 0))
+                          for src in spec["sources"]]
+        self.protocol_module = protocol
+        self.wanted = spec["sessions"]
+        self.started_count = self.joined = 0
+        self.failures = []
+        self.started = time.monotonic()
+        self.last = None
+        self.deadline = self.started + spec["run_timeout"]
+        self.timer = self.reactor.callLater(spec["run_timeout"], self.finish)
+        for _ in range(min(spec["inflight"], self.wanted)):
+            self.connect_one()
+
+    def connect_one(self):
+        if self.reported or self.started_count >= self.wanted or time.monotonic() > self.deadline:
+            return
+        endpoint = self.endpoints[self.started_count % len(self.endpoints)]
+        self.started_count += 1
+        session = RawWampSession(self.host, self.port, self.on_joined, self.on_failed)
+        factory = self.protocol_module.Factory()  # one per connection: connects complete out of order
+        factory.buildProtocol = lambda addr: session
+        endpoint.connect(factory).addErrback(lambda f: self.on_failed(f.getErrorMessage()))
+
+    def on_joined(self, session):
+        self.joined += 1
+        self.last = time.monotonic()
+        self.sessions.append(session)
+        self.next_or_finish()
+
+    def on_failed(self, why):
+        if self.reported:
+            return
+        self.failures.append(why)
+        self.next_or_finish()
+
+    def next_or_finish(self):
+        if self.joined + len(self.failures) >= self.wanted:
+            self.finish()
+        else:
+            self.connect_one()
+
+    def finish(self):
+        if self.timer.active():
+            self.timer.cancel()
+        self.report({"joined": self.joined, "wanted": self.wanted, "started": self.started, "last": self.last,
+                     "failures": len(self.failures), "first_failures": self.failures[:3]})
+
+    def shutdown(self):
+        for session in self.sessions:
+            if session.transport is not None:
+                session.transport.abortConnection()
+        self.reactor.callLater(0.5, self.reactor.stop)
+
+
+ROLES["scale"] = ScaleJoiner

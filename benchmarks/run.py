@@ -22,10 +22,11 @@ from array import array
 from contextlib import ExitStack
 from pathlib import Path
 
-from benchmarks import chat, routers
+from benchmarks import amqp, chat, routers, scale
 from benchmarks.fleet import BenchError, Fleet, percentile
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
+SUITES = ("routers", "scale", "chat", "cluster", "amqp")
 
 
 def raise_nofile():
@@ -220,9 +221,11 @@ def parse_args(argv):
     p.add_argument("--latency-seconds", type=float, help="[10; quick: 2]")
     p.add_argument("--workers", type=int, default=max(2, min(4, os.cpu_count() or 2)),
                    help="subscriber processes [number of CPUs, 2..4]")
-    p.add_argument("--suites", default="routers,chat,cluster",
-                   help="what to run, comma-separated: routers (wampchat vs Crossbar), chat (the chat.message.send "
-                        "path on SQLite and PostgreSQL), cluster (1 vs 2 nodes on PostgreSQL + RabbitMQ) [all]")
+    p.add_argument("--suites", default=",".join(SUITES),
+                   help="what to run, comma-separated: routers (wampchat vs Crossbar), scale (20,000 idle sessions, "
+                        "wampchat vs Crossbar), chat (the chat.message.send path on SQLite and PostgreSQL), cluster "
+                        "(1 vs 2 nodes on PostgreSQL + RabbitMQ), amqp (the RabbitMQ bridge against raw txamqp) "
+                        "[all]")
     p.add_argument("--chat-stores", default="sqlite,postgresql", help="stores for the chat suite [sqlite,postgresql]")
     p.add_argument("--no-chat-crossbar", dest="chat_crossbar", action="store_false",
                    help="leave out the chat service as a component on Crossbar.io from the chat suite")
@@ -233,6 +236,15 @@ def parse_args(argv):
                                                             "[100; quick: 20]")
     p.add_argument("--cluster-deliveries", type=int, help="events to deliver per cluster fan-out run "
                                                            "[100000; quick: 4000]")
+    p.add_argument("--scale-sessions", type=int, help="idle sessions joined to wampchat in the scale suite "
+                                                        "[20000, or what the open-files limit allows; quick: 300]")
+    p.add_argument("--scale-sessions-crossbar", type=int, help="the same for Crossbar [as --scale-sessions]")
+    p.add_argument("--scale-inflight", type=int, default=100, help="joins under way at once per worker [100]")
+    p.add_argument("--amqp-publications", type=int, help="publications for the AMQP mirror and raw-txamqp rows "
+                                                         "[50000; quick: 2000]")
+    p.add_argument("--amqp-deliveries", type=int, help="messages published into the exchange for the inbound "
+                                                       "row [20000; quick: 1000]")
+    p.add_argument("--amqp-calls", type=int, help="sequential AMQP RPC calls [2000; quick: 100]")
     p.add_argument("--output", default=str(RESULTS), help=f"JSON results file [{RESULTS}]")
     s = p.parse_args(argv)
     quick = s.quick
@@ -249,7 +261,7 @@ def parse_args(argv):
     s.latency_rate_delivered = not s.latency_rate_is_publications
     s.suites = [x for x in s.suites.split(",") if x]
     for x in s.suites:
-        if x not in ("routers", "chat", "cluster"):
+        if x not in SUITES:
             p.error(f"unknown suite {x!r}")
     s.chat_stores = [x for x in s.chat_stores.split(",") if x]
     for x in s.chat_stores:
@@ -260,6 +272,12 @@ def parse_args(argv):
     s.chat_serializer = "json"  # what the web page speaks
     s.cluster_subscribers = s.cluster_subscribers or (20 if quick else 100)
     s.cluster_deliveries = s.cluster_deliveries or (4000 if quick else 100_000)
+    s.scale_sessions = s.scale_sessions or (300 if quick else 20_000)
+    s.scale_sessions_crossbar = s.scale_sessions_crossbar or s.scale_sessions
+    s.scale_timeout = 60.0 if quick else 240.0
+    s.amqp_publications = s.amqp_publications or (2000 if quick else 50_000)
+    s.amqp_deliveries = s.amqp_deliveries or (1000 if quick else 20_000)
+    s.amqp_calls = s.amqp_calls or (100 if quick else 2000)
     s.min_events = 20 if quick else 100
     s.batch = 20
     s.callers = 10
@@ -295,6 +313,10 @@ def main(argv=None):
     else:
         latency_label = f"{s.latency_rate:g} pub/s to {s.latency_subscribers}"
     tables = [table(results, s.serializers, s.subscribers, latency_label)] if names else []
+    if "scale" in s.suites:
+        scale_names = [s.only] if s.only else ["wampchat", "crossbar"]
+        results["scale"] = scale.bench_scale(s, scale_names, notes, nofile, None)
+        tables.append(scale.scale_table(results["scale"]))
     with ExitStack() as stack:
         backends = chat.Backends(stack, notes)
         if "chat" in s.suites and s.chat_crossbar and "crossbar" not in info:
@@ -310,6 +332,9 @@ def main(argv=None):
         if "cluster" in s.suites:
             results["cluster"] = chat.bench_cluster(s, backends, notes)
             tables.append(chat.cluster_table(results["cluster"], s))
+        if "amqp" in s.suites:
+            results["amqp"] = amqp.bench_amqp(s, backends, notes)
+            tables.append(amqp.amqp_table(results["amqp"], s))
     text = "\n\n".join(tables)
     command = "python -m benchmarks.run " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
     print()
