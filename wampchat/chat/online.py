@@ -138,6 +138,10 @@ class KeyedSerializer:
         d.addBoth(self._forget, key, lock)
         return d
 
+    def drain(self):
+        """Fires when every key's queued work has run (nothing new may be queued meanwhile)."""
+        return defer.DeferredList([lock.run(lambda: None) for lock in list(self._locks.values())])
+
     def _forget(self, result, key, lock):
         if not lock.locked and self._locks.get(key) is lock:
             del self._locks[key]
@@ -181,6 +185,8 @@ class ClusterPresence:
         self.state = "stopped"
         if self._loop is not None and self._loop.running:
             self._loop.stop()
+        # an arrival still being written would otherwise commit after we left, or never
+        await self._serial.drain()
         try:
             self._announce(await self._db.run(_leave_cluster, self.node_id, self.instance))
         except StoreError as e:
