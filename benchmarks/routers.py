@@ -170,11 +170,16 @@ def start_wampchat(workdir, timeout=30, db=None, extra=(), name="wampchat"):
     cmd = [str(twistd), "-n", "--pidfile=", f"--logfile={log_path}", "wampchat",
            "--listen", f"tcp:{port}:interface=127.0.0.1", "--db", db or str(Path(workdir) / f"{name}.sqlite"),
            *extra]
-    proc = _spawn(cmd, workdir, Path(workdir) / f"{name}.stdout")
+    env = None
+    if os.environ.get("BENCH_WAMPCHAT_SOURCE"):  # another checkout's wampchat (an earlier commit), same venv
+        env = dict(os.environ, PYTHONPATH=os.environ["BENCH_WAMPCHAT_SOURCE"])
+    proc = _spawn(cmd, workdir, Path(workdir) / f"{name}.stdout", env)
     router = RouterProcess(name, f"ws://127.0.0.1:{port}/ws", proc, proc.pid, workdir, log_path)
     router.http_url = f"http://127.0.0.1:{port}"
     try:
         wait_for_port(port, proc, timeout, log_path)
+        # the chat procedures are registered once the store is open; a call before that finds none
+        wait_for_health(router, lambda h: h.get("chat", {"state": "ready"}).get("state") == "ready", timeout)
         if "--amqp" in extra:
             wait_for_health(router, lambda h: h.get("amqp", {}).get("state") == "connected", timeout)
     except BaseException:

@@ -27,6 +27,10 @@ from twisted.internet.interfaces import IPushProducer
 import txaio
 from zope.interface import implementer
 
+from wampchat.router import lazy_debug
+
+lazy_debug.install()
+
 _STATE_OPEN = WebSocketProtocol.STATE_OPEN
 _NO_LIMIT = 1 << 62
 # Autobahn's message constructors check some field types with assert (e.g. PUBLISH args
@@ -431,6 +435,16 @@ class RouterWebSocketFactory(WampWebSocketServerFactory):
             utf8validateIncoming=False,
             failByDrop=False,  # send the close code (e.g. 1009 for oversize) instead of just dropping TCP
         )
+
+    def setProtocolOptions(self, **options):
+        super().setProtocolOptions(**options)
+        # Autobahn copies every option (about 30) onto each new protocol instance unless its class
+        # has it; a class of this factory's own that holds them keeps an idle session smaller.
+        base = RouterWebSocketProtocol
+        options = {name: getattr(self, name) for name in base.CONFIG_ATTRS}
+        # a function held as a class attribute would become a method: keep it a plain callable
+        options = {k: staticmethod(v) if callable(v) else v for k, v in options.items()}
+        self.protocol = type(base.__name__, (base,), options)
 
 
 class RouterRawSocketProtocol(_RouterTransportMixin, WampRawSocketServerProtocol):
