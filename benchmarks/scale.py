@@ -9,9 +9,7 @@ sockets speaking just enough WebSocket and WAMP (``load.RawWampSession``),
 in worker processes, bound to several 127.0.0.x source addresses so the
 count is not capped by the ephemeral ports of one address.
 
-wampchat is started with ``--max-connections-per-address 0``: its default
-cap of 100 connections per address protects a public server and would
-refuse this load generator after 100 sessions per source address.
+wampchat is started (as in every suite) with ``--max-connections-per-address 0``.
 """
 import math
 import time
@@ -21,7 +19,6 @@ from benchmarks.fleet import BenchError, Fleet
 
 PER_ADDRESS = 5000      # sessions per source address (each address has ~28,000 ephemeral ports)
 RESERVED_FDS = 128      # descriptors the router needs besides its sessions (listeners, log, database, epoll)
-UNLIMITED = ("--max-connections-per-address", "0")
 
 
 def session_count(wanted, nofile):
@@ -93,7 +90,7 @@ def bench_scale(s, names, notes, nofile, tempdir):
         with tempfile.TemporaryDirectory(prefix=f"bench-scale-{name}-", dir=tempdir) as workdir:
             try:
                 if name == "wampchat":
-                    router = routers.start_wampchat(workdir, extra=UNLIMITED)
+                    router = routers.start_wampchat(workdir)
                 else:
                     routers.ensure_crossbar()
                     router = routers.start_crossbar(workdir)

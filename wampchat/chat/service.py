@@ -610,15 +610,21 @@ def _guarded(fn):
     its traceback and answered as unavailable.
     """
     signature = inspect.signature(fn)
+    is_async = inspect.iscoroutinefunction(fn)
 
     @functools.wraps(fn)
     async def procedure(*args, **kwargs):
+        result = None
         try:
-            signature.bind(*args, **kwargs)
+            if is_async:
+                result = fn(*args, **kwargs)  # binds the arguments; none of the body runs yet
+            else:
+                signature.bind(*args, **kwargs)
         except TypeError as e:
             fail(INVALID, f"bad arguments: {e}")
         try:
-            result = fn(*args, **kwargs)
+            if not is_async:
+                result = fn(*args, **kwargs)
             if inspect.isawaitable(result):
                 result = await result
             return result
