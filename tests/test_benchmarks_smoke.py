@@ -92,3 +92,36 @@ def test_the_send_path_and_the_cluster_give_every_figure(chat_results):
         assert fanout["nodes"] == n and fanout["delivered"] == fanout["expected"] == 4 * fanout["published"] > 0
         assert fanout["events_per_s"] > 0 and fanout["cpu_us_per_event"]["node a"] > 0
     assert "wampchat, PostgreSQL (fsync on)" in stdout and "chat send, 10 senders, 4 subs split" in stdout
+
+
+@pytest.fixture(scope="module")
+def scale_amqp_results(tmp_path_factory):
+    """The scale and amqp suites once, tiny: 200 raw idle sessions, a few hundred AMQP messages and calls."""
+    if not os.path.exists(RABBITMQ_SERVER):
+        pytest.skip("the amqp benchmark needs rabbitmq-server: `make test` installs it (Debian package "
+                    "rabbitmq-server)")
+    out = tmp_path_factory.mktemp("bench-scale-amqp") / "results.json"
+    return run_benchmark(out, "--quick", "--suites", "scale,amqp", "--only", "wampchat", "--scale-sessions", "200",
+                         "--amqp-publications", "300", "--amqp-deliveries", "100", "--amqp-calls", "20",
+                         "--workers", "2", timeout=240)
+
+
+@pytest.mark.rabbitmq
+@pytest.mark.timeout(300)
+def test_scale_and_bridge_suites_give_every_figure(scale_amqp_results):
+    """Every idle session joins and costs a finite amount of memory; every mirrored publication is confirmed,
+    every inbound message delivered and every AMQP call answered, with rates, latency and CPU that are positive."""
+    data, stdout = scale_amqp_results
+    assert data["notes"] == [], data["notes"]
+    scale = data["results"]["scale"]["wampchat"]
+    assert scale["joined"] == scale["sessions"] == 200 and scale["failed"] == 0
+    assert math.isfinite(scale["kb_per_session"]) and scale["joins_per_s"] > 0 and scale["cpu_us_per_join"] > 0
+    amqp = data["results"]["amqp"]
+    assert amqp["mirror"]["confirmed"] == amqp["mirror"]["published"] == 300 and amqp["mirror"]["dropped"] == 0
+    assert amqp["raw"]["confirmed"] == 300
+    assert amqp["inbound"]["received"] == amqp["inbound"]["published"] == 100
+    assert amqp["rpc"]["calls"] == amqp["rpc"]["expected"] == 20
+    assert 0 < amqp["rpc"]["p50_ms"] <= amqp["rpc"]["p99_ms"] < 10_000
+    for row in ("mirror", "raw", "inbound"):
+        assert all(math.isfinite(v) and v > 0 for v in amqp[row]["cpu_us_per_message"].values()), row
+    assert "mirror / raw" in stdout and "idle sessions (raw WebSocket, json)" in stdout
