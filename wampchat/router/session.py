@@ -22,6 +22,7 @@ from wampchat.router.matching import MATCH_EXACT
 from wampchat.router.realm import SessionInfo
 
 MAX_BACKLOG = 1000
+_NO_BACKLOG = ()  # shared by every session with nothing waiting
 LIMIT_EXCEEDED = "wampchat.error.limit_exceeded"
 
 # SessionLimits field -> (what the message calls it, the twistd option that sets it)
@@ -72,7 +73,7 @@ class RouterSession:
         self._state = _CLOSED
         self._pending_challenge = None
         self._busy = None
-        self._backlog = deque()
+        self._backlog = _NO_BACKLOG  # a deque only while messages wait (most sessions never need one)
         self.realm = None
         self.realm_candidate = None
         self.info = None
@@ -92,7 +93,7 @@ class RouterSession:
     def onClose(self, wasClean):
         self._state = _CLOSED
         self._transport = None
-        self._backlog.clear()
+        self._backlog = _NO_BACKLOG
         if self.realm is not None and self.info is not None:
             self.realm.detach(self)
 
@@ -102,6 +103,8 @@ class RouterSession:
             if len(self._backlog) >= MAX_BACKLOG:
                 self.protocol_violation("too many requests waiting")
                 return
+            if self._backlog is _NO_BACKLOG:
+                self._backlog = deque()
             self._backlog.append(msg)
             return
         self._handle(msg)
@@ -178,6 +181,8 @@ class RouterSession:
         self._busy = None
         while self._backlog and self._busy is None:
             self._handle(self._backlog.popleft())
+        if not self._backlog:
+            self._backlog = _NO_BACKLOG
 
     def _dispatch(self, msg):
         state = self._state

@@ -32,6 +32,8 @@ from wampchat.router import lazy_debug
 lazy_debug.install()
 
 _STATE_OPEN = WebSocketProtocol.STATE_OPEN
+_HANDSHAKE_LEFTOVERS = ("http_request_data", "http_response_data", "http_status_line", "http_request_uri",
+                        "http_request_params", "http_request_host", "_wskey")
 _NO_LIMIT = 1 << 62
 # Autobahn's message constructors check some field types with assert (e.g. PUBLISH args
 # that are not a list), so AssertionError means "invalid message" too.
@@ -270,6 +272,10 @@ class RouterWebSocketProtocol(_RouterTransportMixin, WampWebSocketServerProtocol
     def onOpen(self):
         self._start_budget()
         super().onOpen()
+        # the opening handshake's texts are not read again once the WebSocket is open (the session's
+        # transport details were taken from them already); an idle session need not keep them
+        for name in _HANDSHAKE_LEFTOVERS:
+            setattr(self, name, None)
 
     def dataReceived(self, data):
         """Complete, unfragmented, masked data frames skip Autobahn's frame machinery.
