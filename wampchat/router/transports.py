@@ -21,7 +21,7 @@ from autobahn.twisted.rawsocket import WampRawSocketServerFactory, WampRawSocket
 from autobahn.twisted.websocket import WampWebSocketServerFactory, WampWebSocketServerProtocol
 from autobahn.wamp import message
 from autobahn.wamp.exception import InvalidUriError, ProtocolError, SerializationError, TransportLost
-from autobahn.websocket.protocol import WebSocketProtocol
+from autobahn.websocket.protocol import TrafficStats, WebSocketProtocol
 from twisted.internet import protocol
 from twisted.internet.interfaces import IPushProducer
 import txaio
@@ -244,6 +244,27 @@ class _RouterTransportMixin:
             self.transport.loseConnection()
 
 
+class _SendQueue:
+    """Autobahn's queue for chopped and synchronous writes, which the router never makes: a list made
+    on first use, so an idle connection does not hold an empty deque (760 bytes) for it."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self):
+        self._items = None
+
+    def __len__(self):
+        return len(self._items) if self._items else 0
+
+    def append(self, item):
+        if self._items is None:
+            self._items = []
+        self._items.append(item)
+
+    def popleft(self):
+        return self._items.pop(0)
+
+
 class RouterWebSocketProtocol(_RouterTransportMixin, WampWebSocketServerProtocol):
     """WAMP over WebSocket, router side."""
 
@@ -253,6 +274,10 @@ class RouterWebSocketProtocol(_RouterTransportMixin, WampWebSocketServerProtocol
 
     def connectionMade(self):
         super().connectionMade()
+        self.send_queue = _SendQueue()
+        # Autobahn's per-connection byte and frame counters: nothing reads them per connection, so
+        # every connection of the factory adds to one
+        self.trafficStats = self.factory.traffic
         guard = self.factory.guard
         admission = guard.claim(self.transport) if guard is not None else None
         if admission is not None:
@@ -431,6 +456,7 @@ class RouterWebSocketFactory(WampWebSocketServerFactory):
         self.router = router
         self.outbound_buffer = outbound_buffer
         self.guard = guard
+        self.traffic = TrafficStats()
         self.setProtocolOptions(
             maxMessagePayloadSize=max_message_size,
             maxFramePayloadSize=max_message_size,
