@@ -32,6 +32,7 @@ from wampchat.router import lazy_debug
 lazy_debug.install()
 
 _STATE_OPEN = WebSocketProtocol.STATE_OPEN
+_EVENT_TUPLES = {}  # one tuple per distinct list of events (every connection has the same one)
 _HANDSHAKE_LEFTOVERS = ("http_request_data", "http_response_data", "http_status_line", "http_request_uri",
                         "http_request_params", "http_request_host", "_wskey")
 _NO_LIMIT = 1 << 62
@@ -271,6 +272,17 @@ class RouterWebSocketProtocol(_RouterTransportMixin, WampWebSocketServerProtocol
     _abort_call = None
     _admission = None
     _awaiting_hello = None
+
+    def set_valid_events(self, valid_events=None):
+        """Autobahn gives each connection a list of its events and a dict for their results; one
+        shared tuple does, and the dict is made only for a connection that gets a listener."""
+        events = tuple(valid_events or ())
+        self._valid_events = _EVENT_TUPLES.setdefault(events, events)
+
+    def on(self, event, handler):
+        if self._results is None:
+            self._results = {}
+        super().on(event, handler)
 
     def connectionMade(self):
         super().connectionMade()
