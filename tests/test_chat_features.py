@@ -97,12 +97,16 @@ def test_a_guest_member_can_be_mentioned_by_id(world):
     gus = yield world.guest("Gus")
     gus_id = (yield gus.call("chat.user.me"))["user"]
     notes = yield world.listen(gus, f"chat.user.{gus_id}.notify")
+    store = world.server.service.getServiceNamed("chat").store
+    deadline = reactor.seconds() + 10
+    while (yield store.known_user(gus_id)) is None:  # the arrival is recorded just after the join
+        assert reactor.seconds() < deadline, "the guest never came online"
+        yield task.deferLater(reactor, 0.05, lambda: None)
     sent = yield ann.call("chat.message.send", "lobby", f"welcome @{gus_id}")
     assert sent["mentions"] == [gus_id]
     yield notes.wait_for(1)
     assert payloads(notes)[0]["message"]["id"] == sent["id"]
     yield leave(gus)
-    store = world.server.service.getServiceNamed("chat").store
     deadline = reactor.seconds() + 10
     while (yield store.known_user(gus_id)) is not None:  # the guest's online row goes when its session ends
         assert reactor.seconds() < deadline, "the guest stayed online"
