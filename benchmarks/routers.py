@@ -167,21 +167,22 @@ def start_wampchat(workdir, timeout=30, db=None, extra=(), name="wampchat"):
             raise RouterUnavailable("no twistd next to this Python or on PATH")
     port = free_port()
     log_path = Path(workdir) / f"{name}.log"
+    source = os.environ.get("BENCH_WAMPCHAT_SOURCE")  # another checkout's wampchat (an earlier commit), same venv
+    env = dict(os.environ, PYTHONPATH=source) if source else None
     # the load generators all connect from 127.0.0.x: the default cap of 100 connections per
-    # address, which protects a public server, would refuse them (an earlier checkout measured
-    # through BENCH_WAMPCHAT_SOURCE has neither the cap nor the option)
+    # address, which protects a public server, would refuse them (an earlier checkout has
+    # neither the cap nor the option)
+    unlimited = () if source else ("--max-connections-per-address", "0")
     cmd = [str(twistd), "-n", "--pidfile=", f"--logfile={log_path}", "wampchat",
            "--listen", f"tcp:{port}:interface=127.0.0.1", "--db", db or str(Path(workdir) / f"{name}.sqlite"),
-           *(() if os.environ.get("BENCH_WAMPCHAT_SOURCE") else ("--max-connections-per-address", "0")), *extra]
-    env = None
-    if os.environ.get("BENCH_WAMPCHAT_SOURCE"):  # another checkout's wampchat (an earlier commit), same venv
-        env = dict(os.environ, PYTHONPATH=os.environ["BENCH_WAMPCHAT_SOURCE"])
+           *unlimited, *extra]
     proc = _spawn(cmd, workdir, Path(workdir) / f"{name}.stdout", env)
     router = RouterProcess(name, f"ws://127.0.0.1:{port}/ws", proc, proc.pid, workdir, log_path)
     router.http_url = f"http://127.0.0.1:{port}"
     try:
         wait_for_port(port, proc, timeout, log_path)
         # the chat procedures are registered once the store is open; a call before that finds none
+        # (an earlier checkout's /healthz has no "chat" entry: it is taken as ready)
         wait_for_health(router, lambda h: h.get("chat", {"state": "ready"}).get("state") == "ready", timeout)
         if "--amqp" in extra:
             wait_for_health(router, lambda h: h.get("amqp", {}).get("state") == "connected", timeout)

@@ -1,12 +1,16 @@
 """Small waiting helpers for tests: Deferreds that fire on events, and polling with a deadline."""
+import inspect
+
 from twisted.internet import defer, task
 
 
 def poll_until(predicate, timeout=10.0, interval=0.01, clock=None):
     """A Deferred that fires once ``predicate()`` is true, or fails after ``timeout`` seconds.
 
-    An exception from ``predicate`` (e.g. an assertion that a child process is
-    still running) fails the Deferred at once, instead of leaving it unfired.
+    ``predicate`` may return a Deferred or a coroutine (a query, an HTTP
+    request): the next check waits until it has an answer. An exception from
+    ``predicate`` (e.g. an assertion that a child process is still running)
+    fails the Deferred at once, instead of leaving it unfired.
     """
     from twisted.internet import reactor
 
@@ -14,19 +18,29 @@ def poll_until(predicate, timeout=10.0, interval=0.01, clock=None):
     deadline = clock.seconds() + timeout
     done = defer.Deferred()
 
-    def check():
-        try:
-            met = predicate()
-        except Exception:
-            loop.stop()
-            done.errback()
-            return
+    def decide(met):
         if met:
             loop.stop()
             done.callback(True)
         elif clock.seconds() > deadline:
             loop.stop()
             done.errback(TimeoutError(f"condition not met within {timeout}s"))
+
+    def failed(failure):
+        loop.stop()
+        done.errback(failure)
+
+    def check():
+        try:
+            met = predicate()
+        except Exception:
+            loop.stop()
+            done.errback()
+            return None
+        if inspect.isawaitable(met):
+            return defer.ensureDeferred(met).addCallbacks(decide, failed)  # LoopingCall waits for it
+        decide(met)
+        return None
 
     loop = task.LoopingCall(check)
     loop.clock = clock

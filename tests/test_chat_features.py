@@ -4,9 +4,8 @@ import pytest
 import pytest_twisted
 from twisted.internet import defer
 
-from twisted.internet import reactor, task
-
 from chatkit import error_of, leave, payloads, world, make_world  # noqa: F401 (fixtures)
+from helpers import poll_until
 from wampchat.chat.sends import SendRequest, add_messages
 
 INVALID = "wampchat.error.invalid_argument"
@@ -98,19 +97,17 @@ def test_a_guest_member_can_be_mentioned_by_id(world):
     gus_id = (yield gus.call("chat.user.me"))["user"]
     notes = yield world.listen(gus, f"chat.user.{gus_id}.notify")
     store = world.server.service.getServiceNamed("chat").store
-    deadline = reactor.seconds() + 10
-    while (yield store.known_user(gus_id)) is None:  # the arrival is recorded just after the join
-        assert reactor.seconds() < deadline, "the guest never came online"
-        yield task.deferLater(reactor, 0.05, lambda: None)
+
+    def online(expected):
+        return store.known_user(gus_id).addCallback(lambda row: (row is not None) == expected)
+
+    yield poll_until(lambda: online(True), interval=0.05)  # the arrival is recorded just after the join
     sent = yield ann.call("chat.message.send", "lobby", f"welcome @{gus_id}")
     assert sent["mentions"] == [gus_id]
     yield notes.wait_for(1)
     assert payloads(notes)[0]["message"]["id"] == sent["id"]
     yield leave(gus)
-    deadline = reactor.seconds() + 10
-    while (yield store.known_user(gus_id)) is not None:  # the guest's online row goes when its session ends
-        assert reactor.seconds() < deadline, "the guest stayed online"
-        yield task.deferLater(reactor, 0.05, lambda: None)
+    yield poll_until(lambda: online(False), interval=0.05)  # the online row goes when its session ends
     assert "mentions" not in (yield ann.call("chat.message.send", "lobby", f"bye @{gus_id}"))
 
 

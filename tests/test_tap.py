@@ -347,9 +347,7 @@ async def test_twistd_starts_from_a_config_file(tmp_path):
             health.update(json.loads(body), code=code)
             return health["chat"]["state"] == "ready"
 
-        for _ in range(300):  # the chat service opens its database a moment after the port listens
-            if await chat_ready():
-                break
+        await poll_until(chat_ready, timeout=30)  # the chat service opens its database after the port listens
         assert health["code"] == 200 and health["status"] == "ok" and health["chat"]["state"] == "ready"
         session = await connect(f"ws://127.0.0.1:{port[0]}/ws", realm="tomlrealm")
         try:
