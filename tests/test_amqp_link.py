@@ -206,3 +206,40 @@ def test_frames_round_trip_every_table_type_and_utf8():
     codec.encode_shortstr("ß")
     codec.stream.seek(0)
     assert codec.decode_shortstr() == "ß"
+
+
+@pytest.mark.parametrize("properties, body_size", [
+    ({}, 0),
+    ({"content_type": "application/json", "delivery_mode": 2, "message_id": "nöde:1", "timestamp": 1700000000,
+      "user_id": "node", "app_id": "wampchat", "headers": {"wampchat-node": "a", "wampchat-publisher": "ünï"}}, 10),
+    ({"correlation_id": "c" * 255, "reply_to": "amq.rabbitmq.reply-to", "headers": {"n": 7, "ok": True}}, 300),
+    ({"priority": 9, "expiration": "60000", "type": "t", "content_encoding": "utf-8"}, 9000),  # 3 body frames
+])
+def test_direct_publish_frames_are_the_bytes_txamqp_would_write(properties, body_size):
+    """The hot-path basic.publish framing writes exactly what txamqp's own frame objects pack to."""
+    from txamqp import spec as txamqp_spec
+    from txamqp.connection import Body, Frame, Header, Method
+
+    from wampchat.amqp.frames import CompleteFrames, basic_publish_frames
+    from wampchat.amqp.link import SPEC_PATH
+
+    class Packer(CompleteFrames):
+        FRAME_END = 0xCE
+        spec = txamqp_spec.load(SPEC_PATH)
+
+    packer, frame_max = Packer(), 4096
+    basic = packer.spec.classes.byname["basic"]
+    body = bytes(range(256)) * (body_size // 256) + b"x" * (body_size % 256)
+    wire_names = {name.replace("_", "-"): value for name, value in properties.items()}
+    expected = [Frame(1, Method(basic.methods.byname["publish"], 0, "ex.ß", "app.topic.ünï", False, False)),
+                Frame(1, Header(basic, 0, len(body), **wire_names))]
+    expected += [Frame(1, Body(body[i:i + frame_max - 8])) for i in range(0, len(body), frame_max - 8)]
+    assert basic_publish_frames(1, "ex.ß", "app.topic.ünï", body, properties, frame_max) == b"".join(
+        packer._pack_frame(frame) for frame in expected)
+
+
+def test_a_field_longer_than_amqp_allows_is_refused_before_anything_is_written():
+    from wampchat.amqp.frames import basic_publish_frames
+
+    with pytest.raises(ValueError):
+        basic_publish_frames(1, "", "k" * 256, b"", {}, 4096)

@@ -6,8 +6,9 @@ accepted publication once, whoever may read it) and queues each one, except
 ``wamp.*``, what itself injected and publications whose publisher limited
 their audience (a private room's events: anyone allowed on the exchange
 could read them, and other nodes do not know the room's members), on the
-link's outbox for the topic exchange. Inbound, it consumes this node's queue (bound with ``#``) and
-injects what other nodes and services published; ``chat.*`` only from node
+link's outbox for the topic exchange. Inbound, it consumes this node's queue (bound to the topics
+the node's sessions subscribe to, see :mod:`wampchat.amqp.bindings`) and injects what other nodes and
+services published; ``chat.*`` only from node
 users, so an AMQP service cannot forge chat traffic. Publications with a
 limited audience go instead to the cluster exchange (``<exchange>.cluster``),
 which only wampchat nodes may use (RabbitMQ permissions), with that audience
@@ -30,13 +31,13 @@ from twisted.application import service
 from twisted.internet import defer
 from twisted.logger import Logger
 
+from wampchat.amqp.bindings import MAX_KEY_BYTES, TopicBindings
 from wampchat.amqp.link import AmqpLink
 from wampchat.amqp.url import AmqpUrl
 from wampchat.router.broker import Audience
 
 JSON_TYPE = "application/json"
 URI = re.compile(r"^([^\s.#]+\.)*([^\s.#]+)$")   # WAMP's loose URI rule (as Autobahn checks it)
-MAX_KEY_BYTES = 255                              # an AMQP routing key is a short string
 SEEN_IDS = 10000                                 # message ids remembered to drop resent duplicates
 NODE_QUEUE_ARGS = {"x-expires": 600000, "x-max-length": 100000}  # a gone node's queue goes after 10 min
 INVALID_ARGUMENT = "wamp.error.invalid_argument"
@@ -141,7 +142,10 @@ class AmqpBridge(service.MultiService):
         self.link = AmqpLink(reactor, settings.url, self._setup, router.metrics, outbox_limit=settings.outbox,
                              retry_max=settings.retry_max)
         self.link.setServiceParent(self)
+        self.bindings = TopicBindings(reactor, settings.node_queue, settings.exchange)
         m = router.metrics
+        m.gauge("wampchat_amqp_bindings", "binding keys of this node's queue (one per distinct subscribed topic "
+                "pattern)", lambda: len(self.bindings))
         self.m_mirrored = m.counter("wampchat_amqp_mirrored_total", "publications queued for the AMQP exchange")
         self.m_unmirrorable = m.counter("wampchat_amqp_unmirrorable_total",
                                         "publications that could not go to AMQP (topic too long, payload not JSON)")
@@ -174,11 +178,13 @@ class AmqpBridge(service.MultiService):
 
     def startService(self):
         self.realm.broker.add_observer(self._observed)
+        self.realm.broker.add_watcher(self.bindings)
         self.router.health["amqp"] = self.health
         super().startService()
 
     def stopService(self):
         self.realm.broker.remove_observer(self._observed)
+        self.realm.broker.remove_watcher(self.bindings)
         return super().stopService()
 
     # -- broker set-up, on every connection ------------------------------------------
@@ -190,7 +196,7 @@ class AmqpBridge(service.MultiService):
         await channel.exchange_declare(exchange=s.rpc_exchange, type="direct", durable=True,
                                        arguments={"alternate-exchange": fallback})
         await channel.queue_declare(queue=s.node_queue, durable=False, arguments=dict(NODE_QUEUE_ARGS))
-        await channel.queue_bind(queue=s.node_queue, exchange=s.exchange, routing_key="#")
+        await self.bindings.setup(channel)
         await channel.queue_declare(queue=s.rpc_exchange, durable=True)
         await channel.queue_bind(queue=s.rpc_exchange, exchange=fallback, routing_key="")
         await channel.exchange_declare(exchange=s.cluster_exchange, type="fanout", durable=True)

@@ -9,6 +9,7 @@ not confirm, in order, and handing deliveries to consumers with a way to ack
 or reject them on the channel they came from.
 """
 import os
+import struct
 
 from twisted.application import service
 from twisted.application.internet import ClientService, backoffPolicy
@@ -16,10 +17,9 @@ from twisted.internet import defer, protocol
 from twisted.logger import Logger
 from txamqp import spec as txamqp_spec
 from txamqp.client import Closed, TwistedDelegate
-from txamqp.content import Content
 from txamqp.protocol import AMQClient
 
-from wampchat.amqp.frames import CompleteFrames
+from wampchat.amqp.frames import CompleteFrames, basic_publish_frames
 from wampchat.amqp.outbox import Outbox, OutgoingMessage
 from wampchat.amqp.url import AmqpUrl
 
@@ -132,11 +132,6 @@ class _Factory(protocol.Factory):
         return client
 
 
-def _wire_names(properties):
-    """Our property names (``message_id``) as the RabbitMQ spec file spells them (``message-id``)."""
-    return {name.replace("_", "-"): value for name, value in properties.items()}
-
-
 def _mute(client):
     """Stop ClientService's proxy from reporting the loss of a connection that never became ready.
 
@@ -235,6 +230,8 @@ class AmqpLink(service.Service):
         m = metrics
         self.m_sent = m.counter("wampchat_amqp_published_total", "messages written to the broker (resends included)")
         self.m_confirmed = m.counter("wampchat_amqp_confirmed_total", "messages the broker confirmed")
+        self.m_unsendable = m.counter("wampchat_amqp_unframeable_total",
+                                      "messages dropped because they could not be framed (a field too long)")
         self.m_nacked = m.counter("wampchat_amqp_nacked_total", "messages the broker refused (sent again)")
         self.m_dropped = m.counter("wampchat_amqp_outbox_dropped_total",
                                    "messages dropped because the outbox was full (oldest first)")
@@ -402,19 +399,29 @@ class AmqpLink(service.Service):
             self._flush()
 
     def _flush(self):
+        """Write up to FLUSH_BATCH waiting messages in one write; the rest on the next reactor turn."""
         self._flush_call = None
-        channel = self._channel
-        sent = 0
-        while self.state == "connected" and self.outbox.pending and sent < FLUSH_BATCH:
+        channel, client = self._channel, self._client
+        if self.state != "connected" or channel.closed or client.transport is None:
+            return  # the connection is going: what is unconfirmed is resent on the next one
+        frames, sent = [], 0
+        while self.outbox.pending and sent < FLUSH_BATCH:
             msg = self.outbox.take()
+            try:
+                frames.append(basic_publish_frames(channel.id, msg.exchange, msg.routing_key, msg.body,
+                                                   msg.properties, client.MAX_LENGTH))
+            except (ValueError, TypeError, struct.error) as e:  # a caller's bug; the bridge checks what it sends
+                self.m_unsendable.inc()
+                self.log.error("AMQP message to {exchange}/{key} cannot be framed, dropped: {e}",
+                               exchange=msg.exchange, key=msg.routing_key, e=e)
+                continue
             tag, self._next_tag = self._next_tag, self._next_tag + 1
             self.outbox.sent(tag, msg)
-            d = channel.basic_publish(exchange=msg.exchange, routing_key=msg.routing_key,
-                                      content=Content(msg.body, properties=_wire_names(msg.properties)))
-            d.addErrback(self._write_failed)
             sent += 1
+        client.transport.write(b"".join(frames))
+        client.reschedule_send_heartbeat()
         self.m_sent.inc(sent)
-        if self.state == "connected" and self.outbox.pending:
+        if self.outbox.pending:
             self._flush_call = self.reactor.callLater(0, self._flush)
 
     def _write_failed(self, failure):

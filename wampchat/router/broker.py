@@ -7,6 +7,7 @@ them, so it is built once and serialized once per serializer (Autobahn caches
 the bytes on the message object).
 """
 from autobahn.wamp import message
+from twisted.internet import defer
 
 from wampchat.router.ids import global_id
 from wampchat.router.matching import MATCH_EXACT, PatternMap
@@ -15,7 +16,7 @@ from wampchat.router.matching import MATCH_EXACT, PatternMap
 class Subscription:
     """One (uri, match) and the sessions subscribed to it."""
 
-    __slots__ = ("id", "uri", "match", "subscribers", "pattern_parts")
+    __slots__ = ("id", "uri", "match", "subscribers", "pattern_parts", "routing")
 
     def __init__(self, uri, match):
         self.id = global_id()
@@ -23,6 +24,7 @@ class Subscription:
         self.match = match
         self.subscribers = {}
         self.pattern_parts = None
+        self.routing = None  # while events from outside (other nodes) are being routed here: who waits for it
 
 
 class Audience:
@@ -104,6 +106,7 @@ class Broker:
         self._map = PatternMap()
         self._by_id = {}
         self._observers = []
+        self._watchers = []
 
     # -- subscriptions --------------------------------------------------
     def subscribe(self, session, uri, match):
@@ -113,9 +116,22 @@ class Broker:
             sub = Subscription(uri, match)
             self._map.add(uri, match, sub)
             self._by_id[sub.id] = sub
+            self._created(sub)
         sub.subscribers[session] = None
         session.subscriptions[sub.id] = sub
         return sub
+
+    def when_routed(self, sub):
+        """None when ``sub`` already gets events from outside the node; else a Deferred that fires once it does.
+
+        A subscriber is told SUBSCRIBED only then, so what another node
+        publishes after that reaches it.
+        """
+        if sub.routing is None:
+            return None
+        d = defer.Deferred()
+        sub.routing.append(d)
+        return d
 
     def is_subscribed(self, session, uri, match):
         """Does ``session`` already hold the (uri, match) subscription? (Subscribing again adds nothing.)"""
@@ -135,6 +151,8 @@ class Broker:
         if not sub.subscribers:
             self._map.remove(sub.uri, sub.match)
             self._by_id.pop(sub.id, None)
+            for watcher in self._watchers:
+                watcher.subscription_deleted(sub)
 
     def detach(self, session):
         for sub in session.subscriptions.values():
@@ -143,6 +161,32 @@ class Broker:
 
     def subscription_count(self):
         return len(self._by_id)
+
+    # -- watchers: who routes outside events to the node's subscriptions (the AMQP bridge) --
+    def add_watcher(self, watcher):
+        """``watcher.subscription_created(sub)`` (may return a Deferred: the subscription is not routed yet)
+        and ``watcher.subscription_deleted(sub)`` are called as (uri, match) subscriptions come and go."""
+        self._watchers.append(watcher)
+        for sub in self._map:
+            self._created(sub)
+
+    def remove_watcher(self, watcher):
+        self._watchers.remove(watcher)
+
+    def subscriptions(self):
+        """Every (uri, match) subscription of the realm."""
+        return list(self._map)
+
+    def _created(self, sub):
+        pending = [d for d in (w.subscription_created(sub) for w in self._watchers) if d is not None]
+        if pending:
+            sub.routing = []
+            defer.DeferredList(pending, consumeErrors=True).addBoth(self._routed, sub)
+
+    def _routed(self, _, sub):
+        waiting, sub.routing = sub.routing, None
+        for d in waiting or ():
+            d.callback(sub)
 
     # -- observers (the AMQP bridge) -------------------------------------
     def add_observer(self, observer):

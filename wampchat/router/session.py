@@ -346,7 +346,11 @@ class RouterSession:
                     self, msg.topic, match):
                 return self._limit_exceeded(message.Subscribe.MESSAGE_TYPE, msg.request, "subscriptions")
             sub = broker.subscribe(self, msg.topic, match)
-            self.send(message.Subscribed(msg.request, sub.id))
+            routed = broker.when_routed(sub)
+            if routed is None:
+                self.send(message.Subscribed(msg.request, sub.id))
+                return None
+            return routed.addCallback(lambda _: self.send(message.Subscribed(msg.request, sub.id)))
 
         return self._authorized(msg.topic, "subscribe", match, message.Subscribe.MESSAGE_TYPE, msg.request,
                                 subscribe)

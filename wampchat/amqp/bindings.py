@@ -1,0 +1,139 @@
+"""
+The node queue's bindings follow the realm's subscriptions.
+
+A node used to bind its queue to the topic exchange with ``#``: every
+publication of every node and service came to every node, its own included,
+only to be parsed and dropped when nobody there subscribed. Now each
+(uri, match) subscription binds the key that covers it, so a node takes in
+only topics its sessions listen to. WAMP's matching is wider than AMQP's in
+one place (a prefix matches part of a component: ``app.ben`` matches
+``app.bench``), so a prefix binds its parent's ``#``; a binding may cover
+more than its subscription, never less, and the broker's own matching
+picks the receivers.
+
+A new subscription is routed once the broker confirms its binding
+(``queue.bind-ok``); the router tells the subscriber SUBSCRIBED only then,
+so anything another node publishes afterwards reaches it. If the broker
+does not answer within ``BIND_WAIT`` seconds the subscriber is told anyway
+(the link is reconnecting, and every binding is made again when it is up).
+"""
+from twisted.internet import defer
+from twisted.logger import Logger
+
+from wampchat.router.matching import MATCH_PREFIX, MATCH_WILDCARD
+
+MAX_KEY_BYTES = 255  # an AMQP routing key is a short string
+BIND_WAIT = 5.0  # seconds a new subscription waits for its binding before it is confirmed anyway
+LEGACY_KEY = "#"  # what a node's queue was bound with before bindings followed subscriptions
+
+
+def binding_key(uri, match):
+    """The AMQP binding key that covers a WAMP (uri, match) subscription, or None when AMQP cannot carry it."""
+    if uri.startswith("wamp."):
+        return None  # the router's own meta events never cross the broker
+    if match == MATCH_PREFIX:
+        head = uri.split(".")[:-1]  # the last component may be partial
+        key = ".".join(head + ["#"]) if head else "#"
+    elif match == MATCH_WILDCARD:
+        key = ".".join(part or "*" for part in uri.split("."))
+    else:
+        key = uri
+    if len(key.encode("utf-8")) > MAX_KEY_BYTES:
+        return None  # no routing key can be this long, so nothing could arrive for it
+    return key
+
+
+class TopicBindings:
+    """Reference-counted binding keys of one queue on one exchange, kept in step with the subscriptions."""
+
+    log = Logger()
+
+    def __init__(self, reactor, queue, exchange):
+        self.reactor = reactor
+        self.queue = queue
+        self.exchange = exchange
+        self._refs = {}         # key -> how many subscriptions need it
+        self._on_broker = set()  # keys this process bound on the queue (it may outlive a connection)
+        self._channel = None
+        self._pending = {}      # key -> Deferreds of subscriptions waiting for its bind-ok
+
+    def __len__(self):
+        return len(self._refs)
+
+    def keys(self):
+        return set(self._refs)
+
+    # -- the broker's watcher interface ------------------------------------------------
+    def subscription_created(self, sub):
+        key = binding_key(sub.uri, sub.match)
+        if key is None:
+            return None
+        self._refs[key] = self._refs.get(key, 0) + 1
+        if self._refs[key] == 1 and self._usable():
+            self._bind(key)  # (again, if an unbind went out after the last bind: the broker keeps the order)
+        if key in self._pending:
+            return self._waiter(key)
+        return None  # bound already; or the link is down, and setting it up again binds every key
+
+    def subscription_deleted(self, sub):
+        key = binding_key(sub.uri, sub.match)
+        if key is None or key not in self._refs:
+            return
+        self._refs[key] -= 1
+        if self._refs[key] == 0:
+            del self._refs[key]
+            if self._usable():
+                self._unbind(key)
+
+    # -- on every new connection -----------------------------------------------------------
+    async def setup(self, channel):
+        """Bind every key the subscriptions need, and unbind what an earlier connection left behind."""
+        self._channel = channel
+        for key in (self._on_broker | {LEGACY_KEY}) - set(self._refs):
+            await channel.queue_unbind(queue=self.queue, exchange=self.exchange, routing_key=key)
+            self._on_broker.discard(key)
+        for key in list(self._refs):
+            await channel.queue_bind(queue=self.queue, exchange=self.exchange, routing_key=key)
+            self._on_broker.add(key)
+
+    # -- while connected -------------------------------------------------------------------
+    def _usable(self):
+        channel = self._channel
+        return channel is not None and not channel.closed
+
+    def _bind(self, key):
+        waiting = self._pending[key] = []
+        d = self._channel.queue_bind(queue=self.queue, exchange=self.exchange, routing_key=key)
+        self._on_broker.add(key)
+        d.addErrback(self._failed, "bind", key)
+        d.addBoth(self._bound, key, waiting)
+
+    def _unbind(self, key):
+        d = self._channel.queue_unbind(queue=self.queue, exchange=self.exchange, routing_key=key)
+        d.addCallback(lambda _: self._on_broker.discard(key) if key not in self._refs else None)
+        d.addErrback(self._failed, "unbind", key)
+
+    def _failed(self, failure, what, key):
+        # The channel is gone (the link reconnects and binds every key again) or the broker refused.
+        self.log.warn("AMQP queue.{what} {key} on {queue} failed: {why}", what=what, key=key, queue=self.queue,
+                      why=failure.getErrorMessage())
+
+    def _bound(self, _, key, waiting):
+        if self._pending.get(key) is waiting:
+            del self._pending[key]
+        for d in waiting:
+            if not d.called:
+                d.callback(key)
+
+    def _waiter(self, key):
+        d = defer.Deferred()
+        self._pending[key].append(d)
+        timer = self.reactor.callLater(BIND_WAIT, self._gave_up, d, key)
+        d.addBoth(lambda result: (timer.cancel() if timer.active() else None, result)[1])
+        return d
+
+    def _gave_up(self, d, key):
+        if not d.called:
+            self.log.warn("no queue.bind-ok for {key} within {t} s; confirming the subscription anyway",
+                          key=key, t=BIND_WAIT)
+            d.callback(key)
