@@ -243,3 +243,73 @@ def test_a_field_longer_than_amqp_allows_is_refused_before_anything_is_written()
 
     with pytest.raises(ValueError):
         basic_publish_frames(1, "", "k" * 256, b"", {}, 4096)
+
+
+class _RecordingLink:
+    def __init__(self):
+        self.calls = []
+
+    def _confirmed(self, client, tag, multiple):
+        self.calls.append(("ack", tag, multiple))
+
+    def _nacked(self, client, tag, multiple):
+        self.calls.append(("nack", tag, multiple))
+
+    def _delivered(self, client, channel, msg):
+        self.calls.append(("deliver", msg.consumer_tag, msg.delivery_tag, msg.redelivered, msg.exchange,
+                           msg.routing_key, msg.content.properties, msg.content.body))
+
+
+@pytest.mark.parametrize("piece", [1, 7, 100, 100000])
+def test_confirms_and_deliveries_are_read_directly_whatever_the_tcp_pieces(piece):
+    """Frames split anywhere give the same confirms and deliveries; other frames still go to txamqp, in order."""
+    from twisted.internet.task import Clock
+    from twisted.internet.testing import StringTransport
+    from txamqp.connection import Body, Frame, Header, Method
+
+    from wampchat.amqp.link import _Client, _Delegate
+
+    link = _RecordingLink()
+    client = _Client(_Delegate(link), vhost="/", spec=AmqpLink(reactor, "amqp://u:p@h/", None, Metrics())._spec,
+                     heartbeat=0, clock=Clock())
+    client.link = link
+    client.makeConnection(StringTransport())
+    others = []
+    client.frame_received = lambda frame: others.append(frame.payload.method.name) and None
+    basic = client.spec.classes.byname["basic"]
+    body = bytes(range(256)) * 20  # 5120 bytes: two body frames at frame_max 4096
+    props = {"message-id": "svc-1", "headers": {"wampchat-node": "b", "n": 7}, "delivery-mode": 2}
+    frames = [Frame(1, Method(basic.methods.byname["ack"], 5, True)),
+              Frame(1, Method(basic.methods.byname["qos-ok"])),
+              Frame(1, Method(basic.methods.byname["deliver"], "ctag", 7, False, "wampchat", "app.ü")),
+              Frame(1, Header(basic, 0, len(body), **props))]
+    frames += [Frame(1, Body(body[i:i + 4088])) for i in range(0, len(body), 4088)]
+    frames += [Frame(1, Method(basic.methods.byname["nack"], 9, False, True)),
+               Frame(1, Method(basic.methods.byname["deliver"], "ctag", 8, True, "wampchat", "app.empty")),
+               Frame(1, Header(basic, 0, 0))]
+    data = b"".join(client._pack_frame(frame) for frame in frames)
+    for start in range(0, len(data), piece):
+        client.dataReceived(data[start:start + piece])
+    assert link.calls == [("ack", 5, True),
+                          ("deliver", "ctag", 7, False, "wampchat", "app.ü", props, body),
+                          ("nack", 9, False),
+                          ("deliver", "ctag", 8, True, "wampchat", "app.empty", {}, b"")]
+    assert others == ["qos-ok"]
+    assert client._unread == b""
+
+
+def test_a_frame_without_frame_end_breaks_the_connection():
+    from twisted.internet.task import Clock
+    from twisted.internet.testing import StringTransport
+
+    from wampchat.amqp.link import _Client, _Delegate
+    from wampchat.amqp.receiving import FrameEnd
+
+    link = _RecordingLink()
+    client = _Client(_Delegate(link), vhost="/", spec=AmqpLink(reactor, "amqp://u:p@h/", None, Metrics())._spec,
+                     heartbeat=0, clock=Clock())
+    client.link = link
+    client.makeConnection(StringTransport())
+    with pytest.raises(FrameEnd):
+        client.dataReceived(b"\x01\x00\x01\x00\x00\x00\x0c" + b"\x00\x3c\x00\x50" + b"\x00" * 8 + b"\x00" + b"\x00")
+    assert link.calls == []

@@ -21,6 +21,7 @@ from txamqp.protocol import AMQClient
 
 from wampchat.amqp.frames import CompleteFrames, basic_publish_frames
 from wampchat.amqp.outbox import Outbox, OutgoingMessage
+from wampchat.amqp.receiving import DirectReceive
 from wampchat.amqp.url import AmqpUrl
 
 SPEC_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "spec", "amqp0-9-1.stripped.extended.xml")
@@ -99,8 +100,9 @@ class _Delegate(TwistedDelegate):
         self.link._consumer_cancelled(self.client, msg.consumer_tag)
 
 
-class _Client(CompleteFrames, AMQClient):
-    """txamqp's client, with body frames kept as bytes and channel errors reported to the link."""
+class _Client(DirectReceive, CompleteFrames, AMQClient):
+    """txamqp's client: confirms and deliveries read directly, body frames kept as bytes, channel errors
+    reported to the link."""
 
     link = None
     proxy = None
