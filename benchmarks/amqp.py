@@ -52,12 +52,20 @@ def poll_metric(node, name, target, timeout, interval=0.01):
     raise BenchError(f"{name} reached {value}, not {target}, within {timeout:.0f}s")
 
 
-def measure_mirror(node, processes, s):
-    """A WAMP publisher bursts ``s.amqp_publications`` to an ``app.`` topic: publications/s confirmed by the broker."""
+def measure_mirror(node, processes, s, subscribed=False):
+    """A WAMP publisher bursts ``s.amqp_publications`` to an ``app.`` topic: publications/s confirmed by the broker.
+
+    ``subscribed``: a WAMP session on the node subscribes to the topic too, so
+    the node's queue is bound to it and each publication also comes back
+    from the broker (to be recognised as the node's own and dropped).
+    """
     count = s.amqp_publications
     with Fleet(node.url, "json", s) as fleet:
         pub = fleet.spawn("publish", mode="burst", count=count, batch=s.batch)
-        fleet.wait("ready", [pub], s.connect_timeout * 2)
+        waiting = [pub]
+        if subscribed:
+            waiting.append(fleet.spawn("subscribe", sessions=1, expected=count, topic=TOPIC))
+        fleet.wait("ready", waiting, s.connect_timeout * 2)
         time.sleep(0.3)  # the join is over before the CPU clock starts
         before = routers.scrape(node, CONFIRM_METRICS)
         cpu0 = processes.cpu()
@@ -211,6 +219,7 @@ def bench_amqp(s, backends, notes):
             processes.add("node", lambda pid=node.pid: [pid])
             processes.add("rabbitmq", lambda pid=rabbit.server_pid(): [pid])
             steps = [("mirror", lambda: measure_mirror(node, processes, s)),
+                     ("mirror_subscribed", lambda: measure_mirror(node, processes, s, subscribed=True)),
                      ("raw", lambda: measure_raw(amqp_url, processes, s)),
                      ("inbound", lambda: measure_inbound(node, rabbit, processes, s)),
                      ("rpc", lambda: measure_rpc(node, rabbit, processes, s))]
@@ -240,6 +249,8 @@ def amqp_table(results, s):
     mirror, raw = results.get("mirror"), results.get("raw")
     rows = [("mirror", f"WAMP publish -> AMQP, confirmed (x{s.amqp_publications})", "confirmed_per_s",
              "cpu_us_per_message", "node"),
+            ("mirror_subscribed", "  the same, topic also subscribed on the node", "confirmed_per_s",
+             "cpu_us_per_message", "node"),
             ("raw", "raw txamqp publish, confirmed (same broker)", "confirmed_per_s", "cpu_us_per_message",
              "publisher"),
             ("inbound", f"AMQP publish (pika) -> WAMP subscriber (x{s.amqp_deliveries})", "delivered_per_s",
@@ -257,7 +268,12 @@ def amqp_table(results, s):
                      f"{cpu(m, 'rabbitmq', unit):>8}")
     if mirror and raw:
         lines.append(f"{'mirror / raw':52} {mirror['confirmed_per_s'] / raw['confirmed_per_s']:>10.2f}")
-    lines.append("(mirror: publications the broker confirmed per second, from the first WAMP publish; raw: the same "
-                 "messages from plain txamqp; CPU per message: the wampchat node (for raw: the txamqp publisher) and "
-                 "the broker)")
+    subscribed = results.get("mirror_subscribed")
+    if subscribed and raw:
+        lines.append(f"{'mirror (topic subscribed on the node) / raw':52} "
+                     f"{subscribed['confirmed_per_s'] / raw['confirmed_per_s']:>10.2f}")
+    lines.append("(mirror: publications the broker confirmed per second, from the first WAMP publish; subscribed: a "
+                 "WAMP session on the node listens to the topic, so the node's queue is bound to it and every "
+                 "publication comes back to the node; raw: the same messages from plain txamqp; CPU per message: the "
+                 "wampchat node (for raw: the txamqp publisher) and the broker)")
     return "\n".join(lines)

@@ -117,11 +117,12 @@ def test_scale_and_bridge_suites_give_every_figure(scale_amqp_results):
     assert scale["joined"] == scale["sessions"] == 200 and scale["failed"] == 0
     assert math.isfinite(scale["kb_per_session"]) and scale["joins_per_s"] > 0 and scale["cpu_us_per_join"] > 0
     amqp = data["results"]["amqp"]
-    assert amqp["mirror"]["confirmed"] == amqp["mirror"]["published"] == 300 and amqp["mirror"]["dropped"] == 0
+    for row in ("mirror", "mirror_subscribed"):
+        assert amqp[row]["confirmed"] == amqp[row]["published"] == 300 and amqp[row]["dropped"] == 0, row
     assert amqp["raw"]["confirmed"] == 300
     assert amqp["inbound"]["received"] == amqp["inbound"]["published"] == 100
     assert amqp["rpc"]["calls"] == amqp["rpc"]["expected"] == 20
     assert 0 < amqp["rpc"]["p50_ms"] <= amqp["rpc"]["p99_ms"] < 10_000
-    for row in ("mirror", "raw", "inbound"):
+    for row in ("mirror", "mirror_subscribed", "raw", "inbound"):
         assert all(math.isfinite(v) and v > 0 for v in amqp[row]["cpu_us_per_message"].values()), row
-    assert "mirror / raw" in stdout and "idle sessions (raw WebSocket, json)" in stdout
+    assert "mirror / raw" in stdout and "mirror (topic subscribed on the node) / raw" in stdout and "idle sessions (raw WebSocket, json)" in stdout
