@@ -313,3 +313,20 @@ def test_a_frame_without_frame_end_breaks_the_connection():
     with pytest.raises(FrameEnd):
         client.dataReceived(b"\x01\x00\x01\x00\x00\x00\x0c" + b"\x00\x3c\x00\x50" + b"\x00" * 8 + b"\x00" + b"\x00")
     assert link.calls == []
+
+
+@pytest.mark.parametrize("properties", [
+    {},
+    {"content-type": "application/json", "delivery-mode": 2, "message-id": "nöde:1", "timestamp": 1700000000,
+     "user-id": "node", "app-id": "wampchat", "headers": {"wampchat-node": "a", "wampchat-publisher": "ünï"}},
+    {"headers": {"n": -5, "s": "x", "nested": {"k": "v"}, "raw": b"\x00"}, "priority": 3, "reply-to": "r"},
+    {"type": "t", "expiration": "1", "correlation-id": "ç", "content-encoding": "utf-8"},
+])
+def test_content_headers_read_directly_match_the_codec(properties):
+    from txamqp.connection import Header
+
+    from wampchat.amqp.frames import _encode_header, decode_basic_header
+
+    spec = AmqpLink(reactor, "amqp://u:p@h/", None, Metrics())._spec
+    payload = _encode_header(Header(spec.classes.byname["basic"], 0, 12345, **properties))
+    assert decode_basic_header(spec, payload) == (12345, properties)

@@ -209,7 +209,7 @@ BASIC_PROPERTIES = (("content_type", _SHORTSTR), ("content_encoding", _SHORTSTR)
                     ("delivery_mode", _OCTET), ("priority", _OCTET), ("correlation_id", _SHORTSTR),
                     ("reply_to", _SHORTSTR), ("expiration", _SHORTSTR), ("message_id", _SHORTSTR),
                     ("timestamp", _TIMESTAMP), ("type", _SHORTSTR), ("user_id", _SHORTSTR), ("app_id", _SHORTSTR),
-                    ("cluster_id", _SHORTSTR))
+                    ("reserved", _SHORTSTR))  # cluster-id in AMQP 0-9-1; the spec file calls it "reserved"
 _pack_frame_head = struct.Struct("!BHI").pack
 _pack_header_head = struct.Struct("!HHQH").pack
 
@@ -267,3 +267,54 @@ def basic_publish_frames(channel, exchange, routing_key, body, properties, frame
         piece = body[start:start + chunk]
         out += (_pack_frame_head(_BODY, channel, len(piece)), piece, FRAME_END)
     return b"".join(out)
+
+
+_WIRE_NAMES = tuple((name.replace("_", "-"), kind) for name, kind in BASIC_PROPERTIES)
+_unpack_header_head = struct.Struct("!HHQH").unpack_from
+
+
+def _read_table(data, pos):
+    """A field table at ``pos``: text values read directly, anything else by :class:`TableCodec`."""
+    (size,) = struct.unpack_from("!I", data, pos)
+    start, end, table = pos + 4, pos + 4 + size, {}
+    at = start
+    while at < end:
+        key_size = data[at]
+        key = data[at + 1:at + 1 + key_size].decode("utf-8")
+        at += 1 + key_size
+        if data[at:at + 1] != b"S":
+            c = TableCodec(BytesIO(data[pos:end]))
+            return c.decode_table(), end
+        (value_size,) = struct.unpack_from("!I", data, at + 1)
+        table[key] = data[at + 5:at + 5 + value_size].decode("utf-8")
+        at += 5 + value_size
+    return table, end
+
+
+def decode_basic_header(spec, data):
+    """``(body size, properties by their spec names)`` of a content header frame's payload.
+
+    The basic class with at most 15 properties (every message RabbitMQ
+    sends) is read directly; anything else by :func:`_decode_header`.
+    """
+    klass, _weight, size, flags = _unpack_header_head(data, 0)
+    if klass != _BASIC or flags & 1:
+        header = _decode_header(spec, data)
+        return header.size, header.properties
+    pos, properties = 14, {}
+    for bit, (name, kind) in enumerate(_WIRE_NAMES):
+        if not flags & (1 << (15 - bit)):
+            continue
+        if kind == _SHORTSTR:
+            length = data[pos]
+            properties[name] = data[pos + 1:pos + 1 + length].decode("utf-8")
+            pos += 1 + length
+        elif kind == _OCTET:
+            properties[name] = data[pos]
+            pos += 1
+        elif kind == _TIMESTAMP:
+            (properties[name],) = struct.unpack_from("!Q", data, pos)
+            pos += 8
+        else:
+            properties[name], pos = _read_table(data, pos)
+    return size, properties

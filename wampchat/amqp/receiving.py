@@ -14,7 +14,7 @@ order it came.
 import struct
 from types import SimpleNamespace
 
-from wampchat.amqp.frames import _decode_header
+from wampchat.amqp.frames import decode_basic_header
 
 _FRAME_HEAD = struct.Struct("!BHI")
 _METHOD_HEAD = struct.Struct("!HH")
@@ -96,8 +96,7 @@ class DirectReceive:
         incoming = self._incoming.get(channel) if self._incoming else None
         if incoming is not None:
             if kind == _HEADER:
-                header = _decode_header(self.spec, buf[start:start + size])
-                incoming.size, incoming.properties = header.size, header.properties
+                incoming.size, incoming.properties = decode_basic_header(self.spec, buf[start:start + size])
             elif kind == _BODY:
                 incoming.chunks.append(buf[start:start + size])
                 incoming.received += size
