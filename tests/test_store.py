@@ -5,7 +5,8 @@ import pytest
 import pytest_twisted
 from twisted.internet import defer
 
-from wampchat.chat.sends import GroupCommit, SendRequest, add_messages
+from wampchat.chat.group_commit import GroupCommit
+from wampchat.chat.sends import SendRequest, add_messages
 from wampchat.chat.store import ChatStore
 from wampchat.router.credentials import make_credentials, verify_password
 from wampchat.storage import Conflict, open_database, run_sync
@@ -279,3 +280,29 @@ async def test_losing_postgres_answers_unavailable_and_recovers_without_losing_m
     finally:
         await world.stop()
 
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_burst_of_arrivals_commits_in_few_transactions_and_each_user_comes_online_once(store):
+    """Presence writes that queue behind a commit share the next one; every user is announced once, in
+    the cluster's view, and leaving takes each offline again."""
+    from twisted.internet import reactor
+
+    from wampchat.chat.online import ClusterPresence
+
+    changes = []
+    presence = ClusterPresence(store.database, "node-1", reactor, changes.append, heartbeat=3600)
+    await presence.start()
+    try:
+        users = [f"guest_{n:03d}" for n in range(60)]
+        await defer.gatherResults([presence.arrived(user, "guest", user) for user in users])
+        assert presence._writes.items == 60 and presence._writes.batches < 30
+        assert sorted(c.user for c in changes if c.online) == users
+        online = await store.database.run(lambda tx: [r["username"] for r in tx.query(
+            "SELECT username FROM online WHERE node = ? ORDER BY username", ("node-1",))])
+        assert online == users
+        changes.clear()
+        await defer.gatherResults([presence.departed(user, "guest", user) for user in users])
+        assert sorted(c.user for c in changes if not c.online) == users
+    finally:
+        await presence.stop()

@@ -6,7 +6,8 @@ and writes one ``online`` row per user it hosts, when that user's first
 session arrives and removes it when the last one leaves. Whether a user came
 online or went offline *in the cluster* is decided in the same transaction,
 with that user locked, so exactly one node announces each change even when
-the user's sessions on two nodes end at the same moment.
+the user's sessions on two nodes end at the same moment. Changes that queue
+while one transaction commits are written together in the next (group commit).
 
 Each node beats (``nodes.heartbeat``, the database's clock) every
 ``heartbeat`` seconds. A node silent for ``timeout`` seconds is dead: the
@@ -20,6 +21,7 @@ import uuid
 from twisted.internet import defer, task
 from twisted.logger import Logger
 
+from wampchat.chat.group_commit import GroupCommit
 from wampchat.chat.model import name_key
 from wampchat.chat.store import remove_memberships, rooms_of
 from wampchat.storage import StoreError
@@ -81,6 +83,19 @@ def _came_online(tx, user, node, role, nick, arrived_ms):
         return None
     # rooms joined since the session arrived announced "join" already, which says as much
     return PresenceChange(user, nick, True, rooms_of(tx, user, joined_before=arrived_ms))
+
+
+def _record(tx, node, writes):
+    """Arrivals and departures of several users in one transaction; the change of each, in their order.
+
+    Users are taken in name order, as :func:`_clear_node` takes them, so two
+    nodes locking the same users cannot deadlock.
+    """
+    changes = [None] * len(writes)
+    for index in sorted(range(len(writes)), key=lambda i: writes[i][1]):
+        change_fn, user, role, nick, at_ms = writes[index]
+        changes[index] = change_fn(tx, user, node, role, nick, at_ms)
+    return changes
 
 
 def _went_offline(tx, user, node, role, nick, _arrived_ms=None):
@@ -162,6 +177,9 @@ class ClusterPresence:
         self.heartbeat = heartbeat
         self.timeout = timeout
         self._serial = KeyedSerializer()
+        # a reconnect storm (a node restarted, a network blip) is thousands of arrivals: one commit each
+        # would make every join wait behind all the fsyncs before it
+        self._writes = GroupCommit(lambda batch: self._db.run(_record, self.node_id, batch))
         self._hosted = {}     # user -> (role, nick): users with an online row written by this node
         self._loop = None
         self.nodes = []       # [(node id, ms since its last heartbeat)] as of the last beat
@@ -212,7 +230,7 @@ class ClusterPresence:
 
     async def _write(self, change_fn, user, role, nick, at_ms):
         try:
-            change = await self._db.run(change_fn, user, self.node_id, role, nick, at_ms)
+            change = await self._writes.submit((change_fn, user, role, nick, at_ms))
         except StoreError as e:
             self.log.warn("presence of {user} not recorded: {e}", user=user, e=e)
             return

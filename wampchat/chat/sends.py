@@ -15,10 +15,6 @@ membership and give the exact list of members the event may reach, and
 private room, and for public rooms with one query for every name of the
 whole batch.
 """
-from collections import deque
-
-from twisted.internet import defer
-
 from wampchat.chat.model import RoomClock, join_mentions, mentioned_names, message_dict
 from wampchat.chat.store import add_member, existing_users, with_reactions
 
@@ -169,48 +165,3 @@ def _add_to_room(tx, room_id, indexed, numbers, outcomes, names, known, mention_
         tx.executemany("INSERT INTO messages (id, room, username, nick, text, ts, client_msg_id, mentions) "
                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", inserted)
         tx.execute("UPDATE rooms SET last_ms = ?, last_seq = ? WHERE id = ?", (clock.last_ms, clock.last_seq, room_id))
-
-
-class GroupCommit:
-    """Runs ``commit(batch)`` for queued items, one batch at a time, answering each item in order.
-
-    ``commit`` returns a Deferred of one result per item. A failed batch
-    fails every item of it with the same error; the next batch is tried
-    anyway (the database may be back).
-    """
-
-    def __init__(self, commit, max_batch=500):
-        self._commit = commit
-        self._max_batch = max_batch
-        self._queue = deque()
-        self._busy = False
-        self.batches = 0
-        self.items = 0
-
-    def submit(self, item):
-        """Deferred of ``item``'s result, once its batch committed."""
-        d = defer.Deferred()
-        self._queue.append((item, d))
-        if not self._busy:
-            self._next()
-        return d
-
-    def _next(self):
-        if not self._queue:
-            self._busy = False
-            return
-        self._busy = True
-        batch = [self._queue.popleft() for _ in range(min(self._max_batch, len(self._queue)))]
-        self.batches += 1
-        self.items += len(batch)
-        d = defer.maybeDeferred(self._commit, [item for item, _ in batch])
-        d.addBoth(self._answer, batch)
-
-    def _answer(self, results, batch):
-        if isinstance(results, list):
-            for (_, d), result in zip(batch, results):
-                d.callback(result)
-        else:
-            for _, d in batch:
-                d.errback(results)
-        self._next()

@@ -24,7 +24,8 @@ from wampchat.chat import model
 from wampchat.chat.model import CONFLICT, FORBIDDEN, INVALID, LOBBY, NOT_FOUND, RATE_LIMITED, fail
 from wampchat.chat.presence import Presence, SendRateLimit, TypingTimers
 from wampchat.chat.search import parse_query
-from wampchat.chat.sends import TOO_MANY, GroupCommit, SendRate, SendRequest, add_messages
+from wampchat.chat.group_commit import GroupCommit
+from wampchat.chat.sends import TOO_MANY, SendRate, SendRequest, add_messages
 from wampchat.chat.store import ReactionRefused
 from wampchat.router.auth import validate_nick
 from wampchat.router.authorize import TRUSTED
