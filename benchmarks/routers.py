@@ -170,9 +170,10 @@ def start_wampchat(workdir, timeout=30, db=None, extra=(), name="wampchat"):
     source = os.environ.get("BENCH_WAMPCHAT_SOURCE")  # another checkout's wampchat (an earlier commit), same venv
     env = dict(os.environ, PYTHONPATH=source) if source else None
     # the load generators all connect from 127.0.0.x: the default cap of 100 connections per
-    # address, which protects a public server, would refuse them (an earlier checkout has
+    # address, which protects a public server, would refuse them (the first wave has
     # neither the cap nor the option)
-    unlimited = () if source else ("--max-connections-per-address", "0")
+    capped = not source or "max-connections-per-address" in (Path(source) / "wampchat" / "tap.py").read_text()
+    unlimited = ("--max-connections-per-address", "0") if capped else ()
     cmd = [str(twistd), "-n", "--pidfile=", f"--logfile={log_path}", "wampchat",
            "--listen", f"tcp:{port}:interface=127.0.0.1", "--db", db or str(Path(workdir) / f"{name}.sqlite"),
            *unlimited, *extra]
