@@ -330,3 +330,18 @@ def test_content_headers_read_directly_match_the_codec(properties):
     spec = AmqpLink(reactor, "amqp://u:p@h/", None, Metrics())._spec
     payload = _encode_header(Header(spec.classes.byname["basic"], 0, 12345, **properties))
     assert decode_basic_header(spec, payload) == (12345, properties)
+
+
+@pytest.mark.parametrize("method, tag, flag", [("ack", 1, False), ("ack", 2**40, True), ("reject", 7, False),
+                                               ("reject", 2**63, True)])
+def test_settle_frames_are_the_bytes_txamqp_would_write(method, tag, flag):
+    from txamqp.connection import Frame, Method
+
+    from wampchat.amqp.frames import basic_settle_frame
+    from wampchat.amqp.link import _Client, _Delegate
+
+    client = _Client(_Delegate(_RecordingLink()), vhost="/", spec=AmqpLink(reactor, "amqp://u:p@h/", None,
+                                                                           Metrics())._spec)
+    basic = client.spec.classes.byname["basic"]
+    expected = client._pack_frame(Frame(3, Method(basic.methods.byname[method], tag, flag)))
+    assert basic_settle_frame(3, tag, reject=method == "reject", flag=flag) == expected

@@ -318,3 +318,12 @@ def decode_basic_header(spec, data):
         else:
             properties[name], pos = _read_table(data, pos)
     return size, properties
+
+
+_ACK, _REJECT = 80, 90
+_pack_settle = struct.Struct("!BHIHHQBB").pack
+
+
+def basic_settle_frame(channel, delivery_tag, reject=False, flag=False):
+    """basic.ack (``flag``: multiple) or basic.reject (``flag``: requeue) as bytes: one per delivery taken in."""
+    return _pack_settle(_METHOD, channel, 13, _BASIC, _REJECT if reject else _ACK, delivery_tag, int(flag), 0xCE)

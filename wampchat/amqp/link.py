@@ -19,7 +19,7 @@ from txamqp import spec as txamqp_spec
 from txamqp.client import Closed, TwistedDelegate
 from txamqp.protocol import AMQClient
 
-from wampchat.amqp.frames import CompleteFrames, basic_publish_frames
+from wampchat.amqp.frames import CompleteFrames, basic_publish_frames, basic_settle_frame
 from wampchat.amqp.outbox import Outbox, OutgoingMessage
 from wampchat.amqp.receiving import DirectReceive
 from wampchat.amqp.url import AmqpUrl
@@ -63,11 +63,11 @@ class Delivery:
 
     def ack(self):
         """Tell the broker we are done with it (a no-op if its channel is gone: it will come again)."""
-        self._link._settle(self._channel, "basic_ack", delivery_tag=self._tag)
+        self._link._settle(self._channel, self._tag, reject=False)
 
     def reject(self):
         """Refuse it for good: the broker dead-letters it when the queue has a DLX, else drops it."""
-        self._link._settle(self._channel, "basic_reject", delivery_tag=self._tag, requeue=False)
+        self._link._settle(self._channel, self._tag, reject=True)
 
 
 class _Delegate(TwistedDelegate):
@@ -426,10 +426,6 @@ class AmqpLink(service.Service):
         if self.outbox.pending:
             self._flush_call = self.reactor.callLater(0, self._flush)
 
-    def _write_failed(self, failure):
-        # The channel closed under us; the message stays unconfirmed and is resent after reconnecting.
-        self.log.debug("AMQP publish not written: {why}", why=_reason_text(failure))
-
     def _confirmed(self, client, tag, multiple):
         if client is self._client:
             self.m_confirmed.inc(self.outbox.confirm(tag, multiple))
@@ -469,7 +465,10 @@ class AmqpLink(service.Service):
             self.log.failure("AMQP consumer failed on a message from {key}; rejecting it", key=msg.routing_key)
             delivery.reject()
 
-    def _settle(self, channel, method, **kwargs):
-        if channel is not self._channel or channel.closed:
+    def _settle(self, channel, tag, reject):
+        """basic.ack or basic.reject (not requeued), written directly: txamqp's method path costs more
+        than the message it settles."""
+        client = self._client
+        if channel is None or channel is not self._channel or channel.closed or client.transport is None:
             return  # the broker redelivers it on the next connection
-        getattr(channel, method)(**kwargs).addErrback(self._write_failed)
+        client.transport.write(basic_settle_frame(channel.id, tag, reject=reject))
