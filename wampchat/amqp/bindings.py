@@ -129,8 +129,13 @@ class TopicBindings:
         d = defer.Deferred()
         self._pending[key].append(d)
         timer = self.reactor.callLater(BIND_WAIT, self._gave_up, d, key)
-        d.addBoth(lambda result: (timer.cancel() if timer.active() else None, result)[1])
-        return d
+
+        def stop_timer(result):
+            if timer.active():
+                timer.cancel()
+            return result
+
+        return d.addBoth(stop_timer)
 
     def _gave_up(self, d, key):
         if not d.called:

@@ -200,9 +200,14 @@ class CompleteFrames:
 # as a Frame, and packs each with a codec over a BytesIO: most of the cost of
 # mirroring a publication. The bytes are simple enough to pack directly.
 
-FRAME_END = b"\xce"
-_METHOD, _HEADER, _BODY = 1, 2, 3
-_BASIC, _PUBLISH = 60, 40
+# the frame layout, shared with :mod:`wampchat.amqp.receiving`
+FRAME_HEAD = struct.Struct("!BHI")             # type, channel, payload size
+FRAME_END = 0xCE
+FRAME_METHOD, FRAME_HEADER, FRAME_BODY = 1, 2, 3
+CLASS_BASIC = 60
+_PUBLISH, _ACK, _REJECT = 40, 80, 90
+_CONTENT_HEADER_HEAD = struct.Struct("!HHQH")  # class, weight, body size, first property flags
+_END = bytes((FRAME_END,))
 _SHORTSTR, _OCTET, _TIMESTAMP, _TABLE = "shortstr", "octet", "timestamp", "table"
 # basic's properties in spec order (flag bit 15 first), by our names (``content_type`` for content-type)
 BASIC_PROPERTIES = (("content_type", _SHORTSTR), ("content_encoding", _SHORTSTR), ("headers", _TABLE),
@@ -210,8 +215,6 @@ BASIC_PROPERTIES = (("content_type", _SHORTSTR), ("content_encoding", _SHORTSTR)
                     ("reply_to", _SHORTSTR), ("expiration", _SHORTSTR), ("message_id", _SHORTSTR),
                     ("timestamp", _TIMESTAMP), ("type", _SHORTSTR), ("user_id", _SHORTSTR), ("app_id", _SHORTSTR),
                     ("reserved", _SHORTSTR))  # cluster-id in AMQP 0-9-1; the spec file calls it "reserved"
-_pack_frame_head = struct.Struct("!BHI").pack
-_pack_header_head = struct.Struct("!HHQH").pack
 
 
 def _shortstr(value):
@@ -252,25 +255,31 @@ def basic_publish_frames(channel, exchange, routing_key, body, properties, frame
     ``properties`` uses our names (``message_id``); ``frame_max`` is the
     negotiated frame size (a body longer than it is split, as AMQP says).
     """
-    method = struct.pack("!HHH", _BASIC, _PUBLISH, 0) + _shortstr(exchange) + _shortstr(routing_key) + b"\x00"
+    method = (struct.pack("!HHH", CLASS_BASIC, _PUBLISH, 0) + _shortstr(exchange) + _shortstr(routing_key)
+              + b"\x00")
     flags, props = 0, []
     for bit, (name, kind) in enumerate(BASIC_PROPERTIES):
         value = properties.get(name)
         if value is not None:
             flags |= 1 << (15 - bit)
             props.append(_property(kind, value))
-    header = _pack_header_head(_BASIC, 0, len(body), flags) + b"".join(props)
-    out = [_pack_frame_head(_METHOD, channel, len(method)), method, FRAME_END,
-           _pack_frame_head(_HEADER, channel, len(header)), header, FRAME_END]
+    header = _CONTENT_HEADER_HEAD.pack(CLASS_BASIC, 0, len(body), flags) + b"".join(props)
+    out = [FRAME_HEAD.pack(FRAME_METHOD, channel, len(method)), method, _END,
+           FRAME_HEAD.pack(FRAME_HEADER, channel, len(header)), header, _END]
     chunk = frame_max - 8
     for start in range(0, len(body), chunk):
         piece = body[start:start + chunk]
-        out += (_pack_frame_head(_BODY, channel, len(piece)), piece, FRAME_END)
+        out += (FRAME_HEAD.pack(FRAME_BODY, channel, len(piece)), piece, _END)
     return b"".join(out)
 
 
 _WIRE_NAMES = tuple((name.replace("_", "-"), kind) for name, kind in BASIC_PROPERTIES)
-_unpack_header_head = struct.Struct("!HHQH").unpack_from
+
+
+def read_shortstr(data, pos):
+    """The short string at ``pos`` and the position after it."""
+    size = data[pos]
+    return data[pos + 1:pos + 1 + size].decode("utf-8"), pos + 1 + size
 
 
 def _read_table(data, pos):
@@ -279,9 +288,7 @@ def _read_table(data, pos):
     start, end, table = pos + 4, pos + 4 + size, {}
     at = start
     while at < end:
-        key_size = data[at]
-        key = data[at + 1:at + 1 + key_size].decode("utf-8")
-        at += 1 + key_size
+        key, at = read_shortstr(data, at)
         if data[at:at + 1] != b"S":
             c = TableCodec(BytesIO(data[pos:end]))
             return c.decode_table(), end
@@ -297,8 +304,8 @@ def decode_basic_header(spec, data):
     The basic class with at most 15 properties (every message RabbitMQ
     sends) is read directly; anything else by :func:`_decode_header`.
     """
-    klass, _weight, size, flags = _unpack_header_head(data, 0)
-    if klass != _BASIC or flags & 1:
+    klass, _weight, size, flags = _CONTENT_HEADER_HEAD.unpack_from(data, 0)
+    if klass != CLASS_BASIC or flags & 1:
         header = _decode_header(spec, data)
         return header.size, header.properties
     pos, properties = 14, {}
@@ -306,9 +313,7 @@ def decode_basic_header(spec, data):
         if not flags & (1 << (15 - bit)):
             continue
         if kind == _SHORTSTR:
-            length = data[pos]
-            properties[name] = data[pos + 1:pos + 1 + length].decode("utf-8")
-            pos += 1 + length
+            properties[name], pos = read_shortstr(data, pos)
         elif kind == _OCTET:
             properties[name] = data[pos]
             pos += 1
@@ -320,10 +325,10 @@ def decode_basic_header(spec, data):
     return size, properties
 
 
-_ACK, _REJECT = 80, 90
 _pack_settle = struct.Struct("!BHIHHQBB").pack
 
 
 def basic_settle_frame(channel, delivery_tag, reject=False, flag=False):
     """basic.ack (``flag``: multiple) or basic.reject (``flag``: requeue) as bytes: one per delivery taken in."""
-    return _pack_settle(_METHOD, channel, 13, _BASIC, _REJECT if reject else _ACK, delivery_tag, int(flag), 0xCE)
+    return _pack_settle(FRAME_METHOD, channel, 13, CLASS_BASIC, _REJECT if reject else _ACK, delivery_tag,
+                        int(flag), FRAME_END)

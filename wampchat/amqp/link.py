@@ -71,7 +71,8 @@ class Delivery:
 
 
 class _Delegate(TwistedDelegate):
-    """Routes the broker's methods: confirms and deliveries go to the link."""
+    """The broker's methods that still go through txamqp (confirms and deliveries are read directly,
+    see :mod:`wampchat.amqp.receiving`)."""
 
     def __init__(self, link):
         super().__init__()
@@ -82,15 +83,6 @@ class _Delegate(TwistedDelegate):
         # and a deleted queue cancels our consumer (basic.cancel) instead of going quiet.
         ch.connection_start_ok(client_properties=CLIENT_PROPERTIES, mechanism=self.client.mechanism,
                                response=self.client.response, locale=self.client.locale)
-
-    def basic_ack(self, ch, msg):
-        self.link._confirmed(self.client, msg.delivery_tag, msg.multiple)
-
-    def basic_nack(self, ch, msg):
-        self.link._nacked(self.client, msg.delivery_tag, msg.multiple)
-
-    def basic_deliver(self, ch, msg):
-        self.link._delivered(self.client, ch, msg)
 
     def basic_return_(self, ch, msg):
         self.link.log.warn("the broker returned an unroutable message to {key}: {text}",

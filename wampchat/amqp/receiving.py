@@ -14,31 +14,24 @@ order it came.
 import struct
 from types import SimpleNamespace
 
-from wampchat.amqp.frames import decode_basic_header
+from wampchat.amqp.frames import (CLASS_BASIC, FRAME_BODY, FRAME_END, FRAME_HEAD, FRAME_HEADER, FRAME_METHOD,
+                                   decode_basic_header, read_shortstr)
 
-_FRAME_HEAD = struct.Struct("!BHI")
 _METHOD_HEAD = struct.Struct("!HH")
 _TAG_AND_BITS = struct.Struct("!QB")
-_METHOD, _HEADER, _BODY = 1, 2, 3
-_BASIC_DELIVER, _BASIC_ACK, _BASIC_NACK = (60, 60), (60, 80), (60, 120)
-FRAME_END = 0xCE
+_BASIC_DELIVER, _BASIC_ACK, _BASIC_NACK = (CLASS_BASIC, 60), (CLASS_BASIC, 80), (CLASS_BASIC, 120)
 
 
 class FrameEnd(ValueError):
     """A frame that does not end with frame-end: the stream is broken and the connection must go."""
 
 
-def _shortstr(data, pos):
-    size = data[pos]
-    return data[pos + 1:pos + 1 + size].decode("utf-8"), pos + 1 + size
-
-
 def _deliver_args(data, pos):
     """basic.deliver's consumer-tag, delivery-tag, redelivered, exchange and routing-key."""
-    consumer_tag, pos = _shortstr(data, pos)
+    consumer_tag, pos = read_shortstr(data, pos)
     delivery_tag, bits = _TAG_AND_BITS.unpack_from(data, pos)
-    exchange, pos = _shortstr(data, pos + 9)
-    routing_key, _ = _shortstr(data, pos)
+    exchange, pos = read_shortstr(data, pos + 9)
+    routing_key, _ = read_shortstr(data, pos)
     return SimpleNamespace(consumer_tag=consumer_tag, delivery_tag=delivery_tag, redelivered=bool(bits & 1),
                            exchange=exchange, routing_key=routing_key, content=None)
 
@@ -69,7 +62,7 @@ class DirectReceive:
         pos, end_of_data = 0, len(buf)
         try:
             while end_of_data - pos >= 8 and not self.paused:
-                kind, channel, size = _FRAME_HEAD.unpack_from(buf, pos)
+                kind, channel, size = FRAME_HEAD.unpack_from(buf, pos)
                 start, end = pos + 7, pos + 7 + size
                 if end >= end_of_data:
                     if end_of_data - pos > self.MAX_LENGTH:  # as txamqp: more buffered than a frame may hold
@@ -95,9 +88,9 @@ class DirectReceive:
         """Handle a frame on the hot path and say True, or say False and leave it to txamqp."""
         incoming = self._incoming.get(channel) if self._incoming else None
         if incoming is not None:
-            if kind == _HEADER:
+            if kind == FRAME_HEADER:
                 incoming.size, incoming.properties = decode_basic_header(self.spec, buf[start:start + size])
-            elif kind == _BODY:
+            elif kind == FRAME_BODY:
                 incoming.chunks.append(buf[start:start + size])
                 incoming.received += size
             else:
@@ -108,7 +101,7 @@ class DirectReceive:
                 message.content = SimpleNamespace(properties=incoming.properties, body=b"".join(incoming.chunks))
                 self.link._delivered(self, self.channels.get(channel), message)
             return True
-        if kind != _METHOD or size < 4:
+        if kind != FRAME_METHOD or size < 4:
             return False
         method = _METHOD_HEAD.unpack_from(buf, start)
         if method == _BASIC_ACK:

@@ -173,10 +173,6 @@ class Broker:
     def remove_watcher(self, watcher):
         self._watchers.remove(watcher)
 
-    def subscriptions(self):
-        """Every (uri, match) subscription of the realm."""
-        return list(self._map)
-
     def _created(self, sub):
         pending = [d for d in (w.subscription_created(sub) for w in self._watchers) if d is not None]
         if pending:
