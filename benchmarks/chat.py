@@ -173,10 +173,10 @@ def measure_send(nodes, sender_node, processes, s):
     expected = per_sender * s.chat_senders
     with Fleet(sender_node.url, s.chat_serializer, s) as fleet:
         subs = spread_over(fleet, nodes, "chat_subscribe", s.chat_subscribers, s.workers, expected=expected,
-                           room=ROOM)
+                           room=ROOM, client=s.chat_client)
         fleet.wait("ready", subs, s.connect_timeout * 4)
         senders = fleet.spread("chat_send", s.chat_senders, min(s.chat_senders, s.workers), sends=per_sender,
-                               room=ROOM)
+                               room=ROOM, client=s.chat_client)
         fleet.wait("ready", senders, s.connect_timeout * 4)  # the warm-up messages are sent and delivered
         time.sleep(0.5)  # the connect storm and the warm-up are over before the CPU clock starts
         before = routers.scrape(sender_node, SEND_METRICS)
@@ -396,8 +396,8 @@ def chat_table(results, s):
         lines.append(f"{labels[key] + lost(m):46} {fmt(m['sends_per_s']):>9} {fmt(m['p50_ms'], 'ms'):>8} "
                      f"{fmt(m['p99_ms'], 'ms'):>8} {fmt(m['batch_mean'], '', 2):>6} {fmt(server, 'us'):>10} "
                      f"{fmt(per_send.get('postgres'), 'us'):>9} {fmt(m['events_per_s']):>10}")
-    lines.append("(latency: call to result; batch: sends per group commit; CPU per accepted send: server = the "
-                 "wampchat process, or Crossbar's router worker + the component process; db = the PostgreSQL server; (!): not every event reached the subscribers, see the notes)")
+    lines.append(f"(clients: {getattr(s, 'chat_client', 'autobahn')}; latency: call to result; batch: sends per group commit; CPU per "
+                 "accepted send: server = the wampchat process, or Crossbar's router worker + the component process; db = the PostgreSQL server; (!): not every event reached the subscribers, see the notes)")
     return "\n".join(lines)
 
 

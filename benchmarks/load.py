@@ -12,6 +12,7 @@ Messages a worker puts on the queue: ``("ready", id, info)`` once its
 sessions have joined, ``("done", id, result)`` once its load is finished (or
 its deadline passed), ``("error", id, text)`` if it cannot go on.
 """
+import json
 import time
 from array import array
 from urllib.parse import urlparse
@@ -107,11 +108,12 @@ class Worker:
         from twisted.internet import defer
 
         wave = self.spec.get("wave", 25)
+        join = connect_raw if self.spec.get("client") == "raw" else connect
 
         @defer.inlineCallbacks
         def waves():
             for first in range(0, count, wave):
-                batch = [connect(self.reactor, self.spec["url"], self.spec["serializer"], self.spec["connect_timeout"])
+                batch = [join(self.reactor, self.spec["url"], self.spec["serializer"], self.spec["connect_timeout"])
                          for _ in range(min(wave, count - first))]
                 self.sessions.extend((yield defer.gatherResults(batch, consumeErrors=True)))
                 yield self.reactor_sleep(self.spec.get("pause", 0.02))
@@ -149,6 +151,9 @@ class Worker:
 
     def shutdown(self):
         for session in self.sessions:
+            if isinstance(session, RawWampSession):
+                session.close()
+                continue
             transport = session._transport
             if transport is not None and transport.isOpen():
                 transport.close()
@@ -404,17 +409,21 @@ def masked_frame(opcode, payload):
 
 
 class RawWampSession:
-    """One WAMP-over-WebSocket (JSON) session by hand: upgrade, HELLO, wait for WELCOME, then stay idle.
+    """One WAMP-over-WebSocket (JSON) session by hand: upgrade, HELLO, WELCOME, then calls and events.
 
-    Autobahn's client costs tens of KB and a good deal of CPU per session;
-    20,000 of them would need more memory and cores than the router under
-    test. This protocol keeps only a small buffer, answers the router's
-    pings (wampchat pings idle peers every 30 s) and reports the join once.
+    Autobahn's client costs tens of KB and a good deal of CPU per session
+    and per message: 20,000 idle ones would need more memory and cores than
+    the router under test, and on two cores Autobahn clients counting events
+    take more CPU than the router sending them. This protocol keeps a small
+    buffer, answers the router's pings (wampchat pings idle peers every 30
+    s), reports the join once, and afterwards makes calls (``call``) and
+    takes events (``subscribe``) with as little work as it can: the bench
+    measures the router, not its client.
     """
 
-    def __init__(self, host, port, on_joined, on_failed):
-        self.request = (f"GET /ws HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                        f"Sec-WebSocket-Key: {WS_KEY}\r\nSec-WebSocket-Version: 13\r\n"
+    def __init__(self, host, port, on_joined, on_failed, path="/ws"):
+        self.request = (f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+                        f"Connection: Upgrade\r\nSec-WebSocket-Key: {WS_KEY}\r\nSec-WebSocket-Version: 13\r\n"
                         "Sec-WebSocket-Protocol: wamp.2.json\r\n\r\n").encode("ascii")
         self.on_joined = on_joined
         self.on_failed = on_failed
@@ -422,14 +431,44 @@ class RawWampSession:
         self.upgraded = False
         self.joined = False
         self.transport = None
+        self.requests = 0
+        self.pending = None   # request id -> (Deferred, event handler or None), made on the first request
+        self.handlers = None  # subscription id -> event handler
 
     def makeConnection(self, transport):
         """Twisted's IProtocol entry point (a plain object, so this module imports no reactor)."""
         self.transport = transport
         transport.write(self.request)
 
+    # -- requests (after the join) ---------------------------------------------------------------
+    def call(self, procedure, *args):
+        """Deferred of the call's first result argument; fails with the error URI."""
+        return self._request([48, None, {}, procedure, list(args)])
+
+    def subscribe(self, handler, topic):
+        """Deferred of the subscription id; ``handler(*args)`` then runs for every EVENT of it."""
+        return self._request([32, None, {}, topic], handler)
+
+    def _request(self, message, handler=None):
+        from twisted.internet import defer
+
+        self.requests += 1
+        message[1] = self.requests
+        d = defer.Deferred()
+        if self.pending is None:
+            self.pending, self.handlers = {}, {}
+        self.pending[self.requests] = (d, handler)
+        self.transport.write(masked_frame(1, json.dumps(message, separators=(",", ":")).encode()))
+        return d
+
+    def close(self):
+        if self.transport is not None and self.transport.connected:
+            self.transport.write(masked_frame(8, b"\x03\xe8"))
+            self.transport.loseConnection()
+
+    # -- frames ----------------------------------------------------------------------------------
     def dataReceived(self, data):
-        buffer = self.buffer + data
+        buffer = self.buffer + data if self.buffer else data
         if not self.upgraded:
             end = buffer.find(b"\r\n\r\n")
             if end < 0:
@@ -442,28 +481,50 @@ class RawWampSession:
             self.upgraded = True
             buffer = buffer[end + 4:]
             self.transport.write(masked_frame(1, RAW_HELLO))
-        while len(buffer) >= 2:  # one frame per pass; each pass consumes bytes, so it ends
-            opcode, size, start = buffer[0] & 0x0F, buffer[1] & 0x7F, 2
+        at, total = 0, len(buffer)
+        while total - at >= 2:  # one frame per pass; each pass consumes bytes, so it ends
+            opcode, size, start = buffer[at] & 0x0F, buffer[at + 1] & 0x7F, at + 2
             if size == 126:
-                size, start = int.from_bytes(buffer[2:4], "big"), 4
+                size, start = int.from_bytes(buffer[at + 2:at + 4], "big"), at + 4
             elif size == 127:
-                size, start = int.from_bytes(buffer[2:10], "big"), 10
-            if len(buffer) < start + size:
+                size, start = int.from_bytes(buffer[at + 2:at + 10], "big"), at + 10
+            if total < start + size:
                 break
-            payload, buffer = buffer[start:start + size], buffer[start + size:]
+            payload, at = buffer[start:start + size], start + size
             if opcode == 9:
                 self.transport.write(masked_frame(10, payload))
             elif opcode == 8:
                 self.fail(f"closed by the router: {payload[2:].decode('utf-8', 'replace')}")
                 return
-            elif not self.joined and opcode in (1, 2):
+            elif opcode in (1, 2) and not self.joined:
                 if payload.startswith(b"[2,"):
                     self.joined = True
                     self.on_joined(self)
                 else:
                     self.fail(f"not welcomed: {payload[:200].decode('utf-8', 'replace')}")
                     return
-        self.buffer = buffer
+            elif opcode in (1, 2) and self.pending is not None:
+                self.on_wamp(json.loads(payload))
+        self.buffer = buffer[at:] if at else buffer
+
+    def on_wamp(self, message):
+        kind = message[0]
+        if kind == 36:  # EVENT
+            handler = self.handlers.get(message[1])
+            if handler is not None:
+                handler(*(message[4] if len(message) > 4 else ()))
+        elif kind == 50:  # RESULT
+            d, _ = self.pending.pop(message[1])
+            d.callback(message[3][0] if len(message) > 3 and message[3] else None)
+        elif kind == 33:  # SUBSCRIBED
+            d, handler = self.pending.pop(message[1])
+            self.handlers[message[2]] = handler
+            d.callback(message[2])
+        elif kind == 8:  # ERROR
+            d, _ = self.pending.pop(message[2])
+            d.errback(RuntimeError(f"{message[4]}: {message[5] if len(message) > 5 else ''}"))
+        elif kind in (3, 6):  # ABORT, GOODBYE
+            self.fail(f"session ended by the router: {message[2]}")
 
     def fail(self, why):
         self.buffer = b""
@@ -475,9 +536,38 @@ class RawWampSession:
         if not self.joined:
             self.on_failed(f"connection lost before WELCOME: {reason.getErrorMessage()}")
         self.joined = False  # a later loss is not a failed join
+        pending, self.pending = self.pending or {}, None
+        for d, _ in pending.values():
+            d.errback(RuntimeError(f"connection lost: {reason.getErrorMessage()}"))
 
     def connectionMade(self):
         pass
+
+
+def connect_raw(reactor, url, serializer, timeout):
+    """Join one :class:`RawWampSession` to ``url`` (JSON only); Deferred of the joined session."""
+    from twisted.internet import defer, endpoints, protocol
+
+    if serializer != "json":
+        raise ValueError("the raw client speaks JSON only")
+    parsed = urlparse(url)
+    joined = defer.Deferred()
+
+    def on_joined(session):
+        if not joined.called:
+            joined.callback(session)
+
+    def on_failed(why):
+        if not joined.called:
+            joined.errback(RuntimeError(why))
+
+    session = RawWampSession(parsed.hostname, parsed.port, on_joined, on_failed, parsed.path or "/")
+    factory = protocol.Factory()
+    factory.buildProtocol = lambda addr: session
+    endpoint = endpoints.TCP4ClientEndpoint(reactor, parsed.hostname, parsed.port, timeout=timeout)
+    endpoint.connect(factory).addErrback(lambda f: on_failed(f.getErrorMessage()))
+    joined.addTimeout(timeout, reactor)
+    return joined
 
 
 class ScaleJoiner(Worker):

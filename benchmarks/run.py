@@ -230,6 +230,9 @@ def parse_args(argv):
     p.add_argument("--no-chat-crossbar", dest="chat_crossbar", action="store_false",
                    help="leave out the chat service as a component on Crossbar.io from the chat suite")
     p.add_argument("--chat-senders", type=int, default=10, help="concurrent chat.message.send callers [10]")
+    p.add_argument("--chat-client", choices=("raw", "autobahn"), default="raw",
+                   help="the chat senders' and subscribers' WAMP client: a minimal JSON client (raw), so the "
+                        "load generator does not take the cores the router needs, or Autobahn [raw]")
     p.add_argument("--chat-subscribers", type=int, help="guests subscribed to the room [100; quick: 20]")
     p.add_argument("--chat-sends", type=int, help="chat messages sent in total per run [3000; quick: 200]")
     p.add_argument("--cluster-subscribers", type=int, help="app. fan-out subscribers, split over the nodes "

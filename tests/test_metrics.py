@@ -205,3 +205,16 @@ async def test_the_readme_table_lists_every_series(server):
     rows = dict(re.findall(r"^\| `([a-z_]+)` \| (counter|gauge|histogram) \|", table, flags=re.M))
     assert len(exposed) > 30 and "wampchat_amqp_connected" in exposed
     assert rows == exposed
+
+
+def test_histogram_buckets_are_inclusive_upper_bounds_and_cumulative():
+    """A value equal to a bound counts in that bucket; each ``le`` bucket holds everything at or below it."""
+    m = Metrics()
+    h = m.histogram("wampchat_y_seconds", "y", buckets=(0.1, 1.0))
+    for value in (0.05, 0.1, 0.5, 1.0, 7.0):
+        h.observe(value)
+    values = parse_metrics(m.render())
+    assert values['wampchat_y_seconds_bucket{le="0.1"}'] == 2
+    assert values['wampchat_y_seconds_bucket{le="1.0"}'] == 4
+    assert values['wampchat_y_seconds_bucket{le="+Inf"}'] == 5 == values["wampchat_y_seconds_count"]
+    assert values["wampchat_y_seconds_sum"] == pytest.approx(8.65)

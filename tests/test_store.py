@@ -168,6 +168,49 @@ def test_group_commit_answers_in_order_and_batches_what_waits():
 
 
 @pytest_twisted.inlineCallbacks
+def test_group_commit_starts_the_next_batch_before_answering_the_last():
+    """The database takes the waiting items before the reactor runs the answers of the batch just committed."""
+    commits = []
+
+    def commit(batch):
+        commits.append((list(batch), defer.Deferred()))
+        return commits[-1][1]
+
+    group = GroupCommit(commit)
+    first = group.submit("a")
+    waiting = [group.submit("b"), group.submit("c")]
+    seen_when_answered = []
+    first.addCallback(lambda result: seen_when_answered.append([batch for batch, _ in commits]) or result)
+    commits[0][1].callback(["ra"])
+    assert seen_when_answered == [[["a"], ["b", "c"]]]
+    commits[1][1].callback(["rb", "rc"])
+    assert (yield defer.gatherResults([first] + waiting)) == ["ra", "rb", "rc"]
+
+
+def test_group_commit_answers_in_order_when_commits_finish_at_once():
+    """A commit that fails at once (a database gone away) while the batch before it is being answered, and
+    an item submitted from an answer, are still answered in submission order."""
+    first = defer.Deferred()
+    outcomes = iter([first, defer.fail(RuntimeError("database away")), defer.succeed(["r3"])])
+    group = GroupCommit(lambda batch: next(outcomes))
+    order = []
+
+    def answered(result, n):
+        order.append((n, result if isinstance(result, str) else result.getErrorMessage()))
+
+    def first_answered(result):
+        answered(result, 0)
+        group.submit(3).addBoth(answered, 3)
+
+    items = [group.submit(n) for n in range(3)]  # [0] commits; [1, 2] wait for the next batch
+    items[0].addCallback(first_answered)
+    items[1].addErrback(answered, 1)
+    items[2].addErrback(answered, 2)
+    first.callback(["r0"])
+    assert order == [(0, "r0"), (1, "database away"), (2, "database away"), (3, "r3")]
+
+
+@pytest_twisted.inlineCallbacks
 def test_group_commit_fails_a_failed_batch_and_goes_on():
     """A batch whose commit fails fails each of its items; the next batch still runs."""
     outcomes = iter([defer.fail(RuntimeError("database away")), defer.succeed(["ok"])])

@@ -24,6 +24,8 @@ class GroupCommit:
         self._max_batch = max_batch
         self._queue = deque()
         self._busy = False
+        self._finished = deque()   # committed (or failed) batches whose items are still to be answered
+        self._answering = False
         self.batches = 0
         self.items = 0
 
@@ -44,13 +46,32 @@ class GroupCommit:
         self.batches += 1
         self.items += len(batch)
         d = defer.maybeDeferred(self._commit, [item for item, _ in batch])
-        d.addBoth(self._answer, batch)
+        d.addBoth(self._done, batch)
 
-    def _answer(self, results, batch):
-        if isinstance(results, list):
-            for (_, d), result in zip(batch, results):
-                d.callback(result)
-        else:
-            for _, d in batch:
-                d.errback(results)
-        self._next()
+    def _done(self, results, batch):
+        """A batch is over: start the next one, then answer this one's items.
+
+        The database works on the next batch while the reactor sends these
+        answers out (publishing, replying), instead of waiting for them. A
+        batch that finishes while earlier answers are still being given (a
+        commit that failed at once) waits its turn, so answers always come in
+        submission order.
+        """
+        self._finished.append((results, batch))
+        self._busy = False
+        if self._answering:
+            return
+        self._answering = True
+        try:
+            while self._finished:
+                if not self._busy:
+                    self._next()
+                results, batch = self._finished.popleft()
+                if isinstance(results, list):
+                    for (_, d), result in zip(batch, results):
+                        d.callback(result)
+                else:
+                    for _, d in batch:
+                        d.errback(results)
+        finally:
+            self._answering = False

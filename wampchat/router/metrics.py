@@ -11,14 +11,19 @@ series. The registry holds:
   and out) add to it with ``c.value += n`` and no call, no lock and no label
   lookup, which prometheus_client's own ``Counter.inc()`` would cost. A
   collector turns them into metric families only when /metrics is scraped.
-- histograms (:meth:`Metrics.histogram`), prometheus_client's own, without
-  labels: one ``observe()`` per finished call or sent chat message.
+- histograms (:meth:`Metrics.histogram`), without labels, plain too: one
+  ``observe()`` per finished call or sent chat message is a bisect and two
+  additions, where prometheus_client's ``Histogram`` takes a lock per
+  bucket and per sum (every observation is made on the reactor thread).
 - the process collector: memory, CPU seconds, open and maximum file
   descriptors, start time (``process_*``, read from /proc at scrape time).
 """
-from prometheus_client import CollectorRegistry, Histogram, ProcessCollector, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from bisect import bisect_left
+
+from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.exposition import choose_encoder
+from prometheus_client.utils import floatToGoString
 
 # Seconds, from in-process calls (well under a millisecond) to database-bound
 # work on a busy node; prometheus_client's defaults start at 5 ms.
@@ -40,12 +45,38 @@ class Counter:
         self.value += n
 
 
-class _NumbersCollector:
-    """Reads the plain counters and gauge functions into metric families at scrape time."""
+class Histogram:
+    """Observations counted in fixed buckets (upper bounds, inclusive), with their sum."""
 
-    def __init__(self, counters, gauges):
+    __slots__ = ("name", "help", "bounds", "counts", "sum")
+
+    def __init__(self, name, help, bounds):
+        self.name = name
+        self.help = help
+        self.bounds = tuple(float(b) for b in sorted(bounds))
+        self.counts = [0] * (len(self.bounds) + 1)  # the last one is +Inf
+        self.sum = 0.0
+
+    def observe(self, value):
+        self.counts[bisect_left(self.bounds, value)] += 1
+        self.sum += value
+
+    def family(self):
+        """The histogram as prometheus_client exposes one: cumulative ``le`` buckets, ``_sum``, ``_count``."""
+        buckets, total = [], 0
+        for bound, n in zip(self.bounds + (float("inf"),), self.counts):
+            total += n
+            buckets.append((floatToGoString(bound), total))
+        return HistogramMetricFamily(self.name, self.help, buckets=buckets, sum_value=self.sum)
+
+
+class _NumbersCollector:
+    """Reads the plain counters, gauge functions and histograms into metric families at scrape time."""
+
+    def __init__(self, counters, gauges, histograms):
         self._counters = counters
         self._gauges = gauges
+        self._histograms = histograms
 
     def collect(self):
         for c in list(self._counters.values()):
@@ -53,6 +84,8 @@ class _NumbersCollector:
             yield family(c.name, c.help, value=c.value)
         for name, (help, fn) in list(self._gauges.items()):
             yield GaugeMetricFamily(name, help, value=fn())
+        for h in list(self._histograms.values()):
+            yield h.family()
 
 
 class Metrics:
@@ -63,7 +96,7 @@ class Metrics:
         self._counters = {}
         self._gauges = {}
         self._histograms = {}
-        self.registry.register(_NumbersCollector(self._counters, self._gauges))
+        self.registry.register(_NumbersCollector(self._counters, self._gauges, self._histograms))
         ProcessCollector(registry=self.registry)
         self.sessions = self.counter("wampchat_sessions", "WAMP sessions currently joined", kind="gauge")
         self.messages_in = self.counter("wampchat_messages_in_total", "WAMP messages received from peers")
@@ -102,9 +135,9 @@ class Metrics:
         self._gauges[name] = (help, fn)
 
     def histogram(self, name, help, buckets=LATENCY_BUCKETS):
-        """Get or create a prometheus_client ``Histogram`` (no labels) on this registry; ``observe(seconds)``."""
+        """Get or create a :class:`Histogram` (no labels) on this registry; ``observe(seconds)``."""
         if name not in self._histograms:
-            self._histograms[name] = Histogram(name, help, buckets=buckets, registry=self.registry)
+            self._histograms[name] = Histogram(name, help, buckets)
         return self._histograms[name]
 
     def value(self, name):
