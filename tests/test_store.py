@@ -149,16 +149,21 @@ def test_everything_survives_reopening(db_url):
     assert creds.role == "admin" and verify_password("a long password", creds.password_hash)
 
 
-@pytest_twisted.inlineCallbacks
-def test_group_commit_answers_in_order_and_batches_what_waits():
-    """Items queued while a batch commits go together into the next one; each gets its own result, in order."""
+def pending_group_commit():
+    """A GroupCommit whose commits wait: the list of (batch, Deferred to fire with its results), and the group."""
     commits = []
 
     def commit(batch):
         commits.append((list(batch), defer.Deferred()))
         return commits[-1][1]
 
-    group = GroupCommit(commit)
+    return commits, GroupCommit(commit)
+
+
+@pytest_twisted.inlineCallbacks
+def test_group_commit_answers_in_order_and_batches_what_waits():
+    """Items queued while a batch commits go together into the next one; each gets its own result, in order."""
+    commits, group = pending_group_commit()
     results = [group.submit(n) for n in range(5)]
     assert [batch for batch, _ in commits] == [[0]]
     commits[0][1].callback(["r0"])
@@ -170,13 +175,7 @@ def test_group_commit_answers_in_order_and_batches_what_waits():
 @pytest_twisted.inlineCallbacks
 def test_group_commit_starts_the_next_batch_before_answering_the_last():
     """The database takes the waiting items before the reactor runs the answers of the batch just committed."""
-    commits = []
-
-    def commit(batch):
-        commits.append((list(batch), defer.Deferred()))
-        return commits[-1][1]
-
-    group = GroupCommit(commit)
+    commits, group = pending_group_commit()
     first = group.submit("a")
     waiting = [group.submit("b"), group.submit("c")]
     seen_when_answered = []
