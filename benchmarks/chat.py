@@ -396,7 +396,7 @@ def chat_table(results, s):
         lines.append(f"{labels[key] + lost(m):46} {fmt(m['sends_per_s']):>9} {fmt(m['p50_ms'], 'ms'):>8} "
                      f"{fmt(m['p99_ms'], 'ms'):>8} {fmt(m['batch_mean'], '', 2):>6} {fmt(server, 'us'):>10} "
                      f"{fmt(per_send.get('postgres'), 'us'):>9} {fmt(m['events_per_s']):>10}")
-    lines.append(f"(clients: {getattr(s, 'chat_client', 'autobahn')}; latency: call to result; batch: sends per group commit; CPU per "
+    lines.append(f"(clients: {s.chat_client}; latency: call to result; batch: sends per group commit; CPU per "
                  "accepted send: server = the wampchat process, or Crossbar's router worker + the component process; db = the PostgreSQL server; (!): not every event reached the subscribers, see the notes)")
     return "\n".join(lines)
 

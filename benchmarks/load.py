@@ -546,7 +546,7 @@ class RawWampSession:
 
 def connect_raw(reactor, url, serializer, timeout):
     """Join one :class:`RawWampSession` to ``url`` (JSON only); Deferred of the joined session."""
-    from twisted.internet import defer, endpoints, protocol
+    from twisted.internet import defer, endpoints
 
     if serializer != "json":
         raise ValueError("the raw client speaks JSON only")
@@ -562,12 +562,18 @@ def connect_raw(reactor, url, serializer, timeout):
             joined.errback(RuntimeError(why))
 
     session = RawWampSession(parsed.hostname, parsed.port, on_joined, on_failed, parsed.path or "/")
-    factory = protocol.Factory()
-    factory.buildProtocol = lambda addr: session
-    endpoint = endpoints.TCP4ClientEndpoint(reactor, parsed.hostname, parsed.port, timeout=timeout)
-    endpoint.connect(factory).addErrback(lambda f: on_failed(f.getErrorMessage()))
+    open_raw(endpoints.TCP4ClientEndpoint(reactor, parsed.hostname, parsed.port, timeout=timeout), session)
     joined.addTimeout(timeout, reactor)
     return joined
+
+
+def open_raw(endpoint, session):
+    """Connect ``session`` (a RawWampSession) through ``endpoint``; a failed connect goes to its ``on_failed``."""
+    from twisted.internet import protocol
+
+    factory = protocol.Factory()  # one per connection: connects complete out of order
+    factory.buildProtocol = lambda addr: session
+    endpoint.connect(factory).addErrback(lambda f: session.on_failed(f.getErrorMessage()))
 
 
 class ScaleJoiner(Worker):
@@ -585,7 +591,7 @@ class ScaleJoiner(Worker):
         super().start()
 
     def run(self):
-        from twisted.internet import endpoints, protocol
+        from twisted.internet import endpoints
 
         spec = self.spec
         parsed = urlparse(spec["url"])
@@ -593,7 +599,6 @@ class ScaleJoiner(Worker):
         self.endpoints = [endpoints.TCP4ClientEndpoint(self.reactor, self.host, self.port,
                                                        timeout=spec["connect_timeout"], bindAddress=(src, 0))
                           for src in spec["sources"]]
-        self.protocol_module = protocol
         self.wanted = spec["sessions"]
         self.started_count = self.joined = 0
         self.failures = []
@@ -609,10 +614,7 @@ class ScaleJoiner(Worker):
             return
         endpoint = self.endpoints[self.started_count % len(self.endpoints)]
         self.started_count += 1
-        session = RawWampSession(self.host, self.port, self.on_joined, self.on_failed)
-        factory = self.protocol_module.Factory()  # one per connection: connects complete out of order
-        factory.buildProtocol = lambda addr: session
-        endpoint.connect(factory).addErrback(lambda f: self.on_failed(f.getErrorMessage()))
+        open_raw(endpoint, RawWampSession(self.host, self.port, self.on_joined, self.on_failed))
 
     def on_joined(self, session):
         self.joined += 1
