@@ -96,13 +96,13 @@ def test_the_send_path_and_the_cluster_give_every_figure(chat_results):
 
 @pytest.fixture(scope="module")
 def scale_amqp_results(tmp_path_factory):
-    """The scale and amqp suites once, tiny: 200 raw idle sessions, a few hundred AMQP messages and calls."""
+    """The scale and amqp suites once, tiny: 200 raw idle sessions, a few hundred AMQP messages and 20 calls."""
     if not os.path.exists(RABBITMQ_SERVER):
         pytest.skip("the amqp benchmark needs rabbitmq-server: `make test` installs it (Debian package "
                     "rabbitmq-server)")
     out = tmp_path_factory.mktemp("bench-scale-amqp") / "results.json"
     return run_benchmark(out, "--quick", "--suites", "scale,amqp", "--only", "wampchat", "--scale-sessions", "200",
-                         "--amqp-publications", "300", "--amqp-deliveries", "100", "--amqp-calls", "20",
+                         "--amqp-publications", "300", "--amqp-deliveries", "300", "--amqp-calls", "20",
                          "--workers", "2", timeout=240)
 
 
@@ -120,9 +120,13 @@ def test_scale_and_bridge_suites_give_every_figure(scale_amqp_results):
     for row in ("mirror", "mirror_subscribed"):
         assert amqp[row]["confirmed"] == amqp[row]["published"] == 300 and amqp[row]["dropped"] == 0, row
     assert amqp["raw"]["confirmed"] == 300
-    assert amqp["inbound"]["received"] == amqp["inbound"]["published"] == 100
+    assert amqp["inbound"]["received"] == amqp["inbound"]["published"] == 300
     assert amqp["rpc"]["calls"] == amqp["rpc"]["expected"] == 20
     assert 0 < amqp["rpc"]["p50_ms"] <= amqp["rpc"]["p99_ms"] < 10_000
-    for row in ("mirror", "mirror_subscribed", "raw", "inbound"):
-        assert all(math.isfinite(v) and v > 0 for v in amqp[row]["cpu_us_per_message"].values()), row
+    # Where the kernel has no schedstat, CPU comes in 10 ms ticks: a process off the path (the node while raw
+    # txamqp publishes) or one that does little (the broker, ~20 us a message) may read 0 over a few hundred
+    # messages. The process that does the work reads more than 0.
+    for row, worker in (("mirror", "node"), ("mirror_subscribed", "node"), ("raw", "publisher"), ("inbound", "node")):
+        cpu = amqp[row]["cpu_us_per_message"]
+        assert all(math.isfinite(v) and v >= 0 for v in cpu.values()) and cpu[worker] > 0, (row, cpu)
     assert "mirror / raw" in stdout and "mirror (topic subscribed on the node) / raw" in stdout and "idle sessions (raw WebSocket, json)" in stdout
