@@ -32,6 +32,28 @@ class ComponentRealm:
         """No sessions are known when the component joins; it hears of later ones from the meta API."""
         return []
 
+    def service_routes(self, service, session_id):
+        """Outside a wampchat router, procedures and events go over the component's Autobahn session."""
+        return SessionRoutes(service)
+
+
+class SessionRoutes:
+    """The two operations ChatService routes through, as REGISTER and PUBLISH over a WAMP session."""
+
+    def __init__(self, session):
+        self._session = session
+
+    def register(self, uri, fn):
+        from autobahn.wamp.types import RegisterOptions
+
+        return self._session.register(fn, uri, options=RegisterOptions(details_arg="details"))
+
+    def publish(self, topic, args=None, kwargs=None, eligible_authid=None):
+        from autobahn.wamp.types import PublishOptions
+
+        options = PublishOptions(eligible_authid=eligible_authid) if eligible_authid is not None else None
+        self._session.publish(topic, *(args or ()), options=options, **(kwargs or {}))
+
 
 def serve_metrics(reactor, metrics, port):
     """GET /metrics on 127.0.0.1:port, the component's own registry."""

@@ -3,7 +3,10 @@ The chat service: ``chat.*`` procedures and topics, inside the router.
 
 It is an ordinary Autobahn ``ApplicationSession`` joined in-process (role
 ``trusted``), so every caller's identity comes from the router
-(``details.caller_authid``), never from the request. State lives in the
+(``details.caller_authid``), never from the request. Its procedures and
+events go through the realm's direct routes (function calls into the
+dealer and broker, :mod:`wampchat.router.direct`); the same code runs as a
+component outside the router given routes over its Autobahn session. State lives in the
 store (SQLite or a PostgreSQL shared by a cluster): the service keeps only
 what cannot go stale (rooms, which never change once created), this node's
 own sessions, typing timers and rate limits. An event is published only
@@ -15,7 +18,6 @@ from collections import OrderedDict
 
 from autobahn.twisted.wamp import ApplicationSession
 from autobahn.wamp.exception import ApplicationError
-from autobahn.wamp.types import PublishOptions, RegisterOptions
 from twisted.internet import defer
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
@@ -132,6 +134,7 @@ class ChatService(ApplicationSession):
         self.send_duration = realm.metrics.histogram(  # /metrics; observed in message_send
             "wampchat_chat_send_duration_seconds", "chat.message.send calls, from invocation to a successful result")
         self.ready = None
+        self.routes = None                 # where procedures register and events publish: set on joining
 
     # -- start-up ---------------------------------------------------------------
     async def load(self):
@@ -161,8 +164,10 @@ class ChatService(ApplicationSession):
             "chat.typing": self.typing_set,
             "chat.read": self.read_set,
         }
+        # calls and events go straight to the router's dealer and broker, not as WAMP messages
+        self.routes = self.router_realm.service_routes(self, details.session)
         for uri, fn in procedures.items():
-            await self.register(_guarded(fn), uri, options=RegisterOptions(details_arg="details"))
+            await self.routes.register(uri, _guarded(fn))
         await self.subscribe(self._session_joined, "wamp.session.on_join")
         await self.subscribe(self._session_left, "wamp.session.on_leave")
         for info in self.router_realm.sessions():
@@ -224,8 +229,7 @@ class ChatService(ApplicationSession):
         eligibility list also keeps events from a subscription that outlived
         its membership (after ``chat.room.leave`` or a guest's departure).
         """
-        options = PublishOptions(eligible_authid=audience) if audience is not None else None
-        self.publish(f"chat.room.{room_id}.{kind}", payload, options=options)
+        self.routes.publish(f"chat.room.{room_id}.{kind}", [payload], eligible_authid=audience)
 
     async def _publish_room(self, room, kind, payload):
         """Publish to a room, asking the store for a private room's current members."""
@@ -234,7 +238,7 @@ class ChatService(ApplicationSession):
 
     def _notify(self, username, payload):
         """``chat.user.<username>.notify``, to that user only (so it never reaches a shared exchange)."""
-        self.publish(f"chat.user.{username}.notify", payload, options=PublishOptions(eligible_authid=[username]))
+        self.routes.publish(f"chat.user.{username}.notify", [payload], eligible_authid=[username])
 
     def _user(self, user, nick, role):
         return {"user": user, "nick": nick, "role": role}
@@ -389,7 +393,7 @@ class ChatService(ApplicationSession):
         room = {"id": room_id, "title": title, "private": private, "owner": caller.user, "created": now}
         self.rooms.put(room)
         if not private:
-            self.publish("chat.rooms", {"event": "created", "room": room})
+            self.routes.publish("chat.rooms", [{"event": "created", "room": room}])
         return room
 
     async def room_list(self, details=None):

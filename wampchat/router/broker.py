@@ -195,13 +195,16 @@ class Broker:
     # -- publishing -----------------------------------------------------
     def publish(self, session, msg, disclose):
         """Deliver an authorized PUBLISH from ``session``; returns the publication id."""
-        info = session.info
-        pub_id = global_id()
         skip = session if msg.exclude_me is not False else None
-        audience = Audience.of(msg)
-        self._deliver(msg.topic, msg.args, msg.kwargs, pub_id, info if disclose else None, skip, audience)
+        return self.publish_from(session.info, msg.topic, msg.args, msg.kwargs, disclose, skip, Audience.of(msg))
+
+    def publish_from(self, info, topic, args, kwargs, disclose, skip=None, audience=None):
+        """Deliver an authorized publication by the session ``info`` (not to ``skip``) to ``audience``;
+        returns the publication id. In-process services publish here directly (:mod:`wampchat.router.direct`)."""
+        pub_id = global_id()
+        self._deliver(topic, args, kwargs, pub_id, info if disclose else None, skip, audience)
         if self._observers:
-            self._notify(Publication(msg.topic, msg.args, msg.kwargs, pub_id, info, disclose, None, audience))
+            self._notify(Publication(topic, args, kwargs, pub_id, info, disclose, None, audience))
         return pub_id
 
     def inject(self, topic, args=None, kwargs=None, origin="amqp", publisher_authid=None, audience=None):

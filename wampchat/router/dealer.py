@@ -11,7 +11,8 @@ from autobahn.wamp import message
 from autobahn.wamp.exception import ApplicationError
 
 from wampchat.router.authorize import TRUSTED
-from wampchat.router.matching import PatternMap
+from wampchat.router.direct import LocalProcedure, as_error, as_yield
+from wampchat.router.matching import MATCH_EXACT, PatternMap
 
 INVOKE_POLICIES = ("single", "roundrobin", "random", "first", "last")
 CANCEL_MODES = ("skip", "kill", "killnowait")
@@ -20,7 +21,7 @@ CANCEL_MODES = ("skip", "kill", "killnowait")
 class Registration:
     """One (uri, match) and its callee(s), invoked by ``invoke`` policy."""
 
-    __slots__ = ("id", "uri", "match", "invoke", "callees", "pattern_parts", "_next")
+    __slots__ = ("id", "uri", "match", "invoke", "callees", "pattern_parts", "local", "_next")
 
     def __init__(self, registration_id, uri, match, invoke):
         self.id = registration_id
@@ -29,6 +30,7 @@ class Registration:
         self.invoke = invoke
         self.callees = []
         self.pattern_parts = None
+        self.local = None  # a LocalProcedure: an in-process service's function, called without INVOCATION
         self._next = 0
 
     def pick(self):
@@ -47,9 +49,9 @@ class PendingCall:
     """A call between its CALL and its final RESULT or ERROR."""
 
     __slots__ = ("caller", "call_request", "callee", "invocation_request", "receive_progress",
-                 "timer", "canceled", "started")
+                 "timer", "canceled", "started", "local")
 
-    def __init__(self, caller, call_request, callee, invocation_request, receive_progress, started):
+    def __init__(self, caller, call_request, callee, invocation_request, receive_progress, started, local=False):
         self.caller = caller
         self.call_request = call_request
         self.callee = callee
@@ -58,6 +60,11 @@ class PendingCall:
         self.timer = None
         self.canceled = None
         self.started = started  # clock.seconds() at CALL, for wampchat_call_duration_seconds
+        self.local = local      # invoked as a function call (direct routes): never interrupted
+
+    def can_interrupt(self):
+        """May the callee be sent INTERRUPT? Only when it announced call_canceling."""
+        return not self.local and supports(self.callee, "callee", "call_canceling")
 
 
 def supports(session, role, feature):
@@ -108,6 +115,12 @@ class Dealer:
         session.registrations[reg.id] = reg
         return reg
 
+    def register_local(self, session, uri, fn):
+        """Register the in-process ``session``'s ``fn`` for exactly ``uri`` (see :mod:`wampchat.router.direct`)."""
+        reg = self.register(session, uri, MATCH_EXACT, "single")
+        reg.local = LocalProcedure(fn, reg.id, uri)
+        return reg
+
     def unregister(self, session, registration_id):
         reg = session.registrations.pop(registration_id, None)
         if reg is None:
@@ -141,13 +154,18 @@ class Dealer:
         callee = reg.pick()
         invocation_request = callee.request_ids.next()
         pending = PendingCall(caller, msg.request, callee, invocation_request, bool(msg.receive_progress),
-                              self._clock.seconds())
+                              self._clock.seconds(), reg.local is not None)
         caller.calls[msg.request] = pending
         callee.invocations[invocation_request] = pending
-        disclose = callee.info.authrole == TRUSTED or self._realm.authorizer.role_setting(
-            caller.info.authrole, "disclose", True)
         if msg.timeout:
             pending.timer = self._clock.callLater(msg.timeout / 1000.0, self._timed_out, pending)
+        if reg.local is not None:
+            reg.local.invoke(msg, caller.info).addCallbacks(self._local_result, self._local_failure,
+                                                            callbackArgs=(pending,),
+                                                            errbackArgs=(pending, msg.procedure))
+            return
+        disclose = callee.info.authrole == TRUSTED or self._realm.authorizer.role_setting(
+            caller.info.authrole, "disclose", True)
         callee.send(message.Invocation(
             invocation_request,
             reg.id,
@@ -177,20 +195,44 @@ class Dealer:
                 pending.caller.send(message.Result(pending.call_request, args=msg.args, kwargs=msg.kwargs,
                                                    progress=True))
             return
-        self._finish(pending)
-        if pending.canceled in (None, "kill"):  # after kill the caller still waits for this answer
-            self._answered(pending)
-            pending.caller.send(message.Result(pending.call_request, args=msg.args, kwargs=msg.kwargs))
+        self._yielded(pending, msg.args, msg.kwargs)
 
     def on_error(self, callee, msg):
         pending = callee.invocations.get(msg.request)
         if pending is None:
             return
+        self._errored(pending, msg.error, msg.args, msg.kwargs)
+
+    def _yielded(self, pending, args, kwargs):
+        self._finish(pending)
+        if pending.canceled in (None, "kill"):  # after kill the caller still waits for this answer
+            self._answered(pending)
+            pending.caller.send(message.Result(pending.call_request, args=args, kwargs=kwargs))
+
+    def _errored(self, pending, error, args, kwargs):
         self._finish(pending)
         if pending.canceled in (None, "kill"):
             self._answered(pending)
-            error = ApplicationError.CANCELED if pending.canceled == "kill" else msg.error
-            pending.caller.send_error(message.Call.MESSAGE_TYPE, pending.call_request, error, msg.args, msg.kwargs)
+            if pending.canceled == "kill":
+                error = ApplicationError.CANCELED
+            pending.caller.send_error(message.Call.MESSAGE_TYPE, pending.call_request, error, args, kwargs)
+
+    def _still_waiting(self, pending):
+        """Is this call still open on its callee (not timed out, canceled or left)?"""
+        return pending.callee.invocations.get(pending.invocation_request) is pending
+
+    def _local_result(self, result, pending):
+        if self._still_waiting(pending):
+            args, kwargs = as_yield(result)
+            self._yielded(pending, args, kwargs)
+
+    def _local_failure(self, failure, pending, procedure):
+        if not isinstance(failure.value, ApplicationError):
+            self._metrics.errors.value += 1
+            self._realm.log.failure("in-process procedure {uri} failed", failure, uri=procedure)
+        if self._still_waiting(pending):
+            error, args, kwargs = as_error(failure.value)
+            self._errored(pending, error, args, kwargs)
 
     def cancel(self, caller, msg):
         """CANCEL from the caller: skip, kill (default) or killnowait."""
@@ -198,8 +240,7 @@ class Dealer:
         if pending is None or pending.canceled is not None:
             return
         mode = msg.mode or "kill"
-        can_interrupt = supports(pending.callee, "callee", "call_canceling")
-        if not can_interrupt:  # a callee that did not announce call_canceling never gets INTERRUPT
+        if not pending.can_interrupt():  # a callee that did not announce call_canceling never gets INTERRUPT
             mode = "skip"
         pending.canceled = mode
         if mode != "skip":
@@ -215,7 +256,7 @@ class Dealer:
         self._finish(pending)
         pending.canceled = "timeout"
         self._answered(pending)
-        if supports(pending.callee, "callee", "call_canceling"):
+        if pending.can_interrupt():
             pending.callee.send(message.Interrupt(pending.invocation_request, mode="killnowait",
                                                   reason=ApplicationError.TIMEOUT))
         pending.caller.send_error(message.Call.MESSAGE_TYPE, pending.call_request, ApplicationError.TIMEOUT,
@@ -245,7 +286,7 @@ class Dealer:
                                           ApplicationError.CANCELED, ["the callee left before answering"])
         for pending in list(session.calls.values()):
             self._finish(pending)
-            if supports(pending.callee, "callee", "call_canceling"):
+            if pending.can_interrupt():
                 pending.callee.send(message.Interrupt(pending.invocation_request, mode="killnowait"))
 
     # -- calls made by in-process code (AMQP RPC) ------------------------

@@ -5,6 +5,7 @@ from twisted.logger import Logger
 from wampchat.router.authorize import Authorizer
 from wampchat.router.broker import Broker
 from wampchat.router.dealer import Dealer
+from wampchat.router.direct import DirectRoutes
 from wampchat.router.meta import SessionMeta
 
 
@@ -101,6 +102,10 @@ class Realm:
     # -- lookups --------------------------------------------------------
     def session(self, session_id):
         return self._sessions.get(session_id) or self._services.get(session_id)
+
+    def service_routes(self, service, session_id):
+        """The :class:`~wampchat.router.direct.DirectRoutes` of the in-process service joined as ``session_id``."""
+        return DirectRoutes(self, self._services[session_id])
 
     def session_info(self, session_id):
         session = self.session(session_id)

@@ -269,11 +269,11 @@ class RouterSession:
             self.realm = realm
             self.limits = UNLIMITED if info.authrole == TRUSTED else self._router.session_limits
             self._state = _JOINED
+            realm.attach(self)  # before WELCOME: an in-process service's onJoin runs inside that send
             self.send(message.Welcome(
                 info.id, ROUTER_ROLES, realm=realm.name, authid=info.authid, authrole=info.authrole,
                 authmethod=info.authmethod, authprovider=info.authprovider, authextra=info.authextra or None,
             ))
-            realm.attach(self)
 
         def hook_refused(failure):
             failure.trap(ApplicationError)
