@@ -9,7 +9,7 @@ the bytes on the message object).
 from autobahn.wamp import message
 from twisted.internet import defer
 
-from wampchat.router.ids import global_id
+from wampchat.router.ids import global_id, publication_id
 from wampchat.router.matching import MATCH_EXACT, PatternMap
 
 
@@ -201,7 +201,7 @@ class Broker:
     def publish_from(self, info, topic, args, kwargs, disclose, skip=None, audience=None):
         """Deliver an authorized publication by the session ``info`` (not to ``skip``) to ``audience``;
         returns the publication id. In-process services publish here directly (:mod:`wampchat.router.direct`)."""
-        pub_id = global_id()
+        pub_id = publication_id()
         self._deliver(topic, args, kwargs, pub_id, info if disclose else None, skip, audience)
         if self._observers:
             self._notify(Publication(topic, args, kwargs, pub_id, info, disclose, None, audience))
@@ -209,7 +209,7 @@ class Broker:
 
     def inject(self, topic, args=None, kwargs=None, origin="amqp", publisher_authid=None, audience=None):
         """Deliver a publication that arrived from outside the realm (AMQP, another node), to ``audience``."""
-        pub_id = global_id()
+        pub_id = publication_id()
         self._deliver(topic, args, kwargs, pub_id, None, None, audience, publisher_authid)
         if self._observers:
             self._notify(Publication(topic, args, kwargs, pub_id, None, False, origin))
@@ -219,7 +219,7 @@ class Broker:
         """Router-originated events (session meta), optionally only to an :class:`Audience`;
         not shown to observers."""
         if self._map:
-            self._deliver(topic, args, kwargs, global_id(), None, None, audience)
+            self._deliver(topic, args, kwargs, publication_id(), None, None, audience)
 
     def _notify(self, publication):
         for observer in self._observers:

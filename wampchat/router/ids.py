@@ -1,14 +1,23 @@
 """WAMP IDs: random global-scope IDs and sequential session-scope ones."""
+import os
 import random
 
 MAX_ID = 2**53
 
 _random = random.SystemRandom()
+_fast = random.Random(os.urandom(32))
 
 
 def global_id():
-    """A random ID in [1, 2**53], as the spec asks for session and publication IDs."""
-    return _random.randint(1, MAX_ID)
+    """A random ID in [1, 2**53], as the spec asks for session and subscription IDs (from the OS's generator:
+    nobody can work out another session's ID from the ones they see)."""
+    return _random.getrandbits(53) + 1
+
+
+def publication_id():
+    """A random publication ID in [1, 2**53]. One per event, so from a fast generator seeded by the OS:
+    a publication ID identifies an event, it grants nothing."""
+    return _fast.getrandbits(53) + 1
 
 
 class SequentialIds:
