@@ -6,11 +6,11 @@ It is an ordinary Autobahn ``ApplicationSession`` joined in-process (role
 (``details.caller_authid``), never from the request. Its procedures and
 events go through the realm's direct routes (function calls into the
 dealer and broker, :mod:`wampchat.router.direct`); the same code runs as a
-component outside the router given routes over its Autobahn session. State lives in the
-store (SQLite or a PostgreSQL shared by a cluster): the service keeps only
-what cannot go stale (rooms, which never change once created), this node's
-own sessions, typing timers and rate limits. An event is published only
-after the change it announces is committed.
+component outside the router given routes over its Autobahn session.
+State lives in the store (SQLite or a PostgreSQL shared by a cluster): the
+service keeps only what cannot go stale (rooms, which never change once
+created), this node's own sessions, typing timers and rate limits. An
+event is published only after the change it announces is committed.
 """
 import functools
 import inspect

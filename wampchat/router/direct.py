@@ -14,8 +14,6 @@ In-process procedures are never interrupted: a service's work (a commit,
 then its event) runs to its end, and a CANCEL or timeout answers the caller
 at once, as for a callee that did not announce ``call_canceling``.
 """
-import inspect
-
 from autobahn.wamp.exception import ApplicationError, TransportLost
 from autobahn.wamp.request import Registration as AutobahnRegistration
 from autobahn.wamp.types import CallDetails, CallResult
@@ -40,15 +38,7 @@ class LocalProcedure:
         kwargs = dict(msg.kwargs) if msg.kwargs else {}  # a caller's own "details" is replaced, as in Autobahn
         kwargs["details"] = CallDetails(self._registration, caller=caller.id, caller_authid=caller.authid,
                                         caller_authrole=caller.authrole, procedure=msg.procedure)
-        try:
-            result = self.fn(*(msg.args or ()), **kwargs)
-        except Exception:
-            return defer.fail()
-        if isinstance(result, defer.Deferred):
-            return result
-        if inspect.iscoroutine(result):
-            return defer.ensureDeferred(result)
-        return defer.succeed(result)
+        return defer.maybeDeferred(self.fn, *(msg.args or ()), **kwargs)  # a value, Deferred or coroutine
 
 
 def as_yield(result):
