@@ -10,6 +10,7 @@ both).
 """
 import os
 
+from autobahn.websocket.protocol import WebSocketProtocol
 import pytest
 import pytest_twisted
 from twisted.internet import defer
@@ -98,7 +99,15 @@ def clients():
 
     yield join
     for session in opened:
+        if not _can_send(session._transport):
+            continue  # closed, or closing already (the test closed it and did not wait)
         if session.is_attached():
             session.leave()
-        if session._transport is not None and session._transport.isOpen():
+        if _can_send(session._transport):
             session._transport.close()
+
+
+def _can_send(transport):
+    """Whether a client transport is open and not in its closing handshake (RawSocket has none)."""
+    return (transport is not None and transport.isOpen()
+            and getattr(transport, "state", WebSocketProtocol.STATE_OPEN) == WebSocketProtocol.STATE_OPEN)

@@ -50,8 +50,8 @@ def test_js_pubsub(server, serializer):
     """An acknowledged JS publication reaches the other JS subscriber with args, kwargs and publisher id, not itself."""
     result = yield scenario_result(server, serializer, "pubsub")
     assert result["publicationId"] > 0
-    assert result["events"] == [{"args": [1, "two"], "kwargs": {"three": 3},
-                                 "publisher": result["publisherSession"]}]
+    assert result["events"] == [{"args": [1, "two"], "kwargs": {"three": 3}, "publisher": result["publisherSession"]},
+                                {"args": ["mine too"], "kwargs": {}, "publisher": result["publisherSession"]}]
     assert result["ownEvents"] == [["mine too"]]  # exclude_me by default; exclude_me=false delivers
 
 

@@ -62,10 +62,11 @@ async function pubsub(a, b) {
   const events = [];
   const ownEvents = [];
   const bGot = signal();
+  const bGotBoth = signal();
   const aGot = signal();
   await b.session.subscribe("app.js.topic", (args, kwargs, details) => {
     events.push({ args, kwargs, publisher: details.publisher });
-    bGot.fire();
+    (events.length === 1 ? bGot : bGotBoth).fire();
   });
   await a.session.subscribe("app.js.topic", (args) => { ownEvents.push(args); aGot.fire(); });
   const pub = await a.session.publish("app.js.topic", [1, "two"], { three: 3 }, { acknowledge: true });
@@ -75,6 +76,7 @@ async function pubsub(a, b) {
   // publisher proves the first one did not.
   await a.session.publish("app.js.topic", ["mine too"], {}, { acknowledge: true, exclude_me: false });
   await aGot.promise;
+  await bGotBoth.promise;  // b hears both publications, in order
   return {
     publicationId: pub.id, events, publisherSession: a.session.id, ownEvents,
   };

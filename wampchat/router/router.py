@@ -5,6 +5,7 @@ from wampchat.router.credentials import CredentialsChain, StaticCredentials
 from wampchat.router.metrics import Metrics
 from wampchat.router.realm import Realm
 from wampchat.router.session import RouterSession
+from wampchat.router.turn_writes import TurnWrites
 
 
 class Router:
@@ -14,6 +15,7 @@ class Router:
         self.reactor = reactor
         self.config = config or RouterConfig()
         self.metrics = Metrics()
+        self.turn_writes = TurnWrites(reactor)
         self.session_limits = self.config.session_limits()
         self.health = {}
         self.credentials = CredentialsChain([StaticCredentials(self.config.users)])

@@ -22,7 +22,7 @@ from autobahn.twisted.websocket import WampWebSocketServerFactory, WampWebSocket
 from autobahn.wamp import message
 from autobahn.wamp.exception import InvalidUriError, ProtocolError, SerializationError, TransportLost
 from autobahn.websocket.protocol import TrafficStats, WebSocketProtocol
-from twisted.internet import protocol
+from twisted.internet import protocol, tcp
 from twisted.internet.interfaces import IPushProducer
 import txaio
 from zope.interface import implementer
@@ -36,6 +36,8 @@ _EVENT_TUPLES = {}  # one tuple per distinct list of events (every connection ha
 _HANDSHAKE_LEFTOVERS = ("http_request_data", "http_response_data", "http_status_line", "http_request_uri",
                         "http_request_params", "http_request_host", "_wskey")
 _NO_LIMIT = 1 << 62
+_RAWSOCKET_LENGTH = struct.Struct("!I")  # a RawSocket message's 4-byte length prefix
+_TCP = tcp.Server  # the transports whose writes a router gathers per turn (router/turn_writes.py)
 # Autobahn's message constructors check some field types with assert (e.g. PUBLISH args
 # that are not a list), so AssertionError means "invalid message" too.
 _UNPARSEABLE = (ProtocolError, InvalidUriError, SerializationError, ValueError, TypeError, KeyError,
@@ -242,6 +244,8 @@ class _RouterTransportMixin:
         if session is not None and hasattr(session, "protocol_violation"):
             session.protocol_violation(f"invalid WAMP message: {error}")
         else:
+            if self._turn_writes is not None:
+                self._turn_writes.flush_transport(self.transport)
             self.transport.loseConnection()
 
 
@@ -272,6 +276,7 @@ class RouterWebSocketProtocol(_RouterTransportMixin, WampWebSocketServerProtocol
     _abort_call = None
     _admission = None
     _awaiting_hello = None
+    _turn_writes = None  # the router's TurnWrites, set on the factory's protocol class
 
     def set_valid_events(self, valid_events=None):
         """Autobahn gives each connection a list of its events and a dict for their results; one
@@ -382,9 +387,20 @@ class RouterWebSocketProtocol(_RouterTransportMixin, WampWebSocketServerProtocol
         if not self._spend(len(frame)):
             return
         if self.state == _STATE_OPEN and not self.send_queue and self._perMessageCompress is None:
-            self.transport.write(frame)  # Autobahn's sendMessage/sendData cost more than the write itself
+            # Autobahn's sendMessage/sendData cost more than the write itself
+            transport = self.transport
+            if type(transport) is _TCP and self._turn_writes is not None:
+                self._turn_writes.write(transport, frame)
+            else:
+                transport.write(frame)
         else:
             self.sendMessage(*self._serializer.serialize(msg))
+
+    def sendData(self, data, sync=False, chopsize=None):
+        """Every other write (Autobahn's frames: close, pong, fragments) comes after the gathered ones."""
+        if self._turn_writes is not None:
+            self._turn_writes.flush_transport(self.transport)
+        super().sendData(data, sync, chopsize)
 
     def _closeConnection(self, abort=False):
         """End TCP without throwing away a close frame that is still in the write buffer.
@@ -395,6 +411,8 @@ class RouterWebSocketProtocol(_RouterTransportMixin, WampWebSocketServerProtocol
         abort would discard it unsent. So close gracefully, and abort only if
         the peer has not let the buffer drain after the close handshake timeout.
         """
+        if self._turn_writes is not None:
+            self._turn_writes.flush_transport(self.transport)
         if not abort:
             return super()._closeConnection(False)
         self.transport.loseConnection()
@@ -464,8 +482,8 @@ class RouterWebSocketFactory(WampWebSocketServerFactory):
     def __init__(self, router, serializers, max_message_size, outbound_buffer, url=None, guard=None):
         """``guard`` is the ConnectionGuard of the Site in front: the WebSocket protocol takes over the
         admission of the HTTP connection it upgrades (the Site admitted it; this factory admits nothing)."""
+        self.router = router  # before Autobahn's __init__, which sets the protocol options
         super().__init__(router.session_factory, serializers=serializers, url=url)
-        self.router = router
         self.outbound_buffer = outbound_buffer
         self.guard = guard
         self.traffic = TrafficStats()
@@ -488,6 +506,7 @@ class RouterWebSocketFactory(WampWebSocketServerFactory):
         options = {name: getattr(self, name) for name in base.CONFIG_ATTRS}
         # a function held as a class attribute would become a method: keep it a plain callable
         options = {k: staticmethod(v) if callable(v) else v for k, v in options.items()}
+        options["_turn_writes"] = getattr(getattr(self, "router", None), "turn_writes", None)
         self.protocol = type(base.__name__, (base,), options)
 
 
@@ -496,6 +515,7 @@ class RouterRawSocketProtocol(_RouterTransportMixin, WampRawSocketServerProtocol
 
     admission = None  # set by the factory
     _awaiting_hello = None
+    _turn_writes = None  # the router's TurnWrites, set by the factory
 
     def connectionMade(self):
         super().connectionMade()
@@ -532,7 +552,17 @@ class RouterRawSocketProtocol(_RouterTransportMixin, WampRawSocketServerProtocol
 
     def sendString(self, string):
         if self._spend(len(string) + 4):
-            super().sendString(string)
+            transport = self.transport
+            if type(transport) is _TCP and self._turn_writes is not None:
+                self._turn_writes.write(transport, _RAWSOCKET_LENGTH.pack(len(string)) + string)
+            else:
+                super().sendString(string)
+
+    def close(self):
+        """Close after the gathered frames (a GOODBYE or ABORT just sent) are on their way."""
+        if self._turn_writes is not None:
+            self._turn_writes.flush_transport(self.transport)
+        super().close()
 
 
 class RouterRawSocketFactory(WampRawSocketServerFactory):
@@ -555,4 +585,5 @@ class RouterRawSocketFactory(WampRawSocketServerFactory):
             return RefusedConnection(RAWSOCKET_TOO_MANY)
         proto = super().buildProtocol(addr)
         proto.admission = admission
+        proto._turn_writes = self.router.turn_writes
         return proto
