@@ -6,7 +6,7 @@ from twisted.internet import defer
 
 from chatkit import error_of, leave, payloads, world, make_world  # noqa: F401 (fixtures)
 from helpers import poll_until
-from wampchat.chat.sends import SendRequest, add_messages
+from wampchat.chat.sends import TOO_MANY, SendRate, SendRequest, add_messages
 
 INVALID = "wampchat.error.invalid_argument"
 NOT_FOUND = "wampchat.error.not_found"
@@ -161,6 +161,7 @@ def test_mentions_cost_one_query_per_batch_not_per_message(world):
 
         return database.run(counting)
 
+    yield run(1, False)  # ann's first message makes her a member (a statement of its own, once)
     one, one_with = yield run(1, True)
     _, one_without = yield run(1, False)
     many, many_with = yield run(20, True)
@@ -411,3 +412,35 @@ def test_join_shows_every_read_marker_for_seen_by(world):
     joined = yield ann.call("chat.room.join", "plans")
     assert joined["reads"] == {"bob": first["id"]}
     assert (yield error_of(eve.call("chat.room.join", "plans"))) == NOT_FOUND
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_batch_checks_memberships_and_rates_in_one_statement_each(world):
+    """A batch from many authors who are members already costs the same statements as one from a single
+    author: their memberships (and, with a rate, their recent sends) are read with one query each."""
+    yield people(world, "ann", "bob", "cid", "dan")
+    database = world.server.service.getServiceNamed("chat").store.database
+    authors = ["ann", "bob", "cid", "dan"]
+
+    def run(users, rate=None):
+        requests = [SendRequest("lobby", user, user, f"hi {i}", 5000 + i) for i, user in enumerate(users)]
+
+        def counting(tx):
+            return add_messages(tx, requests, rate), tx.executed
+
+        return database.run(counting)
+
+    first, _ = yield run(authors)
+    assert [o.joined for o in first] == [True, True, True, True]  # each first message adds its author once
+    again, _ = yield run(authors)
+    assert [o.joined for o in again] == [False] * 4
+    _, one_author = yield run(["ann"] * 8)
+    _, four_authors = yield run(authors * 2)
+    assert one_author == four_authors
+    plenty = SendRate(count=1000, window_ms=60_000)
+    _, one_rated = yield run(["ann"] * 8, plenty)
+    _, four_rated = yield run(authors * 2, plenty)
+    assert one_rated == one_author + 1 and four_rated == one_rated
+    # ann has 22 messages in the window now and bob 6: the one query counts each author's own
+    limited, _ = yield run(["ann", "bob", "ann", "bob"], SendRate(count=23, window_ms=60_000))
+    assert [o.refused for o in limited] == [None, None, TOO_MANY, None]

@@ -16,7 +16,7 @@ private room, and for public rooms with one query for every name of the
 whole batch.
 """
 from wampchat.chat.model import RoomClock, join_mentions, mentioned_names, message_dict
-from wampchat.chat.store import add_member, existing_users, with_reactions
+from wampchat.chat.store import NAMES_PER_QUERY, add_member, existing_users, members_among, with_reactions
 
 
 class SendRequest:
@@ -114,13 +114,13 @@ def add_messages(tx, requests, rate=None):
 
 def _limit_rate(tx, requests, by_room, outcomes, rate):
     """Refuse (and drop from ``by_room``) the sends past each user's rate, oldest first."""
-    sent = {}
-    for index in sorted(i for indexes in by_room.values() for i in indexes):
+    order = sorted(i for indexes in by_room.values() for i in indexes)
+    since = {}  # each author's window ends at their first send of the batch
+    for index in order:
+        since.setdefault(requests[index].user, requests[index].ts - rate.window_ms)
+    sent = _sent_since(tx, since)
+    for index in order:
         request = requests[index]
-        if request.user not in sent:
-            row = tx.one("SELECT COUNT(*) AS n FROM messages WHERE username = ? AND ts > ?",
-                         (request.user, request.ts - rate.window_ms))
-            sent[request.user] = row["n"]
         if sent[request.user] >= rate.count:
             outcomes[index] = SendOutcome(refused=TOO_MANY)
             by_room[request.room].remove(index)
@@ -128,6 +128,20 @@ def _limit_rate(tx, requests, by_room, outcomes, rate):
             sent[request.user] += 1
     for room_id in [r for r, indexes in by_room.items() if not indexes]:
         del by_room[room_id]
+
+
+def _sent_since(tx, since):
+    """{user: messages stored (by any node) after ``since[user]``}: one query for the batch's authors."""
+    users = sorted(since)
+    sent = dict.fromkeys(users, 0)
+    for start in range(0, len(users), NAMES_PER_QUERY):
+        chunk = users[start:start + NAMES_PER_QUERY]
+        rows = tx.query("WITH since (username, after) AS (VALUES " + ", ".join(["(?, ?)"] * len(chunk)) + ") "
+                        "SELECT since.username AS username, COUNT(*) AS n FROM since JOIN messages m "
+                        "ON m.username = since.username AND m.ts > since.after GROUP BY since.username",
+                        [value for user in chunk for value in (user, since[user])])
+        sent.update((r["username"], r["n"]) for r in rows)
+    return sent
 
 
 def _add_to_room(tx, room_id, indexed, numbers, outcomes, names, known, mention_rows):
@@ -141,7 +155,8 @@ def _add_to_room(tx, room_id, indexed, numbers, outcomes, names, known, mention_
     if row["private"]:
         members = {r["username"] for r in tx.query("SELECT username FROM members WHERE room = ?", (room_id,))}
     inserted = []
-    authors = set()  # whose membership this batch has made sure of already
+    # whose membership this batch need not add: members already (one query), then each new one once
+    authors = members_among(tx, room_id, {request.user for _, request in indexed}) if members is None else set()
     for index, request in indexed:
         if members is not None and request.user not in members:
             outcomes[index] = SendOutcome(refused=NOT_MEMBER)

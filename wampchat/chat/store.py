@@ -95,6 +95,18 @@ def add_member(tx, room_id, user, joined):
     return tx.rowcount == 1
 
 
+def members_among(tx, room_id, names):
+    """Which of ``names`` are members of ``room_id``: one query per :data:`NAMES_PER_QUERY` names."""
+    names = sorted(names)
+    found = set()
+    for start in range(0, len(names), NAMES_PER_QUERY):
+        chunk = names[start:start + NAMES_PER_QUERY]
+        rows = tx.query(f"SELECT username FROM members WHERE room = ? AND username IN ({', '.join('?' * len(chunk))})",
+                        [room_id, *chunk])
+        found.update(r["username"] for r in rows)
+    return found
+
+
 def _create_room(tx, room_id, title, private, owner, created, members):
     if not ensure_room(tx, room_id, title, private, owner, created):
         return False
