@@ -26,6 +26,7 @@ class Fleet:
         self.stop = self.ctx.Event()
         self.procs = {}
         self.specs = {}
+        self._later = []  # reports read while waiting for other workers, kept for the wait that wants them
         self.base = {"url": url, "serializer": serializer, "connect_timeout": settings.connect_timeout,
                      "run_timeout": settings.run_timeout,
                      "lifetime": settings.connect_timeout * 4 + settings.run_timeout + 60}
@@ -48,6 +49,10 @@ class Fleet:
     def wait(self, kind, ids, timeout):
         """Block until every worker in ``ids`` reported ``kind``; their payloads by id."""
         got = {}
+        wanted = set(ids)
+        for report in [r for r in self._later if r[0] == kind and r[1] in wanted]:
+            self._later.remove(report)
+            got[report[1]] = report[2]
         deadline = time.monotonic() + timeout
         while len(got) < len(ids):
             remaining = deadline - time.monotonic()
@@ -62,8 +67,10 @@ class Fleet:
                 continue
             if what == "error":
                 raise BenchError(f"worker {worker_id}: {payload}")
-            if what == kind:
+            if what == kind and worker_id in wanted:
                 got[worker_id] = payload
+            else:
+                self._later.append((what, worker_id, payload))  # e.g. a subscriber done before the publisher
         return got
 
     def __enter__(self):
