@@ -16,7 +16,7 @@ private room, and for public rooms with one query for every name of the
 whole batch.
 """
 from wampchat.chat.model import RoomClock, join_mentions, mentioned_names, message_dict
-from wampchat.chat.store import NAMES_PER_QUERY, add_member, existing_users, members_among, with_reactions
+from wampchat.chat.store import add_member, existing_users, in_chunks, members_among, with_reactions
 
 
 class SendRequest:
@@ -132,10 +132,8 @@ def _limit_rate(tx, requests, by_room, outcomes, rate):
 
 def _sent_since(tx, since):
     """{user: messages stored (by any node) after ``since[user]``}: one query for the batch's authors."""
-    users = sorted(since)
-    sent = dict.fromkeys(users, 0)
-    for start in range(0, len(users), NAMES_PER_QUERY):
-        chunk = users[start:start + NAMES_PER_QUERY]
+    sent = dict.fromkeys(since, 0)
+    for chunk, _ in in_chunks(since):
         rows = tx.query("WITH since (username, after) AS (VALUES " + ", ".join(["(?, ?)"] * len(chunk)) + ") "
                         "SELECT since.username AS username, COUNT(*) AS n FROM since JOIN messages m "
                         "ON m.username = since.username AND m.ts > since.after GROUP BY since.username",

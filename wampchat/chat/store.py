@@ -64,15 +64,21 @@ def existing_users(tx, names):
     One query for a whole send batch; only a batch naming more than
     :data:`NAMES_PER_QUERY` different people takes more.
     """
-    names = sorted(names)
     found = set()
-    for start in range(0, len(names), NAMES_PER_QUERY):
-        chunk = names[start:start + NAMES_PER_QUERY]
-        marks = ", ".join("?" * len(chunk))
+    for chunk, marks in in_chunks(names):
         rows = tx.query(f"SELECT username FROM users WHERE username IN ({marks}) "
                         f"UNION SELECT username FROM online WHERE username IN ({marks})", chunk + chunk)
         found.update(r["username"] for r in rows)
     return found
+
+
+def in_chunks(names):
+    """``names`` sorted, in chunks of at most :data:`NAMES_PER_QUERY`, each with the ``?, ?, ...`` of its
+    IN list: a batch's queries about many people stay within every engine's parameter limit."""
+    names = sorted(names)
+    for start in range(0, len(names), NAMES_PER_QUERY):
+        chunk = names[start:start + NAMES_PER_QUERY]
+        yield chunk, ", ".join("?" * len(chunk))
 
 
 def name_in_use(tx, key, guest):
@@ -97,12 +103,9 @@ def add_member(tx, room_id, user, joined):
 
 def members_among(tx, room_id, names):
     """Which of ``names`` are members of ``room_id``: one query per :data:`NAMES_PER_QUERY` names."""
-    names = sorted(names)
     found = set()
-    for start in range(0, len(names), NAMES_PER_QUERY):
-        chunk = names[start:start + NAMES_PER_QUERY]
-        rows = tx.query(f"SELECT username FROM members WHERE room = ? AND username IN ({', '.join('?' * len(chunk))})",
-                        [room_id, *chunk])
+    for chunk, marks in in_chunks(names):
+        rows = tx.query(f"SELECT username FROM members WHERE room = ? AND username IN ({marks})", [room_id, *chunk])
         found.update(r["username"] for r in rows)
     return found
 

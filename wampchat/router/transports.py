@@ -218,6 +218,20 @@ class _RouterTransportMixin:
 
     log = txaio.make_logger()  # Autobahn's protocols call log.trace(), which twisted's Logger lacks
     _budget = None
+    _turn_writes = None  # the router's TurnWrites (set by the factory)
+
+    def _gather(self, frame):
+        """Leave ``frame`` to the router's per-turn writes if this is a plain TCP connection; False if not."""
+        transport = self.transport
+        if type(transport) is _TCP and self._turn_writes is not None:
+            self._turn_writes.write(transport, frame)
+            return True
+        return False
+
+    def _flush_turn_writes(self):
+        """Send this connection's gathered frames now: another write or a close must come after them."""
+        if self._turn_writes is not None:
+            self._turn_writes.flush_transport(self.transport)
 
     def _start_budget(self):
         if self.factory.outbound_buffer and self.transport is not None:
@@ -244,8 +258,7 @@ class _RouterTransportMixin:
         if session is not None and hasattr(session, "protocol_violation"):
             session.protocol_violation(f"invalid WAMP message: {error}")
         else:
-            if self._turn_writes is not None:
-                self._turn_writes.flush_transport(self.transport)
+            self._flush_turn_writes()
             self.transport.loseConnection()
 
 
@@ -276,7 +289,6 @@ class RouterWebSocketProtocol(_RouterTransportMixin, WampWebSocketServerProtocol
     _abort_call = None
     _admission = None
     _awaiting_hello = None
-    _turn_writes = None  # the router's TurnWrites, set on the factory's protocol class
 
     def set_valid_events(self, valid_events=None):
         """Autobahn gives each connection a list of its events and a dict for their results; one
@@ -387,19 +399,14 @@ class RouterWebSocketProtocol(_RouterTransportMixin, WampWebSocketServerProtocol
         if not self._spend(len(frame)):
             return
         if self.state == _STATE_OPEN and not self.send_queue and self._perMessageCompress is None:
-            # Autobahn's sendMessage/sendData cost more than the write itself
-            transport = self.transport
-            if type(transport) is _TCP and self._turn_writes is not None:
-                self._turn_writes.write(transport, frame)
-            else:
-                transport.write(frame)
+            if not self._gather(frame):
+                self.transport.write(frame)  # Autobahn's sendMessage/sendData cost more than the write itself
         else:
             self.sendMessage(*self._serializer.serialize(msg))
 
     def sendData(self, data, sync=False, chopsize=None):
         """Every other write (Autobahn's frames: close, pong, fragments) comes after the gathered ones."""
-        if self._turn_writes is not None:
-            self._turn_writes.flush_transport(self.transport)
+        self._flush_turn_writes()
         super().sendData(data, sync, chopsize)
 
     def _closeConnection(self, abort=False):
@@ -411,8 +418,7 @@ class RouterWebSocketProtocol(_RouterTransportMixin, WampWebSocketServerProtocol
         abort would discard it unsent. So close gracefully, and abort only if
         the peer has not let the buffer drain after the close handshake timeout.
         """
-        if self._turn_writes is not None:
-            self._turn_writes.flush_transport(self.transport)
+        self._flush_turn_writes()
         if not abort:
             return super()._closeConnection(False)
         self.transport.loseConnection()
@@ -506,7 +512,7 @@ class RouterWebSocketFactory(WampWebSocketServerFactory):
         options = {name: getattr(self, name) for name in base.CONFIG_ATTRS}
         # a function held as a class attribute would become a method: keep it a plain callable
         options = {k: staticmethod(v) if callable(v) else v for k, v in options.items()}
-        options["_turn_writes"] = getattr(getattr(self, "router", None), "turn_writes", None)
+        options["_turn_writes"] = self.router.turn_writes
         self.protocol = type(base.__name__, (base,), options)
 
 
@@ -515,7 +521,6 @@ class RouterRawSocketProtocol(_RouterTransportMixin, WampRawSocketServerProtocol
 
     admission = None  # set by the factory
     _awaiting_hello = None
-    _turn_writes = None  # the router's TurnWrites, set by the factory
 
     def connectionMade(self):
         super().connectionMade()
@@ -552,16 +557,12 @@ class RouterRawSocketProtocol(_RouterTransportMixin, WampRawSocketServerProtocol
 
     def sendString(self, string):
         if self._spend(len(string) + 4):
-            transport = self.transport
-            if type(transport) is _TCP and self._turn_writes is not None:
-                self._turn_writes.write(transport, _RAWSOCKET_LENGTH.pack(len(string)) + string)
-            else:
+            if not self._gather(_RAWSOCKET_LENGTH.pack(len(string)) + string):
                 super().sendString(string)
 
     def close(self):
         """Close after the gathered frames (a GOODBYE or ABORT just sent) are on their way."""
-        if self._turn_writes is not None:
-            self._turn_writes.flush_transport(self.transport)
+        self._flush_turn_writes()
         super().close()
 
 
