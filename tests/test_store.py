@@ -5,11 +5,11 @@ import pytest
 import pytest_twisted
 from twisted.internet import defer
 
-from wampchat.chat.group_commit import GroupCommit
 from wampchat.chat.sends import SendRequest, add_messages
 from wampchat.chat.store import ChatStore
 from wampchat.router.credentials import make_credentials, verify_password
 from wampchat.storage import Conflict, open_database, run_sync
+from wampchat.storage.group_commit import GroupCommit
 from wampchat.storage.engines import engine_for
 
 
@@ -149,49 +149,86 @@ def test_everything_survives_reopening(db_url):
     assert creds.role == "admin" and verify_password("a long password", creds.password_hash)
 
 
-def pending_group_commit():
-    """A GroupCommit whose commits wait: the list of (batch, Deferred to fire with its results), and the group."""
-    commits = []
+class SteppedDatabase:
+    """The three things GroupCommit asks of a Database, with the database thread stepped by the test:
+    ``in_thread`` queues work, ``step()`` runs the next piece, answers wait in ``reactor_calls``."""
 
-    def commit(batch):
-        commits.append((list(batch), defer.Deferred()))
-        return commits[-1][1]
+    def __init__(self, outcomes):
+        self.outcomes = iter(outcomes)   # what each transaction returns, or an exception it raises
+        self.thread_work = []
+        self.reactor_calls = []
+        self.batches = []
 
-    return commits, GroupCommit(commit)
+    def in_thread(self, fn, *args):
+        self.thread_work.append((fn, args))
+
+    def call_from_thread(self, fn, *args):
+        self.reactor_calls.append((fn, args))
+
+    def transact(self, fn, *args):
+        return fn(None, *args)
+
+    def commit(self, tx, batch):
+        self.batches.append(list(batch))
+        outcome = next(self.outcomes)
+        if callable(outcome):                   # something the test does while this batch commits
+            outcome = outcome()
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def step(self):
+        fn, args = self.thread_work.pop(0)
+        fn(*args)
+
+    def run_reactor(self):
+        while self.reactor_calls:
+            fn, args = self.reactor_calls.pop(0)
+            fn(*args)
+
+
+def stepped_group(outcomes):
+    db = SteppedDatabase(outcomes)
+    return db, GroupCommit(db, db.commit)
 
 
 @pytest_twisted.inlineCallbacks
 def test_group_commit_answers_in_order_and_batches_what_waits():
     """Items queued while a batch commits go together into the next one; each gets its own result, in order."""
-    commits, group = pending_group_commit()
-    results = [group.submit(n) for n in range(5)]
-    assert [batch for batch, _ in commits] == [[0]]
-    commits[0][1].callback(["r0"])
-    assert [batch for batch, _ in commits] == [[0], [1, 2, 3, 4]]
-    commits[1][1].callback(["r1", "r2", "r3", "r4"])
+    db, group = stepped_group([["r0"], ["r1", "r2", "r3", "r4"]])
+    results = [group.submit(0)]
+    db.step()                                   # [0] commits; 1-4 arrive meanwhile
+    results += [group.submit(n) for n in range(1, 5)]
+    db.step()
+    assert db.batches == [[0], [1, 2, 3, 4]] and db.thread_work == []
+    db.run_reactor()
     assert (yield defer.gatherResults(results)) == ["r0", "r1", "r2", "r3", "r4"]
+    assert (group.batches, group.items) == (2, 5)
 
 
-@pytest_twisted.inlineCallbacks
-def test_group_commit_starts_the_next_batch_before_answering_the_last():
-    """The database takes the waiting items before the reactor runs the answers of the batch just committed."""
-    commits, group = pending_group_commit()
+def test_group_commit_takes_the_next_batch_on_the_database_thread_before_the_reactor_answers():
+    """The database thread queues the next batch itself when a commit is done: the reactor has not yet
+    answered the batch before (nor even run), and the next batch is already queued behind it."""
+    waiting = []
+
+    def submitted_while_committing():
+        waiting.extend([group.submit("b"), group.submit("c")])
+        return ["ra"]
+
+    db, group = stepped_group([submitted_while_committing, ["rb", "rc"]])
     first = group.submit("a")
-    waiting = [group.submit("b"), group.submit("c")]
-    seen_when_answered = []
-    first.addCallback(lambda result: seen_when_answered.append([batch for batch, _ in commits]) or result)
-    commits[0][1].callback(["ra"])
-    assert seen_when_answered == [[["a"], ["b", "c"]]]
-    commits[1][1].callback(["rb", "rc"])
-    assert (yield defer.gatherResults([first] + waiting)) == ["ra", "rb", "rc"]
+    db.step()
+    assert not first.called and len(db.reactor_calls) == 1 and len(db.thread_work) == 1
+    db.step()
+    assert db.batches == [["a"], ["b", "c"]] and not first.called and db.thread_work == []
+    db.run_reactor()
+    assert [d.result for d in [first] + waiting] == ["ra", "rb", "rc"]
 
 
-def test_group_commit_answers_in_order_when_commits_finish_at_once():
-    """A commit that fails at once (a database gone away) while the batch before it is being answered, and
-    an item submitted from an answer, are still answered in submission order."""
-    first = defer.Deferred()
-    outcomes = iter([first, defer.fail(RuntimeError("database away")), defer.succeed(["r3"])])
-    group = GroupCommit(lambda batch: next(outcomes))
+def test_group_commit_fails_a_failed_batch_in_order_and_goes_on():
+    """A batch whose commit fails fails each of its items, after the batch before was answered; the next
+    batch still runs; an item submitted from an answer is answered after them."""
+    db, group = stepped_group([["r0"], RuntimeError("database away"), ["r3"]])
     order = []
 
     def answered(result, n):
@@ -201,22 +238,40 @@ def test_group_commit_answers_in_order_when_commits_finish_at_once():
         answered(result, 0)
         group.submit(3).addBoth(answered, 3)
 
-    items = [group.submit(n) for n in range(3)]  # [0] commits; [1, 2] wait for the next batch
+    items = [group.submit(0)]
+    db.step()
+    items += [group.submit(1), group.submit(2)]
     items[0].addCallback(first_answered)
     items[1].addErrback(answered, 1)
     items[2].addErrback(answered, 2)
-    first.callback(["r0"])
-    assert order == [(0, "r0"), (1, "database away"), (2, "database away"), (3, "r3")]
+    db.step()
+    assert db.thread_work == []                 # nothing waits: the queue stopped draining
+    db.run_reactor()                            # answers 0 (which submits 3), then fails 1 and 2
+    assert order == [(0, "r0"), (1, "database away"), (2, "database away")]
+    db.step()
+    db.run_reactor()
+    assert order[-1] == (3, "r3") and db.batches == [[0], [1, 2], [3]]
 
 
 @pytest_twisted.inlineCallbacks
-def test_group_commit_fails_a_failed_batch_and_goes_on():
-    """A batch whose commit fails fails each of its items; the next batch still runs."""
-    outcomes = iter([defer.fail(RuntimeError("database away")), defer.succeed(["ok"])])
-    group = GroupCommit(lambda batch: next(outcomes))
-    with pytest.raises(RuntimeError):
-        yield group.submit("a")
-    assert (yield group.submit("b")) == "ok"
+def test_group_commit_on_a_real_database_commits_each_batch_and_reports_a_broken_one(store):
+    """On each engine: concurrent submits share transactions and are committed when answered; a batch
+    whose transaction raises fails its items, and later batches still commit."""
+    yield store.database.run(lambda tx: tx.execute("CREATE TABLE gc_items (n INTEGER PRIMARY KEY)"))
+
+    def insert(tx, batch):
+        for n in batch:
+            tx.execute("INSERT INTO gc_items (n) VALUES (?)", (n,))
+        return [n * 10 for n in batch]
+
+    group = store.database.group_commit(insert)
+    results = yield defer.gatherResults([group.submit(n) for n in range(40)])
+    assert results == [n * 10 for n in range(40)] and group.items == 40 and group.batches < 40
+    with pytest.raises(Conflict):
+        yield group.submit(1)                   # already stored: the batch's transaction raises
+    assert (yield group.submit(41)) == 410
+    stored = yield store.database.run(lambda tx: [r["n"] for r in tx.query("SELECT n FROM gc_items ORDER BY n")])
+    assert stored == list(range(40)) + [41]
 
 
 def test_concurrent_senders_on_separate_connections_never_let_a_reader_skip(db_url):

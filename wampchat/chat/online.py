@@ -21,7 +21,6 @@ import uuid
 from twisted.internet import defer, task
 from twisted.logger import Logger
 
-from wampchat.chat.group_commit import GroupCommit
 from wampchat.chat.model import name_key
 from wampchat.chat.store import remove_memberships, rooms_of
 from wampchat.storage import StoreError
@@ -85,7 +84,7 @@ def _came_online(tx, user, node, role, nick, arrived_ms):
     return PresenceChange(user, nick, True, rooms_of(tx, user, joined_before=arrived_ms))
 
 
-def _record(tx, node, writes):
+def _record(tx, writes, node):
     """Arrivals and departures of several users in one transaction; the change of each, in their order.
 
     Users are taken in name order, as :func:`_clear_node` takes them, so two
@@ -179,7 +178,7 @@ class ClusterPresence:
         self._serial = KeyedSerializer()
         # a reconnect storm (a node restarted, a network blip) is thousands of arrivals: one commit each
         # would make every join wait behind all the fsyncs before it
-        self._writes = GroupCommit(lambda batch: self._db.run(_record, self.node_id, batch))
+        self._writes = database.group_commit(_record, self.node_id)
         self._hosted = {}     # user -> (role, nick): users with an online row written by this node
         self._loop = None
         self.nodes = []       # [(node id, ms since its last heartbeat)] as of the last beat

@@ -26,7 +26,6 @@ from wampchat.chat import model
 from wampchat.chat.model import CONFLICT, FORBIDDEN, INVALID, LOBBY, NOT_FOUND, RATE_LIMITED, fail
 from wampchat.chat.presence import Presence, SendRateLimit, TypingTimers
 from wampchat.chat.search import parse_query
-from wampchat.chat.group_commit import GroupCommit
 from wampchat.chat.sends import TOO_MANY, SendRate, SendRequest, add_messages
 from wampchat.chat.store import ReactionRefused
 from wampchat.router.auth import validate_nick
@@ -125,12 +124,11 @@ class ChatService(ApplicationSession):
         items = realm.metrics.counter("wampchat_chat_send_items_total",
                                       "chat.message.send requests taken into those group commits")
 
-        def commit(batch):
+        def counted(size):
             batches.value += 1
-            items.value += len(batch)
-            return store.database.run(add_messages, batch, rate)
+            items.value += size
 
-        self.sends = GroupCommit(commit)
+        self.sends = store.database.group_commit(add_messages, rate, on_batch=counted)
         self.send_duration = realm.metrics.histogram(  # /metrics; observed in message_send
             "wampchat_chat_send_duration_seconds", "chat.message.send calls, from invocation to a successful result")
         self.ready = None

@@ -15,6 +15,7 @@ from twisted.python.threadpool import ThreadPool
 
 from wampchat.storage.engines import ConnectionList, engine_for
 from wampchat.storage.errors import Conflict, StartupError, StoreUnavailable
+from wampchat.storage.group_commit import GroupCommit
 
 
 class Transaction:
@@ -96,6 +97,23 @@ class Database:
     def run(self, fn, *args):
         """Deferred of ``fn(tx, *args)``, committed; fails with Conflict or StoreUnavailable as it may."""
         return deferToThreadPool(self._reactor, self._pool, self._transact, fn, args)
+
+    def group_commit(self, fn, *args, **options):
+        """A :class:`GroupCommit`: ``submit(item)`` runs ``fn(tx, [items...], *args)`` together with the
+        items submitted while the one before committed."""
+        return GroupCommit(self, fn, *args, **options)
+
+    def in_thread(self, fn, *args):
+        """Queue ``fn(*args)`` for a database thread, behind the transactions already queued."""
+        self._pool.callInThread(fn, *args)
+
+    def call_from_thread(self, fn, *args):
+        """From a database thread: ``fn(*args)`` on the reactor, in the order such calls were made."""
+        self._reactor.callFromThread(fn, *args)
+
+    def transact(self, fn, *args):
+        """On a database thread: ``fn(tx, *args)`` in one transaction, as :meth:`run` does."""
+        return self._transact(fn, args)
 
     # -- on a database thread -------------------------------------------------
     def _connection(self):
