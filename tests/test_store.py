@@ -403,3 +403,64 @@ async def test_a_burst_of_arrivals_commits_in_few_transactions_and_each_user_com
         assert sorted(c.user for c in changes if not c.online) == users
     finally:
         await presence.stop()
+
+
+def _texts(page):
+    return sorted(m["text"] for m in page["messages"])
+
+
+def _fts_is_intact(store):
+    """SQLite: FTS5's own check that the index matches the messages it indexes (raises if not)."""
+    if store.database.engine.name != "sqlite":
+        return defer.succeed(True)
+    return store.database.run(lambda tx: tx.execute(
+        "INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)") and True)
+
+
+@pytest_twisted.inlineCallbacks
+def test_search_finds_new_edited_and_not_deleted_messages_however_far_indexing_has_got(store):
+    """A message is found as soon as its send returned, with the text it has now: edits and deletes of
+    messages still waiting to be indexed (SQLite indexes in batches) and of indexed ones alike."""
+    from wampchat.chat.search import parse_query
+
+    yield store.create_room("r1", "R", False, "ann", 1)
+    first = (yield send(store, "r1", "ann", "apple one", 1000)).message
+    assert _texts((yield store.search("ann", parse_query("apple")))) == ["apple one"]   # indexed by the search
+    waiting = []
+    for n in range(3):
+        waiting.append((yield send(store, "r1", "ann", f"apple {n}", 1001 + n)).message)
+    yield store.edit_message("r1", first["id"], "banana one", 2000)                    # indexed: index updated
+    yield store.edit_message("r1", waiting[0]["id"], "banana zero", 2001)              # still waiting
+    yield store.delete_message("r1", waiting[1]["id"])
+    assert _texts((yield store.search("ann", parse_query("apple")))) == ["apple 2"]
+    assert _texts((yield store.search("ann", parse_query("banana")))) == ["banana one", "banana zero"]
+    yield store.edit_message("r1", waiting[2]["id"], "cherry", 2002)                   # indexed by now
+    assert _texts((yield store.search("ann", parse_query("apple")))) == []
+    assert _texts((yield store.search("ann", parse_query("cherry")))) == ["cherry"]
+    assert (yield _fts_is_intact(store))
+
+
+@pytest_twisted.inlineCallbacks
+def test_sends_index_their_messages_in_batches_of_index_batch(store):
+    """SQLite: a send transaction leaves its messages waiting, until the one that makes INDEX_BATCH of
+    them indexes all; PostgreSQL indexes each insert (nothing ever waits)."""
+    from wampchat.storage.engines import INDEX_BATCH
+
+    def waiting(tx):
+        if tx.engine.name != "sqlite":
+            return 0
+        return tx.one("SELECT COUNT(*) AS n FROM messages_unindexed")["n"]
+
+    yield store.create_room("r1", "R", False, "ann", 1)
+    yield store.database.run(lambda tx: tx.engine.index_messages(tx))
+    requests = [SendRequest("r1", "ann", "Ann", f"note {n}", 1000 + n) for n in range(INDEX_BATCH - 1)]
+    yield store.database.run(add_messages, requests)
+    sqlite = store.database.engine.name == "sqlite"
+    assert (yield store.database.run(waiting)) == (INDEX_BATCH - 1 if sqlite else 0)
+    yield send(store, "r1", "ann", "the last one", 5000)
+    assert (yield store.database.run(waiting)) == 0
+    if sqlite:
+        hits = yield store.database.run(lambda tx: tx.one(
+            "SELECT COUNT(*) AS n FROM messages_fts WHERE messages_fts MATCH 'note'")["n"])
+        assert hits == INDEX_BATCH - 1
+    assert (yield _fts_is_intact(store))

@@ -103,6 +103,7 @@ def add_messages(tx, requests, rate=None):
     for room_id in sorted(by_room):
         _add_to_room(tx, room_id, [(i, requests[i]) for i in by_room[room_id]], numbers, outcomes, names, known,
                      mention_rows)
+    tx.engine.stored_messages(tx, sum(1 for outcome in outcomes if outcome is not None and outcome.created))
     if mention_rows:
         tx.executemany("INSERT INTO mentions (message_id, username, room) VALUES (?, ?, ?)", mention_rows)
     for index, request in enumerate(requests):

@@ -367,6 +367,7 @@ def _search(tx, user, query, room_id, before, limit):
     ``user`` among the members), so no page ever holds a message to filter
     out afterwards, and ``more`` is true only when readable hits remain.
     """
+    tx.engine.index_messages(tx)   # SQLite indexes new messages in batches: take in those still waiting
     join, condition, parameter = tx.engine.text_search(query)
     where, params = [condition, "NOT m.deleted"], [parameter]
     if room_id is not None:

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from wampchat.storage.errors import StartupError
 
 POSTGRES_SCHEMES = ("postgresql", "postgres")
+INDEX_BATCH = 256   # SQLite: new messages indexed for search together, in one FTS5 segment
 
 
 def engine_for(db):
@@ -56,6 +57,8 @@ class SqliteEngine:
 
     def __init__(self, path):
         self.path = path
+        self._unindexed = 0   # messages this process stored and has not indexed (one writer: an estimate
+        #                       that only decides when to index; a search indexes whatever waits)
 
     def describe(self):
         return f"SQLite file {self.path}"
@@ -98,6 +101,20 @@ class SqliteEngine:
 
     def now_ms_sql(self):
         return "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)"
+
+    def stored_messages(self, tx, count):
+        """``count`` messages were stored in ``tx``: they wait in ``messages_unindexed`` until
+        :data:`INDEX_BATCH` do, then this transaction indexes them all (one FTS5 segment)."""
+        self._unindexed += count
+        if self._unindexed >= INDEX_BATCH:
+            self.index_messages(tx)
+
+    def index_messages(self, tx):
+        """Put every message still waiting into the full-text index (before a search, and in batches)."""
+        tx.execute("INSERT INTO messages_fts (rowid, text) "
+                   "SELECT m.seq, m.text FROM messages_unindexed u JOIN messages m ON m.seq = u.seq")
+        tx.execute("DELETE FROM messages_unindexed")
+        self._unindexed = 0
 
     def text_search(self, query):
         """(join, condition, parameter) keeping the messages ``m`` that match a parsed search query:
@@ -168,6 +185,12 @@ class PostgresEngine:
 
     def now_ms_sql(self):
         return "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)"
+
+    def stored_messages(self, tx, count):
+        """PostgreSQL keeps its GIN index in step with each insert itself."""
+
+    def index_messages(self, tx):
+        """Nothing waits to be indexed."""
 
     def text_search(self, query):
         """(join, condition, parameter) for a parsed search query: the very expression the GIN index is
