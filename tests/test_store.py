@@ -464,3 +464,25 @@ def test_sends_index_their_messages_in_batches_of_index_batch(store):
             "SELECT COUNT(*) AS n FROM messages_fts WHERE messages_fts MATCH 'note'")["n"])
         assert hits == INDEX_BATCH - 1
     assert (yield _fts_is_intact(store))
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_send_batch_on_a_connection_the_server_dropped_is_retried_once_on_a_new_one(store):
+    """PostgreSQL: the database thread's kept connection was closed by the server (a restart, an idle
+    timeout); the next send batch, its reads pipelined, fails before anything ran and is retried on a
+    fresh connection without the caller noticing. SQLite has no server to drop it."""
+    if store.database.engine.name != "postgresql":
+        pytest.skip("a server-side disconnect needs PostgreSQL (WAMPCHAT_TEST_DB=postgres runs it)")
+    yield store.create_room("r1", "R", False, "ann", 1)
+    pid = yield store.database.run(lambda tx: tx.one("SELECT pg_backend_pid() AS pid")["pid"])
+    killer = store.database.engine.connect()
+    try:
+        killer.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        killer.commit()
+    finally:
+        killer.close()
+    group = store.database.group_commit(add_messages)
+    outcome = yield group.submit(SendRequest("r1", "ann", "Ann", "after the drop", 2000))
+    assert outcome.created and outcome.message["text"] == "after the drop"
+    new_pid = yield store.database.run(lambda tx: tx.one("SELECT pg_backend_pid() AS pid")["pid"])
+    assert new_pid != pid and store.database.failures == 0

@@ -16,7 +16,7 @@ private room, and for public rooms with one query for every name of the
 whole batch.
 """
 from wampchat.chat.model import RoomClock, join_mentions, mentioned_names, message_dict
-from wampchat.chat.store import add_member, existing_users, in_chunks, members_among, with_reactions
+from wampchat.chat.store import add_member, existing_users_later, in_chunks, with_reactions
 
 
 class SendRequest:
@@ -68,44 +68,46 @@ class SendOutcome:
         self.refused = refused
 
 
-def _stored(tx, request):
-    row = tx.one("SELECT * FROM messages WHERE room = ? AND username = ? AND client_msg_id = ?",
-                 (request.room, request.user, request.client_msg_id))
-    return with_reactions(tx, [message_dict(row)])[0] if row is not None else None
-
-
 def add_messages(tx, requests, rate=None):
     """Store ``requests`` in this transaction; a list of SendOutcome in the same order.
 
     With a :class:`SendRate`, a user's messages of the last window (stored by
-    any node) count against it, and sends past it are refused.
+    any node) count against it, and sends past it are refused. Everything the
+    batch needs to read is asked for first and the writes follow, so on
+    PostgreSQL the reads share one network round trip and the writes another
+    (:meth:`~wampchat.storage.database.Transaction.pipeline`).
     """
     outcomes = [None] * len(requests)
-    by_room = {}
     first_of_key = {}
+    candidates = []   # the requests to store, unless stored already, refused or over the rate
     for index, request in enumerate(requests):
         if request.client_msg_id is not None:
             key = (request.room, request.user, request.client_msg_id)
             if key in first_of_key:
                 continue  # the same retry twice in one batch: answered with the first below
             first_of_key[key] = index
-            existing = _stored(tx, request)
+        candidates.append(index)
+    names = {i: mentioned_names(requests[i].text) for i in candidates}
+    with tx.pipeline():
+        reads = _BatchReads(tx, requests, candidates, names, rate)
+        by_room = {}
+        for index in candidates:
+            existing = reads.stored(index)
             if existing is not None:
                 outcomes[index] = SendOutcome(existing)
-                continue
-        by_room.setdefault(request.room, []).append(index)
-    if rate is not None:
-        _limit_rate(tx, requests, by_room, outcomes, rate)
-    numbers = iter(tx.engine.take_numbers(tx, sum(len(v) for v in by_room.values()))) if by_room else None
-    names = {i: mentioned_names(requests[i].text) for indexes in by_room.values() for i in indexes}
-    known = existing_users(tx, {name for found in names.values() for name in found})
-    mention_rows = []
-    for room_id in sorted(by_room):
-        _add_to_room(tx, room_id, [(i, requests[i]) for i in by_room[room_id]], numbers, outcomes, names, known,
-                     mention_rows)
-    tx.engine.stored_messages(tx, sum(1 for outcome in outcomes if outcome is not None and outcome.created))
-    if mention_rows:
-        tx.executemany("INSERT INTO mentions (message_id, username, room) VALUES (?, ?, ?)", mention_rows)
+            else:
+                by_room.setdefault(requests[index].room, []).append(index)
+        if rate is not None:
+            _limit_rate(requests, by_room, outcomes, rate, reads.sent())
+        numbers = iter(reads.numbers())
+        known = reads.known()
+        mention_rows = []
+        for room_id in sorted(by_room):
+            _add_to_room(tx, room_id, [(i, requests[i]) for i in by_room[room_id]], reads, numbers, outcomes, names,
+                         known, mention_rows)
+        tx.engine.stored_messages(tx, sum(1 for outcome in outcomes if outcome is not None and outcome.created))
+        if mention_rows:
+            tx.executemany("INSERT INTO mentions (message_id, username, room) VALUES (?, ?, ?)", mention_rows)
     for index, request in enumerate(requests):
         if outcomes[index] is None:
             first = outcomes[first_of_key[(request.room, request.user, request.client_msg_id)]]
@@ -113,14 +115,65 @@ def add_messages(tx, requests, rate=None):
     return outcomes
 
 
-def _limit_rate(tx, requests, by_room, outcomes, rate):
+class _BatchReads:
+    """Every query a send batch reads, sent at once (:meth:`Transaction.later`) and read when needed.
+
+    Each room touched is locked (its clock row) in id order, so batches on
+    different nodes cannot deadlock; a room's members are read whole for a
+    private room (the exact audience of its events) and otherwise only among
+    the batch's authors (who of them becomes a member with this message).
+    Numbers are taken for every candidate; those of refused sends are not
+    used, which only leaves gaps.
+    """
+
+    def __init__(self, tx, requests, candidates, names, rate):
+        self._requests = requests
+        self._tx = tx
+        self._stored = {i: tx.later("SELECT * FROM messages WHERE room = ? AND username = ? AND client_msg_id = ?",
+                                    (requests[i].room, requests[i].user, requests[i].client_msg_id))
+                        for i in candidates if requests[i].client_msg_id is not None}
+        self._sent = _sent_since_later(tx, requests, candidates, rate) if rate is not None else None
+        self._numbers = tx.engine.take_numbers(tx, len(candidates)) if candidates else lambda: ()
+        authors = {}
+        for i in candidates:
+            authors.setdefault(requests[i].room, set()).add(requests[i].user)
+        self._rooms = {}
+        self._members = {}
+        for room_id in sorted(authors):
+            self._rooms[room_id] = tx.later(f"SELECT private, last_ms, last_seq FROM rooms WHERE id = ?"
+                                            f"{tx.engine.for_update}", (room_id,))
+            self._members[room_id] = [
+                tx.later(f"SELECT username FROM members WHERE room = ? AND (username IN ({marks}) "
+                         "OR (SELECT private FROM rooms WHERE id = ?))", [room_id, *chunk, room_id])
+                for chunk, marks in in_chunks(authors[room_id])]
+        self._known = existing_users_later(tx, {name for found in names.values() for name in found})
+
+    def stored(self, index):
+        """The Message already stored for a retried ``client_msg_id``, or None."""
+        later = self._stored.get(index)
+        row = later.one() if later is not None else None
+        return with_reactions(self._tx, [message_dict(row)])[0] if row is not None else None
+
+    def sent(self):
+        return self._sent()
+
+    def numbers(self):
+        return self._numbers()
+
+    def known(self):
+        return self._known()
+
+    def room(self, room_id):
+        return self._rooms[room_id].one()
+
+    def members(self, room_id):
+        """A private room's members, or those of the batch's authors who are members of a public room."""
+        return {r["username"] for later in self._members[room_id] for r in later.rows()}
+
+
+def _limit_rate(requests, by_room, outcomes, rate, sent):
     """Refuse (and drop from ``by_room``) the sends past each user's rate, oldest first."""
-    order = sorted(i for indexes in by_room.values() for i in indexes)
-    since = {}  # each author's window ends at their first send of the batch
-    for index in order:
-        since.setdefault(requests[index].user, requests[index].ts - rate.window_ms)
-    sent = _sent_since(tx, since)
-    for index in order:
+    for index in sorted(i for indexes in by_room.values() for i in indexes):
         request = requests[index]
         if sent[request.user] >= rate.count:
             outcomes[index] = SendOutcome(refused=TOO_MANY)
@@ -131,31 +184,36 @@ def _limit_rate(tx, requests, by_room, outcomes, rate):
         del by_room[room_id]
 
 
-def _sent_since(tx, since):
-    """{user: messages stored (by any node) after ``since[user]``}: one query for the batch's authors."""
-    sent = dict.fromkeys(since, 0)
-    for chunk, _ in in_chunks(since):
-        rows = tx.query("WITH since (username, after) AS (VALUES " + ", ".join(["(?, ?)"] * len(chunk)) + ") "
+def _sent_since_later(tx, requests, candidates, rate):
+    """A function giving {user: messages stored (by any node) in the window before the user's first send
+    of the batch}: one query for all the batch's authors."""
+    since = {}
+    for index in sorted(candidates):
+        since.setdefault(requests[index].user, requests[index].ts - rate.window_ms)
+    queries = [tx.later("WITH since (username, after) AS (VALUES " + ", ".join(["(?, ?)"] * len(chunk)) + ") "
                         "SELECT since.username AS username, COUNT(*) AS n FROM since JOIN messages m "
                         "ON m.username = since.username AND m.ts > since.after GROUP BY since.username",
                         [value for user in chunk for value in (user, since[user])])
-        sent.update((r["username"], r["n"]) for r in rows)
+               for chunk, _ in in_chunks(since)]
+
+    def sent():
+        counts = dict.fromkeys(since, 0)
+        counts.update((r["username"], r["n"]) for later in queries for r in later.rows())
+        return counts
     return sent
 
 
-def _add_to_room(tx, room_id, indexed, numbers, outcomes, names, known, mention_rows):
-    row = tx.one(f"SELECT private, last_ms, last_seq FROM rooms WHERE id = ?{tx.engine.for_update}", (room_id,))
+def _add_to_room(tx, room_id, indexed, reads, numbers, outcomes, names, known, mention_rows):
+    row = reads.room(room_id)
     if row is None:
         for index, _ in indexed:
             outcomes[index] = SendOutcome(refused=NOT_MEMBER)
         return
     clock = RoomClock(row["last_ms"], row["last_seq"])
-    members = None
-    if row["private"]:
-        members = {r["username"] for r in tx.query("SELECT username FROM members WHERE room = ?", (room_id,))}
+    members = reads.members(room_id) if row["private"] else None
     inserted = []
-    # whose membership this batch need not add: members already (one query), then each new one once
-    authors = members_among(tx, room_id, {request.user for _, request in indexed}) if members is None else set()
+    # whose membership this batch need not add: members already, then each new one once
+    authors = reads.members(room_id) if members is None else set()
     for index, request in indexed:
         if members is not None and request.user not in members:
             outcomes[index] = SendOutcome(refused=NOT_MEMBER)

@@ -64,12 +64,15 @@ def existing_users(tx, names):
     One query for a whole send batch; only a batch naming more than
     :data:`NAMES_PER_QUERY` different people takes more.
     """
-    found = set()
-    for chunk, marks in in_chunks(names):
-        rows = tx.query(f"SELECT username FROM users WHERE username IN ({marks}) "
+    return existing_users_later(tx, names)()
+
+
+def existing_users_later(tx, names):
+    """:func:`existing_users` sent now (:meth:`Transaction.later`), read when the function it returns is called."""
+    queries = [tx.later(f"SELECT username FROM users WHERE username IN ({marks}) "
                         f"UNION SELECT username FROM online WHERE username IN ({marks})", chunk + chunk)
-        found.update(r["username"] for r in rows)
-    return found
+               for chunk, marks in in_chunks(names)]
+    return lambda: {r["username"] for later in queries for r in later.rows()}
 
 
 def in_chunks(names):

@@ -8,6 +8,7 @@ if it raises. A connection that breaks is dropped and the error becomes
 :class:`StoreUnavailable`; the next transaction on that thread connects
 again, so the service recovers by itself when the database comes back.
 """
+import contextlib
 import threading
 
 from twisted.internet.threads import deferToThreadPool
@@ -21,16 +22,18 @@ from wampchat.storage.group_commit import GroupCommit
 class Transaction:
     """A cursor in an open transaction, speaking ``?`` placeholders on every engine."""
 
-    __slots__ = ("engine", "_cursor", "executed")
+    __slots__ = ("engine", "_cursor", "executed", "_pipeline")
 
     def __init__(self, engine, cursor):
         self.engine = engine
         self._cursor = cursor
         self.executed = 0     # statements that reached the database (none: a failure changed nothing)
+        self._pipeline = None
 
     def execute(self, sql, params=()):
         self._cursor.execute(self.engine.convert(sql), params)
-        self.executed += 1
+        if self._pipeline is None:    # in a pipeline it has only been queued
+            self.executed += 1
         return self._cursor
 
     def executemany(self, sql, rows):
@@ -44,9 +47,60 @@ class Transaction:
         """The first row, or None."""
         return self.execute(sql, params).fetchone()
 
+    def later(self, sql, params=()):
+        """A query whose rows are read when asked for (:class:`Later`). In a :meth:`pipeline` on
+        PostgreSQL every query asked for this way goes to the server in one round trip; elsewhere
+        it runs at once."""
+        cursor = self._cursor.connection.cursor()
+        cursor.execute(self.engine.convert(sql), params)
+        later = Later(self, cursor)
+        if self._pipeline is None:
+            later.rows()
+        return later
+
+    @contextlib.contextmanager
+    def pipeline(self):
+        """Statements in the block are sent without waiting for each answer, where the engine can
+        (PostgreSQL's pipeline mode): reading a :meth:`later` query's rows, or :attr:`rowcount`,
+        waits for everything sent before it; leaving the block waits for the rest."""
+        if not self.engine.pipelines or self._pipeline is not None:
+            yield
+            return
+        with self._cursor.connection.pipeline() as pipeline:
+            self._pipeline = pipeline
+            try:
+                yield
+            finally:
+                self._pipeline = None
+        self.executed += 1    # it all reached the database
+
     @property
     def rowcount(self):
+        if self._pipeline is not None:
+            self._pipeline.sync()
         return self._cursor.rowcount
+
+
+class Later:
+    """The rows of a query sent with :meth:`Transaction.later`."""
+
+    __slots__ = ("_tx", "_cursor", "_rows")
+
+    def __init__(self, tx, cursor):
+        self._tx = tx
+        self._cursor = cursor
+        self._rows = None
+
+    def rows(self):
+        if self._rows is None:
+            self._rows = self._cursor.fetchall()
+            self._tx.executed += 1
+            self._cursor.close()
+        return self._rows
+
+    def one(self):
+        rows = self.rows()
+        return rows[0] if rows else None
 
 
 def run_script(tx, script):

@@ -51,6 +51,7 @@ class SqliteEngine:
     shared = False        # several nodes cannot share one file
     pool_size = 1         # one connection: writes are serialized in the order they were asked for
     for_update = ""       # a write transaction (BEGIN IMMEDIATE) already excludes other writers
+    pipelines = False     # in-process: nothing to gain from sending statements ahead
     integrity_errors = (sqlite3.IntegrityError,)
     unavailable_errors = (sqlite3.OperationalError,)
     database_errors = (sqlite3.Error,)
@@ -94,10 +95,11 @@ class SqliteEngine:
         """Writers are serialized: nothing to lock."""
 
     def take_numbers(self, tx, count):
-        """``count`` fresh numbers from the one counter row (unique across the database)."""
-        row = tx.one("UPDATE counters SET value = value + ? WHERE name = 'message' RETURNING value AS v", (count,))
-        last = row["v"]
-        return range(last - count + 1, last + 1)
+        """``count`` fresh numbers from the one counter row (unique across the database): a function
+        returning them, so that on PostgreSQL the query can share a round trip (:meth:`Transaction.later`)."""
+        last = tx.one("UPDATE counters SET value = value + ? WHERE name = 'message' RETURNING value AS v",
+                      (count,))["v"]
+        return lambda: range(last - count + 1, last + 1)
 
     def now_ms_sql(self):
         return "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)"
@@ -129,6 +131,7 @@ class PostgresEngine:
     shared = True
     pool_size = 8
     for_update = " FOR UPDATE"
+    pipelines = True      # psycopg's pipeline mode: several statements per network round trip
 
     def __init__(self, url):
         import psycopg
@@ -180,8 +183,8 @@ class PostgresEngine:
         tx.execute("SELECT pg_advisory_xact_lock(?, hashtext(?))", (_PRESENCE_LOCK, username))
 
     def take_numbers(self, tx, count):
-        rows = tx.query("SELECT nextval('message_numbers') AS v FROM generate_series(1, ?)", (count,))
-        return [r["v"] for r in rows]
+        later = tx.later("SELECT nextval('message_numbers') AS v FROM generate_series(1, ?)", (count,))
+        return lambda: [r["v"] for r in later.rows()]
 
     def now_ms_sql(self):
         return "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)"
