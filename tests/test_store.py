@@ -466,13 +466,22 @@ def test_sends_index_their_messages_in_batches_of_index_batch(store):
     assert (yield _fts_is_intact(store))
 
 
+@pytest.fixture
+def postgres_store(postgres):
+    """A ChatStore on a fresh PostgreSQL schema (for what only a server can do)."""
+    from twisted.internet import reactor
+
+    s = ChatStore(open_database(postgres.new_database(), reactor))
+    yield s
+    s.close()
+
+
 @pytest_twisted.inlineCallbacks
-def test_a_send_batch_on_a_connection_the_server_dropped_is_retried_once_on_a_new_one(store):
+def test_a_send_batch_on_a_connection_the_server_dropped_is_retried_once_on_a_new_one(postgres_store):
     """PostgreSQL: the database thread's kept connection was closed by the server (a restart, an idle
     timeout); the next send batch, its reads pipelined, fails before anything ran and is retried on a
-    fresh connection without the caller noticing. SQLite has no server to drop it."""
-    if store.database.engine.name != "postgresql":
-        pytest.skip("a server-side disconnect needs PostgreSQL (WAMPCHAT_TEST_DB=postgres runs it)")
+    fresh connection without the caller noticing."""
+    store = postgres_store
     yield store.create_room("r1", "R", False, "ann", 1)
     pid = yield store.database.run(lambda tx: tx.one("SELECT pg_backend_pid() AS pid")["pid"])
     killer = store.database.engine.connect()
