@@ -127,7 +127,6 @@ class _BatchReads:
     """
 
     def __init__(self, tx, requests, candidates, names, rate):
-        self._requests = requests
         self._tx = tx
         self._stored = {i: tx.later("SELECT * FROM messages WHERE room = ? AND username = ? AND client_msg_id = ?",
                                     (requests[i].room, requests[i].user, requests[i].client_msg_id))
