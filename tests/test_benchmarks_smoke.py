@@ -130,3 +130,19 @@ def test_scale_and_bridge_suites_give_every_figure(scale_amqp_results):
         cpu = amqp[row]["cpu_us_per_message"]
         assert all(math.isfinite(v) and v >= 0 for v in cpu.values()) and cpu[worker] > 0, (row, cpu)
     assert "mirror / raw" in stdout and "mirror (topic subscribed on the node) / raw" in stdout and "idle sessions (raw WebSocket, json)" in stdout
+
+
+@pytest.mark.timeout(180)
+def test_send_batch_times_each_store_and_the_relayed_connection():
+    """``benchmarks/send_batch.py`` with a few batches: a time for SQLite, PostgreSQL straight and through
+    the relay (which must pass every byte both ways, or the batches would fail)."""
+    if not postgres_available():
+        pytest.skip("PostgreSQL 15 server binaries are not installed: `make test` installs them")
+    proc = subprocess.run([sys.executable, "benchmarks/send_batch.py", "--batches", "5", "--delays", "0,0.0001",
+                           "--rate"], cwd=ROOT, capture_output=True, text=True, timeout=150,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    times = {line.rsplit(None, 2)[0].strip(): float(line.split()[-2]) for line in proc.stdout.splitlines()
+             if line.endswith(" ms")}
+    assert set(times) == {"SQLite (synchronous=FULL)", "PostgreSQL on 127.0.0.1", "PostgreSQL, 100 us per hop"}
+    assert all(0 < t < 10_000 for t in times.values()), times
