@@ -131,8 +131,9 @@ class _BatchReads:
         self._stored = {i: tx.later("SELECT * FROM messages WHERE room = ? AND username = ? AND client_msg_id = ?",
                                     (requests[i].room, requests[i].user, requests[i].client_msg_id))
                         for i in candidates if requests[i].client_msg_id is not None}
-        self._sent = _sent_since_later(tx, requests, candidates, rate) if rate is not None else None
-        self._numbers = tx.engine.take_numbers(tx, len(candidates)) if candidates else lambda: ()
+        # sent(), numbers() and known() read their queries' rows when first called
+        self.sent = _sent_since_later(tx, requests, candidates, rate) if rate is not None else None
+        self.numbers = tx.engine.take_numbers(tx, len(candidates)) if candidates else lambda: ()
         authors = {}
         for i in candidates:
             authors.setdefault(requests[i].room, set()).add(requests[i].user)
@@ -145,22 +146,13 @@ class _BatchReads:
                 tx.later(f"SELECT username FROM members WHERE room = ? AND (username IN ({marks}) "
                          "OR (SELECT private FROM rooms WHERE id = ?))", [room_id, *chunk, room_id])
                 for chunk, marks in in_chunks(authors[room_id])]
-        self._known = existing_users_later(tx, {name for found in names.values() for name in found})
+        self.known = existing_users_later(tx, {name for found in names.values() for name in found})
 
     def stored(self, index):
         """The Message already stored for a retried ``client_msg_id``, or None."""
         later = self._stored.get(index)
         row = later.one() if later is not None else None
         return with_reactions(self._tx, [message_dict(row)])[0] if row is not None else None
-
-    def sent(self):
-        return self._sent()
-
-    def numbers(self):
-        return self._numbers()
-
-    def known(self):
-        return self._known()
 
     def room(self, room_id):
         return self._rooms[room_id].one()

@@ -104,15 +104,6 @@ def add_member(tx, room_id, user, joined):
     return tx.rowcount == 1
 
 
-def members_among(tx, room_id, names):
-    """Which of ``names`` are members of ``room_id``: one query per :data:`NAMES_PER_QUERY` names."""
-    found = set()
-    for chunk, marks in in_chunks(names):
-        rows = tx.query(f"SELECT username FROM members WHERE room = ? AND username IN ({marks})", [room_id, *chunk])
-        found.update(r["username"] for r in rows)
-    return found
-
-
 def _create_room(tx, room_id, title, private, owner, created, members):
     if not ensure_room(tx, room_id, title, private, owner, created):
         return False
