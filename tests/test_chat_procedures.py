@@ -181,6 +181,7 @@ BAD_CALLS = [
     ("chat.message.send", ["lobby", "hi"], {"client_msg_id": 7}, INVALID),
     ("chat.message.send", ["lobby", "hi"], {"colour": "red"}, INVALID),
     ("chat.message.send", ["lobby", "hi", "c", "extra"], {}, INVALID),
+    ("chat.message.send", ["lobby", "hi"], {"room_id": "lobby"}, INVALID),
     ("chat.message.send", [["lobby"], "hi"], {}, INVALID),
     ("chat.message.send", ["Lobby!", "hi"], {}, INVALID),
     ("chat.message.send", ["nosuchroom", "hi"], {}, NOT_FOUND),

@@ -42,6 +42,15 @@ def test_router_json_encodes_like_autobahn(msg):
     assert RouterJsonSerializer().serialize(msg) == JsonSerializer().serialize(msg)
 
 
+def test_router_json_refuses_a_cyclic_payload():
+    """The shared encoder skips the cycle check (no decoded message has one); a cycle an in-process service
+    builds is still refused with an exception, which the session's send logs, not an endless loop."""
+    cyclic = []
+    cyclic.append(cyclic)
+    with pytest.raises(RecursionError):
+        RouterJsonSerializer().serialize(message.Publish(4, "app.t", args=[cyclic]))
+
+
 # -- JavaScript undefined in options (wampy.js over MessagePack and CBOR) ---------------------------
 
 U = object()  # stands for JavaScript undefined in the raw messages below

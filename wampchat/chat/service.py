@@ -21,6 +21,7 @@ from autobahn.wamp.exception import ApplicationError
 from twisted.internet import defer
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from wampchat.chat import model
 from wampchat.chat.model import CONFLICT, FORBIDDEN, INVALID, LOBBY, NOT_FOUND, RATE_LIMITED, fail
@@ -185,13 +186,19 @@ class ChatService(ApplicationSession):
         return int(self.reactor.seconds() * 1000)
 
     async def _caller(self, details):
-        session = details.caller
-        user, role = details.caller_authid, details.caller_authrole
-        known = self.sessions.session(session)
-        if known is not None:
-            return Caller(session, user, role, known[2])
+        caller = self._caller_here(details)
+        if caller is not None:
+            return caller
         # a caller without a session here (e.g. an AMQP service): its display name, if it has one
-        return Caller(session, user, role, await self.store.display_name(user) or user)
+        user = details.caller_authid
+        return Caller(details.caller, user, details.caller_authrole, await self.store.display_name(user) or user)
+
+    def _caller_here(self, details):
+        """The caller, if its session is on this node (its nick is known without asking the store), else None."""
+        known = self.sessions.session(details.caller)
+        if known is None:
+            return None
+        return Caller(details.caller, details.caller_authid, details.caller_authrole, known[2])
 
     def _address(self, details):
         """The caller's network address without its port (per-address limits), or its authid when it has
@@ -462,16 +469,35 @@ class ChatService(ApplicationSession):
         return room
 
     # -- chat.message.* -----------------------------------------------------------------
-    async def message_send(self, room_id=None, text=None, client_msg_id=None, details=None):
+    def message_send(self, room_id=None, text=None, client_msg_id=None, details=None):
+        """A plain function, not a coroutine: the common case (a caller with a session here, writing to a public
+        room already known) reaches the group commit and its answer with no coroutine in between."""
         started = self.reactor.seconds()
+        model.check_room_id(room_id)
+        caller = self._caller_here(details)
+        room = self.rooms.peek(room_id) if caller is not None else None
+        if room is None or room["private"]:
+            return defer.Deferred.fromCoroutine(self._message_send_looked_up(room_id, text, client_msg_id,
+                                                                              details, started))
+        return self._submit_send(caller, room, text, client_msg_id, started)
+
+    async def _message_send_looked_up(self, room_id, text, client_msg_id, details, started):
+        """message_send once the store has told who is calling and whether they may read the room."""
         caller = await self._caller(details)
         room = await self._readable_room(caller, room_id)
+        return await self._submit_send(caller, room, text, client_msg_id, started)
+
+    def _submit_send(self, caller, room, text, client_msg_id, started):
         model.check_text(text)
         model.check_client_msg_id(client_msg_id)
         if not self.send_limit.allow(caller.user):
             fail(RATE_LIMITED, f"at most {self.settings.send_rate} messages per 10 seconds")
-        outcome = await self.sends.submit(SendRequest(room_id, caller.user, caller.nick, text, self._now(),
-                                                      client_msg_id))
+        request = SendRequest(room["id"], caller.user, caller.nick, text, self._now(), client_msg_id)
+        return self.sends.submit(request).addCallback(self._sent, caller, room, started)
+
+    def _sent(self, outcome, caller, room, started):
+        """The batch holding this send committed: publish what it changed, answer the caller."""
+        room_id = room["id"]
         if outcome.refused == TOO_MANY:
             fail(RATE_LIMITED, f"at most {self.settings.send_rate} messages per 10 seconds (on all nodes)")
         if outcome.refused:
@@ -610,34 +636,63 @@ def _guarded(fn):
     A TypeError from calling with unknown or too many arguments is the
     caller's mistake; a database that is away is ``unavailable`` (logged as a
     warning, the caller may retry); anything else unexpected is logged with
-    its traceback and answered as unavailable.
+    its traceback and answered as unavailable. The wrapper is a plain
+    function: it returns the procedure's value, or a Deferred (a coroutine's
+    is wrapped in one), with the same errors mapped on it.
     """
-    signature = inspect.signature(fn)
+    name = fn.__name__
     is_async = inspect.iscoroutinefunction(fn)
+    binds = None if is_async else _binding_check(fn)
 
     @functools.wraps(fn)
-    async def procedure(*args, **kwargs):
-        result = None
+    def procedure(*args, **kwargs):
+        if binds is not None:
+            binds(args, kwargs)
         try:
-            if is_async:
-                result = fn(*args, **kwargs)  # binds the arguments; none of the body runs yet
-            else:
-                signature.bind(*args, **kwargs)
+            result = fn(*args, **kwargs)  # a coroutine function binds its arguments here; none of its body runs
         except TypeError as e:
-            fail(INVALID, f"bad arguments: {e}")
-        try:
-            if not is_async:
-                result = fn(*args, **kwargs)
-            if inspect.isawaitable(result):
-                result = await result
-            return result
+            if is_async:
+                fail(INVALID, f"bad arguments: {e}")
+            _procedure_error(Failure(), name)
         except ApplicationError:
             raise
-        except StoreUnavailable as e:
-            ChatService.log.warn("chat procedure {name}: {e}", name=fn.__name__, e=e)
-            raise ApplicationError(model.UNAVAILABLE, "the chat database is unavailable; try again shortly")
         except Exception:
-            ChatService.log.failure("chat procedure {name} failed", name=fn.__name__)
-            raise ApplicationError(model.UNAVAILABLE, "the chat service could not complete this request")
+            _procedure_error(Failure(), name)
+        if is_async:
+            result = defer.Deferred.fromCoroutine(result)
+        if isinstance(result, defer.Deferred):
+            result.addErrback(_procedure_error, name)
+        return result
 
     return procedure
+
+
+def _binding_check(fn):
+    """A fast check that (args, kwargs) bind to ``fn``'s signature; the full ``inspect`` binding (and its
+    message) only for calls that look wrong. Raises invalid_argument."""
+    signature = inspect.signature(fn)
+    ordered = tuple(signature.parameters)
+    names = frozenset(ordered)
+    simple = all(p.default is not p.empty and p.kind is p.POSITIONAL_OR_KEYWORD
+                 for p in signature.parameters.values())
+
+    def binds(args, kwargs):
+        if simple and len(args) <= len(ordered) and names.issuperset(kwargs) and \
+                kwargs.keys().isdisjoint(ordered[:len(args)]):
+            return
+        try:
+            signature.bind(*args, **kwargs)
+        except TypeError as e:
+            fail(INVALID, f"bad arguments: {e}")
+    return binds
+
+
+def _procedure_error(failure, name):
+    """Raise the ApplicationError a caller gets for ``failure``."""
+    if failure.check(ApplicationError):
+        failure.raiseException()
+    if failure.check(StoreUnavailable):
+        ChatService.log.warn("chat procedure {name}: {e}", name=name, e=failure.value)
+        raise ApplicationError(model.UNAVAILABLE, "the chat database is unavailable; try again shortly")
+    ChatService.log.failure("chat procedure {name} failed", failure=failure, name=name)
+    raise ApplicationError(model.UNAVAILABLE, "the chat service could not complete this request")
