@@ -144,8 +144,8 @@ def test_unread_mentions_are_counted_apart_and_follow_edits_and_reads(world):
 
 @pytest_twisted.inlineCallbacks
 def test_mentions_cost_one_query_per_batch_not_per_message(world):
-    """Resolving mentions in the send transaction adds one statement to a batch, whether it holds one
-    message or twenty, each naming other people."""
+    """Resolving mentions in the send transaction adds the same statements to a batch (the names' lookup,
+    the mentions' insert) whether it holds one message or twenty, each naming other people."""
     yield people(world, "ann", "bob", "cid", "dan")
     database = world.server.service.getServiceNamed("chat").store.database
     names = ["bob", "cid", "dan", "nobody"]
@@ -168,7 +168,9 @@ def test_mentions_cost_one_query_per_batch_not_per_message(world):
     _, many_without = yield run(20, False)
     assert one[0].message["mentions"] == ["bob", "cid"]
     assert [o.message.get("mentions") for o in many[:4]] == [["bob", "cid"], ["cid", "dan"], ["dan"], ["bob"]]
-    assert one_with - one_without == many_with - many_without == 1, (one_with, one_without, many_with, many_without)
+    # tx.executed counts what reached the database at once: on PostgreSQL a pipelined statement is not counted
+    assert one_with - one_without == many_with - many_without, (one_with, one_without, many_with, many_without)
+    assert 1 <= one_with - one_without <= 2, (one_with, one_without)
     assert many_without == one_without  # and the batch itself costs no statement per message
 
 

@@ -69,6 +69,31 @@ def test_ids_keep_order_when_the_clock_stands_still_or_steps_back(store):
 
 
 @pytest_twisted.inlineCallbacks
+def test_a_batch_larger_than_one_insert_stores_every_message_and_mention(store):
+    """A batch of more messages than one multi-row INSERT takes (ROWS_PER_INSERT) is stored whole, in order,
+    with its mentions: the inserts are split, nothing is dropped or doubled."""
+    from wampchat.storage.database import ROWS_PER_INSERT
+
+    yield store.create_room("r1", "R", True, "ann", 1, ["ann", "bob"])  # private: its members are who @ reaches
+    yield store.create_room("r2", "R", True, "ann", 1, ["ann", "bob"])
+    requests = [SendRequest("r1" if i % 3 else "r2", "ann", "Ann", f"m{i} @bob", 1000 + i)
+                for i in range(ROWS_PER_INSERT * 2 + 7)]
+    outcomes = yield store.database.run(add_messages, requests)
+    assert all(o.created for o in outcomes)
+    for room in ("r1", "r2"):
+        mine = [o.message["id"] for o, r in zip(outcomes, requests) if r.room == room]
+        page = yield store.history(room, limit=200)
+        older = yield store.history(room, before=page["messages"][0]["id"], limit=200)
+        stored = _ids(older) + _ids(page)
+        assert stored == mine and [m["text"] for m in older["messages"] + page["messages"]] == \
+            [r.text for r in requests if r.room == room]
+        assert all(m["mentions"] == ["bob"] for m in older["messages"] + page["messages"])
+    mentioned = yield store.database.run(lambda tx: tx.one("SELECT COUNT(*) AS n FROM mentions WHERE username = ?",
+                                                           ("bob",))["n"])
+    assert mentioned == len(requests)
+
+
+@pytest_twisted.inlineCallbacks
 def test_client_msg_id_stores_a_message_once(store):
     """A retry with the same client_msg_id returns the first message and inserts nothing; the author joins once."""
     yield store.create_room("r1", "R", False, "ann", 1)

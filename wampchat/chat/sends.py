@@ -107,7 +107,7 @@ def add_messages(tx, requests, rate=None):
                          known, mention_rows)
         tx.engine.stored_messages(tx, sum(1 for outcome in outcomes if outcome is not None and outcome.created))
         if mention_rows:
-            tx.executemany("INSERT INTO mentions (message_id, username, room) VALUES (?, ?, ?)", mention_rows)
+            tx.insert_rows("INSERT INTO mentions (message_id, username, room)", mention_rows)
     for index, request in enumerate(requests):
         if outcomes[index] is None:
             first = outcomes[first_of_key[(request.room, request.user, request.client_msg_id)]]
@@ -225,6 +225,5 @@ def _add_to_room(tx, room_id, indexed, reads, numbers, outcomes, names, known, m
             message["mentions"] = mentions
         outcomes[index] = SendOutcome(message, True, joined, sorted(members) if members is not None else None)
     if inserted:
-        tx.executemany("INSERT INTO messages (id, room, username, nick, text, ts, client_msg_id, mentions) "
-                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", inserted)
+        tx.insert_rows("INSERT INTO messages (id, room, username, nick, text, ts, client_msg_id, mentions)", inserted)
         tx.execute("UPDATE rooms SET last_ms = ?, last_seq = ? WHERE id = ?", (clock.last_ms, clock.last_seq, room_id))

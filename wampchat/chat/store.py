@@ -254,8 +254,7 @@ def resolve_mentions(tx, room_id, text):
 def _set_mentions(tx, room_id, message_id, author, mentions):
     tx.execute("DELETE FROM mentions WHERE message_id = ?", (message_id,))
     rows = [(message_id, name, room_id) for name in mentions if name != author]
-    if rows:
-        tx.executemany("INSERT INTO mentions (message_id, username, room) VALUES (?, ?, ?)", rows)
+    tx.insert_rows("INSERT INTO mentions (message_id, username, room)", rows)
 
 
 def _edit_message(tx, room_id, message_id, text, edited):
