@@ -39,13 +39,10 @@ class Transaction:
             self.executed += 1
         return self._cursor
 
-    def executemany(self, sql, rows):
-        self._cursor.executemany(self.engine.convert(sql), rows)
-
     def insert_rows(self, insert, rows):
         """``insert`` ("INSERT INTO t (a, b)") of every row in ``rows`` (equal-length tuples), up to
         :data:`ROWS_PER_INSERT` rows per statement. One multi-row statement is one step of the
-        database, where ``executemany`` takes one per row: on SQLite each step hands the interpreter
+        database, where a driver's ``executemany`` takes one per row: on SQLite each step hands the interpreter
         to the reactor and back, which costs more than the row."""
         rows = list(rows)
         if not rows:
