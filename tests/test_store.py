@@ -520,3 +520,15 @@ def test_a_send_batch_on_a_connection_the_server_dropped_is_retried_once_on_a_ne
     assert outcome.created and outcome.message["text"] == "after the drop"
     new_pid = yield store.database.run(lambda tx: tx.one("SELECT pg_backend_pid() AS pid")["pid"])
     assert new_pid != pid and store.database.failures == 0
+
+
+def test_a_sqlite_connection_fsyncs_its_log_and_keeps_temporary_data_in_memory(tmp_path):
+    """WAL with synchronous=FULL (a returned send survives a power cut); temp_store=MEMORY, so that a
+    multi-row statement's journal or a query's sort never creates, and deletes, a file under /var/tmp."""
+    conn = engine_for(str(tmp_path / "chat.db")).connect()
+    try:
+        pragmas = {name: conn.execute(f"PRAGMA {name}").fetchone()[0]
+                   for name in ("journal_mode", "synchronous", "temp_store", "foreign_keys")}
+    finally:
+        conn.close()
+    assert pragmas == {"journal_mode": "wal", "synchronous": 2, "temp_store": 2, "foreign_keys": 1}
