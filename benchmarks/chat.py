@@ -14,14 +14,17 @@ over the nodes and the publisher (or the senders) on the first. CPU is read
 from /proc of every node process and, separately, of the broker and the
 database server, so the table shows where the cost of a delivered event goes.
 """
+import io
 import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from array import array
 from contextlib import ExitStack
+from pathlib import Path
 
 from benchmarks import routers
 from benchmarks.fleet import BenchError, Fleet, percentile
@@ -95,11 +98,86 @@ class Backends:
         return self.rabbitmq.url(testing_servers.NODE_USER)
 
 
-def start_node(workdir, db, name, amqp=None, node_id=None):
+ROOT = Path(__file__).resolve().parent.parent
+CEILING = Path(__file__).resolve().parent / "ceiling"   # its sitecustomize answers send batches without a store
+
+
+def start_node(workdir, db, name, amqp=None, node_id=None, source=None, pythonpath=()):
     extra = ["--send-rate", str(SEND_RATE)]
     if amqp:
         extra += ["--amqp", amqp, "--node-id", node_id, "--amqp-retry-max", "1"]
-    return routers.start_wampchat(workdir, db=db, extra=extra, name=name)
+    return routers.start_wampchat(workdir, db=db, extra=extra, name=name, source=source, pythonpath=pythonpath)
+
+
+def export_revision(revision, dest):
+    """This repository's files at ``revision`` (``git archive``) in ``dest``, to run that wampchat beside this
+    one; RouterUnavailable when there is no git history to take it from."""
+    try:
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", revision],
+                                 capture_output=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise routers.RouterUnavailable(f"cannot run git to export {revision}: {e}") from e
+    if archive.returncode != 0:
+        why = " ".join(archive.stderr.decode("utf-8", "replace").split())
+        raise routers.RouterUnavailable(f"no revision {revision} in {ROOT} to compare with ({why})")
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        tar.extractall(dest, filter="data")
+    return dest
+
+
+class Setup:
+    """One row of the chat table: which wampchat (or Crossbar) on which store."""
+
+    def __init__(self, key, label, store, router="wampchat", revision=None, pythonpath=()):
+        self.key = key
+        self.label = label
+        self.store = store
+        self.router = router
+        self.revision = revision        # run the wampchat of this earlier commit
+        self.pythonpath = pythonpath
+
+
+def chat_setups(s, baseline_sources=None):
+    """Every row the chat suite measures, in the order it runs them: per store, its baseline commit (where it
+    has that store; ``baseline_sources``: store -> exported checkout), this wampchat and (on the first store)
+    its ceiling; then Crossbar + the chat component per store."""
+    setups = []
+    for store in s.chat_stores:
+        name = STORE_NAMES[store]
+        revision = s.chat_baselines.get(store)
+        if revision and (baseline_sources is None or baseline_sources.get(store)):
+            setups.append(Setup(f"baseline_{store}", f"{revision} (baseline), {name}", store, revision=revision))
+        setups.append(Setup(store, f"wampchat, {name}", store))
+        if s.chat_ceiling and store == s.chat_stores[0]:
+            setups.append(Setup("ceiling", "wampchat, sends not stored (ceiling)", store, pythonpath=(CEILING,)))
+    if s.chat_crossbar:
+        setups += [Setup(f"crossbar_{store}", f"Crossbar + chat component, {STORE_NAMES[store].split(' (')[0]}",
+                         store, router="crossbar") for store in s.chat_stores]
+    return setups
+
+
+def export_baselines(s, into, notes):
+    """{store: checkout of its baseline commit}, each commit exported once; a commit that cannot be
+    exported, or lacks the store, becomes a note and its row is left out."""
+    sources, exported = {}, {}
+    for store in s.chat_stores:
+        revision = s.chat_baselines.get(store)
+        if not revision:
+            continue
+        try:
+            if revision not in exported:
+                exported[revision] = export_revision(revision, os.path.join(into, revision))
+            source = exported[revision]
+            if store != "sqlite" and not os.path.isdir(os.path.join(source, "wampchat", "storage")):
+                raise routers.RouterUnavailable(f"{revision} has no {STORE_NAMES[store]} store")
+            sources[store] = source
+        except routers.RouterUnavailable as e:
+            notes.append(f"chat send on baseline_{store} not measured: {e}")
+            print(notes[-1], flush=True)
+    return sources
+
+
+STORE_NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL (fsync on)"}
 
 
 class CrossbarChat:
@@ -301,37 +379,44 @@ def summary(m):
 
 
 def bench_chat(s, backends, notes):
-    """The send path on one wampchat node, then (``--chat-crossbar``) on Crossbar + the chat component;
-    each on SQLite and on PostgreSQL (fsync on)."""
+    """The send path on one node for every row of :func:`chat_setups`: this wampchat on SQLite and on
+    PostgreSQL (fsync on), the baseline commits and the ceiling beside it, Crossbar + the chat component."""
     results = {}
-    for router in ["wampchat"] + (["crossbar"] if s.chat_crossbar else []):
-        for store in s.chat_stores:
-            key = store if router == "wampchat" else f"crossbar_{store}"
-            with tempfile.TemporaryDirectory(prefix=f"bench-chat-{key}-") as workdir:
-                try:
-                    db = backends.database() if store == "postgresql" else None
-                    if router == "wampchat":
-                        node = start_node(workdir, db, "nodea")
-                    else:
-                        node = start_crossbar_chat(workdir, db or os.path.join(workdir, "chat.sqlite"))
-                except (routers.RouterUnavailable, RuntimeError) as e:
-                    notes.append(f"chat send on {key} not measured: {e}")
-                    print(notes[-1], flush=True)
-                    continue
-                try:
-                    processes = Processes()
-                    if router == "wampchat":
-                        processes.add("node a", lambda pid=node.pid: [pid])
-                    else:
-                        processes.add("crossbar router", lambda pid=node.router.pid: [pid])
-                        processes.add("chat component", lambda pid=node.component.pid: [pid])
-                    if store == "postgresql":
-                        processes.add("postgres", postgres_pids(backends.postgres))
-                    print(f"[chat {key}] serving at {node.url}", flush=True)
-                    step(f"chat {key}", results, key, notes, lambda: measure_send([node], node, processes, s))
-                finally:
-                    node.stop()
+    with tempfile.TemporaryDirectory(prefix="bench-chat-baselines-") as baselines:
+        sources = export_baselines(s, baselines, notes)
+        for setup in chat_setups(s, sources):
+            measure_setup(setup, sources.get(setup.store) if setup.revision else None, s, backends, results, notes)
     return results
+
+
+def measure_setup(setup, source, s, backends, results, notes):
+    """Start the node (or Crossbar + the component) of ``setup``, measure the send path into
+    ``results[setup.key]``, stop it; a node that does not start becomes a note."""
+    key = setup.key
+    with tempfile.TemporaryDirectory(prefix=f"bench-chat-{key}-") as workdir:
+        try:
+            db = backends.database() if setup.store == "postgresql" else None
+            if setup.router == "wampchat":
+                node = start_node(workdir, db, "nodea", source=source, pythonpath=setup.pythonpath)
+            else:
+                node = start_crossbar_chat(workdir, db or os.path.join(workdir, "chat.sqlite"))
+        except (routers.RouterUnavailable, RuntimeError) as e:
+            notes.append(f"chat send on {key} not measured: {e}")
+            print(notes[-1], flush=True)
+            return
+        try:
+            processes = Processes()
+            if setup.router == "wampchat":
+                processes.add("node a", lambda pid=node.pid: [pid])
+            else:
+                processes.add("crossbar router", lambda pid=node.router.pid: [pid])
+                processes.add("chat component", lambda pid=node.component.pid: [pid])
+            if setup.store == "postgresql":
+                processes.add("postgres", postgres_pids(backends.postgres))
+            print(f"[chat {key}] serving at {node.url}", flush=True)
+            step(f"chat {key}", results, key, notes, lambda: measure_send([node], node, processes, s))
+        finally:
+            node.stop()
 
 
 def bench_cluster(s, backends, notes):
@@ -378,27 +463,42 @@ def fmt(value, unit="", digits=1):
 
 
 def chat_table(results, s):
-    """The send-path rows: one per store, and per router when Crossbar ran too."""
+    """The send-path rows (:func:`chat_setups`), then this wampchat's rate against the baseline's."""
     head = (f"{'chat.message.send, ' + str(s.chat_senders) + ' senders, ' + str(s.chat_subscribers) + ' subs':46}"
             f" {'sends/s':>9} {'p50':>8} {'p99':>8} {'batch':>6} {'server CPU':>10} {'db CPU':>9} {'events/s':>10}")
     lines = [head, "-" * len(head)]
-    labels = {"sqlite": "wampchat, SQLite", "postgresql": "wampchat, PostgreSQL (fsync on)",
-              "crossbar_sqlite": "Crossbar + chat component, SQLite",
-              "crossbar_postgresql": "Crossbar + chat component, PostgreSQL"}
-    keys = list(s.chat_stores) + ([f"crossbar_{x}" for x in s.chat_stores] if s.chat_crossbar else [])
-    for key in keys:
-        m = results.get(key)
+    for setup in chat_setups(s):
+        m = results.get(setup.key)
         if m is None:
-            lines.append(f"{labels[key]:46} (not measured)")
+            lines.append(f"{setup.label:46} (not measured)")
             continue
         per_send = m["cpu_us_per_send"]
         server = sum(v for name, v in per_send.items() if name != "postgres")
-        lines.append(f"{labels[key] + lost(m):46} {fmt(m['sends_per_s']):>9} {fmt(m['p50_ms'], 'ms'):>8} "
+        lines.append(f"{setup.label + lost(m):46} {fmt(m['sends_per_s']):>9} {fmt(m['p50_ms'], 'ms'):>8} "
                      f"{fmt(m['p99_ms'], 'ms'):>8} {fmt(m['batch_mean'], '', 2):>6} {fmt(server, 'us'):>10} "
                      f"{fmt(per_send.get('postgres'), 'us'):>9} {fmt(m['events_per_s']):>10}")
     lines.append(f"(clients: {s.chat_client}; latency: call to result; batch: sends per group commit; CPU per "
                  "accepted send: server = the wampchat process, or Crossbar's router worker + the component process; db = the PostgreSQL server; (!): not every event reached the subscribers, see the notes)")
+    ratios = baseline_ratios(results, s)
+    if ratios:
+        lines.append("sends/s against the baseline: " + ", ".join(ratios))
     return "\n".join(lines)
+
+
+def baseline_ratios(results, s):
+    """``"SQLite 1.42x (5adadf8)"`` for every store its baseline ran on, and the ceiling against the first
+    store's baseline."""
+    ratios = []
+    for store in s.chat_stores:
+        base, now = results.get(f"baseline_{store}"), results.get(store)
+        if base and now and base["sends_per_s"]:
+            ratios.append(f"{STORE_NAMES[store]} {now['sends_per_s'] / base['sends_per_s']:.2f}x "
+                          f"({s.chat_baselines[store]})")
+    base = results.get(f"baseline_{s.chat_stores[0]}") if s.chat_stores else None
+    ceiling = results.get("ceiling")
+    if base and ceiling and base["sends_per_s"]:
+        ratios.append(f"ceiling (sends not stored) {ceiling['sends_per_s'] / base['sends_per_s']:.2f}x")
+    return ratios
 
 
 def cluster_table(results, s):

@@ -152,12 +152,15 @@ def _spawn(cmd, workdir, log_path, env=None):
         log.close()
 
 
-def start_wampchat(workdir, timeout=30, db=None, extra=(), name="wampchat"):
+def start_wampchat(workdir, timeout=30, db=None, extra=(), name="wampchat", source=None, pythonpath=()):
     """``twistd -n wampchat`` on a free loopback port; database ``db`` (default: a SQLite file in ``workdir``).
 
     ``extra`` are more wampchat options (``--amqp``, ``--node-id``,
     ``--send-rate``); ``name`` names the log files, so several nodes can
-    share ``workdir``. With ``--amqp`` it returns once /healthz says the
+    share ``workdir``. ``source`` is another checkout whose wampchat runs
+    instead of this one (an earlier commit; default: ``BENCH_WAMPCHAT_SOURCE``,
+    same venv); ``pythonpath`` are directories put before it (the ceiling's
+    ``sitecustomize``). With ``--amqp`` it returns once /healthz says the
     broker link is up, so no publication of the measurement waits for it.
     """
     twistd = Path(sys.executable).parent / "twistd"
@@ -167,8 +170,9 @@ def start_wampchat(workdir, timeout=30, db=None, extra=(), name="wampchat"):
             raise RouterUnavailable("no twistd next to this Python or on PATH")
     port = free_port()
     log_path = Path(workdir) / f"{name}.log"
-    source = os.environ.get("BENCH_WAMPCHAT_SOURCE")  # another checkout's wampchat (an earlier commit), same venv
-    env = dict(os.environ, PYTHONPATH=source) if source else None
+    source = source or os.environ.get("BENCH_WAMPCHAT_SOURCE")
+    path = [str(p) for p in pythonpath] + ([str(source)] if source else [])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(path)) if path else None
     # the load generators all connect from 127.0.0.x: the default cap of 100 connections per
     # address, which protects a public server, would refuse them (the first wave has
     # neither the cap nor the option)

@@ -27,6 +27,9 @@ from benchmarks.fleet import BenchError, Fleet, percentile
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 SUITES = ("routers", "scale", "chat", "cluster", "amqp")
+# where the send-path work started: the first wave (SQLite only, one transaction per message) and the
+# commit that brought PostgreSQL
+BASELINES = "sqlite=5adadf8,postgresql=72ef747"
 
 
 def raise_nofile():
@@ -229,6 +232,14 @@ def parse_args(argv):
     p.add_argument("--chat-stores", default="sqlite,postgresql", help="stores for the chat suite [sqlite,postgresql]")
     p.add_argument("--no-chat-crossbar", dest="chat_crossbar", action="store_false",
                    help="leave out the chat service as a component on Crossbar.io from the chat suite")
+    p.add_argument("--chat-baselines", default=BASELINES, metavar="STORE=REV,...",
+                   help="earlier commits of this repository run under the same chat load, per store, and this "
+                        "wampchat's sends/s against them; '' leaves them out [%(default)s: the first wave, "
+                        "SQLite only, and the commit PostgreSQL came with]")
+    p.add_argument("--no-chat-ceiling", dest="chat_ceiling", action="store_false",
+                   help="leave out the ceiling: this wampchat with its send batches answered but not stored "
+                        "(benchmarks/ceiling), what the node and the load generator reach with a store that "
+                        "costs nothing")
     p.add_argument("--chat-senders", type=int, default=10, help="concurrent chat.message.send callers [10]")
     p.add_argument("--chat-client", choices=("raw", "autobahn"), default="raw",
                    help="the chat senders' and subscribers' WAMP client: a minimal JSON client (raw), so the "
@@ -270,6 +281,13 @@ def parse_args(argv):
     for x in s.chat_stores:
         if x not in ("sqlite", "postgresql"):
             p.error(f"unknown store {x!r}")
+    try:
+        s.chat_baselines = dict(x.split("=", 1) for x in s.chat_baselines.split(",") if x)
+    except ValueError:
+        p.error(f"--chat-baselines {s.chat_baselines!r}: STORE=REV, comma-separated")
+    for x in s.chat_baselines:
+        if x not in ("sqlite", "postgresql"):
+            p.error(f"--chat-baselines: unknown store {x!r}")
     s.chat_subscribers = s.chat_subscribers or (20 if quick else 100)
     s.chat_sends = s.chat_sends or (200 if quick else 3000)
     s.chat_serializer = "json"  # what the web page speaks

@@ -64,20 +64,23 @@ def chat_results(tmp_path_factory):
         pytest.skip("the chat and cluster benchmarks need PostgreSQL 15 and rabbitmq-server: `make test` "
                     "installs them (Debian packages postgresql, rabbitmq-server)")
     out = tmp_path_factory.mktemp("bench-chat") / "results.json"
+    # the baseline rows run this very commit (exported with git archive), which every checkout has
     return run_benchmark(out, "--quick", "--suites", "chat,cluster", "--no-chat-crossbar", "--chat-sends", "40",
                          "--chat-subscribers", "4", "--cluster-subscribers", "4", "--cluster-deliveries", "400",
-                         "--workers", "2", timeout=240)
+                         "--chat-baselines", "sqlite=HEAD,postgresql=HEAD", "--workers", "2", timeout=300)
 
 
 @pytest.mark.rabbitmq
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(400)
 def test_the_send_path_and_the_cluster_give_every_figure(chat_results):
     """Every send is accepted and delivered on SQLite, PostgreSQL, 1 and 2 nodes; rates, latencies, CPU per
     send and the group-commit size come out finite and positive, and the tables print them."""
     data, stdout = chat_results
     assert data["notes"] == [], data["notes"]
-    sends = [data["results"]["chat"][store] for store in ("sqlite", "postgresql")]
+    chat = data["results"]["chat"]
+    sends = [chat[store] for store in ("sqlite", "postgresql")]
     sends += [data["results"]["cluster"][f"send_{n}"] for n in (1, 2)]
+    sends += [chat["baseline_sqlite"], chat["baseline_postgresql"], chat["ceiling"]]
     for m in sends:
         assert m["sent"] == m["expected_sent"] == 40
         assert m["delivered"] == m["expected"] == 40 * 4
@@ -86,6 +89,8 @@ def test_the_send_path_and_the_cluster_give_every_figure(chat_results):
         assert all(math.isfinite(v) and v >= 0 for v in m["cpu_us_per_send"].values())
         assert m["cpu_us_per_send"]["node a"] > 0
     assert sends[1]["cpu_us_per_send"]["postgres"] > 0  # the database server's own CPU is read too
+    assert "ceiling (sends not stored)" in stdout and "HEAD (baseline), PostgreSQL (fsync on)" in stdout
+    assert "sends/s against the baseline: SQLite" in stdout
     assert set(sends[3]["cpu_us_per_event"]) == {"node a", "node b", "rabbitmq", "postgres"}
     for n in (1, 2):
         fanout = data["results"]["cluster"][f"fanout_{n}"]
@@ -146,3 +151,20 @@ def test_send_batch_times_each_store_and_the_relayed_connection():
              if line.endswith(" ms")}
     assert set(times) == {"SQLite (synchronous=FULL)", "PostgreSQL on 127.0.0.1", "PostgreSQL, 100 us per hop"}
     assert all(0 < t < 10_000 for t in times.values()), times
+
+
+def test_a_baseline_that_cannot_be_exported_is_a_note_and_its_row_is_left_out(tmp_path):
+    """An unknown commit (or no git history) costs the baseline row, never the run: the other rows still
+    come, and the table says nothing about a row it could not measure."""
+    from types import SimpleNamespace
+
+    from benchmarks import chat
+
+    s = SimpleNamespace(chat_stores=["sqlite", "postgresql"], chat_ceiling=True, chat_crossbar=False,
+                        chat_baselines={"sqlite": "no-such-revision-here", "postgresql": "HEAD"})
+    notes = []
+    sources = chat.export_baselines(s, str(tmp_path), notes)
+    assert list(sources) == ["postgresql"] and (Path(sources["postgresql"]) / "wampchat" / "storage").is_dir()
+    assert len(notes) == 1 and "no revision no-such-revision-here" in notes[0]
+    assert [x.key for x in chat.chat_setups(s, sources)] == ["sqlite", "ceiling", "baseline_postgresql",
+                                                              "postgresql"]

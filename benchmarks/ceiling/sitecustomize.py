@@ -1,0 +1,50 @@
+"""
+The chat suite's ceiling: a node whose send batches never reach the database.
+
+``benchmarks.chat`` puts this directory first on the node's ``PYTHONPATH``;
+Python imports ``sitecustomize`` at start-up, before twistd loads wampchat,
+so every send batch is answered as if stored (an id from the room's clock,
+no SQL, no transaction) while the rest of the path is the real one: the
+CALL, the chat service, the group commit and its hop to the database thread
+and back, the fan-out and the RESULT. Its sends/s are what the node and the
+load generator reach on this machine with a store that costs nothing, so
+they bound what any store change can gain here. Benchmark only: nothing in
+wampchat imports this.
+"""
+import itertools
+
+import wampchat.chat.service as _service
+import wampchat.storage.database as _database
+from wampchat.chat.model import RoomClock
+from wampchat.chat.sends import SendOutcome
+
+_numbers = itertools.count(1)
+_clocks = {}
+
+
+def add_messages_nowhere(tx, requests, rate=None):
+    """What :func:`wampchat.chat.sends.add_messages` answers for a batch of new messages to public rooms,
+    without storing them."""
+    outcomes = []
+    for request in requests:
+        clock = _clocks.setdefault(request.room, RoomClock(0, 0))
+        message = {"id": clock.next(request.ts, next(_numbers)), "room": request.room, "user": request.user,
+                   "nick": request.nick, "text": request.text, "ts": request.ts}
+        if request.client_msg_id is not None:
+            message["client_msg_id"] = request.client_msg_id
+        outcomes.append(SendOutcome(message, True))
+    return outcomes
+
+
+_transact = _database.Database.transact
+
+
+def transact(self, fn, *args):
+    """Batches of :func:`add_messages_nowhere` skip the transaction; everything else is stored as usual."""
+    if fn is add_messages_nowhere:
+        return fn(None, *args)
+    return _transact(self, fn, *args)
+
+
+_service.add_messages = add_messages_nowhere
+_database.Database.transact = transact
