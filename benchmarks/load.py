@@ -211,6 +211,8 @@ class Publisher(Worker):
     def publish(self, seq, acknowledge=False):
         from autobahn.wamp.types import PublishOptions
 
+        if isinstance(self.session, RawWampSession):
+            return self.session.publish(TOPIC, seq, time.monotonic(), acknowledge=acknowledge)
         if acknowledge:
             return self.session.publish(TOPIC, seq, time.monotonic(), options=PublishOptions(acknowledge=True))
         self.session.publish(TOPIC, seq, time.monotonic())
@@ -449,6 +451,15 @@ class RawWampSession:
         """Deferred of the subscription id; ``handler(*args)`` then runs for every EVENT of it."""
         return self._request([32, None, {}, topic], handler)
 
+    def publish(self, topic, *args, acknowledge=False):
+        """Publish ``args`` to ``topic``; acknowledged, a Deferred that fires on PUBLISHED (None otherwise)."""
+        if acknowledge:
+            return self._request([16, None, {"acknowledge": True}, topic, list(args)])
+        self.requests += 1
+        self.transport.write(masked_frame(1, json.dumps([16, self.requests, {}, topic, list(args)],
+                                                        separators=(",", ":")).encode()))
+        return None
+
     def _request(self, message, handler=None):
         from twisted.internet import defer
 
@@ -516,6 +527,9 @@ class RawWampSession:
         elif kind == 50:  # RESULT
             d, _ = self.pending.pop(message[1])
             d.callback(message[3][0] if len(message) > 3 and message[3] else None)
+        elif kind == 17:  # PUBLISHED
+            d, _ = self.pending.pop(message[1])
+            d.callback(message[2])
         elif kind == 33:  # SUBSCRIBED
             d, handler = self.pending.pop(message[1])
             self.handlers[message[2]] = handler
