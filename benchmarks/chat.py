@@ -109,17 +109,17 @@ def start_node(workdir, db, name, amqp=None, node_id=None, source=None, pythonpa
     return routers.start_wampchat(workdir, db=db, extra=extra, name=name, source=source, pythonpath=pythonpath)
 
 
-def export_revision(revision, dest):
-    """This repository's files at ``revision`` (``git archive``) in ``dest``, to run that wampchat beside this
-    one; RouterUnavailable when there is no git history to take it from."""
+def export_revision(revision, dest, repo=ROOT):
+    """The files of ``repo`` (this repository) at ``revision`` (``git archive``) in ``dest``, to run that
+    wampchat beside this one; RouterUnavailable when there is no git history to take it from."""
     try:
-        archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", revision],
+        archive = subprocess.run(["git", "-C", str(repo), "archive", "--format=tar", revision],
                                  capture_output=True, timeout=60, check=False)
     except (OSError, subprocess.TimeoutExpired) as e:
         raise routers.RouterUnavailable(f"cannot run git to export {revision}: {e}") from e
     if archive.returncode != 0:
         why = " ".join(archive.stderr.decode("utf-8", "replace").split())
-        raise routers.RouterUnavailable(f"no revision {revision} in {ROOT} to compare with ({why})")
+        raise routers.RouterUnavailable(f"no revision {revision} in {repo} to compare with ({why})")
     with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
         tar.extractall(dest, filter="data")
     return dest
@@ -156,7 +156,7 @@ def chat_setups(s, baseline_sources=None):
     return setups
 
 
-def export_baselines(s, into, notes):
+def export_baselines(s, into, notes, repo=ROOT):
     """{store: checkout of its baseline commit}, each commit exported once; a commit that cannot be
     exported, or lacks the store, becomes a note and its row is left out."""
     sources, exported = {}, {}
@@ -166,7 +166,7 @@ def export_baselines(s, into, notes):
             continue
         try:
             if revision not in exported:
-                exported[revision] = export_revision(revision, os.path.join(into, revision))
+                exported[revision] = export_revision(revision, os.path.join(into, revision), repo)
             source = exported[revision]
             if store != "sqlite" and not os.path.isdir(os.path.join(source, "wampchat", "storage")):
                 raise routers.RouterUnavailable(f"{revision} has no {STORE_NAMES[store]} store")
