@@ -456,8 +456,7 @@ class RawWampSession:
         if acknowledge:
             return self._request([16, None, {"acknowledge": True}, topic, list(args)])
         self.requests += 1
-        self.transport.write(masked_frame(1, json.dumps([16, self.requests, {}, topic, list(args)],
-                                                        separators=(",", ":")).encode()))
+        self._send([16, self.requests, {}, topic, list(args)])
         return None
 
     def _request(self, message, handler=None):
@@ -469,8 +468,11 @@ class RawWampSession:
         if self.pending is None:
             self.pending, self.handlers = {}, {}
         self.pending[self.requests] = (d, handler)
-        self.transport.write(masked_frame(1, json.dumps(message, separators=(",", ":")).encode()))
+        self._send(message)
         return d
+
+    def _send(self, message):
+        self.transport.write(masked_frame(1, json.dumps(message, separators=(",", ":")).encode()))
 
     def close(self):
         if self.transport is not None and self.transport.connected:

@@ -16,7 +16,7 @@ import itertools
 import wampchat.chat.service as _service
 import wampchat.storage.database as _database
 from wampchat.chat.model import RoomClock
-from wampchat.chat.sends import SendOutcome
+from wampchat.chat.sends import SendOutcome, new_message
 
 _numbers = itertools.count(1)
 _clocks = {}
@@ -27,12 +27,10 @@ def add_messages_nowhere(tx, requests, rate=None):
     without storing them."""
     outcomes = []
     for request in requests:
-        clock = _clocks.setdefault(request.room, RoomClock(0, 0))
-        message = {"id": clock.next(request.ts, next(_numbers)), "room": request.room, "user": request.user,
-                   "nick": request.nick, "text": request.text, "ts": request.ts}
-        if request.client_msg_id is not None:
-            message["client_msg_id"] = request.client_msg_id
-        outcomes.append(SendOutcome(message, True))
+        clock = _clocks.get(request.room)
+        if clock is None:
+            clock = _clocks[request.room] = RoomClock(0, 0)
+        outcomes.append(SendOutcome(new_message(clock.next(request.ts, next(_numbers)), request), True))
     return outcomes
 
 

@@ -194,6 +194,17 @@ def _sent_since_later(tx, requests, candidates, rate):
     return sent
 
 
+def new_message(msg_id, request, mentions=()):
+    """The Message a request became, stored as ``msg_id``: what its event and its caller's result carry."""
+    message = {"id": msg_id, "room": request.room, "user": request.user, "nick": request.nick,
+               "text": request.text, "ts": request.ts}
+    if request.client_msg_id is not None:
+        message["client_msg_id"] = request.client_msg_id
+    if mentions:
+        message["mentions"] = mentions
+    return message
+
+
 def _add_to_room(tx, room_id, indexed, reads, numbers, outcomes, names, known, mention_rows):
     row = reads.room(room_id)
     if row is None:
@@ -217,13 +228,8 @@ def _add_to_room(tx, room_id, indexed, reads, numbers, outcomes, names, known, m
         mention_rows.extend((msg_id, name, room_id) for name in mentions if name != request.user)
         joined = members is None and request.user not in authors and add_member(tx, room_id, request.user, request.ts)
         authors.add(request.user)
-        message = {"id": msg_id, "room": room_id, "user": request.user, "nick": request.nick,
-                   "text": request.text, "ts": request.ts}
-        if request.client_msg_id is not None:
-            message["client_msg_id"] = request.client_msg_id
-        if mentions:
-            message["mentions"] = mentions
-        outcomes[index] = SendOutcome(message, True, joined, sorted(members) if members is not None else None)
+        outcomes[index] = SendOutcome(new_message(msg_id, request, mentions), True, joined,
+                                      sorted(members) if members is not None else None)
     if inserted:
         tx.insert_rows("INSERT INTO messages (id, room, username, nick, text, ts, client_msg_id, mentions)", inserted)
         tx.execute("UPDATE rooms SET last_ms = ?, last_seq = ? WHERE id = ?", (clock.last_ms, clock.last_seq, room_id))
