@@ -49,6 +49,17 @@ def test_wampy_pubsub(server, serializer):
 
 @pytest.mark.parametrize("serializer", SERIALIZERS)
 @pytest_twisted.inlineCallbacks
+def test_wampy_eligible_exclude_unsubscribe_unregister(server, serializer):
+    """wampy publishes to eligible and excluded session ids, unsubscribes and unregisters: over CBOR every id
+    above 2**32 arrives as an integral float (cbor-x), which the router reads as the id, keeping the session."""
+    result = yield scenario(server, serializer, "audience")
+    assert result["got"] == {"b": ["only b", "everyone"], "c": ["all but b", "everyone"]}
+    assert result["called"] == ["registered"]
+    assert result["afterUnregister"] == "wamp.error.no_such_procedure"
+
+
+@pytest.mark.parametrize("serializer", SERIALIZERS)
+@pytest_twisted.inlineCallbacks
 def test_wampy_pattern_subscriptions(server, serializer):
     """Prefix and wildcard subscriptions get matching events with the concrete topic; exact ones without it."""
     result = yield scenario(server, serializer, "patterns")

@@ -3,7 +3,7 @@
 // Usage: node wampy_flow.mjs WS_URL SERIALIZER SCENARIO
 //   WS_URL      ws://127.0.0.1:PORT/ws
 //   SERIALIZER  json | msgpack | cbor
-//   SCENARIO    pubsub | patterns | rpc | progress | timeout | shared | login | chat
+//   SCENARIO    pubsub | patterns | rpc | progress | timeout | shared | login | chat | audience
 //
 // wampy.js is worth testing beside AutobahnJS because it encodes the options
 // it leaves unset as JavaScript `undefined` (e.g. every plain SUBSCRIBE is
@@ -98,6 +98,34 @@ async function patterns() {
   await a.client.publish("app.wampy.exact", [3]);
   await all.promise;
   return { seen };
+}
+
+// publications limited by session id (eligible / exclude), then unsubscribe and unregister. Session,
+// subscription and registration ids are random up to 2**53, and wampy's CBOR encoder (cbor-x) sends every
+// integer above 2**32 as a float64: the router must read 1234.0 as the id 1234, not end the session.
+async function audience() {
+  const a = await open();
+  const b = await open();
+  const c = await open();
+  const bId = b.client.getSessionId();
+  const got = { b: [], c: [] };
+  const done = signal();
+  const record = (name) => ({ argsList }) => {
+    got[name].push(argsList[0]);
+    if (got.b.length + got.c.length === 4) done.fire();
+  };
+  await b.client.subscribe("app.wampy.audience", record("b"));
+  await c.client.subscribe("app.wampy.audience", record("c"));
+  await a.client.publish("app.wampy.audience", ["only b"], { eligible: [bId] });
+  await a.client.publish("app.wampy.audience", ["all but b"], { exclude: [bId] });
+  await a.client.publish("app.wampy.audience", ["everyone"]);
+  await done.promise;
+  await b.client.unsubscribe("app.wampy.audience");
+  await b.client.register("app.wampy.audience.proc", () => ({ argsList: ["registered"] }));
+  const called = await a.client.call("app.wampy.audience.proc");
+  await b.client.unregister("app.wampy.audience.proc");
+  const afterUnregister = await errorOf(a.client.call("app.wampy.audience.proc"));
+  return { got, called: called.argsList, afterUnregister: afterUnregister && afterUnregister.error };
 }
 
 // calls with results, a callee's error URI with payload, no_such_procedure, not_authorized
@@ -197,7 +225,7 @@ async function chat() {
   return { room: joined.argsList[0].room, me: me.argsList[0], sent: sent.argsList[0], events };
 }
 
-const SCENARIOS = { pubsub, patterns, rpc, progress, timeout, shared, login, chat };
+const SCENARIOS = { pubsub, patterns, rpc, progress, timeout, shared, login, chat, audience };
 
 async function main() {
   if (!url || !SCENARIOS[scenarioName]) {

@@ -28,6 +28,13 @@ cannot parse them), valid Unicode, and no CBOR tags or MessagePack
 extension types. Anything else is a
 protocol error (ABORT) at the sender, instead of a message that fails at,
 or breaks, every recipient.
+
+IDs (request, session, subscription, registration) are read liberally:
+wampy.js over CBOR (cbor-x) encodes every integer above 2**32 as a float64,
+so a session id in ``eligible``/``exclude`` or a subscription id in
+UNSUBSCRIBE arrives as ``1234.0``. Right after decoding, a float at an ID's
+place that is a whole number in (0, 2**53] becomes that integer; any other
+float is left for Autobahn's parser to refuse (a protocol violation).
 """
 import base64
 import json
@@ -39,6 +46,8 @@ from autobahn.wamp.serializer import (
     CBORObjectSerializer, CBORSerializer, JsonObjectSerializer, JsonSerializer, MsgPackObjectSerializer,
     MsgPackSerializer,
 )
+
+from wampchat.router.ids import MAX_ID
 
 _ESCAPED_NUL = b"\\u0000"
 _ESCAPED_SURROGATE, _ESCAPED_SURROGATE_UPPER = b"\\ud", b"\\uD"
@@ -68,6 +77,73 @@ DETAILS_INDEX = {
     69: 2,   # INTERRUPT    [69, Request, Options]
     70: 2,   # YIELD        [70, Request, Options, ...]
 }
+
+# Where each WAMP message type keeps IDs (WAMP spec §§ 4-14); ERROR's [1] is a message type, not an ID.
+ID_POSITIONS = {
+    2: (1,),      # WELCOME      [2, Session, ...]
+    8: (2,),      # ERROR        [8, Type, Request, ...]
+    16: (1,),     # PUBLISH      [16, Request, ...]
+    17: (1, 2),   # PUBLISHED    [17, Request, Publication]
+    32: (1,),     # SUBSCRIBE    [32, Request, ...]
+    33: (1, 2),   # SUBSCRIBED   [33, Request, Subscription]
+    34: (1, 2),   # UNSUBSCRIBE  [34, Request, Subscription]
+    35: (1,),     # UNSUBSCRIBED [35, Request]
+    36: (1, 2),   # EVENT        [36, Subscription, Publication, ...]
+    48: (1,),     # CALL         [48, Request, ...]
+    49: (1,),     # CANCEL       [49, Request, ...]
+    50: (1,),     # RESULT       [50, Request, ...]
+    64: (1,),     # REGISTER     [64, Request, ...]
+    65: (1, 2),   # REGISTERED   [65, Request, Registration]
+    66: (1, 2),   # UNREGISTER   [66, Request, Registration]
+    67: (1,),     # UNREGISTERED [67, Request]
+    68: (1, 2),   # INVOCATION   [68, Request, Registration, ...]
+    69: (1,),     # INTERRUPT    [69, Request, ...]
+    70: (1,),     # YIELD        [70, Request, ...]
+}
+_PUBLISH = 16
+_SESSION_LIST_OPTIONS = ("exclude", "eligible")  # PUBLISH options that list session ids
+
+
+def as_id(value):
+    """``value`` as an int when it is a float that names a WAMP ID (a whole number in (0, 2**53]);
+    anything else unchanged, for the caller's check to refuse."""
+    if type(value) is float and 0 < value <= MAX_ID and value.is_integer():
+        return int(value)
+    return value
+
+
+def ids_as_integers(raw_msg):
+    """Turn integral-float IDs of a decoded message into integers, in place (see the module docstring).
+
+    Anything that is not a well-formed message is left alone for Autobahn's
+    parser to reject with its usual reason.
+    """
+    if type(raw_msg) is not list or not raw_msg or type(raw_msg[0]) is not int:
+        return
+    positions = ID_POSITIONS.get(raw_msg[0])
+    if positions is None:
+        return
+    for position in positions:
+        if position < len(raw_msg) and type(raw_msg[position]) is float:
+            raw_msg[position] = as_id(raw_msg[position])
+    if raw_msg[0] == _PUBLISH and len(raw_msg) > 2 and type(raw_msg[2]) is dict:
+        _session_lists_as_integers(raw_msg[2])
+
+
+def _session_lists_as_integers(options):
+    for key in _SESSION_LIST_OPTIONS:
+        sessions = options.get(key)
+        if type(sessions) is list and any(type(s) is float for s in sessions):
+            options[key] = [as_id(s) for s in sessions]
+
+
+def _checked(msgs):
+    """Every decoded message checked portable, then its IDs read as integers; returns ``msgs``."""
+    for msg in msgs:
+        check_portable(msg)
+        ids_as_integers(msg)
+    return msgs
+
 
 # msgpackr's and notepack's encoding of JavaScript undefined.
 MSGPACK_UNDEFINED = msgpack.ExtType(0, b"\x00")
@@ -176,12 +252,11 @@ class _FastJsonObjectSerializer(JsonObjectSerializer):
 
     def unserialize(self, payload):
         if self._batched or _ESCAPED_NUL in payload:
-            objects = super().unserialize(payload)
-            for obj in objects:
-                check_portable(obj)
+            objects = _checked(super().unserialize(payload))
         else:
             # decode first: json.loads(bytes) would also take UTF-16/32 and UTF-8-encoded surrogates
             objects = [_DECODER.decode(payload.decode("utf-8"))]
+            ids_as_integers(objects[0])  # the decoder's own hooks already refused what is not portable
         if _ESCAPED_SURROGATE in payload or _ESCAPED_SURROGATE_UPPER in payload:
             _refuse_lone_surrogates(objects)
         return objects
@@ -226,14 +301,12 @@ class _MsgPackObjectSerializer(MsgPackObjectSerializer):
             msgs = super().unserialize(payload)
             for msg in msgs:
                 drop_undefined(msg, _is_msgpack_undefined)
-                check_portable(msg)
-            return msgs
+            return _checked(msgs)
         self._saw_undefined = False
         msg = msgpack.unpackb(payload, raw=False, ext_hook=self._ext_hook)
         if self._saw_undefined:
             drop_undefined(msg, _is_msgpack_undefined)
-        check_portable(msg)
-        return [msg]
+        return _checked([msg])
 
 
 class _CborObjectSerializer(CBORObjectSerializer):
@@ -246,12 +319,10 @@ class _CborObjectSerializer(CBORObjectSerializer):
 
     def unserialize(self, payload):
         msgs = super().unserialize(payload)
-        undefined = _CBOR_UNDEFINED_BYTE in payload
-        for msg in msgs:
-            if undefined:
+        if _CBOR_UNDEFINED_BYTE in payload:
+            for msg in msgs:
                 drop_undefined(msg, _is_cbor_undefined)
-            check_portable(msg)
-        return msgs
+        return _checked(msgs)
 
 
 class RouterMsgPackSerializer(MsgPackSerializer):
