@@ -4,6 +4,7 @@ Chat objects, argument checks and message ids.
 Every check raises ``ApplicationError`` with one of the API's error URIs, so
 a procedure can validate in one line and the caller gets an error it can act on.
 """
+import hashlib
 import re
 import unicodedata
 
@@ -18,7 +19,7 @@ UNAVAILABLE = "wampchat.error.unavailable"
 
 USERNAME_RE = re.compile(r"^[a-z0-9_]{2,32}$")
 ROOM_ID_RE = re.compile(r"^[a-z0-9_]{2,64}$")
-ANY_ROOM_ID_RE = re.compile(r"^[a-z0-9_]{2,72}$")  # DM ids (dm_<a>_<b>) can be longer than created rooms
+ANY_ROOM_ID_RE = re.compile(r"^[a-z0-9_]{2,72}$")  # DM ids (dm_<n>_<a>_<b>) can be longer than created rooms
 MESSAGE_ID_RE = re.compile(r"^[0-9]{17}[a-z0-9]{1,16}$")
 TEXT_MAX = 4000
 TITLE_MAX = 100
@@ -63,10 +64,12 @@ def check_message_id(value, name="message_id"):
 
 
 def check_text(value):
-    """Message text: 1..4000 characters after stripping; stored as given."""
+    """Message text: 1..4000 characters once the whitespace around it is stripped; the stripped text is what
+    is stored, so what was checked is exactly what every later reader gets."""
     if not isinstance(value, str):
         fail(INVALID, "text must be a string")
-    if not 1 <= len(value.strip()) <= TEXT_MAX:
+    value = value.strip()
+    if not 1 <= len(value) <= TEXT_MAX:
         fail(INVALID, f"text must be 1..{TEXT_MAX} characters (after stripping)")
     return value
 
@@ -96,10 +99,13 @@ def check_limit(value, default=HISTORY_DEFAULT, most=HISTORY_MAX):
     return value
 
 
+CURSOR_MAX = 2 ** 63 - 1   # the largest number every store's BIGINT holds
+
+
 def check_cursor(value, name):
-    """A change counter cursor (``changed_after``): a whole number >= 0, never a boolean."""
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        fail(INVALID, f"{name} must be a whole number >= 0")
+    """A change counter cursor (``changed_after``): a whole number 0..2**63-1, never a boolean."""
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= CURSOR_MAX:
+        fail(INVALID, f"{name} must be a whole number 0..{CURSOR_MAX}")
     return value
 
 
@@ -151,10 +157,26 @@ def check_client_msg_id(value):
     return value
 
 
-def dm_room_id(a, b):
-    """The one DM room of two users, the same whoever opens it."""
+def dm_key(a, b):
+    """What identifies the DM of two users, whoever opens it: their names, sorted, joined by a space (which no
+    username holds, so two different pairs never share a key). Rooms keep it in ``rooms.dm_key`` (unique)."""
+    return " ".join(sorted((a, b)))
+
+
+def dm_room_ids(a, b):
+    """The ids the DM of ``a`` and ``b`` may take, the first free one is used; none is another pair's.
+
+    ``dm_<a>_<b>`` when neither name holds ``_`` (exactly two underscores
+    then), else ``dm_<len(a)>_<a>_<b>`` (three or more, and the length tells
+    where ``a`` ends). Rooms made before version 5 used ``dm_<a>_<b>`` for
+    every pair, so such an old room can hold a ``dm_<len>_...`` id already:
+    then the hash form ``dm_<40 hex>`` (one underscore) is used. The room is
+    always found by its key, never by decoding its id.
+    """
     first, second = sorted((a, b))
-    return f"dm_{first}_{second}"
+    readable = f"dm_{first}_{second}" if "_" not in first + second else f"dm_{len(first)}_{first}_{second}"
+    digest = hashlib.sha256(dm_key(a, b).encode()).hexdigest()[:40]
+    return readable, f"dm_{digest}"
 
 
 class RoomClock:

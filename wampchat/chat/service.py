@@ -457,15 +457,10 @@ class ChatService(ApplicationSession):
             fail(INVALID, "a direct message needs someone else")
         if not self._is_online_here(username) and await self.store.known_user(username) is None:
             fail(NOT_FOUND, f"no user {username!r}")
-        room_id = model.dm_room_id(caller.user, username)
-        room = await self.rooms.get(room_id)
-        if room is None:
-            now = self._now()
-            first, second = sorted((caller.user, username))
-            room = {"id": room_id, "title": f"{first} & {second}", "private": True, "owner": None, "created": now}
-            if await self.store.create_room(room_id, room["title"], True, None, now, [first, second]):
-                self._notify(username, {"event": "dm", "room": room})
-            room = await self.rooms.get(room_id)  # whoever created it first, this is the room
+        room, created = await self.store.open_dm(caller.user, username, self._now())
+        self.rooms.put(room)
+        if created:
+            self._notify(username, {"event": "dm", "room": room})
         return room
 
     # -- chat.message.* -----------------------------------------------------------------
@@ -488,7 +483,7 @@ class ChatService(ApplicationSession):
         return await self._submit_send(caller, room, text, client_msg_id, started)
 
     def _submit_send(self, caller, room, text, client_msg_id, started):
-        model.check_text(text)
+        text = model.check_text(text)
         model.check_client_msg_id(client_msg_id)
         if not self.send_limit.allow(caller.user):
             fail(RATE_LIMITED, f"at most {self.settings.send_rate} messages per 10 seconds")
@@ -582,7 +577,7 @@ class ChatService(ApplicationSession):
 
     async def message_edit(self, room_id=None, message_id=None, text=None, details=None):
         caller = await self._caller(details)
-        model.check_text(text)
+        text = model.check_text(text)
         room, message = await self._own_message(caller, room_id, message_id)
         if message["user"] != caller.user:
             fail(FORBIDDEN, "only the author may edit a message")

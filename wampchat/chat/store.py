@@ -8,7 +8,8 @@ what another committed as soon as it committed. Sends are in
 :mod:`wampchat.chat.sends` (group commit), presence in
 :mod:`wampchat.chat.online`.
 """
-from wampchat.chat.model import join_mentions, mentioned_names, message_dict, name_key, room_dict
+from wampchat.chat.model import (dm_key, dm_room_ids, join_mentions, mentioned_names, message_dict, name_key,
+                                 room_dict)
 from wampchat.router.credentials import Credentials
 from wampchat.storage import Conflict
 
@@ -17,10 +18,10 @@ from wampchat.storage import Conflict
 def add_user(tx, creds, display_name, created):
     """Insert a user; Conflict (from the database) when the name is taken."""
     tx.execute(
-        "INSERT INTO users (username, role, display_name, display_key, password_hash, cra_salt, cra_key, "
-        "cra_iterations, cra_keylen, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (creds.authid, creds.role, display_name, name_key(display_name or creds.authid), creds.password_hash,
-         creds.cra_salt, creds.cra_key, creds.cra_iterations, creds.cra_keylen, created),
+        "INSERT INTO users (username, username_key, role, display_name, display_key, password_hash, cra_salt, "
+        "cra_key, cra_iterations, cra_keylen, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (creds.authid, name_key(creds.authid), creds.role, display_name, name_key(display_name or creds.authid),
+         creds.password_hash, creds.cra_salt, creds.cra_key, creds.cra_iterations, creds.cra_keylen, created),
     )
 
 
@@ -85,16 +86,16 @@ def in_chunks(names):
 
 
 def name_in_use(tx, key, guest):
-    """Is ``key`` (a case-folded nick) a user's name or display name, or shown by another online guest?"""
-    if tx.one("SELECT 1 AS x FROM users WHERE username = ? OR display_key = ?", (key, key)) is not None:
+    """Is ``key`` (a name_key) a user's name or display name, or shown by an online user other than ``guest``?"""
+    if tx.one("SELECT 1 AS x FROM users WHERE username_key = ? OR display_key = ?", (key, key)) is not None:
         return True
     return tx.one("SELECT 1 AS x FROM online WHERE nick_key = ? AND username != ?", (key, guest)) is not None
 
 
 # -- rooms -----------------------------------------------------------------------------
-def ensure_room(tx, room_id, title, private, owner, created):
-    tx.execute("INSERT INTO rooms (id, title, private, owner, created) VALUES (?, ?, ?, ?, ?) "
-               "ON CONFLICT (id) DO NOTHING", (room_id, title, bool(private), owner, created))
+def ensure_room(tx, room_id, title, private, owner, created, dm_key=None):
+    tx.execute("INSERT INTO rooms (id, title, private, owner, created, dm_key) VALUES (?, ?, ?, ?, ?, ?) "
+               "ON CONFLICT (id) DO NOTHING", (room_id, title, bool(private), owner, created, dm_key))
     return tx.rowcount == 1
 
 
@@ -115,6 +116,30 @@ def _create_room(tx, room_id, title, private, owner, created, members):
 def _get_room(tx, room_id):
     row = tx.one("SELECT * FROM rooms WHERE id = ?", (room_id,))
     return room_dict(row) if row is not None else None
+
+
+def _open_dm(tx, caller, other, now):
+    """The DM room of two users, made if there is none, with ``caller`` a member: (Room, created).
+
+    The room is found by its key (the pair), never by its id, so no other
+    pair's room is ever returned, and a member who left it is a member again.
+    """
+    key = dm_key(caller, other)
+    row = tx.one("SELECT * FROM rooms WHERE dm_key = ?", (key,))
+    if row is not None:
+        add_member(tx, row["id"], caller, now)
+        return room_dict(row), False
+    first, second = sorted((caller, other))
+    for room_id in dm_room_ids(caller, other):
+        if ensure_room(tx, room_id, f"{first} & {second}", True, None, now, key):
+            for user in (first, second):
+                add_member(tx, room_id, user, now)
+            return _get_room(tx, room_id), True
+        taken = tx.one("SELECT * FROM rooms WHERE id = ?", (room_id,))
+        if taken is not None and taken["dm_key"] == key:   # another node made it a moment ago
+            add_member(tx, room_id, caller, now)
+            return room_dict(taken), False
+    raise Conflict(f"no free id for the direct messages of {first} and {second}")
 
 
 def is_member(tx, room_id, user):
@@ -429,6 +454,10 @@ class ChatStore:
 
     def get_room(self, room_id):
         return self._run(_get_room, room_id)
+
+    def open_dm(self, caller, other, now):
+        """(Room, created): the DM of ``caller`` and ``other``, made if needed, with ``caller`` a member."""
+        return self._run(_open_dm, caller, other, now)
 
     def is_member(self, room_id, user):
         return self._run(is_member, room_id, user)
