@@ -20,6 +20,7 @@ const TYPING_REPEAT_MS = 5000;    // repeat "typing" this often while typing
 const TYPING_EXPIRE_MS = 8000;    // forget someone's "typing" if not repeated
 const NOTICE_MS = 4000;
 const ACTIVE_ROOM_KEY = "wampchat.room";
+const LOBBY = "lobby";            // always exists: where a first sign-in lands
 const SEARCH_PAGE = 20;
 const JUMP_PAGE = 200;            // history page size when scrolling back to a search hit
 const JUMP_MAX_PAGES = 25;        // give up after this many (5000 messages back)
@@ -119,6 +120,7 @@ function resetChatState() {
   state.activeRoomId = null;
   state.pending = [];
   state.subscribedRooms.clear();
+  showRoleControls(null);
   closeSearch();
   renderRoomList();
   renderActiveRoom();
@@ -165,8 +167,8 @@ async function sessionOpened(session, isReconnect) {
   state.me = me;
   state.myUserIds.add(me.user);
   $("me").textContent = me.nick && me.nick !== me.user ? `${me.nick} (${me.user})` : me.user;
-  $("create-room-hint").hidden = me.role !== "guest";
-  for (const input of $("create-room-form").querySelectorAll("input, button")) input.disabled = me.role === "guest";
+  $("me").title = $("me").textContent;
+  showRoleControls(me.role);
 
   await session.subscribe("chat.rooms", ([event]) => roomAnnounced(event));
   await subscribeOptional(session, `chat.user.${me.user}.notify`, ([event]) => personalNotice(event));
@@ -175,9 +177,28 @@ async function sessionOpened(session, isReconnect) {
   // Catch up before re-joining: join returns only the newest page, and the
   // gap between it and what we had is exactly what `after` fetches.
   if (isReconnect) await catchUpAllRooms();
-  const wanted = state.activeRoomId || sessionStorage.getItem(ACTIVE_ROOM_KEY);
-  if (wanted && state.rooms.has(wanted)) await openRoom(wanted);
+  const landing = roomToOpen(isReconnect);
+  if (landing) await openRoom(landing);
   for (const pending of state.pending) deliver(pending);
+}
+
+/**
+ * Which room a (re)opened session shows: the one open before (or before a reload of this tab), else, on
+ * a first sign-in, the lobby, so nobody starts on an empty pane. After a reconnect with no room open
+ * (the user left one) it stays that way.
+ */
+function roomToOpen(isReconnect) {
+  const wanted = state.activeRoomId || sessionStorage.getItem(ACTIVE_ROOM_KEY);
+  if (wanted && state.rooms.has(wanted)) return wanted;
+  if (!isReconnect && state.rooms.has(LOBBY)) return LOBBY;
+  return null;
+}
+
+/** Show only what this role may use: guests create no rooms (chat.room.create is forbidden to them). */
+function showRoleControls(role) {
+  const mayCreateRooms = !!role && role !== "guest";
+  $("create-room-form").hidden = !mayCreateRooms;
+  $("no-room").textContent = mayCreateRooms ? "Pick a room on the left, or create one." : "Pick a room on the left.";
 }
 
 async function subscribeOptional(session, topic, handler) {
@@ -296,13 +317,14 @@ async function catchUpChanges(roomId) {
 
 // ---------------------------------------------------------------- rooms
 
-/** What a room is called in the sidebar: its title, or for a DM the other person. */
+/**
+ * What a room is called in the sidebar: its title, or for a DM the other person. A DM's id cannot be
+ * decoded (ids with `_` in a name take other forms), but its title is "<a> & <b>", the two usernames.
+ */
 function roomLabel(room) {
-  if (room.id.startsWith("dm_")) {
-    for (const me of state.myUserIds) {
-      if (room.id.startsWith(`dm_${me}_`)) return room.id.slice(`dm_${me}_`.length);
-      if (room.id.endsWith(`_${me}`)) return room.id.slice(3, -(me.length + 1));
-    }
+  if (room.id.startsWith("dm_") && room.title) {
+    const pair = room.title.split(" & ");
+    if (pair.length === 2 && pair.some(isMe)) return pair.find((user) => !isMe(user)) || pair[0];
   }
   return room.title || room.id;
 }
@@ -375,6 +397,7 @@ function renderRoomHeader() {
   const room = roomState.room;
   const isDm = room.id.startsWith("dm_");
   $("room-title").textContent = roomLabel(room);
+  $("room-title").title = roomLabel(room);
   $("room-private").hidden = !room.private || isDm;
   const mayInvite = room.private && !isDm && state.me &&
     (room.owner === state.me.user || state.me.role === "admin");

@@ -45,7 +45,9 @@ export function fillMessageItem(item, message, { own, isMe }) {
   item.dataset.user = message.user;
 
   const meta = el("div", "meta");
-  meta.append(el("span", "author", message.nick || message.user));
+  const author = el("span", "author", message.nick || message.user);
+  author.title = message.user;
+  meta.append(author);
   const time = el("time", "time", formatTime(message.ts));
   time.setAttribute("datetime", new Date(message.ts).toISOString());
   time.title = new Date(message.ts).toLocaleString();
@@ -182,6 +184,7 @@ export function roomItem(room, label, unread, active, mentions = 0) {
   item.classList.toggle("not-member", room.member === false);
   const button = el("button");
   button.type = "button";
+  button.title = label;
   const icon = room.id.startsWith("dm_") ? "@" : room.private ? "🔒" : "#";
   const name = el("span", "room-label");
   name.append(el("span", "room-icon", icon), el("span", "room-name", label));
@@ -206,8 +209,11 @@ export function memberItem(member, isMe) {
   item.dataset.user = member.user;
   item.classList.toggle("online", !!member.online);
   item.append(el("span", "dot"));
-  const name = el("span", "member-name", member.nick || member.user);
-  if (member.nick && member.nick !== member.user) name.append(el("span", "member-id", member.user));
+  const nick = member.nick || member.user;
+  const name = el("span", "member-name");
+  name.append(el("span", "member-nick", nick));
+  if (nick !== member.user) name.append(el("span", "member-id", member.user));
+  name.title = nick !== member.user ? `${nick} (${member.user})` : nick;   // the whole name, when cut short
   item.append(name);
   if (isMe) {
     item.append(el("span", "hint", "you"));
@@ -215,6 +221,7 @@ export function memberItem(member, isMe) {
     const dm = el("button", "secondary dm", "Message");
     dm.type = "button";
     dm.dataset.action = "dm";
+    dm.setAttribute("aria-label", `Message ${nick}`);
     item.append(dm);
   }
   item.title = member.online ? "online" : "offline";
