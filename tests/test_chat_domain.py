@@ -5,7 +5,8 @@ from twisted.internet import task
 
 from wampchat.admin import add_user_command, list_users, main as admin_main
 from wampchat.chat import model
-from wampchat.chat.presence import Presence, SendRateLimit, TypingTimers
+from wampchat.chat.limits import RateWindow
+from wampchat.chat.presence import Presence, TypingTimers
 
 
 def _error_uri(fn, *args):
@@ -20,15 +21,16 @@ def test_bad_usernames_are_invalid(value):
     assert _error_uri(model.check_username, value) == model.INVALID
 
 
-@pytest.mark.parametrize("value", [None, 3, "", " ", "\n\t", "x" * 4001, b"bytes"])
+@pytest.mark.parametrize("value", [None, 3, "", " ", "\n\t", "x" * 4001, b"bytes", "x" + " " * 4000,
+                                   " " * 4000 + "x", "\u3000" * 5])
 def test_bad_texts_are_invalid(value):
-    """Text must be a string of 1..4000 characters after stripping."""
+    """Text must be a string of at most 4000 characters as given (whitespace counts), not only whitespace."""
     assert _error_uri(model.check_text, value) == model.INVALID
 
 
 def test_text_is_kept_as_given():
     """Valid text, HTML included, is returned unchanged (never stripped or escaped)."""
-    text = "  <script>alert(1)</script> & " + "x" * 3900
+    text = "  <script>alert(1)</script> & " + "x" * 3900 + "\n"
     assert model.check_text(text) is text
 
 
@@ -48,7 +50,8 @@ def test_bad_limits_are_invalid(value):
 
 def test_dm_room_id_is_order_independent():
     """Both users get the same DM id, names sorted."""
-    assert model.dm_room_id("bob", "ann") == model.dm_room_id("ann", "bob") == "dm_ann_bob"
+    assert model.dm_room_ids("bob", "ann")[0] == model.dm_room_ids("ann", "bob")[0] == "dm_ann_bob"
+    assert model.dm_key("bob", "ann") == model.dm_key("ann", "bob") == "ann bob"
 
 
 def test_room_clock_ids_grow_even_when_the_clock_stands_still_or_steps_back():
@@ -113,15 +116,31 @@ def test_typing_expires_by_itself_and_restarts_on_repeat():
     assert timers.stop("lobby", "ann") is False
 
 
-def test_send_rate_limit_is_a_sliding_window_per_session():
-    """N sends per 10 s per session; the window slides and sessions are independent."""
+def test_rate_window_is_a_sliding_window_per_key():
+    """N events per window per key; the window slides, keys are independent, and retry_after says when."""
     clock = task.Clock()
-    limit = SendRateLimit(clock, 2)
-    assert limit.allow(1) and limit.allow(1)
-    assert not limit.allow(1)
-    assert limit.allow(2)
+    limit = RateWindow(clock, 2, 10.0)
+    assert limit.allow("ann") and limit.allow("ann")
+    assert not limit.allow("ann")
+    assert limit.retry_after("ann") == 10.0
+    assert limit.allow("bob")
     clock.advance(10.01)
-    assert limit.allow(1)
+    assert limit.allow("ann")
+
+
+def test_rate_window_forgets_only_keys_with_nothing_left_to_count():
+    """Idle keys are swept once their window is empty, so memory stays bounded; busy keys keep counting."""
+    clock = task.Clock()
+    limit = RateWindow(clock, 2, 10.0, max_keys=3)
+    for key in range(5):
+        limit.allow(key)
+    assert len(limit) == 3                      # past max_keys the least recently used goes first
+    clock.advance(5)
+    limit.allow("busy")
+    limit.allow("busy")
+    clock.advance(5.5)                          # the first keys' windows are empty now, busy's is not
+    assert not limit.allow("busy")
+    assert len(limit) == 1
 
 
 # -- the admin command ---------------------------------------------------------------

@@ -64,13 +64,15 @@ def check_message_id(value, name="message_id"):
 
 
 def check_text(value):
-    """Message text: 1..4000 characters once the whitespace around it is stripped; the stripped text is what
-    is stored, so what was checked is exactly what every later reader gets."""
+    """Message text: at most 4000 characters as given, and not only whitespace; stored exactly as given.
+
+    The length is checked on the text that is stored (whitespace around it
+    included), so no padding makes a stored message longer than the limit.
+    """
     if not isinstance(value, str):
         fail(INVALID, "text must be a string")
-    value = value.strip()
-    if not 1 <= len(value) <= TEXT_MAX:
-        fail(INVALID, f"text must be 1..{TEXT_MAX} characters (after stripping)")
+    if len(value) > TEXT_MAX or not value.strip():
+        fail(INVALID, f"text must be 1..{TEXT_MAX} characters, not only whitespace")
     return value
 
 

@@ -1,5 +1,4 @@
-"""Who is online (per user, across their sessions), typing timers and send rate limits."""
-from collections import deque
+"""Who is online (per user, across their sessions) and typing timers."""
 
 
 class Presence:
@@ -94,25 +93,3 @@ class TypingTimers:
                 timer.cancel()
         self._timers.clear()
 
-
-class SendRateLimit:
-    """At most ``count`` events per ``window`` seconds per key (a user, an address)."""
-
-    def __init__(self, clock, count, window=10.0):
-        self._clock = clock
-        self._count = count
-        self._window = window
-        self._sent = {}
-
-    def allow(self, key):
-        now = self._clock.seconds()
-        sent = self._sent.setdefault(key, deque())
-        while sent and sent[0] <= now - self._window:
-            sent.popleft()
-        if len(sent) >= self._count:
-            return False
-        sent.append(now)
-        return True
-
-    def forget(self, key):
-        self._sent.pop(key, None)

@@ -25,7 +25,8 @@ from twisted.python.failure import Failure
 
 from wampchat.chat import model
 from wampchat.chat.model import CONFLICT, FORBIDDEN, INVALID, LOBBY, NOT_FOUND, RATE_LIMITED, fail
-from wampchat.chat.presence import Presence, SendRateLimit, TypingTimers
+from wampchat.chat.limits import RateWindow
+from wampchat.chat.presence import Presence, TypingTimers
 from wampchat.chat.search import parse_query
 from wampchat.chat.sends import TOO_MANY, SendRate, SendRequest, add_messages
 from wampchat.chat.store import ReactionRefused
@@ -46,9 +47,11 @@ REACT_RATE = 60            # reactions (on or off) one user may give per 10 s on
 class ChatSettings:
     """What the operator can tune (twistd options)."""
 
-    def __init__(self, open_registration=True, send_rate=20, node_id="node", register_rate=20, create_rate=20):
+    def __init__(self, open_registration=True, send_rate=20, node_id="node", register_rate=20, create_rate=20,
+                 guest_send_rate=40):
         self.open_registration = open_registration
         self.send_rate = send_rate
+        self.guest_send_rate = guest_send_rate  # messages all guests of one address may send per 10 s
         self.register_rate = register_rate    # accounts one address may register per hour
         self.create_rate = create_rate        # rooms one user may create per hour
         self.node_id = node_id
@@ -111,10 +114,14 @@ class ChatService(ApplicationSession):
         self.sessions = Presence()         # this node's sessions
         self.cluster = None                # a ClusterPresence, set by the runtime before joining
         self.typing = TypingTimers(reactor, TYPING_TIMEOUT, self._typing_expired)
-        self.send_limit = SendRateLimit(reactor, settings.send_rate, SEND_WINDOW_MS / 1000)
-        self.register_limit = SendRateLimit(reactor, settings.register_rate, ABUSE_WINDOW)
-        self.create_limit = SendRateLimit(reactor, settings.create_rate, ABUSE_WINDOW)
-        self.react_limit = SendRateLimit(reactor, REACT_RATE, SEND_WINDOW_MS / 1000)
+        # every limit is kept per user or per address, never per session: reconnecting resets nothing
+        self.send_limit = RateWindow(reactor, settings.send_rate, SEND_WINDOW_MS / 1000)
+        self.register_limit = RateWindow(reactor, settings.register_rate, ABUSE_WINDOW)
+        self.create_limit = RateWindow(reactor, settings.create_rate, ABUSE_WINDOW)
+        self.react_limit = RateWindow(reactor, REACT_RATE, SEND_WINDOW_MS / 1000)
+        # guests are new users at every login, so what they send is also counted per client address
+        self.guest_send_limit = RateWindow(reactor, settings.guest_send_rate, SEND_WINDOW_MS / 1000)
+        self.guest_react_limit = RateWindow(reactor, REACT_RATE, SEND_WINDOW_MS / 1000)
         self._early_presence = []          # presence changes found while starting (a previous run's users)
         self._login_nicks = OrderedDict()  # session id -> display name, from the join hook to the join
         # one node counts a user's sends itself; nodes sharing a database count them there
@@ -203,10 +210,13 @@ class ChatService(ApplicationSession):
     def _address(self, details):
         """The caller's network address without its port (per-address limits), or its authid when it has
         none (an in-process or AMQP caller)."""
-        info = self.router_realm.session_info(details.caller) if details.caller is not None else None
+        return self._address_of(details.caller, details.caller_authid)
+
+    def _address_of(self, session_id, authid):
+        info = self.router_realm.session_info(session_id) if session_id is not None else None
         peer = (info.transport or {}).get("peer") if info is not None else None
         if not peer or not peer.startswith("tcp"):
-            return details.caller_authid
+            return authid
         return peer.rsplit(":", 1)[0]
 
     def _is_online_here(self, user):
@@ -331,8 +341,6 @@ class ChatService(ApplicationSession):
         authid, role, nick, last_here = gone
         if not last_here:
             return
-        self.send_limit.forget(authid)
-        self.react_limit.forget(authid)
         for room_id in self.typing.stop_user(authid):
             room = self.rooms.peek(room_id) or await self.rooms.get(room_id)
             if room is not None:
@@ -391,7 +399,7 @@ class ChatService(ApplicationSession):
         title = model.check_title(title, room_id)
         model.check_bool(private, "private")
         if not self.create_limit.allow(caller.user):
-            fail(RATE_LIMITED, f"at most {self.settings.create_rate} new rooms per hour")
+            _rate_limited(f"at most {self.settings.create_rate} new rooms per hour", self.create_limit, caller.user)
         now = self._now()
         if not await self.store.create_room(room_id, title, private, caller.user, now, [caller.user]):
             fail(CONFLICT, f"a room {room_id!r} exists already")
@@ -486,7 +494,12 @@ class ChatService(ApplicationSession):
         text = model.check_text(text)
         model.check_client_msg_id(client_msg_id)
         if not self.send_limit.allow(caller.user):
-            fail(RATE_LIMITED, f"at most {self.settings.send_rate} messages per 10 seconds")
+            _rate_limited(f"at most {self.settings.send_rate} messages per 10 seconds", self.send_limit, caller.user)
+        if caller.role == "guest":
+            address = self._address_of(caller.session, caller.user)
+            if not self.guest_send_limit.allow(address):
+                _rate_limited(f"guests at one address may send at most {self.settings.guest_send_rate} messages "
+                              "per 10 seconds", self.guest_send_limit, address)
         request = SendRequest(room["id"], caller.user, caller.nick, text, self._now(), client_msg_id)
         return self.sends.submit(request).addCallback(self._sent, caller, room, started)
 
@@ -554,7 +567,12 @@ class ChatService(ApplicationSession):
         model.check_emoji(emoji)
         model.check_bool(on, "on")
         if not self.react_limit.allow(caller.user):
-            fail(RATE_LIMITED, f"at most {REACT_RATE} reactions per 10 seconds")
+            _rate_limited(f"at most {REACT_RATE} reactions per 10 seconds", self.react_limit, caller.user)
+        if caller.role == "guest":
+            address = self._address_of(caller.session, caller.user)
+            if not self.guest_react_limit.allow(address):
+                _rate_limited(f"guests at one address may give at most {REACT_RATE} reactions per 10 seconds",
+                              self.guest_react_limit, address)
         try:
             result = await self.store.react(room_id, message_id, caller.user, emoji, on, self._now())
         except ReactionRefused as e:
@@ -623,6 +641,11 @@ class ChatService(ApplicationSession):
         if marker == message_id:
             await self._publish_room(room, "read", {"user": caller.user, "message_id": message_id})
         return None
+
+
+def _rate_limited(text, window, key):
+    """Refuse with rate_limited, telling the caller when it may try again (kwarg ``retry_after``, seconds)."""
+    raise ApplicationError(RATE_LIMITED, text, retry_after=round(window.retry_after(key), 3))
 
 
 def _guarded(fn):

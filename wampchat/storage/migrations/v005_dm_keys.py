@@ -10,8 +10,9 @@ keeps none (it stays readable by its members, and the pair's next
 ``chat.dm.open`` makes a new room).
 
 Texts stored while the length check looked at the stripped text but the
-whole text was kept (whitespace padding of any length) are stripped and cut
-to the limit, so no stored message is longer than a send may be now.
+whole text was kept (whitespace padding of any length) lose that padding
+and are cut to the limit, so no stored message is longer than a send may
+be now.
 """
 import re
 
