@@ -178,6 +178,14 @@ def test_malformed_requests_are_4xx_without_a_traceback(server, error_events, re
 
 
 @pytest_twisted.inlineCallbacks
+def test_an_overlong_header_is_431_without_a_traceback(server, error_events):
+    """A header line over twisted.web's 16 KiB line limit is answered 431, not a silently closed connection."""
+    answer = yield raw_request(server.port, b"GET / HTTP/1.1", b"X-Long: " + b"a" * 20000 + b"\r\n")
+    assert answer.startswith(b"HTTP/1.1 431 "), answer[:100]
+    assert error_events.texts() == []
+
+
+@pytest_twisted.inlineCallbacks
 def test_other_methods_are_405_with_allow(server):
     """A method other than GET or HEAD is 405 and says which are allowed."""
     answer = yield raw_request(server.port, b"POST /js/app.js HTTP/1.1", b"Content-Length: 0\r\nConnection: close\r\n")
