@@ -54,6 +54,12 @@ The surface that in-process services (the chat service, the AMQP bridge) use:
     with ``(args, kwargs)`` or failing with ``ApplicationError``; the call is
     authorized as that role.
 """
+import txaio
+
+# The router runs on Twisted. Autobahn modules bind txaio's functions when they are imported, so the
+# framework is chosen here, before any of them (the serializers, imported by the meta API, among them).
+txaio.use_twisted()
+
 
 from wampchat.router.router import Router
 from wampchat.router.realm import Realm, SessionInfo
