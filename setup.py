@@ -120,6 +120,7 @@ setup(
         "pyOpenSSL>=22.0",  # amqps:// (twisted.internet.ssl)
         "psycopg[binary]>=3.1",  # --db postgresql://
         "prometheus_client>=0.17",
+        "confusables>=1.2", "confusable-homoglyphs>=3.3",  # wampchat.names: UTS #39 confusables and scripts
     ],
     extras_require={
         "test": ["pytest>=7", "pytest-twisted>=1.14", "pytest-timeout", "pika>=1.3", "selenium>=4.10", "build>=1.0",

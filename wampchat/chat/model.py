@@ -10,6 +10,8 @@ import unicodedata
 
 from autobahn.wamp.exception import ApplicationError
 
+from wampchat.names import name_skeleton
+
 INVALID = "wampchat.error.invalid_argument"
 NOT_FOUND = "wampchat.error.not_found"
 FORBIDDEN = "wampchat.error.forbidden"
@@ -222,8 +224,9 @@ def base36(number):
 
 
 def name_key(name):
-    """How nicks and display names are compared for uniqueness: case-folded."""
-    return name.casefold()
+    """How nicks, usernames and display names are compared for uniqueness: names that look alike (``alice`` and
+    Cyrillic ``аlice``, ``Bob`` and ``bob``) have one key, their skeleton (:func:`wampchat.names.name_skeleton`)."""
+    return name_skeleton(name)
 
 
 def room_dict(row):

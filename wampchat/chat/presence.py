@@ -1,5 +1,7 @@
 """Who is online (per user, across their sessions) and typing timers."""
 
+from wampchat.chat.model import name_key
+
 
 class Presence:
     """Online sessions per user: a user goes offline only when the last session leaves."""
@@ -7,12 +9,12 @@ class Presence:
     def __init__(self):
         self._sessions = {}   # authid -> set of session ids
         self._owner = {}      # session id -> (authid, role, nick)
-        self._shown = {}      # casefolded nick -> {authid: sessions showing it}, for O(1) uniqueness checks
+        self._shown = {}      # name_key(nick) -> {authid: sessions showing it}, for O(1) uniqueness checks
 
     def joined(self, session_id, authid, role, nick):
         """Record a session; True when it is the user's first (the user came online)."""
         self._owner[session_id] = (authid, role, nick)
-        shown = self._shown.setdefault(nick.casefold(), {})
+        shown = self._shown.setdefault(name_key(nick), {})
         shown[authid] = shown.get(authid, 0) + 1
         sessions = self._sessions.setdefault(authid, set())
         sessions.add(session_id)
@@ -24,12 +26,13 @@ class Presence:
         if owner is None:
             return None
         authid, role, nick = owner
-        shown = self._shown[nick.casefold()]
+        key = name_key(nick)
+        shown = self._shown[key]
         shown[authid] -= 1
         if not shown[authid]:
             del shown[authid]
             if not shown:
-                del self._shown[nick.casefold()]
+                del self._shown[key]
         sessions = self._sessions.get(authid, set())
         sessions.discard(session_id)
         if not sessions:
@@ -49,8 +52,9 @@ class Presence:
         return None
 
     def nick_taken(self, nick, by_other_than):
-        """Is ``nick`` (case-insensitively) shown for an online user other than ``by_other_than``?"""
-        return any(authid != by_other_than for authid in self._shown.get(nick.casefold(), ()))
+        """Is ``nick``, or a name that looks like it (same :func:`name_key`), shown for an online user other than
+        ``by_other_than``?"""
+        return any(authid != by_other_than for authid in self._shown.get(name_key(nick), ()))
 
 
 class TypingTimers:

@@ -30,6 +30,7 @@ from wampchat.chat.presence import Presence, TypingTimers
 from wampchat.chat.search import parse_query
 from wampchat.chat.sends import TOO_MANY, SendRate, SendRequest, add_messages
 from wampchat.chat.store import ReactionRefused
+from wampchat.names import NameRefused
 from wampchat.router.auth import validate_nick
 from wampchat.router.authorize import TRUSTED
 from wampchat.router.credentials import make_credentials
@@ -316,7 +317,7 @@ class ChatService(ApplicationSession):
         nick = info.authextra.get("nick") or info.authid
         if self.sessions.nick_taken(nick, info.authid) or await self.store.name_in_use(model.name_key(nick),
                                                                                         info.authid):
-            raise ApplicationError(CONFLICT, f"the nick {nick!r} is taken; choose another")
+            raise ApplicationError(CONFLICT, f"the nick {nick!r} is taken or looks like a name in use; choose another")
         return None
 
     # -- presence: sessions coming and going -----------------------------------------
@@ -373,11 +374,16 @@ class ChatService(ApplicationSession):
             fail(RATE_LIMITED, f"at most {self.settings.register_rate} registrations per hour from one address")
         nick = username
         if display_name is not None:
-            nick = validate_nick(display_name)
-            if nick is None:
-                fail(INVALID, "display_name must be 1..32 printable characters without < or >")
+            try:
+                nick = validate_nick(display_name)
+            except NameRefused as refused:
+                fail(INVALID, f"invalid display_name: {refused}")
         if await self.store.get_user(username) is not None:
             fail(CONFLICT, f"the username {username!r} is taken")
+        for name in dict.fromkeys((username, nick)):  # neither may look like a user's name or an online nick
+            if self.sessions.nick_taken(name, details.caller_authid) or await self.store.name_in_use(
+                    model.name_key(name), details.caller_authid or ""):
+                fail(CONFLICT, f"{name!r} is taken or looks like a name in use; choose another")
         creds = await deferToThreadPool(self.reactor, self.reactor.getThreadPool(),
                                         make_credentials, username, password, "user")
         try:

@@ -11,7 +11,6 @@ import hashlib
 import hmac
 import json
 import os
-import re
 from collections import OrderedDict
 
 from autobahn.wamp.auth import compute_wcs
@@ -19,11 +18,11 @@ from twisted.internet import defer
 from twisted.internet.task import deferLater
 from twisted.internet.threads import deferToThreadPool
 
+from wampchat.names import NAME_MAX, NameRefused, normalize_display_name
 from wampchat.router.credentials import CRA_ITERATIONS, CRA_KEYLEN, hash_password, verify_password
 
 GUEST_ROLE = "guest"
-NICK_MAX = 32
-_NICK_BAD = re.compile(r"[\x00-\x1f\x7f<>]")
+NICK_MAX = NAME_MAX
 
 
 class Identity:
@@ -59,14 +58,10 @@ class Refusal(Exception):
         self.message = message
 
 
-def validate_nick(nick):
-    """A display nick: 1..32 printable characters, no angle brackets."""
-    if not isinstance(nick, str):
-        return None
-    nick = nick.strip()
-    if not 1 <= len(nick) <= NICK_MAX or _NICK_BAD.search(nick):
-        return None
-    return nick
+def validate_nick(nick: object) -> str:
+    """A display nick as shown (NFKC, trimmed); NameRefused, saying why, for one that is empty, too long, holds
+    invisible or direction-changing characters or mixes scripts (the rules of :mod:`wampchat.names`)."""
+    return normalize_display_name(nick)
 
 
 class Backoff:
@@ -133,11 +128,10 @@ class Authenticator:
         authid = "guest_" + os.urandom(4).hex()
         nick = authid
         if extra.get("nick") is not None:
-            nick = validate_nick(extra.get("nick"))
-            if nick is None:
-                return defer.fail(Refusal(
-                    "wamp.error.invalid_argument",
-                    f"invalid nick: 1..{NICK_MAX} printable characters without < or >"))
+            try:
+                nick = validate_nick(extra.get("nick"))
+            except NameRefused as refused:
+                return defer.fail(Refusal("wamp.error.invalid_argument", f"invalid nick: {refused}"))
         return defer.succeed(Identity(authid, GUEST_ROLE, "anonymous", "anonymous", {"nick": nick}))
 
     @defer.inlineCallbacks
