@@ -1,7 +1,9 @@
-"""Small waiting helpers for tests: Deferreds that fire on events, and polling with a deadline."""
+"""Small waiting helpers for tests: Deferreds that fire on events, polling with a deadline, HTTP bodies."""
 import inspect
 
-from twisted.internet import defer, task
+from twisted.internet import defer, protocol, task
+from twisted.web.client import PartialDownloadError, ResponseDone
+from twisted.web.http import PotentialDataLoss
 
 
 def poll_until(predicate, timeout=10.0, interval=0.01, clock=None):
@@ -71,3 +73,46 @@ class Collector:
         self._waiters.append((count, d))
         d.addTimeout(timeout, reactor)
         return d
+
+
+class _BodyReader(protocol.Protocol):
+    """Collects a response body into ``done``, as ``twisted.web.client.readBody`` does."""
+
+    def __init__(self, response, done: defer.Deferred) -> None:
+        self._response = response
+        self._done = done
+        self._chunks: list[bytes] = []
+
+    def dataReceived(self, data: bytes) -> None:
+        self._chunks.append(data)
+
+    def connectionLost(self, reason=protocol.connectionDone) -> None:
+        if self._done.called:  # cancelled
+            return
+        body = b"".join(self._chunks)
+        if reason.check(ResponseDone):
+            self._done.callback(body)
+        elif reason.check(PotentialDataLoss):
+            self._done.errback(PartialDownloadError(self._response.code, self._response.phrase, body))
+        else:
+            self._done.errback(reason)
+
+
+def read_body(response) -> defer.Deferred:
+    """Deferred of the whole body of an Agent ``response``.
+
+    Twisted's ``readBody`` warns (DeprecationWarning) when the response's
+    transport has no ``abortConnection``, and Agent's own transport proxy has
+    only ``loseConnection``: so this reads the body itself, and cancelling it
+    stops the transport with what that proxy offers.
+    """
+    reader = None
+
+    def cancel(_: defer.Deferred) -> None:
+        if reader is not None and reader.transport is not None:
+            reader.transport.stopProducing()
+
+    done = defer.Deferred(cancel)
+    reader = _BodyReader(response, done)
+    response.deliverBody(reader)
+    return done

@@ -157,10 +157,12 @@ async def get_json(url):
     import json
 
     from twisted.internet import reactor
-    from twisted.web.client import Agent, readBody
+    from twisted.web.client import Agent
+
+    from helpers import read_body
 
     response = await Agent(reactor).request(b"GET", url.encode("ascii"))
-    return json.loads(await readBody(response))
+    return json.loads(await read_body(response))
 
 
 def metric(server, name):

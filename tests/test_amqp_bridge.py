@@ -5,9 +5,9 @@ import pytest_twisted
 from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.types import CallResult, PublishOptions, RegisterOptions, SubscribeOptions
 from twisted.internet import reactor
-from twisted.web.client import Agent, readBody
+from twisted.web.client import Agent
 
-from helpers import Collector, poll_until
+from helpers import Collector, poll_until, read_body
 from rabbitmq import (NODE_USER, SERVICE_USER, PikaPeer, amqp_server, bridge_of, free_port, get_json, metric,
                       rabbitmq)  # noqa: F401 (fixture)
 
@@ -57,7 +57,7 @@ async def test_publications_are_mirrored_with_keys_bodies_and_properties(rabbitm
         assert health["amqp"]["state"] == "connected" and health["amqp"]["node"] == "nodea"
         await poll_until(lambda: metric(server, "wampchat_amqp_outbox") == 0)
         assert metric(server, "wampchat_amqp_confirmed_total") >= 2
-        text = (await readBody(await Agent(reactor).request(b"GET", (server.http_url + "/metrics").encode()))).decode()
+        text = (await read_body(await Agent(reactor).request(b"GET", (server.http_url + "/metrics").encode()))).decode()
         assert "wampchat_amqp_mirrored_total" in text and "wampchat_amqp_connected 1" in text
     finally:
         peer.close()

@@ -4,17 +4,14 @@ HTTP security headers on every response of the web Site, and the page working un
 import pytest
 import pytest_twisted
 from twisted.internet import defer, threads
-from twisted.web.client import Agent, readBody
+from twisted.web.client import Agent
 
-from helpers import poll_until
+from helpers import poll_until, read_body
 from browser import browsers, chat_service_missing, requires_browser  # noqa: F401  (browsers is a fixture)
 from test_web_chat import CONNECTED, chat_server, join_as_guest, open_room, say  # noqa: F401  (a fixture)
 from wampchat.web import CONTENT_SECURITY_POLICY, SECURITY_HEADERS
 
 STORE_INDEPENDENT = True  # router and transport behaviour: one store is enough (see conftest)
-
-# Twisted's own Agent transport trips this deprecation inside readBody; nothing of ours.
-pytestmark = pytest.mark.filterwarnings("ignore:Using readBody with a transport:DeprecationWarning")
 
 PATHS = ["/", "/index.html", "/js/app.js", "/css/chat.css", "/healthz", "/metrics", "/no-such-page", "/ws"]
 
@@ -24,7 +21,7 @@ def fetch(url):
     from twisted.internet import reactor
 
     response = yield Agent(reactor).request(b"GET", url.encode("ascii"))
-    body = yield readBody(response)
+    body = yield read_body(response)
     return response, body
 
 
