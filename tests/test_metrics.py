@@ -13,9 +13,10 @@ import pytest_twisted
 from autobahn.wamp import message
 from autobahn.wamp.exception import ApplicationError
 from twisted.internet.task import Clock
-from twisted.web.client import Agent, readBody
+from twisted.web.client import Agent
 from twisted.web.http_headers import Headers
 
+from helpers import read_body
 from test_router_core import RawPeer  # the raw in-memory WAMP peer
 from test_tap import parse_metrics
 from wampchat.amqp import AmqpBridge, BridgeSettings
@@ -148,7 +149,7 @@ async def get(url, accept=None):
 
     headers = Headers({b"accept": [accept.encode()]}) if accept else None
     response = await Agent(reactor).request(b"GET", url.encode(), headers)
-    body = await readBody(response)
+    body = await read_body(response)
     assert response.code == 200
     return response.headers.getRawHeaders(b"content-type")[0].decode(), body.decode()
 

@@ -12,8 +12,9 @@ from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.types import PublishOptions
 from twisted.internet import defer
 from twisted.python import usage
-from twisted.web.client import Agent, readBody
+from twisted.web.client import Agent
 
+from helpers import read_body
 from wampchat.listening import ListeningService
 from wampchat.router.credentials import make_credentials
 from wampchat.settings import SETTINGS
@@ -21,8 +22,6 @@ from wampchat.tap import DEFAULT_LISTEN, Options, makeService
 from wampchat.testing import connect, start_server
 
 LOCAL = "tcp:0:interface=127.0.0.1"
-# Twisted's own Agent transport trips this deprecation inside readBody; nothing of ours.
-pytestmark = pytest.mark.filterwarnings("ignore:Using readBody with a transport:DeprecationWarning")
 
 
 def parse(*args):
@@ -443,7 +442,7 @@ def http_get(url):
     from twisted.internet import reactor
 
     response = yield Agent(reactor).request(b"GET", url.encode())
-    body = yield readBody(response)
+    body = yield read_body(response)
     return response.code, response.headers, body
 
 

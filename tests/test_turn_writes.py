@@ -4,7 +4,7 @@ import pytest_twisted
 from twisted.internet import defer, protocol, reactor
 from twisted.internet.error import ConnectionDone
 from twisted.python.failure import Failure
-from twisted.test.proto_helpers import StringTransport
+from twisted.internet.testing import StringTransport
 
 from helpers import Collector, poll_until
 from wampchat.router.turn_writes import TurnWrites
