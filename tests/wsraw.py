@@ -41,9 +41,13 @@ def text(obj, **kwargs):
     return client_frame(TEXT, json.dumps(obj).encode("utf-8"), **kwargs)
 
 
+# Nobody registers it, so the router answers a CALL to it by itself (ERROR no_such_procedure), for any role.
+UNANSWERED = "app.wsraw.nobody"
+
+
 def call(request):
-    """A text frame with a CALL the router answers by itself (the session count)."""
-    return text([48, request, {}, "wamp.session.count"])
+    """A text frame with a CALL the router answers by itself (ERROR no_such_procedure)."""
+    return text([48, request, {}, UNANSWERED])
 
 
 def close_frame(code=None, reason=b""):
@@ -145,10 +149,10 @@ class Case:
     fast: bool = False
 
 
-RESULT = ("wamp", 50)
+ANSWER = ("wamp", 8)  # the router's ERROR to a CALL of UNANSWERED
 PROTOCOL_ERROR = [("close", 1002)]
 INVALID_PAYLOAD = [("close", 1007)]
-CALL_TEXT = json.dumps([48, 1, {}, "wamp.session.count"]).encode("utf-8")
+CALL_TEXT = json.dumps([48, 1, {}, UNANSWERED]).encode("utf-8")
 PING_125 = bytes(range(125))
 
 
@@ -163,8 +167,8 @@ def _fragments(payload, sizes, opcode=TEXT):
 
 
 def _utf8_call(s):
-    """A CALL whose argument (a role filter) holds ``s`` as UTF-8."""
-    return json.dumps([48, 1, {}, "wamp.session.count", [[s]]], ensure_ascii=False).encode("utf-8")
+    """A CALL whose argument holds ``s`` as UTF-8."""
+    return json.dumps([48, 1, {}, UNANSWERED, [[s]]], ensure_ascii=False).encode("utf-8")
 
 
 BAD_UTF8 = {
@@ -177,38 +181,38 @@ BAD_UTF8 = {
 
 
 def _bad_utf8_call(bad):
-    return b'[48, 1, {}, "wamp.session.count", [["' + bad + b'"]]]'
+    return b'[48, 1, {}, "' + UNANSWERED.encode("ascii") + b'", [["' + bad + b'"]]]'
 
 
 CASES = [
-    Case("call", call(1), [RESULT], fast=True),
-    Case("call-126-length", text([48, 1, {}, "wamp.session.count", [["x" * 200]]]), [RESULT], fast=True),
-    Case("fragmented-text", b"".join(_fragments(CALL_TEXT, [5, 10])), [RESULT]),
-    Case("fragments-of-one-byte", b"".join(_fragments(CALL_TEXT, [1] * (len(CALL_TEXT) - 1))), [RESULT]),
+    Case("call", call(1), [ANSWER], fast=True),
+    Case("call-126-length", text([48, 1, {}, UNANSWERED, [["x" * 200]]]), [ANSWER], fast=True),
+    Case("fragmented-text", b"".join(_fragments(CALL_TEXT, [5, 10])), [ANSWER]),
+    Case("fragments-of-one-byte", b"".join(_fragments(CALL_TEXT, [1] * (len(CALL_TEXT) - 1))), [ANSWER]),
     Case("utf8-split-inside-a-code-point", b"".join(_fragments(_utf8_call("é☃"), [len(_utf8_call("é☃")) - 6])),
-         [RESULT]),
+         [ANSWER]),
     Case("ping-between-fragments",
          b"".join(_fragments(CALL_TEXT, [5])[:1] + [client_frame(PING, b"mid")] + _fragments(CALL_TEXT, [5])[1:]),
-         [("pong", b"mid"), RESULT]),
+         [("pong", b"mid"), ANSWER]),
     Case("pong-between-fragments",
          b"".join(_fragments(CALL_TEXT, [5])[:1] + [client_frame(PONG, b"x")] + _fragments(CALL_TEXT, [5])[1:]),
-         [RESULT]),
+         [ANSWER]),
     Case("ping-empty", client_frame(PING), [("pong", b"")]),
     Case("ping-125", client_frame(PING, PING_125), [("pong", PING_125)]),
-    Case("ping-then-call", client_frame(PING, b"p") + call(1), [("pong", b"p"), RESULT]),
-    Case("call-then-ping", call(1) + client_frame(PING, b"p"), [RESULT, ("pong", b"p")], fast=True),
+    Case("ping-then-call", client_frame(PING, b"p") + call(1), [("pong", b"p"), ANSWER]),
+    Case("call-then-ping", call(1) + client_frame(PING, b"p"), [ANSWER, ("pong", b"p")], fast=True),
     Case("ping-126", client_frame(PING, b"x" * 126), PROTOCOL_ERROR),
     Case("ping-fragmented", client_frame(PING, b"x", fin=False), PROTOCOL_ERROR),
-    *[Case(f"rsv-{rsv}", text([48, 1, {}, "wamp.session.count"], rsv=rsv), PROTOCOL_ERROR) for rsv in (1, 2, 4, 7)],
+    *[Case(f"rsv-{rsv}", text([48, 1, {}, UNANSWERED], rsv=rsv), PROTOCOL_ERROR) for rsv in (1, 2, 4, 7)],
     Case("rsv-on-ping", client_frame(PING, b"x", rsv=4), PROTOCOL_ERROR),
     *[Case(f"opcode-{op}", client_frame(op, b"x"), PROTOCOL_ERROR) for op in (3, 4, 5, 6, 7)],
     *[Case(f"opcode-{op}", client_frame(op, b"x"), PROTOCOL_ERROR) for op in (11, 12, 13, 14, 15)],
     Case("continuation-without-start", client_frame(CONTINUATION, CALL_TEXT), PROTOCOL_ERROR),
     Case("text-inside-fragmented", client_frame(TEXT, b"[48,", fin=False) + call(1), PROTOCOL_ERROR),
-    Case("unmasked-text", text([48, 1, {}, "wamp.session.count"], masked=False), PROTOCOL_ERROR),
+    Case("unmasked-text", text([48, 1, {}, UNANSWERED], masked=False), PROTOCOL_ERROR),
     Case("unmasked-ping", client_frame(PING, b"x", masked=False), PROTOCOL_ERROR),
-    Case("non-minimal-16-bit-length", text([48, 1, {}, "wamp.session.count"], length_form=126), PROTOCOL_ERROR),
-    Case("non-minimal-64-bit-length", text([48, 1, {}, "wamp.session.count"], length_form=127), PROTOCOL_ERROR),
+    Case("non-minimal-16-bit-length", text([48, 1, {}, UNANSWERED], length_form=126), PROTOCOL_ERROR),
+    Case("non-minimal-64-bit-length", text([48, 1, {}, UNANSWERED], length_form=127), PROTOCOL_ERROR),
     Case("64-bit-length-msb-set", bytes((0x81, 0xFF)) + struct.pack("!Q", 1 << 63) + MASK, PROTOCOL_ERROR),
     *[Case(f"text-{name}", client_frame(TEXT, _bad_utf8_call(bad)), INVALID_PAYLOAD, fast=True)
       for name, bad in BAD_UTF8.items()],

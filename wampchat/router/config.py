@@ -34,22 +34,34 @@ def _rule(uri, match, allow):
     return {"uri": uri, "match": match, "allow": list(allow)}
 
 
+# The session meta API lists every online user with their role and login method, so by default only
+# these roles may use it (a config file may grant it to others); in-process services (trusted) always may.
+META_API_ROLES = ("admin", "service")
+
+
 def _common_rules():
     rules = [_rule("app.", "prefix", ALL), _rule("svc.", "prefix", ["call"])]
-    rules += [_rule(p, "exact", ["call"]) for p in META_PROCEDURES]
-    rules += [_rule(t, "exact", ["subscribe"]) for t in META_TOPICS]
     # chat.*: the chat service's dynamic rule narrows these per room and user.
     rules.append(_rule("chat.", "prefix", ["call", "subscribe"]))
     return rules
 
 
-def default_roles():
-    """The permissions used when no config file names a role (see API.md §3)."""
+def _meta_rules():
+    """Calling ``wamp.session.count/list/get`` and subscribing to ``on_join``/``on_leave``."""
+    rules = [_rule(p, "exact", ["call"]) for p in META_PROCEDURES]
+    rules += [_rule(t, "exact", ["subscribe"]) for t in META_TOPICS]
+    return rules
+
+
+def default_roles() -> dict:
+    """The permissions used when no config file names a role (README, *Authorization and the config file*)."""
     roles = {name: {"permissions": _common_rules(), "disclose": True} for name in ("guest", "user", "admin")}
     roles["service"] = {
         "permissions": _common_rules() + [_rule("svc.", "prefix", ["register", "call"])],
         "disclose": True,
     }
+    for name in META_API_ROLES:
+        roles[name]["permissions"] += _meta_rules()
     return roles
 
 

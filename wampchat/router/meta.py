@@ -4,6 +4,12 @@ The session meta API: ``wamp.session.count/list/get`` and ``on_join/on_leave``.
 The procedures are answered by the dealer directly (no registration, no
 extra hop); the events go through the broker like any publication.
 
+Who may use it: by default only the ``admin`` and ``service`` roles (and
+in-process ``trusted`` services such as the chat service), because it lists
+every online user, role and login method; the permissions live in
+:mod:`wampchat.router.config` like any other, so a config file can grant it
+to more roles. Others get ERROR ``wamp.error.not_authorized``.
+
 Privacy: a session's ``transport`` (its peer address, i.e. the user's IP and
 port) is shown only to the roles in :data:`TRANSPORT_ROLES` (API.md §3).
 ``wamp.session.get`` includes it for them alone; ``on_join`` is published
@@ -14,6 +20,7 @@ from autobahn.wamp.exception import ApplicationError
 
 from wampchat.router.authorize import TRUSTED
 from wampchat.router.broker import Audience
+from wampchat.router.serializers import as_id
 
 # admin and service may see peer addresses; so may in-process services (trusted).
 TRANSPORT_ROLES = frozenset({"admin", "service", TRUSTED})
@@ -63,7 +70,7 @@ class SessionMeta:
         return [i.id for i in self._matching(args, kwargs)]
 
     def get(self, caller, args, kwargs):
-        session_id = args[0] if args else None
+        session_id = as_id(args[0]) if args else None  # 1234.0 from wampy over CBOR is the id 1234
         if not isinstance(session_id, int) or isinstance(session_id, bool):
             raise ApplicationError(ApplicationError.INVALID_ARGUMENT, "session id must be an integer")
         info = self._realm.session_info(session_id)
