@@ -371,7 +371,8 @@ class ChatService(ApplicationSession):
         model.check_password(password)
         address = self._address(details)
         if not self.register_limit.allow(address):
-            fail(RATE_LIMITED, f"at most {self.settings.register_rate} registrations per hour from one address")
+            _rate_limited(f"at most {self.settings.register_rate} registrations per hour from one address",
+                          self.register_limit, address)
         nick = username
         if display_name is not None:
             try:
@@ -424,8 +425,9 @@ class ChatService(ApplicationSession):
         room = await self._readable_room(caller, room_id)
         await self._add_member(room, caller.user, caller.nick)
         page = await self.store.join_page(room_id, limit=model.HISTORY_DEFAULT)
-        return {"room": room, "members": await self._member_list(room_id), "history": page["messages"],
-                "more": page["more"], "changes": page["changes"], "reads": page["reads"]}
+        members = await self._member_list(room_id, None, model.MEMBERS_MAX + 1)
+        return {"room": room, "members": members[:model.MEMBERS_MAX], "members_more": len(members) > model.MEMBERS_MAX,
+                "history": page["messages"], "more": page["more"], "changes": page["changes"], "reads": page["reads"]}
 
     async def room_leave(self, room_id=None, details=None):
         caller = await self._caller(details)
@@ -450,14 +452,18 @@ class ChatService(ApplicationSession):
         self._notify(username, {"event": "invited", "room": room})
         return None
 
-    async def room_members(self, room_id=None, details=None):
+    async def room_members(self, room_id=None, after=None, limit=None, details=None):
+        """Members by username, at most ``limit`` (1..1000, all of them up to 1000 by default) after ``after``."""
         caller = await self._caller(details)
         await self._readable_room(caller, room_id)
-        return await self._member_list(room_id)
+        if after is not None:
+            model.check_username(after, "after")
+        limit = model.check_limit(limit, model.MEMBERS_MAX, model.MEMBERS_MAX)
+        return await self._member_list(room_id, after, limit)
 
-    async def _member_list(self, room_id):
+    async def _member_list(self, room_id, after, limit):
         result = []
-        for user, display_name, online_nick in await self.store.members(room_id):
+        for user, display_name, online_nick in await self.store.members(room_id, after, limit):
             here = self.sessions.nick_of(user)
             online = online_nick is not None or here is not None
             result.append({"user": user, "nick": display_name or online_nick or here or user, "online": online})

@@ -151,12 +151,16 @@ def member_names(tx, room_id):
                                             (room_id,))]
 
 
-def _members(tx, room_id):
-    """(username, display name or None, nick shown online on some node or None) of every member, by name."""
+MEMBERS_PAGE = 1000  # members one answer lists at most (a join, chat.room.members); the rest by ``after``
+
+
+def _members(tx, room_id, after=None, limit=MEMBERS_PAGE):
+    """(username, display name or None, nick shown online on some node or None) of up to ``limit`` members,
+    by name, after the name ``after``."""
     rows = tx.query("SELECT m.username AS username, u.display_name AS display_name, "
                     "(SELECT o.nick FROM online o WHERE o.username = m.username ORDER BY o.node LIMIT 1) AS nick "
-                    "FROM members m LEFT JOIN users u ON u.username = m.username WHERE m.room = ? "
-                    "ORDER BY m.username", (room_id,))
+                    "FROM members m LEFT JOIN users u ON u.username = m.username WHERE m.room = ? AND m.username > ? "
+                    "ORDER BY m.username LIMIT ?", (room_id, after or "", limit))
     return [(r["username"], r["display_name"], r["nick"]) for r in rows]
 
 
@@ -231,6 +235,33 @@ def with_reactions(tx, messages):
     for row in rows:
         by_id[row["message_id"]].setdefault("reactions", {}).setdefault(row["emoji"], []).append(row["username"])
     return messages
+
+
+ANSWER_BUDGET = 512 * 1024   # bytes of messages one answer (a page, a join, a search) may carry
+MESSAGE_OVERHEAD = 160       # a Message's keys, id, room, ts and JSON punctuation, about
+
+
+def encoded_size(message):
+    """About how many bytes ``message`` takes in a WAMP answer: its text and names as UTF-8, and its reactions."""
+    size = MESSAGE_OVERHEAD + len(message["text"].encode()) + len(message["nick"].encode()) + len(message["user"])
+    for emoji, users in message.get("reactions", {}).items():
+        size += len(emoji.encode()) + sum(len(user) + 3 for user in users)
+    return size
+
+
+def within_budget(messages, budget=ANSWER_BUDGET):
+    """The first of ``messages`` that fit in ``budget`` bytes (at least one) and whether any were cut.
+
+    Counts bound every answer, but a count of long messages can still be
+    megabytes; this bounds the bytes too, so a page is at most about half a
+    MiB whatever the messages hold, and the caller pages on (``more``).
+    """
+    used = 0
+    for index, message in enumerate(messages):
+        used += encoded_size(message)
+        if used > budget and index > 0:
+            return messages[:index], True
+    return messages, False
 
 
 def _messages(tx, rows):
@@ -344,10 +375,11 @@ def _history(tx, room_id, before, after, limit):
     rows = tx.query(f"SELECT * FROM messages WHERE {' AND '.join(where)} ORDER BY id {order} LIMIT ?",
                     params + [limit + 1])
     more = len(rows) > limit
-    rows = rows[:limit]
+    # the rows nearest the cursor (or now) come first either way: a page cut to its byte budget keeps them
+    messages, cut = within_budget(_messages(tx, rows[:limit]))
     if order == "DESC":
-        rows.reverse()
-    return {"messages": _messages(tx, rows), "more": more}
+        messages.reverse()
+    return {"messages": messages, "more": more or cut}
 
 
 def _room_changes(tx, room_id):
@@ -363,8 +395,9 @@ def _join_page(tx, room_id, limit):
     """
     changes = _room_changes(tx, room_id)
     page = _history(tx, room_id, None, None, limit)
-    reads = {r["username"]: r["message_id"] for r in tx.query("SELECT username, message_id FROM reads WHERE room = ?",
-                                                               (room_id,))}
+    reads = {r["username"]: r["message_id"] for r in tx.query(
+        "SELECT username, message_id FROM reads WHERE room = ? ORDER BY message_id DESC LIMIT ?",
+        (room_id, MEMBERS_PAGE))}   # the furthest read markers: the rest are behind every message shown
     return dict(page, changes=changes, reads=reads)
 
 
@@ -374,8 +407,9 @@ def _changes(tx, room_id, changed_after, limit):
                     (room_id, changed_after, limit + 1))
     more = len(rows) > limit
     rows = rows[:limit]
-    cursor = rows[-1]["changed"] if rows else changed_after
-    return {"messages": _messages(tx, rows), "more": more, "changes": cursor}
+    messages, cut = within_budget(_messages(tx, rows))
+    cursor = rows[len(messages) - 1]["changed"] if messages else changed_after
+    return {"messages": messages, "more": more or cut, "changes": cursor}
 
 
 def _search(tx, user, query, room_id, before, limit):
@@ -398,7 +432,8 @@ def _search(tx, user, query, room_id, before, limit):
     params.append(user)
     rows = tx.query(f"SELECT m.* FROM messages m {join} JOIN rooms r ON r.id = m.room "
                     f"WHERE {' AND '.join(where)} ORDER BY m.id DESC LIMIT ?", params + [limit + 1])
-    return {"messages": _messages(tx, rows[:limit]), "more": len(rows) > limit}
+    messages, cut = within_budget(_messages(tx, rows[:limit]))
+    return {"messages": messages, "more": len(rows) > limit or cut}
 
 
 def _mark_read(tx, room_id, user, message_id):
@@ -465,8 +500,8 @@ class ChatStore:
     def member_names(self, room_id):
         return self._run(member_names, room_id)
 
-    def members(self, room_id):
-        return self._run(_members, room_id)
+    def members(self, room_id, after=None, limit=MEMBERS_PAGE):
+        return self._run(_members, room_id, after, limit)
 
     def add_member(self, room_id, user, joined):
         return self._run(add_member, room_id, user, joined)
