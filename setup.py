@@ -101,14 +101,16 @@ setup(
     long_description_content_type="text/markdown",
     license="MIT",
     python_requires=">=3.10",
-    packages=find_packages(include=["wampchat", "wampchat.*"]) + ["twisted.plugins"],
+    # wampchat/amqp/spec holds only the AMQP spec XML (no __init__.py): it is named as a data package of
+    # its own, with package_data below, so setuptools neither warns that it "would be ignored" nor drops it.
+    packages=find_packages(include=["wampchat", "wampchat.*"]) + ["wampchat.amqp.spec", "twisted.plugins"],
     # Mapping the root explicitly makes setuptools' default ("lenient") editable
     # install put the project directory on sys.path with a .pth file, as the
     # compat mode does, instead of an import hook: Twisted finds plugins only by
     # scanning sys.path for twisted/plugins/ directories, so without this a plain
     # `pip install -e .` hid the wampchat plugin (tests/test_packaging.py checks it).
     package_dir={"": "."},
-    package_data={"wampchat": ["py.typed"], "wampchat.amqp": ["spec/*.xml"]},
+    package_data={"wampchat": ["py.typed"], "wampchat.amqp.spec": ["*.xml"]},
     include_package_data=True,
     install_requires=[
         "twisted>=23.10",
