@@ -1,22 +1,30 @@
 # The two commands anyone needs: `make run` and `make test`.
-# Everything else here is what they depend on, installed on first use.
+# Everything else here is what they depend on, installed on first use;
+# `make run ARGS="--listen tcp:9000"` passes options on, `make dist` builds the packages.
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 APT_PACKAGES_TEST := rabbitmq-server chromium chromium-driver postgresql
 PYTEST_ARGS ?=
+ARGS ?=
 
-.PHONY: run test bench system-deps system-deps-test web-deps node-test-deps clean
+.PHONY: run test bench dist system-deps system-deps-test web-deps node-test-deps clean
 
 run: $(VENV)/.installed web-deps
-	$(BIN)/twistd -n wampchat
+	$(BIN)/twistd -n wampchat $(ARGS)
 
 test: system-deps-test $(VENV)/.installed-test web-deps node-test-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-test web-deps
 	$(BIN)/python -m benchmarks.run
+
+# The sdist and the wheel (with the page and AutobahnJS) in dist/; `build` comes with the test extra,
+# so it is installed into the venv here when a plain `make run` venv lacks it.
+dist: $(VENV)/.installed web-deps
+	@$(BIN)/python -c "import build" 2>/dev/null || $(BIN)/pip install -q "build>=1.0"
+	$(BIN)/python -m build --outdir dist .
 
 # Debian packages: python venv support always; broker, browser and node for the tests.
 system-deps:
