@@ -13,7 +13,7 @@ import struct
 
 from twisted.application import service
 from twisted.application.internet import ClientService, backoffPolicy
-from twisted.internet import defer, protocol
+from twisted.internet import defer, error, protocol
 from twisted.logger import Logger
 from txamqp import spec as txamqp_spec
 from txamqp.client import Closed, TwistedDelegate
@@ -112,6 +112,8 @@ class _Client(DirectReceive, CompleteFrames, AMQClient):
 
 
 class _Factory(protocol.Factory):
+    noisy = False  # no "Starting factory" / "Stopping factory" per connection attempt
+
     def __init__(self, link, spec, vhost, heartbeat, clock):
         self.link = link
         self.spec = spec
@@ -179,6 +181,30 @@ def _tls_problem(value, host):
     return None
 
 
+# Short words for the usual reasons a broker cannot be reached, for the one line each retry logs.
+UNREACHABLE_TEXT = (
+    (error.ConnectionRefusedError, "connection refused"),
+    (error.TCPTimedOutError, "connection timed out"),
+    (error.TimeoutError, "connection timed out"),
+    (error.DNSLookupError, "host name not found"),
+    (error.NoRouteError, "no route to host"),
+)
+
+
+def _unreachable_text(failure, host):
+    for kind, text in UNREACHABLE_TEXT:
+        if failure.check(kind):
+            return text
+    return _reason_text(failure, host=host)
+
+
+class _QuietClientService(ClientService):
+    """ClientService without its own "Scheduling retry ... to connect <endpoint object>" line: the link
+    logs one line per retry itself, with the reason and the delay (see AmqpLink._retry_delay)."""
+
+    _log = Logger(observer=lambda event: None)
+
+
 class _AttemptsEndpoint:
     """Wraps the broker endpoint so the link sees each attempt start and each failure to connect."""
 
@@ -209,7 +235,6 @@ class AmqpLink(service.Service):
         self.url = url if isinstance(url, AmqpUrl) else AmqpUrl(url)
         self._on_setup = on_setup
         self._spec = txamqp_spec.load(spec_path)
-        self._retry_max = retry_max
         self.state = "down"
         self.outbox = Outbox(outbox_limit, self._dropped)
         self._client = None
@@ -221,6 +246,8 @@ class AmqpLink(service.Service):
         self._service = None
         self._last_drop_log = None
         self._drops_unlogged = 0
+        self._backoff = backoffPolicy(0.5, retry_max)
+        self._retry_note = None   # (log level, text, fields): why the next retry is needed
         m = metrics
         self.m_sent = m.counter("wampchat_amqp_published_total", "messages written to the broker (resends included)")
         self.m_confirmed = m.counter("wampchat_amqp_confirmed_total", "messages the broker confirmed")
@@ -242,9 +269,8 @@ class AmqpLink(service.Service):
         super().startService()
         factory = _Factory(self, self._spec, self.url.vhost, self.url.heartbeat, self.reactor)
         endpoint = _AttemptsEndpoint(self.url.endpoint(self.reactor), self)
-        self._service = ClientService(endpoint, factory,
-                                      retryPolicy=backoffPolicy(0.5, self._retry_max), clock=self.reactor,
-                                      prepareConnection=self._prepare)
+        self._service = _QuietClientService(endpoint, factory, retryPolicy=self._retry_delay, clock=self.reactor,
+                                            prepareConnection=self._prepare)
         self._service.startService()
 
     @defer.inlineCallbacks
@@ -283,6 +309,25 @@ class AmqpLink(service.Service):
                 d.callback(self)
 
     # -- connecting --------------------------------------------------------------
+    @property
+    def where(self):
+        """The broker as the log names it: host:port, never the user name or password of the URL."""
+        return f"{self.url.host}:{self.url.port}"
+
+    def _retry_delay(self, attempt):
+        """ClientService's retry policy (backoff up to --amqp-retry-max) that also logs the retry: one line
+        per failed attempt, saying why (noted by the failure's handler) and when the next one is."""
+        delay = self._backoff(attempt)
+        level, text, fields = self._retry_note or ("warn", "AMQP broker {where}: no connection", {})
+        self._retry_note = None
+        if self.running:
+            getattr(self.log, level)(text + "; retrying in {retry_in:.1f} s", where=self.where, retry_in=delay,
+                                     attempt=attempt, **fields)
+        return delay
+
+    def _note_retry(self, level, text, **fields):
+        self._retry_note = (level, text, fields)
+
     def _attempting(self):
         self.state = "connecting"
 
@@ -290,8 +335,8 @@ class AmqpLink(service.Service):
         if self.running:
             self.state = "down"
             self.m_failures.inc()
-            self.log.warn("cannot reach the AMQP broker at {url}: {why}", url=str(self.url),
-                          why=_reason_text(failure, host=self.url.host))
+            self._note_retry("warn", "AMQP broker {where} unreachable ({why})",
+                             why=_unreachable_text(failure, self.url.host))
         return failure
 
     def _prepare(self, proxy):
@@ -315,8 +360,8 @@ class AmqpLink(service.Service):
         def failed(failure):
             self.state = "down"
             self.m_failures.inc()
-            self.log.error("AMQP connection to {url} failed during set-up: {why}", url=str(self.url),
-                           why=_reason_text(failure, host=self.url.host))
+            self._note_retry("error", "AMQP connection to {where} failed during set-up: {why}",
+                             why=_reason_text(failure, host=self.url.host))
             self._abandon(client)
             return failure
 
@@ -345,7 +390,7 @@ class AmqpLink(service.Service):
         client.ready = True
         self.state = "connected"
         self.m_connects.inc()
-        self.log.info("AMQP link up: {url}; {n} publications waiting", url=str(self.url), n=len(self.outbox))
+        self.log.info("AMQP link up: {where}; {n} publications waiting", where=self.where, n=len(self.outbox))
         self._flush()
         self._wake_waiters()
 
@@ -369,8 +414,8 @@ class AmqpLink(service.Service):
         requeued = self.outbox.requeue_unconfirmed()
         self.state = "down"
         if self.running:
-            self.log.warn("AMQP link lost ({why}); reconnecting; {n} publications wait, {u} of them to be resent",
-                          why=_reason_text(reason, host=self.url.host), n=len(self.outbox), u=requeued)
+            self._note_retry("warn", "AMQP link to {where} lost ({why}); {n} publications wait, {u} of them to "
+                             "be resent", why=_reason_text(reason, host=self.url.host), n=len(self.outbox), u=requeued)
 
     def _channel_failed(self, client, channel, reason):
         """The broker closed our channel (e.g. a missing exchange): start over on a new connection."""
