@@ -317,11 +317,24 @@ CHAT_PROCEDURES = [
     "chat.message.history", "chat.message.edit", "chat.message.delete", "chat.typing", "chat.read",
     "chat.message.search", "chat.message.react",
 ]
+# huge, negative, fractional, empty and oversize values: each must be an invalid_argument, never a failure
+# (every one fits MessagePack, which the chatters speak: integers from -2**63 to 2**64-1)
+EXTREMES = st.sampled_from([2 ** 64 - 1, 2 ** 63, 2 ** 63 - 1, -1, -2 ** 63, 10 ** 18, 0.5, -0.0, 1e308, "x" * 100_000,
+                            " " * 5000 + "x", "\x00", "😀" * 5000, [], {}, [None], {"a": {"b": [1]}}, None])
 PLAUSIBLE = st.one_of(st.sampled_from(["lobby", "fuzzroom", "ann", "guest_00000000", "dm_ann_bob", "x" * 70, "",
-                                       "a long password", "hello", "00000000000000000abc", True, 0, 50]), VALUES)
+                                       "a long password", "hello", "00000000000000000abc", True, 0, 50]), VALUES,
+                      EXTREMES)
 CHAT_KWARGS = st.dictionaries(
     st.sampled_from(["title", "private", "client_msg_id", "before", "after", "limit", "display_name", "room",
-                     "on", "details", "typing"]), PLAUSIBLE, max_size=3)
+                     "on", "details", "typing", "changed_after", "query", "emoji", "text", "username",
+                     "message_id", "room_id", "password"]), PLAUSIBLE, max_size=3)
+
+
+def test_the_chat_fuzz_calls_every_chat_procedure(live):
+    """The list the fuzz draws from is every chat.* procedure the node registers, so none is left out."""
+    registered = {reg.uri for reg in live.router.realm("wampchat").dealer._by_id.values()
+                  if reg.uri.startswith("chat.")}
+    assert registered == set(CHAT_PROCEDURES)
 
 
 class Chatter:
@@ -363,6 +376,44 @@ def test_chat_procedures_with_arbitrary_arguments(live, chatters, live_bystander
     yield chatter.left
     yield live_bystander.publish("app.fuzz.alive", options=PublishOptions(acknowledge=True))
     assert logged.take() == []
+
+
+EXTREME_VALUES = [2 ** 64 - 1, 2 ** 63, -1, -2 ** 63, 0.5, 1e308, "x" * 100_000, " " * 5000 + "x", "\x00",
+                  "😀" * 5000, [], {}, [None], True]
+
+
+def _parameters(live, procedure):
+    """The names of ``procedure``'s parameters, from the function the chat service registered."""
+    import inspect
+
+    for reg in live.router.realm("wampchat").dealer._by_id.values():
+        if reg.uri == procedure:
+            return [name for name in inspect.signature(reg.local.fn).parameters if name != "details"]
+    raise AssertionError(f"{procedure} is not registered")
+
+
+@pytest_twisted.inlineCallbacks
+def test_every_chat_parameter_refuses_extreme_values(live, chatters, logged):
+    """Every parameter of every chat.* procedure, given each extreme value (the others plausible), is
+    answered with a result or an error the caller can act on: never ``unavailable``, never a logged failure."""
+    chatter = yield chatters.join()
+    plausible = {"room_id": "lobby", "room": "lobby", "username": "ann", "text": "hi", "query": "hi",
+                 "emoji": "x", "message_id": "00000000000000000abc", "password": "a long password"}
+    calls = 0
+    for procedure in CHAT_PROCEDURES:
+        names = _parameters(live, procedure)
+        for name in names:
+            for value in EXTREME_VALUES:
+                kwargs = {other: plausible[other] for other in names if other in plausible and other != name}
+                kwargs[name] = value
+                calls += 1
+                try:
+                    yield chatter.call(procedure, **kwargs)
+                except ApplicationError as e:
+                    assert e.error.startswith(("wampchat.error.", "wamp.error.")), (procedure, name, value, e)
+                    assert e.error != "wampchat.error.unavailable", (procedure, name, repr(value)[:40], e)
+                assert chatter.is_attached(), (procedure, name, repr(value)[:40])
+    assert calls > 300 and logged.take() == []
 
 
 # -- across serializers: what one peer sends, a peer speaking another serializer must receive --------
