@@ -1,11 +1,43 @@
 """A service that listens on a Twisted endpoint string and remembers its port."""
+import errno
+from typing import Optional
+
 from twisted.application import service
-from twisted.internet import defer, endpoints
+from twisted.internet import defer, endpoints, error
 from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+# errno -> how a user reads it, for the usual reasons a listen fails.
+LISTEN_ERRNO_TEXT = {
+    errno.EADDRINUSE: "address already in use",
+    errno.EACCES: "permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)",
+    errno.EADDRNOTAVAIL: "no such address on this machine",
+}
+
+
+def cannot_listen_text(description: str, failure: Failure) -> str:
+    """One line for a failed listen: the endpoint string as given, then why, without Twisted's wrapping."""
+    return f"cannot listen on {description}: {_listen_reason(failure.value)}"
+
+
+def _listen_reason(value: BaseException) -> str:
+    if isinstance(value, error.CannotListenError) and value.socketError is not None:
+        value = value.socketError
+    number = getattr(value, "errno", None)
+    if number in LISTEN_ERRNO_TEXT:
+        return LISTEN_ERRNO_TEXT[number]
+    return getattr(value, "strerror", None) or str(value) or type(value).__name__
 
 
 class ListeningService(service.Service):
-    """Like ``strports.service``, but exposes ``port`` and ``listening`` (tests bind port 0)."""
+    """Like ``strports.service``, but exposes ``port`` and ``listening`` (tests bind port 0).
+
+    It binds in ``privilegedStartService`` (as Twisted's own server services
+    do: before twistd drops privileges, and before any other service
+    starts), or in ``startService`` when nothing called that. A failure is
+    kept in ``failure_text`` and fails ``listening``; the parent decides what
+    it means (under twistd: exit, see ``wampchat.tap.WampchatService``).
+    """
 
     log = Logger()
 
@@ -15,15 +47,28 @@ class ListeningService(service.Service):
         self.factory = factory
         self.port = None
         self.listening = defer.Deferred()
+        self.failure_text: Optional[str] = None
+        self._bound = False
         if name:
             self.setName(name)
 
+    def privilegedStartService(self):
+        super().privilegedStartService()
+        self._listen()
+
     def startService(self):
         super().startService()
+        if not self._bound:
+            self._listen()
+
+    def _listen(self):
+        self._bound = True
+        self.failure_text = None
+        if self.listening.called:  # a failed listen before a restart
+            self.listening = defer.Deferred()
         endpoint = endpoints.serverFromString(self._reactor, self.description)
         d = endpoint.listen(self.factory)
-        d.addCallback(self._listening)
-        d.addErrback(self._failed)
+        d.addCallbacks(self._listening, self._failed)
 
     def _listening(self, port):
         self.port = port
@@ -31,11 +76,12 @@ class ListeningService(service.Service):
         self.listening.callback(port)
 
     def _failed(self, failure):
-        self.log.failure("cannot listen on {description}", failure, description=self.description)
+        self.failure_text = cannot_listen_text(self.description, failure)
         self.listening.errback(failure)
 
     def stopService(self):
         super().stopService()
+        self._bound = False
         if self.port is not None:
             port, self.port = self.port, None
             self.listening = defer.Deferred()

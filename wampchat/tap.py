@@ -9,6 +9,7 @@ import re
 
 from twisted.application import service
 from twisted.internet import defer
+from twisted.logger import Logger
 from twisted.python import usage
 
 from wampchat.listening import ListeningService
@@ -57,6 +58,14 @@ def _option_coercer(setting):
     return coerce
 
 
+def one_line_reason(error: usage.UsageError) -> str:
+    """A UsageError as one line; getopt's own ("option --x not recognized") gets where to look."""
+    reason = " ".join(str(error).split())
+    if reason.startswith("option "):
+        reason += " (twistd wampchat --help lists the options)"
+    return reason
+
+
 # Per-session limits: option -> RouterConfig field.
 SESSION_LIMIT_OPTIONS = {
     "max-subscriptions": "max_subscriptions",
@@ -93,6 +102,26 @@ class Options(usage.Options):
         self["rawsocket"] = []
         self.from_file = {}   # settings taken from --config-file
         self.config_path = None
+
+    def parseOptions(self, options=None):
+        """Parse, and under twistd turn a bad option into one line and exit status 1.
+
+        twistd answers a UsageError with the whole usage text and the reason
+        last; a user who mistyped one value wants only the reason, so as a
+        twistd subcommand (``parent`` set) the reason is the whole output.
+        Parsed on its own (tests, embedders) this raises UsageError as usual.
+        """
+        try:
+            super().parseOptions(options)
+        except usage.UsageError as e:
+            if self.parent is None:
+                raise
+            raise SystemExit(f"wampchat: {one_line_reason(e)}") from None
+
+    def parseArgs(self, *args):
+        if args:
+            raise usage.UsageError(f"unexpected argument {args[0]!r}: every setting is an option, e.g. --listen "
+                                   "tcp:8080 (twistd wampchat --help lists them)")
 
     def opt_listen(self, endpoint):
         self["listen"].append(endpoint)
@@ -184,10 +213,40 @@ class WampchatService(service.MultiService):
     started, so tests and embedders know when calls will be answered.
     """
 
-    def __init__(self, router):
+    log = Logger()
+
+    def __init__(self, router, reactor=None):
         super().__init__()
         self.router = router
         self.ready = None
+        self.reactor = reactor
+        self.exit_on_listen_failure = False  # makeService (twistd) sets it; embedders get a failed `listening`
+
+    def privilegedStartService(self):
+        super().privilegedStartService()  # the listeners bind here, before any other service starts
+        if self.exit_on_listen_failure:
+            self._exit_if_a_port_fails()
+
+    def _exit_if_a_port_fails(self):
+        """Under twistd a port that cannot be had ends the process with one line and status 1.
+
+        Otherwise it would run on, listening on nothing. Every endpoint
+        Twisted ships binds at once, so this exits before the reactor runs;
+        one that fails later stops the reactor.
+        """
+        failed = []
+
+        def cannot_listen(failure, listener):
+            self.log.critical("wampchat: {problem}", problem=listener.failure_text)
+            failed.append(listener)
+            if self.running:
+                (self.reactor or _default_reactor()).stop()
+
+        for child in self:
+            if isinstance(child, ListeningService):
+                child.listening.addErrback(cannot_listen, child)
+        if failed:
+            raise SystemExit(1)
 
     def startService(self):
         super().startService()
@@ -206,14 +265,24 @@ class WampchatService(service.MultiService):
         yield super().stopService()
 
 
+def _default_reactor():
+    from twisted.internet import reactor
+
+    return reactor
+
+
 def makeService(options, reactor=None):
-    """The service tree for ``twistd wampchat``; a database that cannot be used stops the start with one line."""
+    """The service tree for ``twistd wampchat``; a database or a port that cannot be used stops the start
+    with one line."""
     from wampchat.storage import StartupError
 
     try:
-        return build_service(options, reactor)
+        root = build_service(options, reactor)
     except StartupError as e:
         raise SystemExit(f"wampchat: {e}")
+    root.exit_on_listen_failure = True
+    return root
+
 
 
 def build_service(options, reactor=None):
@@ -231,7 +300,7 @@ def build_service(options, reactor=None):
     config = options["router_config"]
     engine = prepare_database(options["db"])
     router = Router(reactor, config)
-    root = WampchatService(router)
+    root = WampchatService(router, reactor)
 
     guard = ConnectionGuard(reactor, router.metrics, max_per_address=options["max-connections-per-address"],
                             handshake_timeout=options["handshake-timeout"])

@@ -18,6 +18,7 @@ from collections import OrderedDict
 
 from autobahn.twisted.wamp import ApplicationSession
 from autobahn.wamp.exception import ApplicationError
+from autobahn.wamp.types import CloseDetails
 from twisted.internet import defer
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
@@ -42,6 +43,9 @@ ROOM_CACHE_SIZE = 10000
 LOGIN_NICKS_KEPT = 10000
 SEND_WINDOW_MS = 10_000
 ABUSE_WINDOW = 3600.0    # seconds over which registrations and room creations are counted
+# How this in-process session ends when the node stops or it leaves itself (see ChatService.onLeave).
+ORDERLY_ENDS = frozenset({"wamp.close.system_shutdown", "wamp.close.goodbye_and_out",
+                          CloseDetails.REASON_TRANSPORT_LOST})
 REACT_RATE = 60            # reactions (on or off) one user may give per 10 s on a node
 
 
@@ -186,8 +190,13 @@ class ChatService(ApplicationSession):
             self.announce_presence(change)
 
     def onLeave(self, details):
+        """Autobahn warns about any end but wamp.close.normal; for this in-process session the others are a
+        node stopping (GOODBYE system_shutdown, and the in-memory transport closing in the same call) or
+        its own leave answered (goodbye_and_out): not warnings. A router-side abort logs its own error."""
         self.typing.stop_all()
-        super().onLeave(details)
+        if details.reason in ORDERLY_ENDS:
+            details = CloseDetails(CloseDetails.REASON_DEFAULT, details.message)
+        return super().onLeave(details)
 
     # -- helpers ------------------------------------------------------------------
     def _now(self):
