@@ -7,7 +7,8 @@
 import pytest_twisted
 from autobahn.wamp.exception import ApplicationError
 
-from chatkit import error_of, leave, make_world  # noqa: F401 (fixture)
+from chatkit import PASSWORD, ChatWorld, error_of, leave, make_world  # noqa: F401 (fixture)
+from postgres import postgres  # noqa: F401 (fixture)
 
 RATE_LIMITED = "wampchat.error.rate_limited"
 INVALID = "wampchat.error.invalid_argument"
@@ -78,3 +79,49 @@ def test_fresh_guest_sessions_share_their_addresses_send_limit(make_world):
     assert refused.error == RATE_LIMITED and "guests at one address" in refused.args[0]
     ann = yield world.user("ann")
     yield ann.call("chat.message.send", "lobby", "accounts are counted per user, not per address")
+
+
+@pytest_twisted.inlineCallbacks
+def test_registrations_and_room_creations_are_counted_across_nodes(tmp_path, postgres):
+    """Two nodes on one database share one limit: three nodes no longer allow three times the rate."""
+    url = postgres.new_database()
+    args = ["--register-rate", "3", "--create-rate", "2"]
+    a = yield ChatWorld(tmp_path / "a", url, args).start()
+    b = yield ChatWorld(tmp_path / "b", url, args).start()
+    try:
+        yield a.register("ann")
+        yield a.register("bob")
+        yield b.register("cid")
+        guest = yield b.guest("Dee")
+        refused = yield error_of(guest.call("chat.user.register", "dee", PASSWORD))
+        assert refused == RATE_LIMITED
+        ann_a = yield a.user("ann", register=False)
+        ann_b = yield b.user("ann", register=False)
+        yield ann_a.call("chat.room.create", "one")
+        yield ann_b.call("chat.room.create", "two")
+        assert (yield error_of(ann_a.call("chat.room.create", "three"))) == RATE_LIMITED
+    finally:
+        yield a.stop()
+        yield b.stop()
+
+
+@pytest_twisted.inlineCallbacks
+def test_new_dm_rooms_are_limited_per_user_and_per_address(make_world):
+    """Opening new DMs is limited per user and per client address (fresh guests buy nothing); opening one
+    that exists is free, and chat.room.list pages so no list grows without bound."""
+    world = yield make_world(["--dm-rate", "3", "--dm-address-rate", "5"])
+    for name in ("ann", "bob", "cid", "dan", "eve", "fay"):
+        yield world.register(name)
+    spammer = yield world.guest("Spam")
+    for name in ("ann", "bob", "cid"):
+        yield spammer.call("chat.dm.open", name)
+    assert (yield error_of(spammer.call("chat.dm.open", "dan"))) == RATE_LIMITED
+    yield spammer.call("chat.dm.open", "ann")                      # exists: free
+    fresh = yield world.guest("Spam 2")
+    yield fresh.call("chat.dm.open", "ann")
+    yield fresh.call("chat.dm.open", "bob")
+    assert (yield error_of(fresh.call("chat.dm.open", "cid"))) == RATE_LIMITED   # the address's 5 are used
+    rooms = yield spammer.call("chat.room.list", limit=2)
+    rest = yield spammer.call("chat.room.list", after=rooms[-1]["id"], limit=10)
+    every = yield spammer.call("chat.room.list")
+    assert [r["id"] for r in rooms + rest] == [r["id"] for r in every] and len(every) == 4   # lobby and 3 DMs

@@ -29,6 +29,7 @@ PASSWORD_MIN, PASSWORD_MAX = 8, 1024
 HISTORY_DEFAULT, HISTORY_MAX = 50, 200
 SEARCH_DEFAULT, SEARCH_MAX = 20, 100
 MEMBERS_MAX = 1000         # members one answer lists (chat.room.members pages on with ``after``)
+ROOMS_MAX = 500            # rooms one chat.room.list answer lists (it pages on with ``after``)
 EMOJI_MAX = 16
 MENTIONS_MAX = 20          # distinct @names looked at per message; more are plain text
 LOBBY = "lobby"

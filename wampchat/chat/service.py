@@ -53,10 +53,12 @@ class ChatSettings:
     """What the operator can tune (twistd options)."""
 
     def __init__(self, open_registration=True, send_rate=20, node_id="node", register_rate=20, create_rate=20,
-                 guest_send_rate=40):
+                 guest_send_rate=40, dm_rate=20, dm_address_rate=60):
         self.open_registration = open_registration
         self.send_rate = send_rate
         self.guest_send_rate = guest_send_rate  # messages all guests of one address may send per 10 s
+        self.dm_rate = dm_rate                  # new DM rooms one user may open per hour
+        self.dm_address_rate = dm_address_rate  # new DM rooms everyone at one address may open per hour
         self.register_rate = register_rate    # accounts one address may register per hour
         self.create_rate = create_rate        # rooms one user may create per hour
         self.node_id = node_id
@@ -121,8 +123,6 @@ class ChatService(ApplicationSession):
         self.typing = TypingTimers(reactor, TYPING_TIMEOUT, self._typing_expired)
         # every limit is kept per user or per address, never per session: reconnecting resets nothing
         self.send_limit = RateWindow(reactor, settings.send_rate, SEND_WINDOW_MS / 1000)
-        self.register_limit = RateWindow(reactor, settings.register_rate, ABUSE_WINDOW)
-        self.create_limit = RateWindow(reactor, settings.create_rate, ABUSE_WINDOW)
         self.react_limit = RateWindow(reactor, REACT_RATE, SEND_WINDOW_MS / 1000)
         # guests are new users at every login, so what they send is also counted per client address
         self.guest_send_limit = RateWindow(reactor, settings.guest_send_rate, SEND_WINDOW_MS / 1000)
@@ -228,6 +228,13 @@ class ChatService(ApplicationSession):
         if not peer or not peer.startswith("tcp"):
             return authid
         return peer.rsplit(":", 1)[0]
+
+    async def _counted(self, kind, keys, count, refusal, window=ABUSE_WINDOW):
+        """Count one ``kind`` event for ``keys`` in the database (every node counts in one place), or refuse
+        with rate_limited and ``retry_after`` when one key is at ``count`` within ``window`` seconds."""
+        wait_ms = await self.store.take_rate(kind, keys, count, int(window * 1000), self._now())
+        if wait_ms is not None:
+            raise ApplicationError(RATE_LIMITED, refusal, retry_after=round(wait_ms / 1000, 3))
 
     def _is_online_here(self, user):
         return self.sessions.is_online(user)
@@ -379,9 +386,8 @@ class ChatService(ApplicationSession):
             fail(INVALID, "usernames starting with guest_ are reserved for guests")
         model.check_password(password)
         address = self._address(details)
-        if not self.register_limit.allow(address):
-            _rate_limited(f"at most {self.settings.register_rate} registrations per hour from one address",
-                          self.register_limit, address)
+        await self._counted("register", [address], self.settings.register_rate,
+                            f"at most {self.settings.register_rate} registrations per hour from one address")
         nick = username
         if display_name is not None:
             try:
@@ -414,8 +420,8 @@ class ChatService(ApplicationSession):
         model.check_room_id(room_id, creating=True)
         title = model.check_title(title, room_id)
         model.check_bool(private, "private")
-        if not self.create_limit.allow(caller.user):
-            _rate_limited(f"at most {self.settings.create_rate} new rooms per hour", self.create_limit, caller.user)
+        await self._counted("create", [caller.user], self.settings.create_rate,
+                            f"at most {self.settings.create_rate} new rooms per hour")
         now = self._now()
         if not await self.store.create_room(room_id, title, private, caller.user, now, [caller.user]):
             fail(CONFLICT, f"a room {room_id!r} exists already")
@@ -425,9 +431,14 @@ class ChatService(ApplicationSession):
             self.routes.publish("chat.rooms", [{"event": "created", "room": room}])
         return room
 
-    async def room_list(self, details=None):
+    async def room_list(self, after=None, limit=None, details=None):
+        """The rooms the caller can see, oldest first: up to ``limit`` (1..500, default 500) after the room
+        ``after``; a full page means there may be more."""
         caller = await self._caller(details)
-        return await self.store.visible_rooms(caller.user)
+        if after is not None:
+            model.check_room_id(after)
+        limit = model.check_limit(limit, model.ROOMS_MAX, model.ROOMS_MAX)
+        return await self.store.visible_rooms(caller.user, after, limit)
 
     async def room_join(self, room_id=None, details=None):
         caller = await self._caller(details)
@@ -486,6 +497,13 @@ class ChatService(ApplicationSession):
             fail(INVALID, "a direct message needs someone else")
         if not self._is_online_here(username) and await self.store.known_user(username) is None:
             fail(NOT_FOUND, f"no user {username!r}")
+        if await self.store.find_dm(caller.user, username) is None:   # only a new DM room counts
+            await self._counted("dm", [caller.user], self.settings.dm_rate,
+                                f"at most {self.settings.dm_rate} new direct-message rooms per hour")
+            address = self._address(details)
+            await self._counted("dm_address", [address], self.settings.dm_address_rate,
+                                f"at most {self.settings.dm_address_rate} new direct-message rooms per hour from "
+                                "one address")
         room, created = await self.store.open_dm(caller.user, username, self._now())
         self.rooms.put(room)
         if created:

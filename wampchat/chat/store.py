@@ -142,6 +142,32 @@ def _open_dm(tx, caller, other, now):
     raise Conflict(f"no free id for the direct messages of {first} and {second}")
 
 
+def _find_dm(tx, a, b):
+    """The DM room of two users, or None when they have none yet."""
+    row = tx.one("SELECT * FROM rooms WHERE dm_key = ?", (dm_key(a, b),))
+    return room_dict(row) if row is not None else None
+
+
+# -- rate limits every node counts against ----------------------------------------------
+RATE_SWEEP_MS = 3_600_000   # rows of keys that went quiet are deleted this long after their window
+
+
+def _take_rate(tx, kind, keys, count, window_ms, now):
+    """Count one ``kind`` event for each of ``keys`` unless one of them already has ``count`` inside the last
+    ``window_ms``: then nothing is counted and the answer is the milliseconds until it may act again.
+    None when the event was counted. Every node counts in the same table, so the limit is the cluster's."""
+    since = now - window_ms
+    for key in keys:
+        tx.execute("DELETE FROM rate_events WHERE kind = ? AND key = ? AND ts <= ?", (kind, key, since))
+        rows = tx.query("SELECT ts FROM rate_events WHERE kind = ? AND key = ? ORDER BY ts DESC LIMIT ?",
+                        (kind, key, count))
+        if len(rows) >= count:
+            return max(1, rows[-1]["ts"] + window_ms - now)
+    tx.insert_rows("INSERT INTO rate_events (kind, key, ts)", [(kind, key, now) for key in keys])
+    tx.execute("DELETE FROM rate_events WHERE ts <= ?", (now - window_ms - RATE_SWEEP_MS,))
+    return None
+
+
 def is_member(tx, room_id, user):
     return tx.one("SELECT 1 AS x FROM members WHERE room = ? AND username = ?", (room_id, user)) is not None
 
@@ -198,11 +224,20 @@ def remove_memberships(tx, user):
     return rooms
 
 
-def _visible_rooms(tx, user):
-    """Public rooms and the private rooms ``user`` belongs to, with unread, last message and membership."""
+ROOMS_PAGE = 500   # rooms one chat.room.list answer holds at most
+
+
+def _visible_rooms(tx, user, after=None, limit=ROOMS_PAGE):
+    """Public rooms and the private rooms ``user`` belongs to, with unread, last message and membership: up to
+    ``limit`` of them, oldest first, after the room ``after`` (a page; None for the first)."""
+    where, params = ["(NOT r.private OR m.username IS NOT NULL)"], [user]
+    if after is not None:
+        start = tx.one("SELECT created FROM rooms WHERE id = ?", (after,))
+        where.append("(r.created > ? OR (r.created = ? AND r.id > ?))")
+        params += [start["created"] if start else -1, start["created"] if start else -1, after]
     rows = tx.query("SELECT r.*, m.username AS member FROM rooms r LEFT JOIN members m "
-                    "ON m.room = r.id AND m.username = ? WHERE NOT r.private OR m.username IS NOT NULL "
-                    "ORDER BY r.created, r.id", (user,))
+                    f"ON m.room = r.id AND m.username = ? WHERE {' AND '.join(where)} "
+                    "ORDER BY r.created, r.id LIMIT ?", params + [limit])
     result = []
     for row in rows:
         room = room_dict(row)
@@ -512,8 +547,16 @@ class ChatStore:
     def rooms_of(self, user):
         return self._run(rooms_of, user)
 
-    def visible_rooms(self, user):
-        return self._run(_visible_rooms, user)
+    def visible_rooms(self, user, after=None, limit=ROOMS_PAGE):
+        """A page of the rooms ``user`` can see (:func:`_visible_rooms`)."""
+        return self._run(_visible_rooms, user, after, limit)
+
+    def find_dm(self, a, b):
+        return self._run(_find_dm, a, b)
+
+    def take_rate(self, kind, keys, count, window_ms, now):
+        """None when one ``kind`` event was counted for every key; else milliseconds until one may be."""
+        return self._run(_take_rate, kind, list(keys), count, window_ms, now)
 
     # -- messages -------------------------------------------------------------------------
     def get_message(self, room_id, message_id):

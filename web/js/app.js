@@ -209,9 +209,23 @@ async function subscribeOptional(session, topic, handler) {
   }
 }
 
+/** Every page of chat.room.list (a full page of ROOMS_PAGE means another may follow; bounded by MAX_ROOM_PAGES). */
+const ROOMS_PAGE = 500;
+const MAX_ROOM_PAGES = 20;
+async function listAllRooms() {
+  const rooms = [];
+  for (let page = 0; page < MAX_ROOM_PAGES; page++) {
+    const after = rooms.length ? rooms[rooms.length - 1].id : null;
+    const batch = await connection.call("chat.room.list", [], after ? { after, limit: ROOMS_PAGE } : { limit: ROOMS_PAGE });
+    rooms.push(...batch);
+    if (batch.length < ROOMS_PAGE) break;
+  }
+  return rooms;
+}
+
 /** Load chat.room.list: add new rooms, drop ones we may no longer see, take the server's unread counts. */
 async function refreshRooms(session) {
-  const rooms = await connection.call("chat.room.list");
+  const rooms = await listAllRooms();
   const visible = new Set();
   for (const room of rooms) {
     visible.add(room.id);

@@ -13,9 +13,10 @@ migration runs once.
 from wampchat.storage.database import run_sync
 from wampchat.storage.errors import StartupError
 from wampchat.storage.migrations import (v001_initial, v002_cluster, v003_features, v004_search_later, v005_dm_keys,
-                                         v006_name_skeletons)
+                                         v006_name_skeletons, v007_rate_events)
 
-MIGRATIONS = (v001_initial, v002_cluster, v003_features, v004_search_later, v005_dm_keys, v006_name_skeletons)
+MIGRATIONS = (v001_initial, v002_cluster, v003_features, v004_search_later, v005_dm_keys, v006_name_skeletons,
+              v007_rate_events)
 LATEST_VERSION = len(MIGRATIONS)
 VERSION_TABLE = "wampchat_schema"
 LEGACY_TABLES = {"users", "rooms", "members", "messages", "reads"}
