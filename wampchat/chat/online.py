@@ -182,6 +182,7 @@ class ClusterPresence:
         self._hosted = {}     # user -> (role, nick): users with an online row written by this node
         self._loop = None
         self.nodes = []       # [(node id, ms since its last heartbeat)] as of the last beat
+        self._nodes_read_at = 0.0  # when (clock seconds) ``nodes`` was read
         self.state = "starting"
         self._left = False    # stopped: sessions ending now change nothing (their rows went with the node)
 
@@ -245,7 +246,7 @@ class ClusterPresence:
             self.log.warn("heartbeat failed: {e}", e=e)
             return
         self.state = "ok"
-        self.nodes = nodes
+        self.nodes, self._nodes_read_at = nodes, self._clock.seconds()
         self._announce(changes)
         if not alive:
             await self._rejoin()
@@ -270,5 +271,18 @@ class ClusterPresence:
                 self.log.failure("announcing presence of {user} failed", user=change.user)
 
     def health(self):
-        """What /healthz shows under "nodes"."""
-        return [{"node": node, "heartbeat_age_ms": age, "self": node == self.node_id} for node, age in self.nodes]
+        """What /healthz shows under "nodes": the nodes alive now, each with its heartbeat's age now.
+
+        The list was read at the last beat; ages are brought forward to now,
+        and a node silent past the timeout is left out at once (the cluster
+        takes it for dead from that moment), not at this node's next beat.
+        """
+        since_ms = round((self._clock.seconds() - self._nodes_read_at) * 1000)
+        timeout_ms = int(self.timeout * 1000)
+        shown = []
+        for node, age in self.nodes:
+            itself = node == self.node_id
+            age += since_ms
+            if itself or age <= timeout_ms:
+                shown.append({"node": node, "heartbeat_age_ms": age, "self": itself})
+        return shown
