@@ -43,6 +43,14 @@ def binding_key(uri, match):
     return key
 
 
+def room_of(topic_or_key: str):
+    """The room id of ``chat.room.<id>.<...>`` (a topic or a binding key), or None (another topic, a pattern)."""
+    parts = topic_or_key.split(".")
+    if len(parts) >= 4 and parts[0] == "chat" and parts[1] == "room" and parts[2] not in ("", "*", "#"):
+        return parts[2]
+    return None
+
+
 class TopicBindings:
     """Reference-counted binding keys of one queue on one exchange, kept in step with the subscriptions."""
 
@@ -86,15 +94,25 @@ class TopicBindings:
                 self._unbind(key)
 
     # -- on every new connection -----------------------------------------------------------
-    async def setup(self, channel):
-        """Bind every key the subscriptions need, and unbind what an earlier connection left behind."""
+    async def setup(self, channel, queue_is_new: bool = False) -> set:
+        """Bind every key the subscriptions need, and unbind what an earlier connection left behind.
+
+        Returns the keys that were not bound before (all of them when the queue
+        is new): until now nothing published on them reached this node, so
+        their subscribers may have missed events. A key that stayed bound on a
+        durable queue missed nothing: the broker kept its messages.
+        """
         self._channel = channel
+        if queue_is_new:
+            self._on_broker.clear()
         for key in (self._on_broker | {LEGACY_KEY}) - set(self._refs):
             await channel.queue_unbind(queue=self.queue, exchange=self.exchange, routing_key=key)
             self._on_broker.discard(key)
+        unbound = set(self._refs) - self._on_broker
         for key in list(self._refs):
             await channel.queue_bind(queue=self.queue, exchange=self.exchange, routing_key=key)
             self._on_broker.add(key)
+        return unbound
 
     # -- while connected -------------------------------------------------------------------
     def _usable(self):

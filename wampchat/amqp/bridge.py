@@ -24,6 +24,7 @@ and rejected; nothing a peer sends stops the bridge.
 import base64
 import json
 import re
+import uuid
 from collections import OrderedDict
 
 from autobahn.wamp.exception import ApplicationError
@@ -31,7 +32,7 @@ from twisted.application import service
 from twisted.internet import defer
 from twisted.logger import Logger
 
-from wampchat.amqp.bindings import MAX_KEY_BYTES, TopicBindings
+from wampchat.amqp.bindings import MAX_KEY_BYTES, TopicBindings, room_of
 from wampchat.amqp.link import AmqpLink
 from wampchat.amqp.url import AmqpUrl
 from wampchat.router.broker import Audience
@@ -39,7 +40,9 @@ from wampchat.router.broker import Audience
 JSON_TYPE = "application/json"
 URI = re.compile(r"^([^\s.#]+\.)*([^\s.#]+)$")   # WAMP's loose URI rule (as Autobahn checks it)
 SEEN_IDS = 10000                                 # message ids remembered to drop resent duplicates
-NODE_QUEUE_ARGS = {"x-expires": 600000, "x-max-length": 100000}  # a gone node's queue goes after 10 min
+NODE_QUEUE_ARGS = {"x-expires": 600000, "x-max-length": 100000}  # durable; a gone node's queue goes after 10 min
+GAP_NOTICE = "wampchat.gap"                      # routing key of a node's "my outbox dropped events" notice
+GAP_ROOMS = 1000                                 # rooms a notice names; past that it means every room
 INVALID_ARGUMENT = "wamp.error.invalid_argument"
 RPC_TIMEOUT = 60.0                               # seconds an AMQP caller waits before wamp.error.timeout
 
@@ -86,6 +89,17 @@ def _json_default(value):
 
 def encode_body(obj):
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, default=_json_default).encode("utf-8")
+
+
+def _notice_rooms(body):
+    """The rooms of a gap notice's body (a set), or None for every room (also when it cannot be read)."""
+    try:
+        rooms = json.loads(body.decode("utf-8"))["gap"]["rooms"]
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(rooms, list) or not all(isinstance(r, str) and r for r in rooms):
+        return None
+    return {r for r in rooms if room_of(f"chat.room.{r}.gap") == r}
 
 
 def _json_object(delivery):
@@ -140,7 +154,10 @@ class AmqpBridge(service.MultiService):
         self.reactor = reactor
         self._seen = OrderedDict()
         self.link = AmqpLink(reactor, settings.url, self._setup, router.metrics, outbox_limit=settings.outbox,
-                             retry_max=settings.retry_max)
+                             retry_max=settings.retry_max, on_drop=self._outbox_dropped)
+        self._first_setup = True
+        self._lost_rooms = set()   # rooms whose events the full outbox dropped, for the next gap notice
+        self._lost_all = False     # ... or every room (too many, or a room list or notification dropped)
         self.link.setServiceParent(self)
         self.bindings = TopicBindings(reactor, settings.node_queue, settings.exchange)
         m = router.metrics
@@ -158,6 +175,9 @@ class AmqpBridge(service.MultiService):
         self.m_cluster_in = m.counter("wampchat_cluster_received_total",
                                       "restricted publications from other nodes delivered here")
         self.m_duplicates = m.counter("wampchat_amqp_duplicates_total", "AMQP messages dropped as already seen")
+        self.m_gaps = m.counter("wampchat_amqp_gaps_total",
+                                "chat.room.<id>.gap events sent to local subscribers: live events of that room "
+                                "may be missing, catch up from history")
         self.m_rejected = m.counter("wampchat_amqp_rejected_total",
                                     "AMQP messages rejected as malformed (body, content type, routing key)")
         self.m_refused = m.counter("wampchat_amqp_refused_total",
@@ -195,16 +215,85 @@ class AmqpBridge(service.MultiService):
         await channel.exchange_declare(exchange=fallback, type="fanout", durable=True)
         await channel.exchange_declare(exchange=s.rpc_exchange, type="direct", durable=True,
                                        arguments={"alternate-exchange": fallback})
-        await channel.queue_declare(queue=s.node_queue, durable=False, arguments=dict(NODE_QUEUE_ARGS))
-        await self.bindings.setup(channel)
+        fresh, self._first_setup = self._first_setup, False  # a new process starts with empty queues
+        node_queue = await link.declare_queue(s.node_queue, dict(NODE_QUEUE_ARGS), fresh=fresh)
+        newly_bound = await self.bindings.setup(channel, queue_is_new=not node_queue.existed)
         await channel.queue_declare(queue=s.rpc_exchange, durable=True)
         await channel.queue_bind(queue=s.rpc_exchange, exchange=fallback, routing_key="")
         await channel.exchange_declare(exchange=s.cluster_exchange, type="fanout", durable=True)
-        await channel.queue_declare(queue=s.cluster_queue, durable=False, arguments=dict(NODE_QUEUE_ARGS))
+        cluster_queue = await link.declare_queue(s.cluster_queue, dict(NODE_QUEUE_ARGS), fresh=fresh)
         await channel.queue_bind(queue=s.cluster_queue, exchange=s.cluster_exchange, routing_key="")
         await link.consume(channel, s.cluster_queue, self._on_cluster)
         await link.consume(channel, s.node_queue, self._on_event)
         await link.consume(channel, s.rpc_exchange, self._on_rpc)
+        self._signal_missed(node_queue, cluster_queue, newly_bound)
+        self._announce_dropped()
+
+    # -- gaps: where live events may be missing, subscribers are told to catch up ------------
+    def _signal_missed(self, node_queue, cluster_queue, newly_bound):
+        """After set-up: a queue that was not there (expired, deleted, a new process) or that was full
+        lost what was routed to it, and a key bound only now got nothing before; tell those rooms."""
+        limit = NODE_QUEUE_ARGS["x-max-length"]
+        if not (node_queue.existed and cluster_queue.existed):
+            self._signal_gap(self._local_rooms(), "queue_lost")
+        elif max(node_queue.messages, cluster_queue.messages) >= limit:
+            self._signal_gap(self._local_rooms(), "queue_full")
+        elif newly_bound:
+            self._signal_gap({room_of(key) for key in newly_bound} - {None}, "subscribed_while_away")
+
+    def _local_rooms(self):
+        """The rooms this node's sessions follow (from the binding keys of their subscriptions)."""
+        return {room_of(key) for key in self.bindings.keys()} - {None}
+
+    def _signal_gap(self, rooms, reason):
+        """``chat.room.<id>.gap`` to this node's subscribers only (never mirrored: it has an origin)."""
+        for room in sorted(rooms):
+            self.realm.broker.inject(f"chat.room.{room}.gap", [{"room": room, "reason": reason}], None,
+                                     origin="gap")
+        if rooms:
+            self.m_gaps.inc(len(rooms))
+            self.log.info("live events may be missing ({reason}): told subscribers of {n} rooms to catch up",
+                          reason=reason, n=len(rooms))
+
+    def _outbox_dropped(self, messages):
+        """The full outbox dropped these: remember their rooms, for the notice sent when the link is back."""
+        for msg in messages:
+            if msg.routing_key == GAP_NOTICE:  # an older notice: its rooms go into the next one
+                rooms = _notice_rooms(msg.body)
+                self._lost_all = self._lost_all or rooms is None
+                self._lost_rooms |= rooms or set()
+            elif room_of(msg.routing_key) is not None:
+                self._lost_rooms.add(room_of(msg.routing_key))
+            elif msg.routing_key == "chat.rooms" or msg.routing_key.startswith("chat.user."):
+                self._lost_all = True  # a room announcement or invitation: every page should look again
+        if len(self._lost_rooms) > GAP_ROOMS:
+            self._lost_all = True
+
+    def _announce_dropped(self):
+        """Tell every node (cluster exchange) which rooms' events this node's outbox dropped; queued behind
+        what waits, so it goes out as soon as the link is up."""
+        if not (self._lost_rooms or self._lost_all):
+            return
+        rooms = None if self._lost_all else sorted(self._lost_rooms)
+        self._lost_rooms, self._lost_all = set(), False
+        s = self.settings
+        self.link.publish(s.cluster_exchange, GAP_NOTICE, encode_body({"gap": {"rooms": rooms,
+                                                                               "reason": "outbox_overflow"}}), {
+            "content_type": JSON_TYPE,
+            "delivery_mode": 2,
+            "message_id": f"{s.node_id}:gap:{uuid.uuid4().hex}",
+            "timestamp": int(self.reactor.seconds()),
+            "user_id": s.url.username,
+            "app_id": "wampchat",
+            "headers": {"wampchat-node": s.node_id},
+        })
+
+    def _on_gap_notice(self, delivery):
+        """Another node's outbox dropped events: tell our subscribers of those rooms to catch up."""
+        rooms = _notice_rooms(delivery.body)
+        local = self._local_rooms()
+        self._signal_gap(local if rooms is None else local & rooms, "outbox_overflow")
+        self._delivered(delivery, self.m_cluster_in)
 
     # -- outbound ----------------------------------------------------------------------
     def _observed(self, pub):
@@ -294,6 +383,9 @@ class AmqpBridge(service.MultiService):
             return
         if user not in self.settings.node_users:  # RabbitMQ permissions should make this impossible
             self._reject(delivery, self.m_refused, f"cluster messages come only from nodes, not {user!r}")
+            return
+        if delivery.routing_key == GAP_NOTICE:
+            self._on_gap_notice(delivery)
             return
         topic = delivery.routing_key
         try:

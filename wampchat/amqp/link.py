@@ -8,15 +8,17 @@ up again each time (the bridge's ``on_setup``), resending what the broker did
 not confirm, in order, and handing deliveries to consumers with a way to ack
 or reject them on the channel they came from.
 """
+import itertools
 import os
 import struct
+from typing import Awaitable, Callable, NamedTuple, Optional
 
 from twisted.application import service
 from twisted.application.internet import ClientService, backoffPolicy
 from twisted.internet import defer, error, protocol
 from twisted.logger import Logger
 from txamqp import spec as txamqp_spec
-from txamqp.client import Closed, TwistedDelegate
+from txamqp.client import ChannelClosed, Closed, TwistedDelegate
 from txamqp.protocol import AMQClient
 
 from wampchat.amqp.frames import CompleteFrames, basic_publish_frames, basic_settle_frame
@@ -102,6 +104,8 @@ class _Client(DirectReceive, CompleteFrames, AMQClient):
     ready = False
 
     def channel_failed(self, channel, reason):
+        if getattr(channel, "scratch", False):
+            return  # a refusal on a scratch channel is an answer (see AmqpLink._on_scratch), not a failure
         self.link._channel_failed(self, channel, reason)
 
     def connectionLost(self, reason):
@@ -109,6 +113,13 @@ class _Client(DirectReceive, CompleteFrames, AMQClient):
             _mute(self)  # ClientService learns of it through the failed prepareConnection
         super().connectionLost(reason)
         self.link._lost(self, reason)
+
+
+class QueueFound(NamedTuple):
+    """What declaring a queue found on the broker."""
+
+    existed: bool   # it was there already, with its bindings and the messages kept for us
+    messages: int   # messages waiting in it
 
 
 class _Factory(protocol.Factory):
@@ -230,8 +241,9 @@ class AmqpLink(service.Service):
     log = Logger()
 
     def __init__(self, reactor, url, on_setup, metrics, outbox_limit=10000, retry_max=10.0,
-                 spec_path=SPEC_PATH):
+                 spec_path=SPEC_PATH, on_drop=None):
         self.reactor = reactor
+        self._on_drop = on_drop  # told of every message the full outbox dropped (after counting it)
         self.url = url if isinstance(url, AmqpUrl) else AmqpUrl(url)
         self._on_setup = on_setup
         self._spec = txamqp_spec.load(spec_path)
@@ -394,6 +406,56 @@ class AmqpLink(service.Service):
         self._flush()
         self._wake_waiters()
 
+    async def declare_queue(self, name: str, arguments: dict, fresh: bool = False) -> QueueFound:
+        """Declare the durable queue ``name`` (from ``on_setup``) and say whether it was there already.
+
+        A durable queue keeps its bindings and persistent messages across a
+        broker restart, so what other nodes publish while this one is still
+        reconnecting waits for it; ``existed`` False means that did not hold
+        (the queue expired, was deleted, or ``fresh`` asked to start over) and
+        whatever was routed to it meanwhile is gone. A queue of that name
+        declared otherwise (e.g. not durable, by an older version) is deleted
+        and made again. Each step runs on a scratch channel, since the
+        broker's answer to "no such queue" or "declared otherwise" is to
+        close the channel it was asked on.
+        """
+        client = self._client
+        if fresh:
+            await self._on_scratch(client, lambda ch: ch.queue_delete(queue=name))
+            existed = False
+        else:
+            existed = await self._on_scratch(client, lambda ch: ch.queue_declare(queue=name, passive=True)) is not None
+
+        def declare(ch):
+            return ch.queue_declare(queue=name, durable=True, arguments=arguments)
+
+        reply = await self._on_scratch(client, declare)
+        if reply is None:
+            self.log.warn("AMQP queue {queue} was declared with other settings; deleting and declaring it again",
+                          queue=name)
+            await self._on_scratch(client, lambda ch: ch.queue_delete(queue=name))
+            reply, existed = await self._on_scratch(client, declare, refusal_ok=False), False
+        return QueueFound(existed, reply.message_count)
+
+    async def _on_scratch(self, client, use: Callable[[object], Awaitable], refusal_ok: bool = True) -> Optional[object]:
+        """``use(channel)`` on a channel of its own; None when the broker refused it (closing that channel
+        only), or the refusal raised when ``refusal_ok`` is False."""
+        ids = client.__dict__.setdefault("scratch_ids", itertools.count(2))  # channel 1 is the link's
+        channel = await client.channel(next(ids))
+        channel.scratch = True
+        try:
+            await channel.channel_open()
+            reply = await use(channel)
+            await channel.channel_close(reply_code=200, reply_text="done")
+            return reply
+        except ChannelClosed:
+            if not refusal_ok:
+                raise
+            return None
+        finally:
+            channel.close(None)
+            client.channels.pop(channel.id, None)
+
     def consume(self, channel, queue, handler):
         """Start consuming ``queue`` on ``channel``; ``handler(delivery)`` gets each message."""
         d = channel.basic_consume(queue=queue, no_ack=False)
@@ -479,6 +541,8 @@ class AmqpLink(service.Service):
     def _dropped(self, messages):
         """Count every drop; log the first and then at most one summary per DROP_LOG_INTERVAL."""
         self.m_dropped.inc(len(messages))
+        if self._on_drop is not None:
+            self._on_drop(messages)
         self._drops_unlogged += len(messages)
         now = self.reactor.seconds()
         if self._last_drop_log is None or now - self._last_drop_log >= DROP_LOG_INTERVAL:
