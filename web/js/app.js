@@ -51,6 +51,8 @@ const state = {
   subscribedRooms: new Set(),// rooms subscribed in the current session
   loadingOlder: null,        // the scroll-back page on its way (a Promise), if any
   search: null,              // {query, messages, more} of the search shown
+  gapCatchUps: new Map(),    // room id -> true when another gap came during its catch-up
+  roomsRefresh: null,        // the room list reload a gap asked for (a Promise), if any
 };
 
 const isMe = (user) => state.myUserIds.has(user);
@@ -246,7 +248,7 @@ async function refreshRooms(session) {
   renderActiveRoom();
 }
 
-/** The seven live topics of a room. */
+/** The live topics of a room; `gap` says live events may be missing (the server's broker lost them): catch up. */
 async function subscribeRoom(session, roomId) {
   if (state.subscribedRooms.has(roomId) || !session) return;
   state.subscribedRooms.add(roomId);
@@ -259,6 +261,7 @@ async function subscribeRoom(session, roomId) {
     presence: ([presence]) => presenceChanged(roomId, presence),
     read: ([marker]) => readMarkerMoved(roomId, marker),
     reaction: ([reaction]) => reactionChanged(roomId, reaction),
+    gap: () => liveEventsMissed(roomId),
   };
   try {
     await Promise.all(Object.entries(handlers).map(([suffix, handler]) => session.subscribe(prefix + suffix, handler)));
@@ -298,6 +301,40 @@ async function catchUpAllRooms() {
       console.warn(`could not catch up on ${roomId}: ${errorText(err)}`);
     }
   }
+}
+
+/**
+ * chat.room.<id>.gap: the node could not deliver every live event of this room (docs/API.md, Several
+ * nodes), so fetch what we may lack as after a reconnect, and look at the room list again (an invite or
+ * a new room may be among what was missed). Gaps that arrive while one catch-up runs make one more.
+ */
+async function liveEventsMissed(roomId) {
+  const roomState = state.rooms.get(roomId);
+  if (!roomState || !roomState.log.loaded) return; // opening it later loads its history anyway
+  if (state.gapCatchUps.has(roomId)) {
+    state.gapCatchUps.set(roomId, true);
+    return;
+  }
+  state.gapCatchUps.set(roomId, false);
+  try {
+    do {
+      state.gapCatchUps.set(roomId, false);
+      await catchUp(roomId);
+    } while (state.gapCatchUps.get(roomId));
+    await refreshRoomsOnce();
+  } catch (err) {
+    console.warn(`could not catch up on ${roomId} after a gap: ${errorText(err)}`);
+  } finally {
+    state.gapCatchUps.delete(roomId);
+  }
+}
+
+/** One room list reload for the gaps of many rooms at once. */
+function refreshRoomsOnce() {
+  if (!state.roomsRefresh) {
+    state.roomsRefresh = refreshRooms(connection.session).finally(() => { state.roomsRefresh = null; });
+  }
+  return state.roomsRefresh;
 }
 
 async function catchUp(roomId) {
