@@ -196,6 +196,15 @@ def measure_rpc(node, rabbit, processes, s):
             "cpu_us_per_call": {k: v * 1e6 / max(1, len(latencies) + 10) for k, v in cpu.items()}}
 
 
+def add_service_account(db, user):
+    """The chat account AMQP RPC runs as (role service, as ``wampchat-admin adduser`` makes it)."""
+    from wampchat.admin import add_user_command
+
+    error = add_user_command(db, user[0], "service", None, user[1], int(time.time() * 1000))
+    if error is not None:
+        raise RuntimeError(f"cannot add the service account {user[0]!r}: {error}")
+
+
 def bench_amqp(s, backends, notes):
     """Every bridge figure on one node and the shared private broker."""
     results = {}
@@ -210,8 +219,10 @@ def bench_amqp(s, backends, notes):
         print(notes[-1], flush=True)
         return results
     with tempfile.TemporaryDirectory(prefix="bench-amqp-") as workdir:
+        db = str(Path(workdir) / "nodea.sqlite")
         try:
-            node = start_node(workdir, None, "nodea", amqp_url, "nodea")
+            add_service_account(db, testing_servers.SERVICE_USER)
+            node = start_node(workdir, db, "nodea", amqp_url, "nodea")
         except (routers.RouterUnavailable, RuntimeError) as e:
             notes.append(f"amqp: the node did not start: {e}")
             return results

@@ -168,3 +168,20 @@ async def get_json(url):
 def metric(server, name):
     """The current value of a counter or gauge of ``server``."""
     return server.router.metrics.value(name)
+
+
+async def admin(server, *argv, password="service-account-secret"):
+    """Run ``wampchat-admin --db <server's db> ARGV`` (the password on stdin) in a thread; its output,
+    asserting it succeeded. ``admin(server, "adduser", "svc", "--role", "service")`` makes the chat account
+    AMQP RPC runs as."""
+    import io
+
+    from twisted.internet import threads
+
+    from wampchat.admin import main
+
+    out, err = io.StringIO(), io.StringIO()
+    status = await threads.deferToThread(main, ["--db", server.options["db"], *argv], io.StringIO(password + "\n"),
+                                         out, err)
+    assert status == 0, err.getvalue()
+    return out.getvalue()

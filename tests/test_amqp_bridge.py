@@ -8,8 +8,8 @@ from twisted.internet import reactor
 from twisted.web.client import Agent
 
 from helpers import Collector, poll_until, read_body
-from rabbitmq import (NODE_USER, SERVICE_USER, PikaPeer, amqp_server, bridge_of, free_port, get_json, metric,
-                      rabbitmq)  # noqa: F401 (fixture)
+from rabbitmq import (NODE_USER, SERVICE_USER, PikaPeer, admin, amqp_server, bridge_of, free_port, get_json,
+                      metric, rabbitmq)  # noqa: F401 (fixture)
 
 ACK = PublishOptions(acknowledge=True)
 
@@ -131,6 +131,7 @@ async def test_bad_inbound_messages_are_rejected_counted_and_harmless(rabbitmq, 
 async def test_rpc_over_amqp_results_errors_and_bad_requests(rabbitmq, make_server, clients):
     """AMQP RPC calls WAMP procedures as the broker-validated user with role service; errors come back as §6 says."""
     server = await amqp_server(make_server, rabbitmq)
+    await admin(server, "adduser", SERVICE_USER[0], "--role", "service")  # AMQP RPC runs as this account
     peer = await PikaPeer.connect(rabbitmq)
     try:
         callee = await clients(server.ws_url)
@@ -169,6 +170,7 @@ async def test_rpc_over_amqp_results_errors_and_bad_requests(rabbitmq, make_serv
 async def test_a_service_posts_into_a_room_over_amqp_rpc(rabbitmq, make_server, clients):
     """chat.message.send over AMQP RPC stores the message and WebSocket users in the room receive it."""
     server = await amqp_server(make_server, rabbitmq)
+    await admin(server, "adduser", SERVICE_USER[0], "--role", "service")
     peer = await PikaPeer.connect(rabbitmq)
     try:
         guest = await clients(server.ws_url)

@@ -15,7 +15,7 @@ import pytest_twisted
 from twisted.internet import threads
 
 from browser import REPO, browsers, requires_browser  # noqa: F401 (browsers is a fixture)
-from rabbitmq import SERVICE_USER, amqp_server, rabbitmq  # noqa: F401 (fixture)
+from rabbitmq import SERVICE_USER, admin, amqp_server, rabbitmq  # noqa: F401 (fixture)
 
 API_MD = REPO / "docs" / "API.md"
 
@@ -74,6 +74,7 @@ async def test_python_example(server, tmp_path):
 async def test_pika_example(rabbitmq, make_server, tmp_path):
     """The pika example sends through AMQP RPC as its broker user and sees the message mirrored back."""
     server = await amqp_server(make_server, rabbitmq)
+    await admin(server, "adduser", SERVICE_USER[0], "--role", "service")  # as the example's text says
     url = f"amqp://{SERVICE_USER[0]}:{SERVICE_USER[1]}@127.0.0.1:{rabbitmq.port}/%2f"
     result = await run_python(example("pika"), {"AMQP_URL": url}, tmp_path)
     out = result.stdout

@@ -7,7 +7,7 @@ from autobahn.wamp.types import SubscribeOptions
 from chatkit import PASSWORD, error_of, payloads
 from cluster import cluster  # noqa: F401 (fixture)
 from helpers import Collector, poll_until
-from rabbitmq import PikaPeer, get_json, rabbitmq  # noqa: F401 (fixture)
+from rabbitmq import PikaPeer, admin, get_json, rabbitmq  # noqa: F401 (fixture)
 from wampchat.admin import main as admin_main
 
 pytestmark = [pytest.mark.rabbitmq]
@@ -282,11 +282,11 @@ async def test_healthz_shows_database_broker_and_the_nodes_it_sees(cluster):
     assert [n["self"] for n in health["nodes"] if n["node"] == "na"] == [True]
 
 
-# The permissions the README recommends: nodes may use wampchat.*; AMQP services their own server-named
-# queues, the public exchange and RPC, nothing named wampchat.cluster* or wampchat.node*.
+# The permissions the README recommends: nodes may use wampchat.*; AMQP services their own queues (named
+# <user>.*), the public exchange and RPC, nothing named wampchat.cluster* or wampchat.node*.
 NODE_PERMISSIONS = (r"^(wampchat.*|amq\.gen-.*)$", r"^(wampchat.*|amq\.gen-.*|amq\.default)$",
                     r"^(wampchat.*|amq\.gen-.*)$")
-SERVICE_PERMISSIONS = (r"^amq\.gen-.*", r"^(amq\.gen-.*|wampchat|wampchat\.rpc)$", r"^(amq\.gen-.*|wampchat)$")
+SERVICE_PERMISSIONS = (r"^outsider\..*$", r"^(outsider\..*|wampchat|wampchat\.rpc)$", r"^(outsider\..*|wampchat)$")
 DOCUMENTED_NODE = ("wcdoc", "wcdoc-secret")
 OUTSIDER = ("outsider", "outsider-secret")
 
@@ -313,7 +313,7 @@ async def test_an_amqp_service_with_the_documented_permissions_cannot_touch_the_
             rabbitmq.ctl("add_user", name, password)
             rabbitmq.ctl("set_permissions", "-p", "/", name, *permissions)
     node_users = ("--amqp-node-users", f"wcnode,{DOCUMENTED_NODE[0]}")
-    await cluster.node("na", *node_users)
+    await admin(await cluster.node("na", *node_users), "adduser", OUTSIDER[0], "--role", "service")
     await cluster.node("nb", *node_users, user=DOCUMENTED_NODE)
     await cluster.register("na", "ann")
     await cluster.register("na", "bob")
@@ -325,7 +325,7 @@ async def test_an_amqp_service_with_the_documented_permissions_cannot_touch_the_
     assert payloads(on_ann) == [private]
     peer = await PikaPeer.connect(rabbitmq, OUTSIDER)
     try:
-        declared = await peer.channel.queue_declare(queue="", exclusive=True)
+        declared = await peer.channel.queue_declare(queue="outsider.lobby", exclusive=True)
         queue = declared.method.queue
         await peer.channel.queue_bind(queue=queue, exchange="wampchat", routing_key="chat.room.lobby.message")
         inbox = await peer.consume(queue)

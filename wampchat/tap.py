@@ -320,6 +320,8 @@ def build_service(options, reactor=None):
     chat_settings = ChatSettings(open_registration=not options["no-open-registration"],
                                  send_rate=options["send-rate"], node_id=options["node-id"],
                                  register_rate=options["register-rate"], create_rate=options["create-rate"])
+    if options["amqp"]:  # the broker's node users are no chat names anyone may register
+        chat_settings.reserved_names = frozenset(options["amqp_settings"].node_users)
     ChatRuntime(router, config.realm, engine, chat_settings, reactor, options["node-heartbeat"],
                 options["node-timeout"]).setServiceParent(root)
     if options["amqp"]:

@@ -16,7 +16,9 @@ which only wampchat nodes may use (RabbitMQ permissions), with that audience
 AMQP service reads them. RPC requests arrive on
 the ``<exchange>.rpc`` direct exchange (its alternate exchange sends every
 routing key nobody else bound to our queue) and are called as the broker-
-validated ``user_id`` with role ``service``.
+validated ``user_id`` with role ``service``, only when that name is a service
+account an admin made; answers go only to direct reply-to or a queue named
+``<user_id>.*``. Repeats are dropped per sender (``user_id``, ``message_id``).
 
 Anything malformed is logged, counted, answered when there is a ``reply_to``,
 and rejected; nothing a peer sends stops the bridge.
@@ -26,6 +28,7 @@ import json
 import re
 import uuid
 from collections import OrderedDict
+from typing import Optional, Tuple
 
 from autobahn.wamp.exception import ApplicationError
 from twisted.application import service
@@ -45,6 +48,9 @@ GAP_NOTICE = "wampchat.gap"                      # routing key of a node's "my o
 GAP_ROOMS = 1000                                 # rooms a notice names; past that it means every room
 INVALID_ARGUMENT = "wamp.error.invalid_argument"
 RPC_TIMEOUT = 60.0                               # seconds an AMQP caller waits before wamp.error.timeout
+DIRECT_REPLY_TO = "amq.rabbitmq.reply-to"        # RabbitMQ's pseudo-queue for answers to the caller's channel
+WARN_INTERVAL = 60.0                             # seconds between repeated warnings about one AMQP caller
+WARNED_KEYS = 1000                               # callers whose last warning time is kept
 
 
 class BadMessage(ValueError):
@@ -133,10 +139,21 @@ def _args_of(data):
     return args, kwargs
 
 
-def check_uri(uri, what):
+def _dedup_key(delivery) -> Optional[Tuple[str, str]]:
+    """What makes a delivery a repeat: its ``message_id`` in its broker-validated ``user_id``'s name space
+    (a message without either is never taken for a repeat)."""
+    user, message_id = delivery.properties.get("user_id"), delivery.properties.get("message_id")
+    if not user or not message_id:
+        return None
+    return user, message_id
+
+
+def check_uri(uri, what, reserved_ok=False):
+    """BadMessage unless ``uri`` is a valid WAMP URI; ``wamp.*`` only with ``reserved_ok`` (RPC, where the
+    router's permissions decide, e.g. the session meta procedures for the service role)."""
     if not uri or not URI.match(uri):
         raise BadMessage(f"routing key {uri!r} is not a valid WAMP {what} URI")
-    if uri.startswith("wamp."):
+    if uri.startswith("wamp.") and not reserved_ok:
         raise BadMessage(f"{uri!r}: wamp.* is reserved for the router")
 
 
@@ -186,6 +203,10 @@ class AmqpBridge(service.MultiService):
         self.m_rpc_errors = m.counter("wampchat_amqp_rpc_errors_total", "AMQP RPC requests answered with an error")
         self.m_rpc_unanswerable = m.counter("wampchat_amqp_rpc_unanswerable_total",
                                             "AMQP RPC requests without reply_to (rejected)")
+        self.m_rpc_bad_reply_to = m.counter("wampchat_amqp_rpc_bad_reply_to_total",
+                                            "AMQP RPC requests whose reply_to is neither direct reply-to nor "
+                                            "the caller's own queue (dropped, not called)")
+        self._warned = OrderedDict()  # (what, broker user) -> when it was last logged
 
     def health(self):
         """What /healthz shows under "amqp"."""
@@ -335,13 +356,18 @@ class AmqpBridge(service.MultiService):
         counter.inc()
 
     # -- inbound events ----------------------------------------------------------------
-    def _handled_already(self, delivery):
-        """Our own publication back from the exchange, or one seen before: acked and True."""
-        if delivery.headers.get("wampchat-node") == self.settings.node_id:
+    def _handled_already(self, delivery) -> bool:
+        """Our own publication back from the exchange, or one its sender sent before: acked and True.
+
+        Both tests trust only what the broker vouches for: "own" needs a node user's ``user_id``, and a
+        repeat is the same ``message_id`` from the same broker-validated ``user_id``, so an AMQP service
+        that guesses or copies another sender's message id suppresses nothing but its own messages."""
+        from_node = delivery.properties.get("user_id") in self.settings.node_users
+        if from_node and delivery.headers.get("wampchat-node") == self.settings.node_id:
             delivery.ack()
             return True
-        message_id = delivery.properties.get("message_id")
-        if message_id and message_id in self._seen:
+        key = _dedup_key(delivery)
+        if key is not None and key in self._seen:
             self.m_duplicates.inc()
             delivery.ack()
             return True
@@ -349,9 +375,7 @@ class AmqpBridge(service.MultiService):
 
     def _delivered(self, delivery, counter):
         counter.inc()
-        message_id = delivery.properties.get("message_id")
-        if message_id:
-            self._remember(message_id)
+        self._remember(delivery)
         delivery.ack()
 
     def _on_event(self, delivery):
@@ -402,8 +426,12 @@ class AmqpBridge(service.MultiService):
                                  audience=audience)
         self._delivered(delivery, self.m_cluster_in)
 
-    def _remember(self, message_id):
-        self._seen[message_id] = None
+    def _remember(self, delivery) -> None:
+        """Keep the delivery's (sender, message id) for :meth:`_handled_already` (the newest SEEN_IDS)."""
+        key = _dedup_key(delivery)
+        if key is None:
+            return
+        self._seen[key] = None
         if len(self._seen) > SEEN_IDS:
             self._seen.popitem(last=False)
 
@@ -423,8 +451,11 @@ class AmqpBridge(service.MultiService):
             self._reject(delivery, self.m_rpc_unanswerable, "RPC request without reply_to: nobody to answer")
             return
         procedure, user = delivery.routing_key, props.get("user_id")
+        if not self._may_reply_to(reply_to, user):
+            self._drop_bad_reply_to(delivery, reply_to, user)
+            return
         try:
-            check_uri(procedure, "procedure")
+            check_uri(procedure, "procedure", reserved_ok=True)
             args, kwargs = decode_body(delivery)
             if not user:
                 raise BadMessage("set the user_id property: calls are made as the broker-validated user")
@@ -432,10 +463,59 @@ class AmqpBridge(service.MultiService):
             self.log.warn("AMQP RPC {procedure} from {user} refused: {why}", procedure=procedure, user=user, why=e)
             self._answer(delivery, {"error": INVALID_ARGUMENT, "args": [str(e)], "kwargs": {}})
             return
-        d = self.realm.dealer.call_as(procedure, args, kwargs, user, "service")
+        d = defer.ensureDeferred(self._call_as_service(procedure, args, kwargs, user))
         d.addTimeout(RPC_TIMEOUT, self.reactor)
         d.addCallbacks(self._call_done, self._call_failed, callbackArgs=(delivery,),
                        errbackArgs=(delivery, procedure, user))
+
+    def _may_reply_to(self, reply_to: str, user: Optional[str]) -> bool:
+        """May the node answer at ``reply_to``? Only RabbitMQ's direct reply-to (a name the broker makes
+        for the caller's channel) or a queue named ``<user_id>.<anything>``, which the README's service
+        permissions let only that user create; never a node's or the broker's own names."""
+        if reply_to == DIRECT_REPLY_TO or reply_to.startswith(DIRECT_REPLY_TO + "."):
+            return True
+        if not user or not reply_to.startswith(user + ".") or len(reply_to) == len(user) + 1:
+            return False
+        exchange = self.settings.exchange
+        return not (reply_to.startswith(("amq.", "wampchat.", exchange + ".")) or reply_to == exchange)
+
+    def _drop_bad_reply_to(self, delivery, reply_to: str, user: Optional[str]) -> None:
+        """Never answer where the caller may not receive: counted, logged once a minute per user, rejected
+        (and the procedure is not called)."""
+        self.m_rpc_bad_reply_to.inc()
+        self._warn_now_and_then(
+            ("reply_to", user),
+            "AMQP RPC {procedure} from {user} dropped: reply_to {reply_to!r} is neither amq.rabbitmq.reply-to "
+            "nor a queue named {prefix}<name> (further ones from this user are only counted for a minute)",
+            procedure=delivery.routing_key, user=user, reply_to=reply_to, prefix=f"{user}." if user else "<user_id>.")
+        delivery.reject()
+
+    async def _call_as_service(self, procedure: str, args: list, kwargs: dict, user: str):
+        """Call as ``user`` with role service, if ``user`` is a service account an admin made (wampchat-admin
+        adduser NAME --role service, or a config-file user with role service): a broker user name alone is
+        no chat identity, anyone could have registered it as an ordinary account."""
+        credentials = await self.router.credentials.get_credentials(user)
+        if credentials is None or credentials.role != "service":
+            self._warn_now_and_then(("account", user), "AMQP RPC {procedure} from {user} refused: no service "
+                                    "account {user!r} (wampchat-admin adduser {user} --role service)",
+                                    procedure=procedure, user=user)
+            raise ApplicationError(ApplicationError.NOT_AUTHORIZED,
+                                   f"broker user {user!r} has no service account on this server: an admin "
+                                   f"makes one with wampchat-admin adduser {user} --role service")
+        return await self.realm.dealer.call_as(procedure, args, kwargs, user, "service")
+
+    def _warn_now_and_then(self, key, text: str, **fields) -> None:
+        """Log ``text`` unless the same ``key`` was logged within WARN_INTERVAL seconds (a misconfigured
+        service would otherwise write a line per request)."""
+        now = self.reactor.seconds()
+        last = self._warned.get(key)
+        if last is not None and now - last < WARN_INTERVAL:
+            return
+        self._warned[key] = now
+        self._warned.move_to_end(key)
+        if len(self._warned) > WARNED_KEYS:
+            self._warned.popitem(last=False)
+        self.log.warn(text, **fields)
 
     def _call_done(self, result, delivery):
         """``{"result": R}``: R is the one positional result, null for none, the list for several;

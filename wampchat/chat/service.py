@@ -62,6 +62,9 @@ class ChatSettings:
         self.register_rate = register_rate    # accounts one address may register per hour
         self.create_rate = create_rate        # rooms one user may create per hour
         self.node_id = node_id
+        # names nobody may register (the broker's node users, --amqp-node-users): a chat account may
+        # never share a name with a broker identity that speaks for the cluster
+        self.reserved_names: frozenset = frozenset()
 
 
 class Caller:
@@ -394,8 +397,10 @@ class ChatService(ApplicationSession):
                 nick = validate_nick(display_name)
             except NameRefused as refused:
                 fail(INVALID, f"invalid display_name: {refused}")
-        if await self.store.get_user(username) is not None:
+        if self._reserved(username) or await self.store.get_user(username) is not None:
             fail(CONFLICT, f"the username {username!r} is taken")
+        if nick != username and self._reserved(nick):
+            fail(CONFLICT, f"{nick!r} is taken or looks like a name in use; choose another")
         for name in dict.fromkeys((username, nick)):  # neither may look like a user's name or an online nick
             if self.sessions.nick_taken(name, details.caller_authid) or await self.store.name_in_use(
                     model.name_key(name), details.caller_authid or ""):
@@ -407,6 +412,11 @@ class ChatService(ApplicationSession):
         except Conflict:
             fail(CONFLICT, f"the username {username!r} is taken")
         return self._user(username, nick, "user")
+
+    def _reserved(self, name: str) -> bool:
+        """Is ``name`` (or a name that looks like it) one of the settings' reserved names?"""
+        key = model.name_key(name)
+        return any(model.name_key(reserved) == key for reserved in self.settings.reserved_names)
 
     async def user_me(self, details=None):
         caller = await self._caller(details)
