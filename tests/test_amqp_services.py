@@ -67,7 +67,7 @@ async def test_amqp_rpc_runs_only_as_a_service_account_an_admin_made(rabbitmq, m
         assert me == {"result": {"user": "bot", "nick": "The Bot", "role": "service"}}
         sent = (await bot.call("chat.message.send", ["lobby", "beep"], user=OTHER_SERVICE_USER[0]))["result"]
         assert (sent["user"], sent["nick"], sent["text"]) == ("bot", "The Bot", "beep")
-        # the session meta API is the service role's over AMQP as over WAMP (admin-only procedures are not)
+        # the session meta API is the service role's over AMQP as over WAMP
         count = await bot.call("wamp.session.count", user=OTHER_SERVICE_USER[0])
         assert count["result"] >= 2, count  # the guest and the squatter at least
         taken = await refusal(guest.call("chat.user.register", "bot", PASSWORD))
