@@ -209,3 +209,23 @@ async def test_a_node_whose_queue_was_lost_tells_its_subscribers_to_catch_up(clu
     await poll_until(lambda: after["id"] in [m["id"] for m in payloads(messages)], timeout=SETTLE)
     page = await reader.call("chat.message.history", "lobby", after=first["id"], limit=200)
     assert set(sent) <= {m["id"] for m in page["messages"]} | {m["id"] for m in payloads(messages)}
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_node_upgraded_from_non_durable_queues_starts_and_serves(cluster, rabbitmq):
+    """Queues left non-durable by an older version (under the node's id, within their 10 min) are replaced
+    by durable ones: the node connects at once instead of failing its set-up, and events cross."""
+    peer = await PikaPeer.connect(rabbitmq, user=NODE_USER)
+    try:
+        for queue in ("wampchat.node.nu", "wampchat.cluster.node.nu"):
+            await peer.channel.queue_declare(queue=queue, durable=False, arguments={"x-expires": 600000})
+    finally:
+        peer.close()
+    await cluster.node("na", *FAST)
+    await cluster.node("nu", *FAST)
+    reader = await cluster.guest("nu", "Reader")
+    messages = await listen(reader, "chat.room.lobby.message")
+    sent = await (await cluster.guest("na", "Sender")).call("chat.message.send", "lobby", "to the upgraded node")
+    await messages.wait_for(1)
+    assert payloads(messages) == [sent]
+    assert bridge_of(cluster.nodes["nu"]).link.m_failures.value == 0
