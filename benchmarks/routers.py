@@ -152,6 +152,19 @@ def _spawn(cmd, workdir, log_path, env=None):
         log.close()
 
 
+# The load's guests and logins all come from 127.0.0.x too: the per-address guest and login limits
+# would refuse them (checkouts from before those options have neither).
+GENEROUS_LOGIN_LIMITS = ("--guest-rate", "0", "--login-address-burst", "100000", "--login-account-burst", "100000")
+
+
+def _generous_login_limits(source):
+    """GENEROUS_LOGIN_LIMITS, or none for a ``source`` checkout whose settings do not have them."""
+    settings = Path(source) / "wampchat" / "settings.py" if source else None
+    if settings is None or (settings.exists() and "guest-rate" in settings.read_text()):
+        return GENEROUS_LOGIN_LIMITS
+    return ()
+
+
 def start_wampchat(workdir, timeout=30, db=None, extra=(), name="wampchat", source=None, pythonpath=()):
     """``twistd -n wampchat`` on a free loopback port; database ``db`` (default: a SQLite file in ``workdir``).
 
@@ -178,6 +191,7 @@ def start_wampchat(workdir, timeout=30, db=None, extra=(), name="wampchat", sour
     # neither the cap nor the option)
     capped = not source or "max-connections-per-address" in (Path(source) / "wampchat" / "tap.py").read_text()
     unlimited = ("--max-connections-per-address", "0") if capped else ()
+    unlimited += _generous_login_limits(source)
     cmd = [str(twistd), "-n", "--pidfile=", f"--logfile={log_path}", "wampchat",
            "--listen", f"tcp:{port}:interface=127.0.0.1", "--db", db or str(Path(workdir) / f"{name}.sqlite"),
            *unlimited, *extra]

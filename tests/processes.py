@@ -10,6 +10,7 @@ import urllib.request
 import pytest
 
 from postgres import free_port
+from wampchat.testing import GENEROUS_LIMITS
 
 TWISTD = os.path.join(os.path.dirname(sys.executable), "twistd")
 
@@ -20,8 +21,9 @@ class ServerProcess:
     def __init__(self, name, args, log_dir, ready=None):
         self.name = name
         self.port = free_port()
+        generous = [part for option in GENEROUS_LIMITS.items() for part in option]  # args given later win
         self.argv = [TWISTD, "-n", "--pidfile=", "wampchat", "--listen", f"tcp:{self.port}:interface=127.0.0.1",
-                     *args]
+                     *generous, *args]
         self.log = os.path.join(str(log_dir), f"{name}.log")
         self.ready = ready or _chat_ready
         self.process = None

@@ -1,4 +1,4 @@
-"""Authentication (anonymous, ticket, wampcra, back-off) and authorization (roles, config, dynamic rules)."""
+"""Authentication (anonymous, ticket, wampcra, login limits) and authorization (roles, config, dynamic rules)."""
 import json
 import re
 
@@ -13,7 +13,7 @@ from wampchat.router.credentials import make_credentials
 
 SERIALIZERS = ["json", "msgpack", "cbor"]
 ACK = PublishOptions(acknowledge=True)
-SOURCE = "tcp4:127.0.0.1"  # the back-off key for clients on 127.0.0.1
+SOURCE = "tcp4:127.0.0.1"  # the login limits' key for clients on 127.0.0.1
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +133,6 @@ def test_wrong_password_and_unknown_user_get_the_same_abort(server_with_users, c
     """A wrong password and an unknown user both get ABORT wamp.error.not_authorized with the same message."""
     url = server_with_users.ws_url
     wrong = yield join_error(clients, url, authmethods=[method], authid="alice", secret="nope")
-    server_with_users.router.authenticator.backoff.succeeded(SOURCE)  # keep the test fast
     unknown = yield join_error(clients, url, authmethods=[method], authid="mallory", secret="nope")
     assert wrong.error == unknown.error == "wamp.error.not_authorized"
     assert wrong.args == unknown.args
@@ -142,33 +141,39 @@ def test_wrong_password_and_unknown_user_get_the_same_abort(server_with_users, c
 
 
 @pytest_twisted.inlineCallbacks
-def test_failures_back_off_per_source_and_success_resets(server_with_users, clients):
-    """Each failed login from an address makes the next answer slower; a success clears the delay."""
-    router = server_with_users.router
-    backoff = router.authenticator.backoff
-    url = server_with_users.ws_url
-    assert backoff.delay(SOURCE) == 0
-    delays = []
-    for _ in range(3):
-        yield join_error(clients, url, authmethods=["ticket"], authid="alice", secret="bad")
-        delays.append(backoff.delay(SOURCE))
-    assert 0 < delays[0] < delays[1] < delays[2]
-    assert backoff.delay("tcp4:10.0.0.1") == 0  # another address is not slowed
-    yield clients(url, authmethods=["ticket"], authid="alice", secret="alice-pw")
-    assert backoff.delay(SOURCE) == 0
+def test_failed_logins_are_limited_per_account_and_address(make_server, write_config, clients):
+    """Past an account's failures its logins are refused at once, right password or not; a success of another
+    account from the same address clears nothing; the owner's success clears the account (not the address)."""
+    srv = yield make_server(["--config", write_config(), "--login-account-burst", "2", "--login-account-refill",
+                             "3600", "--login-address-burst", "5", "--login-address-refill", "3600"])
+    url = srv.ws_url
+    limits = srv.router.authenticator.limits
+    for _ in range(2):
+        err = yield join_error(clients, url, authmethods=["ticket"], authid="alice", secret="bad")
+        assert err.error == "wamp.error.not_authorized"
+    yield clients(url, authmethods=["wampcra"], authid="root", secret="root-pw")
+    err = yield join_error(clients, url, authmethods=["ticket"], authid="alice", secret="alice-pw")
+    assert err.error == "wampchat.error.rate_limited"
+    assert err.args[0] == "too many failed logins for this account; retry in 3600 s"
+    assert int(limits.addresses.available(SOURCE)) == 3  # two failures; root's login and the refusal took nothing
+    limits.accounts.reset("alice")  # as alice's own success from elsewhere would
+    s = yield clients(url, authmethods=["ticket"], authid="alice", secret="alice-pw")
+    assert s.details.authid == "alice"
+    assert int(limits.addresses.available(SOURCE)) == 3
+    assert srv.router.metrics.auth_failures.value == 3
 
 
-def test_backoff_grows_and_is_capped():
-    """The back-off doubles per failure up to its maximum, per source."""
-    from wampchat.router.auth import Backoff
+def test_login_limits_refill_on_the_reactor_clock():
+    """An account over its limit may try again once the refill period has passed on the injected clock."""
+    from wampchat.router.auth import LoginLimits, Rate, Refusal
 
-    b = Backoff(task.Clock(), max_delay=1.0, base=0.25)
-    seen = []
-    for _ in range(5):
-        b.failed("a")
-        seen.append(b.delay("a"))
-    assert seen == [0.25, 0.5, 1.0, 1.0, 1.0]
-    assert b.delay("b") == 0
+    clock = task.Clock()
+    limits = LoginLimits(clock, address=Rate(10, 1.0), account=Rate(1, 30.0))
+    limits.start_login(SOURCE, "alice")
+    with pytest.raises(Refusal):
+        limits.start_login(SOURCE, "alice")
+    clock.advance(30.0)
+    limits.start_login(SOURCE, "alice")
 
 
 @pytest_twisted.inlineCallbacks

@@ -14,7 +14,7 @@ from twisted.internet.task import Clock
 from twisted.test import iosim
 
 from wampchat.router import Router
-from wampchat.router.auth import Backoff
+from wampchat.router.auth import Buckets, Rate
 from wampchat.router.authorize import Authorizer, _static_allows
 from wampchat.router.config import ConfigError, RouterConfig, default_roles, load_config
 from wampchat.router.credentials import hash_password, verify_password
@@ -220,17 +220,13 @@ def test_dynamic_rules_run_first_and_may_answer_later():
     assert result_of(pending) is True
 
 
-def test_backoff_doubles_and_is_capped(clock):
-    """Each failure from one source doubles its delay up to the cap; a success clears it."""
-    backoff = Backoff(clock, max_delay=1.0, base=0.25)
-    delays = []
-    for _ in range(5):
-        delays.append(backoff.delay("1.2.3.4"))
-        backoff.failed("1.2.3.4")
-    assert delays == [0.0, 0.25, 0.5, 1.0, 1.0]
-    assert backoff.delay("5.6.7.8") == 0.0
-    backoff.succeeded("1.2.3.4")
-    assert backoff.delay("1.2.3.4") == 0.0
+def test_login_buckets_run_out_and_refill_per_key(clock):
+    """A key's burst runs out, then one token comes back per refill period; other keys are not touched."""
+    buckets = Buckets(clock, Rate(burst=2, refill=1.0))
+    assert [buckets.take("1.2.3.4") for _ in range(3)] == [True, True, False]
+    assert buckets.take("5.6.7.8")
+    clock.advance(1.0)
+    assert buckets.take("1.2.3.4") and not buckets.take("1.2.3.4")
 
 
 def test_password_hashes_are_salted_and_verify():

@@ -166,6 +166,11 @@ rawsocket = ["tcp:0:interface=127.0.0.1"]
 realm = "filerealm"
 web = "/srv/page"
 no-guests = true
+guest-rate = 13
+login-address-burst = 14
+login-address-refill = 15
+login-account-burst = 16
+login-account-refill = 17.5
 max-message-size = 2000
 outbound-buffer = 3000
 max-subscriptions = 4
@@ -201,6 +206,8 @@ def test_config_file_sets_every_setting(tmp_path):
     assert (options["node-id"], options["node-heartbeat"], options["node-timeout"]) == ("filenode", 2.0, 9.5)
     assert (options["max-connections-per-address"], options["handshake-timeout"]) == (0, 3.0)
     assert (options["register-rate"], options["create-rate"]) == (11, 12)
+    assert (options["guest-rate"], options["login-address-burst"], options["login-address-refill"],
+            options["login-account-burst"], options["login-account-refill"]) == (13, 14, 15.0, 16, 17.5)
     config = options["router_config"]
     assert (config.realm, config.allow_guests, config.max_message_size, config.outbound_buffer) == \
         ("filerealm", False, 2000, 3000)

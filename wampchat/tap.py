@@ -285,6 +285,16 @@ def makeService(options, reactor=None):
 
 
 
+def login_limits(options, reactor):
+    """The Authenticator's login and guest limits from --login-* and --guest-rate."""
+    from wampchat.router.auth import LoginLimits, Rate, guest_rate
+
+    return LoginLimits(reactor,
+                       address=Rate(options["login-address-burst"], options["login-address-refill"]),
+                       account=Rate(options["login-account-burst"], options["login-account-refill"]),
+                       guests=guest_rate(options["guest-rate"]))
+
+
 def build_service(options, reactor=None):
     """:func:`makeService` for embedders and tests: raises StartupError instead of exiting."""
     from twisted.internet import reactor as default_reactor
@@ -300,6 +310,7 @@ def build_service(options, reactor=None):
     config = options["router_config"]
     engine = prepare_database(options["db"])
     router = Router(reactor, config)
+    router.authenticator.limits = login_limits(options, reactor)
     root = WampchatService(router, reactor)
 
     guard = ConnectionGuard(reactor, router.metrics, max_per_address=options["max-connections-per-address"],

@@ -16,6 +16,11 @@ from twisted.internet import defer, endpoints
 
 SERIALIZERS = {"json": JsonSerializer, "msgpack": MsgPackSerializer, "cbor": CBORSerializer}
 
+# Tests log in (and open guest sessions) many times from 127.0.0.1, which the
+# defaults, made for a public server, would throttle: start_server uses these
+# unless its args set them (a test of the limits passes its own).
+GENEROUS_LIMITS = {"--guest-rate": "0", "--login-address-burst": "100000", "--login-account-burst": "100000"}
+
 
 class RunningServer:
     """A started wampchat service tree and where to reach it."""
@@ -56,7 +61,9 @@ def start_server(args=(), tmp_path=None, reactor=None):
     """Start ``twistd wampchat`` with ``args`` in this process; Deferred of RunningServer.
 
     Listens on 127.0.0.1:0 unless ``args`` has a ``--listen``; with
-    ``tmp_path`` and no ``--db``, the chat database goes there.
+    ``tmp_path`` and no ``--db``, the chat database goes there. Guest
+    sessions and password logins are not throttled (:data:`GENEROUS_LIMITS`)
+    unless ``args`` set those options.
     """
     from twisted.internet import reactor as default_reactor
 
@@ -66,6 +73,9 @@ def start_server(args=(), tmp_path=None, reactor=None):
     args = list(args)
     if "--listen" not in args:
         args += ["--listen", "tcp:0:interface=127.0.0.1"]
+    for option, value in GENEROUS_LIMITS.items():
+        if not any(arg == option or arg.startswith(option + "=") for arg in args):
+            args += [option, value]
     options = Options()
     if tmp_path is not None and "--db" not in args:
         args += ["--db", str(tmp_path / "wampchat.sqlite")]

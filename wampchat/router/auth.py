@@ -1,21 +1,25 @@
 """
 Authentication: anonymous (guests), ticket and WAMP-CRA.
 
-Every method answers unknown users and wrong passwords the same way, and a
-per-source-address back-off delays the answer to repeated failures so that
-guessing is slow.
+Every method answers unknown users and wrong passwords the same way, and
+:class:`LoginLimits` throttles password logins per source address and per
+account, and new guest sessions per address, refusing at once (before any
+lookup or hashing) while a limit is reached.
 """
 import base64
 import functools
 import hashlib
 import hmac
+import ipaddress
 import json
+import math
 import os
 from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Optional
 
 from autobahn.wamp.auth import compute_wcs
 from twisted.internet import defer
-from twisted.internet.task import deferLater
 from twisted.internet.threads import deferToThreadPool
 
 from wampchat.names import NAME_MAX, NameRefused, normalize_display_name
@@ -64,27 +68,156 @@ def validate_nick(nick: object) -> str:
     return normalize_display_name(nick)
 
 
-class Backoff:
-    """Per-source-address delay after failed logins, doubling up to ``max_delay``."""
+@dataclass(frozen=True)
+class Rate:
+    """A token bucket's shape: ``burst`` at once, then one more every ``refill`` seconds."""
 
-    def __init__(self, clock, max_delay=8.0, base=0.25, capacity=10000):
+    burst: int
+    refill: float
+
+
+class Buckets:
+    """Token buckets by key on the reactor's clock, at most ``capacity`` keys.
+
+    A key that has had no use for long enough to be full again is the same as
+    no key at all, so such entries are forgotten (oldest first, on each use);
+    past ``capacity`` the least recently used key is forgotten too, which
+    keeps memory bounded whatever the keys are.
+    """
+
+    def __init__(self, clock, rate: Rate, capacity: int = 100_000):
         self._clock = clock
-        self._max = max_delay
-        self._base = base
+        self.rate = rate
         self._capacity = capacity
-        self._failures = OrderedDict()
+        self._tokens = OrderedDict()  # key -> (tokens, when counted), least recently used first
 
-    def delay(self, source):
-        count = self._failures.get(source, 0)
-        return 0.0 if count == 0 else min(self._max, self._base * 2 ** (count - 1))
+    def __len__(self) -> int:
+        return len(self._tokens)
 
-    def failed(self, source):
-        self._failures[source] = self._failures.pop(source, 0) + 1
-        while len(self._failures) > self._capacity:
-            self._failures.popitem(last=False)
+    def available(self, key) -> float:
+        """The tokens ``key`` has now (``burst`` for a key never seen)."""
+        return self._current(key, self._clock.seconds())
 
-    def succeeded(self, source):
-        self._failures.pop(source, None)
+    def retry_after(self, key) -> float:
+        """Seconds until ``key`` has a whole token (0 if it has one now)."""
+        return max(0.0, (1.0 - self.available(key)) * self.rate.refill)
+
+    def take(self, key) -> bool:
+        """Take one token if ``key`` has one; False (and nothing taken) if it has none."""
+        now = self._clock.seconds()
+        tokens = self._current(key, now)
+        if tokens < 1.0:
+            return False
+        self._store(key, tokens - 1.0, now)
+        return True
+
+    def give_back(self, key) -> None:
+        """Return one token taken by an attempt that turned out not to count."""
+        now = self._clock.seconds()
+        self._store(key, self._current(key, now) + 1.0, now)
+
+    def reset(self, key) -> None:
+        """Forget ``key``: it is full again."""
+        self._tokens.pop(key, None)
+
+    def _current(self, key, now: float) -> float:
+        entry = self._tokens.get(key)
+        if entry is None:
+            return float(self.rate.burst)
+        tokens, then = entry
+        return min(float(self.rate.burst), tokens + (now - then) / self.rate.refill)
+
+    def _store(self, key, tokens: float, now: float) -> None:
+        self._tokens.pop(key, None)
+        if tokens < self.rate.burst:
+            self._tokens[key] = (tokens, now)
+        self._expire(now)
+
+    def _expire(self, now: float) -> None:
+        """Drop the least recently used keys while they are full again, or while there are too many."""
+        while self._tokens:
+            key, (tokens, then) = next(iter(self._tokens.items()))
+            full = tokens + (now - then) / self.rate.refill >= self.rate.burst
+            if not full and len(self._tokens) <= self._capacity:
+                return
+            del self._tokens[key]
+
+
+RATE_LIMITED = "wampchat.error.rate_limited"
+GUEST_WINDOW = 600.0  # --guest-rate counts new guest sessions per this many seconds
+DEFAULT_ADDRESS_RATE = Rate(10, 10.0)
+DEFAULT_ACCOUNT_RATE = Rate(5, 30.0)
+DEFAULT_GUEST_RATE = 20
+
+
+def guest_rate(per_window: int) -> Optional[Rate]:
+    """The bucket for ``--guest-rate``: ``per_window`` new guests per 10 minutes, or None (0 = no limit)."""
+    return Rate(per_window, GUEST_WINDOW / per_window) if per_window else None
+
+
+class LoginLimits:
+    """Login throttling by source address and by account (authid), and new guests by address.
+
+    A password login (ticket or WAMP-CRA) takes a token from its address's
+    bucket and from its account's bucket when its HELLO arrives, so guesses
+    in flight count before any is answered. A failure keeps both tokens. A
+    success gives its own token back to the address (so one's own logins
+    neither cost nor clear anything there) and forgets the account's
+    failures, whoever logged in. While either bucket is empty, logins are
+    refused at once, before any lookup or hashing, right password or not.
+    Unknown accounts have buckets like known ones, so the refusals tell
+    nothing about which accounts exist.
+    """
+
+    def __init__(self, clock, address: Rate = DEFAULT_ADDRESS_RATE, account: Rate = DEFAULT_ACCOUNT_RATE,
+                 guests: Optional[Rate] = guest_rate(DEFAULT_GUEST_RATE), capacity: int = 100_000):
+        self.addresses = Buckets(clock, address, capacity)
+        self.accounts = Buckets(clock, account, capacity)
+        self.guests = Buckets(clock, guests, capacity) if guests else None
+
+    def start_login(self, source: str, authid: str) -> None:
+        """Count a password login from ``source`` as ``authid``; raise Refusal while either is over its limit."""
+        address, account = address_key(source), account_key(authid)
+        if self.addresses.available(address) < 1.0:
+            raise _rate_limited("too many failed logins from this address", self.addresses.retry_after(address))
+        if not self.accounts.take(account):
+            raise _rate_limited("too many failed logins for this account", self.accounts.retry_after(account))
+        self.addresses.take(address)
+
+    def login_succeeded(self, source: str, authid: str) -> None:
+        """The login counted by :meth:`start_login` was right: give its address token back, clear the account."""
+        self.addresses.give_back(address_key(source))
+        self.accounts.reset(account_key(authid))
+
+    def start_guest(self, source: str) -> None:
+        """Count a new guest session from ``source``; raise Refusal while the address is over --guest-rate."""
+        if self.guests is None:
+            return
+        key = address_key(source)
+        if not self.guests.take(key):
+            raise _rate_limited("too many new guest sessions from this address", self.guests.retry_after(key))
+
+
+def _rate_limited(what: str, seconds: float) -> Refusal:
+    return Refusal(RATE_LIMITED, f"{what}; retry in {max(1, math.ceil(seconds))} s")
+
+
+def address_key(source: str) -> str:
+    """The bucket of a source address: the address itself, or its /64 for IPv6 (one host often has a /64)."""
+    if source.startswith("tcp6:"):
+        try:
+            return "tcp6:" + str(ipaddress.ip_network(source[5:] + "/64", strict=False))
+        except ValueError:
+            return source
+    return source
+
+
+def account_key(authid: str) -> str:
+    """The bucket of an authid: case-folded, and long ones hashed so keys stay small."""
+    key = authid.casefold()
+    if len(key) > 128:
+        key = "sha256:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+    return key
 
 
 class Authenticator:
@@ -92,38 +225,39 @@ class Authenticator:
 
     METHODS = ("anonymous", "ticket", "wampcra")
 
-    def __init__(self, reactor, credentials, allow_guests=True, backoff=None):
+    def __init__(self, reactor, credentials, allow_guests=True, limits: Optional[LoginLimits] = None):
         self._reactor = reactor
         self._credentials = credentials
         self.allow_guests = allow_guests
-        self.backoff = backoff or Backoff(reactor)
+        self.limits = limits or LoginLimits(reactor)
         self._secret = os.urandom(32)
-
-    def _refuse(self, source, reason, text):
-        """Fail after the source's back-off delay, and make the next one slower."""
-        delay = self.backoff.delay(source)
-        self.backoff.failed(source)
-        d = deferLater(self._reactor, delay, lambda: None) if delay else defer.succeed(None)
-
-        def fail(_):
-            raise Refusal(reason, text)
-
-        return d.addCallback(fail)
 
     def hello(self, hello, source):
         """Deferred firing with an Identity or a Challenge; fails with Refusal."""
         methods = hello.authmethods or ["anonymous"]
         for method in methods:
             if method == "anonymous" and self.allow_guests:
-                return self._anonymous(hello)
-            if method == "ticket" and hello.authid:
-                return defer.succeed(Challenge("ticket", {}, hello.authid))
-            if method == "wampcra" and hello.authid:
-                return self._cra_challenge(hello.authid)
+                return self._anonymous(hello, source)
+            if method in ("ticket", "wampcra") and hello.authid:
+                return self._password_challenge(method, hello.authid, source)
         return defer.fail(Refusal("wamp.error.no_auth_method",
                                   "no acceptable authmethod (offered: %s)" % ", ".join(map(str, methods))))
 
-    def _anonymous(self, hello):
+    def _password_challenge(self, method: str, authid: str, source: str) -> defer.Deferred:
+        """The challenge for a password login, once the limits have counted it (refused at once if over)."""
+        try:
+            self.limits.start_login(source, authid)
+        except Refusal as refusal:
+            return defer.fail(refusal)
+        if method == "ticket":
+            return defer.succeed(Challenge("ticket", {}, authid))
+        return self._cra_challenge(authid)
+
+    def _anonymous(self, hello, source):
+        try:
+            self.limits.start_guest(source)
+        except Refusal as refusal:
+            return defer.fail(refusal)
         extra = hello.authextra or {}
         authid = "guest_" + os.urandom(4).hex()
         nick = authid
@@ -172,8 +306,8 @@ class Authenticator:
                 expected = expected.decode("ascii")
             ok = hmac.compare_digest(expected, signature)
         if not ok:
-            yield self._refuse(source, "wamp.error.not_authorized", "authentication failed")
-        self.backoff.succeeded(source)
+            raise Refusal("wamp.error.not_authorized", "authentication failed")
+        self.limits.login_succeeded(source, pending.authid)
         return Identity(creds.authid, creds.role, pending.method, "static")
 
 

@@ -1,5 +1,5 @@
 """The Router: realms, authentication, metrics and health, and the session factory transports use."""
-from wampchat.router.auth import Authenticator, Backoff
+from wampchat.router.auth import Authenticator
 from wampchat.router.config import RouterConfig
 from wampchat.router.credentials import CredentialsChain, StaticCredentials
 from wampchat.router.metrics import Metrics
@@ -19,10 +19,7 @@ class Router:
         self.session_limits = self.config.session_limits()
         self.health = {}
         self.credentials = CredentialsChain([StaticCredentials(self.config.users)])
-        self.authenticator = Authenticator(
-            reactor, self.credentials, allow_guests=self.config.allow_guests,
-            backoff=Backoff(reactor, max_delay=self.config.auth_backoff_max),
-        )
+        self.authenticator = Authenticator(reactor, self.credentials, allow_guests=self.config.allow_guests)
         self._realms = {}
         self.realm(self.config.realm)
         self.metrics.gauge("wampchat_subscriptions", "subscriptions in all realms",
