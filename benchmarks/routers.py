@@ -154,7 +154,8 @@ def _spawn(cmd, workdir, log_path, env=None):
 
 # The load's guests and logins all come from 127.0.0.x too: the per-address guest and login limits
 # would refuse them (checkouts from before those options have neither).
-GENEROUS_LOGIN_LIMITS = ("--guest-rate", "0", "--login-address-burst", "100000", "--login-account-burst", "100000")
+GENEROUS_LOGIN_LIMITS = ("--guest-rate", "0", "--login-address-burst", "100000", "--login-account-burst", "100000",
+                         "--guest-send-rate", "1000000")
 
 
 def _generous_login_limits(source):

@@ -284,7 +284,6 @@ def makeService(options, reactor=None):
     return root
 
 
-
 def login_limits(options, reactor):
     """The Authenticator's login and guest limits from --login-* and --guest-rate."""
     from wampchat.router.auth import LoginLimits, Rate, guest_rate
@@ -330,7 +329,9 @@ def build_service(options, reactor=None):
 
     chat_settings = ChatSettings(open_registration=not options["no-open-registration"],
                                  send_rate=options["send-rate"], node_id=options["node-id"],
-                                 register_rate=options["register-rate"], create_rate=options["create-rate"])
+                                 register_rate=options["register-rate"], create_rate=options["create-rate"],
+                                 guest_send_rate=options["guest-send-rate"], dm_rate=options["dm-rate"],
+                                 dm_address_rate=options["dm-address-rate"])
     if options["amqp"]:  # the broker's node users are no chat names anyone may register
         chat_settings.reserved_names = frozenset(options["amqp_settings"].node_users)
     ChatRuntime(router, config.realm, engine, chat_settings, reactor, options["node-heartbeat"],

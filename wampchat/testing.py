@@ -19,7 +19,8 @@ SERIALIZERS = {"json": JsonSerializer, "msgpack": MsgPackSerializer, "cbor": CBO
 # Tests log in (and open guest sessions) many times from 127.0.0.1, which the
 # defaults, made for a public server, would throttle: start_server uses these
 # unless its args set them (a test of the limits passes its own).
-GENEROUS_LIMITS = {"--guest-rate": "0", "--login-address-burst": "100000", "--login-account-burst": "100000"}
+GENEROUS_LIMITS = {"--guest-rate": "0", "--login-address-burst": "100000", "--login-account-burst": "100000",
+                   "--guest-send-rate": "100000"}
 
 
 class RunningServer:

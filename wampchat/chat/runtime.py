@@ -7,8 +7,9 @@ from wampchat.chat.online import ClusterPresence
 from wampchat.chat.service import ChatService
 from wampchat.chat.store import ChatStore
 from wampchat.router.authorize import TRUSTED
+from wampchat.router.credentials import CredentialsUnavailable
 from wampchat.router.local import attach_local
-from wampchat.storage import Database
+from wampchat.storage import Database, StoreUnavailable
 
 
 class ChatRuntime(service.Service):
@@ -56,7 +57,7 @@ class ChatRuntime(service.Service):
         self._router.health["nodes"] = self.cluster.health
         realm.authorizer.add_rule(session.authorize)
         realm.add_join_hook(session.check_join)
-        self._router.credentials.add_provider(self.store)
+        self._router.credentials.add_provider(StoreCredentials(self.store))
         session.ready = defer.Deferred()
         attach_local(realm, session, "chat", TRUSTED)
         self.session = session
@@ -82,3 +83,19 @@ class ChatRuntime(service.Service):
             await self.cluster.stop()
         if self.store is not None:
             self.store.close()
+
+
+class StoreCredentials:
+    """The router's credentials provider over the chat store: a database that is away makes the login
+    ``unavailable`` (CredentialsUnavailable), not an internal error."""
+
+    def __init__(self, store):
+        self._store = store
+
+    def get_credentials(self, authid):
+        return self._store.get_credentials(authid).addErrback(_unavailable)
+
+
+def _unavailable(failure):
+    failure.trap(StoreUnavailable)
+    raise CredentialsUnavailable(str(failure.value))

@@ -35,6 +35,7 @@ from wampchat.names import NameRefused
 from wampchat.router.auth import validate_nick
 from wampchat.router.authorize import TRUSTED
 from wampchat.router.credentials import make_credentials
+from wampchat.router.outage import OutageNotice
 from wampchat.storage import Conflict, StoreUnavailable
 
 ACCOUNT_ROLES = ("user", "admin", "service")
@@ -131,6 +132,7 @@ class ChatService(ApplicationSession):
         self.guest_send_limit = RateWindow(reactor, settings.guest_send_rate, SEND_WINDOW_MS / 1000)
         self.guest_react_limit = RateWindow(reactor, REACT_RATE, SEND_WINDOW_MS / 1000)
         self._early_presence = []          # presence changes found while starting (a previous run's users)
+        self.database_outage = OutageNotice(reactor, "the chat database (logins)")
         self._login_nicks = OrderedDict()  # session id -> display name, from the join hook to the join
         # one node counts a user's sends itself; nodes sharing a database count them there
         rate = SendRate(settings.send_rate, SEND_WINDOW_MS) if store.engine.shared else None
@@ -325,9 +327,19 @@ class ChatService(ApplicationSession):
 
     async def check_join(self, info):
         """Join hook: a guest's nick must be unique among online users and not a registered name;
-        an account shows its display name (looked up now, so the session arrives with it)."""
+        an account shows its display name (looked up now, so the session arrives with it). While the
+        database is away the join is refused as ``unavailable`` (one warning per outage, not per login)."""
         if info.authrole == TRUSTED or info.authmethod == "internal":
             return None
+        try:
+            await self._check_join(info)
+        except StoreUnavailable as e:
+            self.database_outage.refused(e)
+            raise ApplicationError(model.UNAVAILABLE, "the chat database is unavailable; try again shortly")
+        self.database_outage.recovered()
+        return None
+
+    async def _check_join(self, info):
         if info.authrole != "guest":
             self._login_nicks[info.id] = await self.store.display_name(info.authid) or info.authid
             if len(self._login_nicks) > LOGIN_NICKS_KEPT:  # joins refused after the hook never claim theirs

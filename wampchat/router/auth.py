@@ -23,7 +23,9 @@ from twisted.internet import defer
 from twisted.internet.threads import deferToThreadPool
 
 from wampchat.names import NAME_MAX, NameRefused, normalize_display_name
-from wampchat.router.credentials import CRA_ITERATIONS, CRA_KEYLEN, hash_password, verify_password
+from wampchat.router.credentials import (CRA_ITERATIONS, CRA_KEYLEN, UNAVAILABLE, CredentialsUnavailable,
+                                         hash_password, verify_password)
+from wampchat.router.outage import OutageNotice
 
 GUEST_ROLE = "guest"
 NICK_MAX = NAME_MAX
@@ -189,6 +191,12 @@ class LoginLimits:
         self.addresses.give_back(address_key(source))
         self.accounts.reset(account_key(authid))
 
+    def login_unanswered(self, source: str, authid: str) -> None:
+        """The login counted by :meth:`start_login` could not be checked (the user store is away): it is no
+        guess, so both its tokens go back."""
+        self.addresses.give_back(address_key(source))
+        self.accounts.give_back(account_key(authid))
+
     def start_guest(self, source: str) -> None:
         """Count a new guest session from ``source``; raise Refusal while the address is over --guest-rate."""
         if self.guests is None:
@@ -231,6 +239,20 @@ class Authenticator:
         self.allow_guests = allow_guests
         self.limits = limits or LoginLimits(reactor)
         self._secret = os.urandom(32)
+        self._outage = OutageNotice(reactor, "the user store (logins)")
+
+    @defer.inlineCallbacks
+    def _credentials_of(self, authid, source):
+        """The stored credentials of ``authid`` (or None); while the store is away, the login is refused as
+        ``unavailable`` (a state to retry, one warning per outage) and not counted as a guess."""
+        try:
+            creds = yield self._credentials.get_credentials(authid)
+        except CredentialsUnavailable as e:
+            self._outage.refused(e)
+            self.limits.login_unanswered(source, authid)
+            raise Refusal(UNAVAILABLE, "the user database is unavailable; try again shortly")
+        self._outage.recovered()
+        return creds
 
     def hello(self, hello, source):
         """Deferred firing with an Identity or a Challenge; fails with Refusal."""
@@ -251,7 +273,7 @@ class Authenticator:
             return defer.fail(refusal)
         if method == "ticket":
             return defer.succeed(Challenge("ticket", {}, authid))
-        return self._cra_challenge(authid)
+        return self._cra_challenge(authid, source)
 
     def _anonymous(self, hello, source):
         try:
@@ -269,8 +291,8 @@ class Authenticator:
         return defer.succeed(Identity(authid, GUEST_ROLE, "anonymous", "anonymous", {"nick": nick}))
 
     @defer.inlineCallbacks
-    def _cra_challenge(self, authid):
-        creds = yield self._credentials.get_credentials(authid)
+    def _cra_challenge(self, authid, source):
+        creds = yield self._credentials_of(authid, source)
         if creds is None:
             # A stable fake salt, so probing cannot tell unknown users from known ones.
             salt = base64.b64encode(hmac.new(self._secret, authid.encode(), hashlib.sha256).digest()[:16])
@@ -295,7 +317,7 @@ class Authenticator:
         if not isinstance(signature, str):
             signature = ""
         if pending.method == "ticket":
-            creds = yield self._credentials.get_credentials(pending.authid)
+            creds = yield self._credentials_of(pending.authid, source)
             stored = creds.password_hash if creds else _dummy_hash()
             ok = yield deferToThreadPool(self._reactor, self._reactor.getThreadPool(),
                                          verify_password, signature, stored)

@@ -102,6 +102,14 @@ class StaticCredentials:
         return defer.succeed(self._by_authid.get(authid))
 
 
+UNAVAILABLE = "wampchat.error.unavailable"
+
+
+class CredentialsUnavailable(Exception):
+    """A provider cannot answer now (its database is away): the login is refused with UNAVAILABLE, a
+    temporary state the client may retry, and is not counted as a failed guess."""
+
+
 class CredentialsChain:
     """Asks each provider in turn; the first that knows the authid answers."""
 
