@@ -69,7 +69,7 @@ def relay(target_port, delay):
 def time_batches(db, batches, rate):
     """Mean ms per committed batch of :data:`BATCH` sends on the store ``db``."""
     from wampchat.chat.sends import SendRate, SendRequest, add_messages
-    from wampchat.storage.database import prepare_database, run_sync
+    from wampchat.storage import prepare_database, run_sync
 
     engine = prepare_database(db)
     conn = engine.connect()

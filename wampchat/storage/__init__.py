@@ -7,10 +7,11 @@ and returns a started :class:`~wampchat.storage.database.Database`, whose
 thread and returns a Deferred. The chat store (``wampchat.chat.store``)
 is written against that and nothing else.
 """
-from wampchat.storage.database import Database, Transaction, open_database, prepare_database, run_sync
+from wampchat.storage.database import Database, Transaction, run_sync
 from wampchat.storage.engines import engine_for
 from wampchat.storage.errors import Conflict, StartupError, StoreError, StoreUnavailable
-from wampchat.storage.migrations import LATEST_VERSION, migrate, schema_version
+from wampchat.storage.migrations import LATEST_VERSION, schema_version
+from wampchat.storage.prepare import migrate, open_database, prepare_database
 
 __all__ = ["Database", "Transaction", "open_database", "prepare_database", "run_sync", "engine_for", "Conflict", "StartupError", "StoreError",
            "StoreUnavailable", "LATEST_VERSION", "migrate", "schema_version"]

@@ -14,7 +14,7 @@ import threading
 from twisted.internet.threads import deferToThreadPool
 from twisted.python.threadpool import ThreadPool
 
-from wampchat.storage.engines import ConnectionList, engine_for
+from wampchat.storage.engines import ConnectionList
 from wampchat.storage.errors import Conflict, StartupError, StoreUnavailable
 from wampchat.storage.group_commit import GroupCommit
 
@@ -52,6 +52,12 @@ class Transaction:
             chunk = rows[start:start + ROWS_PER_INSERT]
             self.execute(f"{insert} VALUES " + ", ".join([group] * len(chunk)),
                          [value for row in chunk for value in row])
+
+    def run_script(self, script):
+        """Execute each statement of a script (a migration's DDL); statements end with ``;`` at a line end."""
+        for statement in script.split(";\n"):
+            if statement.strip():
+                self.execute(statement)
 
     def query(self, sql, params=()):
         """Every row (mappings by column name)."""
@@ -117,15 +123,9 @@ class Later:
         return rows[0] if rows else None
 
 
-def run_script(tx, script):
-    """Execute each statement of a script (a migration) in ``tx``; statements end with ``;`` at a line end."""
-    for statement in script.split(";\n"):
-        if statement.strip():
-            tx.execute(statement)
-
-
 def run_sync(engine, conn, fn, *args):
-    """``fn(tx, *args)`` in one transaction on ``conn`` (the admin command and migrations use this directly)."""
+    """``fn(tx, *args)`` in one transaction on ``conn``, on this thread (start-up, migrations and the admin
+    command, which have no reactor to wait for)."""
     return _transaction(engine, conn, Transaction(engine, conn.cursor()), fn, args)
 
 
@@ -233,25 +233,3 @@ class Database:
         state = "ok" if self.last_error is None else "unavailable"
         return {"engine": self.engine.name, "where": self.engine.describe(), "state": state,
                 "error": self.last_error}
-
-
-def prepare_database(db, upgrade=True):
-    """Check (and migrate) the database named by ``--db``; its engine, ready for :class:`Database`.
-
-    Runs synchronously, at start-up before serving: a database that cannot
-    be used raises StartupError with a one-line reason.
-    """
-    from wampchat.storage.migrations import migrate
-
-    engine = engine_for(db)
-    conn = engine.connect()
-    try:
-        migrate(engine, conn, upgrade=upgrade)
-    finally:
-        conn.close()
-    return engine
-
-
-def open_database(db, reactor, pool_size=None, upgrade=True):
-    """:func:`prepare_database`, then start its threads."""
-    return Database(prepare_database(db, upgrade), reactor, pool_size)

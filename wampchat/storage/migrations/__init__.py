@@ -9,8 +9,12 @@ another application and is refused; one with a version newer than
 :data:`LATEST_VERSION` was written by a newer wampchat and is refused too.
 Nodes that start together take the migration lock in turn, so each
 migration runs once.
+
+Each migration is a module with ``upgrade(tx, engine)``: it is given the
+open transaction and the engine (as Synapse's schema deltas are given a
+cursor and the database engine) and imports nothing from the database
+layer, which runs it (:func:`wampchat.storage.prepare.migrate`).
 """
-from wampchat.storage.database import run_sync
 from wampchat.storage.errors import StartupError
 from wampchat.storage.migrations import (v001_initial, v002_cluster, v003_features, v004_search_later, v005_dm_keys,
                                          v006_name_skeletons, v007_rate_events)
@@ -51,7 +55,13 @@ def _set_version(tx, version):
         tx.execute(f"UPDATE {VERSION_TABLE} SET version = ?", (version,))
 
 
-def _upgrade(tx, upgrade):
+def upgrade_schema(tx, upgrade=True):
+    """In ``tx``: bring the schema to :data:`LATEST_VERSION`; returns (version found, version now).
+
+    With ``upgrade=False`` an empty database is still given the schema, but
+    an older schema is a StartupError (upgrading is an operator's decision:
+    ``wampchat-admin migrate``).
+    """
     engine = tx.engine
     engine.lock_migrations(tx)
     found = schema_version(tx)
@@ -63,23 +73,10 @@ def _upgrade(tx, upgrade):
                            f"{LATEST_VERSION}; run `wampchat-admin --db ... migrate`")
     for version, module in enumerate(MIGRATIONS[found:], start=found + 1):
         try:
-            module.upgrade(tx)
+            module.upgrade(tx, engine)
         except engine.database_errors as e:
             raise StartupError(f"migration {version} ({module.__doc__.strip().splitlines()[0]}) failed on "
                                f"{engine.describe()}: {' '.join(str(e).split())}") from e
     if found < LATEST_VERSION:
         _set_version(tx, LATEST_VERSION)
     return found, LATEST_VERSION
-
-
-def migrate(engine, conn, upgrade=True):
-    """Bring the database to :data:`LATEST_VERSION` in one transaction; returns (found, now).
-
-    With ``upgrade=False`` an empty database is still given the schema, but
-    an older schema is a StartupError (upgrading is an operator's decision:
-    ``wampchat-admin migrate``).
-    """
-    try:
-        return run_sync(engine, conn, _upgrade, upgrade)
-    except engine.database_errors as e:
-        raise StartupError(f"{engine.describe()}: {' '.join(str(e).split())}") from e

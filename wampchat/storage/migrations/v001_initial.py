@@ -1,6 +1,4 @@
 """The schema of the first release (SQLite tables as commit 5adadf8 made them)."""
-from wampchat.storage.database import run_script
-
 SQLITE = """
 CREATE TABLE users (
     username TEXT PRIMARY KEY, role TEXT NOT NULL, display_name TEXT,
@@ -45,5 +43,5 @@ CREATE TABLE reads (
 """
 
 
-def upgrade(tx):
-    run_script(tx, POSTGRES if tx.engine.name == "postgresql" else SQLITE)
+def upgrade(tx, engine):
+    tx.run_script(POSTGRES if engine.name == "postgresql" else SQLITE)

@@ -15,8 +15,6 @@
   that holds across nodes.
 - The ``user`` columns become ``username`` (``user`` is reserved in SQL).
 """
-from wampchat.storage.database import run_script
-
 COMMON = """
 ALTER TABLE members RENAME COLUMN {user} TO username;
 ALTER TABLE messages RENAME COLUMN {user} TO username;
@@ -49,10 +47,10 @@ CREATE SEQUENCE message_numbers;
 """
 
 
-def upgrade(tx):
-    postgres = tx.engine.name == "postgresql"
-    run_script(tx, COMMON.format(user='"user"' if postgres else "user"))
-    run_script(tx, POSTGRES if postgres else SQLITE)
+def upgrade(tx, engine):
+    postgres = engine.name == "postgresql"
+    tx.run_script(COMMON.format(user='"user"' if postgres else "user"))
+    tx.run_script(POSTGRES if postgres else SQLITE)
     for row in tx.query("SELECT username, display_name FROM users"):
         tx.execute("UPDATE users SET display_key = ? WHERE username = ?",
                    (display_key(row["display_name"] or row["username"]), row["username"]))

@@ -21,8 +21,6 @@
 Messages stored before this version keep no mentions (nobody was notified
 of them) and are searchable at once.
 """
-from wampchat.storage.database import run_script
-
 COMMON = """
 ALTER TABLE rooms ADD COLUMN changes BIGINT NOT NULL DEFAULT 0;
 CREATE TABLE mentions (
@@ -52,7 +50,7 @@ CREATE VIRTUAL TABLE messages_fts USING fts5(
 INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
 """
 
-# Trigger bodies hold semicolons, so each is one statement of its own (run_script splits on ";\n").
+# Trigger bodies hold semicolons, so each is one statement of its own (tx.run_script splits on ";\n").
 SQLITE_TRIGGERS = [
     "CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN "
     "INSERT INTO messages_fts (rowid, text) VALUES (new.seq, new.text); END",
@@ -71,12 +69,12 @@ CREATE INDEX messages_text_search ON messages USING GIN (to_tsvector('simple', t
 """
 
 
-def upgrade(tx):
-    postgres = tx.engine.name == "postgresql"
-    run_script(tx, COMMON.format(c='COLLATE "C"' if postgres else ""))
+def upgrade(tx, engine):
+    postgres = engine.name == "postgresql"
+    tx.run_script(COMMON.format(c='COLLATE "C"' if postgres else ""))
     if postgres:
-        run_script(tx, POSTGRES)
+        tx.run_script(POSTGRES)
         return
-    run_script(tx, SQLITE)
+    tx.run_script(SQLITE)
     for trigger in SQLITE_TRIGGERS:
         tx.execute(trigger)

@@ -35,8 +35,8 @@ SQLITE_STATEMENTS = [
 ]
 
 
-def upgrade(tx):
-    if tx.engine.name == "postgresql":
+def upgrade(tx, engine):
+    if engine.name == "postgresql":
         return
     for statement in SQLITE_STATEMENTS:
         tx.execute(statement)

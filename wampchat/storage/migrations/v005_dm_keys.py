@@ -20,7 +20,7 @@ USERNAME = re.compile(r"^[a-z0-9_]{2,32}$")
 TEXT_MAX = 4000
 
 
-def upgrade(tx):
+def upgrade(tx, engine):
     tx.execute("ALTER TABLE rooms ADD COLUMN dm_key TEXT")
     tx.execute("CREATE UNIQUE INDEX rooms_by_dm_key ON rooms (dm_key)")
     keys = {}

@@ -16,7 +16,7 @@ checked.
 from wampchat.names import name_skeleton
 
 
-def upgrade(tx):
+def upgrade(tx, engine):
     tx.execute("ALTER TABLE users ADD COLUMN username_key TEXT")
     tx.execute("CREATE INDEX users_by_username_key ON users (username_key)")
     for row in tx.query("SELECT username, display_name FROM users"):

@@ -9,7 +9,7 @@ the key counts again (and every hour for keys that went quiet).
 """
 
 
-def upgrade(tx):
+def upgrade(tx, engine):
     tx.execute("CREATE TABLE rate_events (kind TEXT NOT NULL, key TEXT NOT NULL, ts BIGINT NOT NULL)")
     tx.execute("CREATE INDEX rate_events_by_key ON rate_events (kind, key, ts)")
     tx.execute("CREATE INDEX rate_events_by_time ON rate_events (ts)")
