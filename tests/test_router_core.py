@@ -18,9 +18,9 @@ from wampchat.router.auth import Buckets, Rate
 from wampchat.router.authorize import Authorizer, _static_allows
 from wampchat.router.config import ConfigError, RouterConfig, default_roles, load_config
 from wampchat.router.credentials import hash_password, verify_password
-from wampchat.router.local import attach_local
+from wampchat.router.inprocess import attach_local
 from wampchat.router.matching import PatternMap
-from wampchat.router.realm import SessionInfo
+from wampchat.router.session_info import SessionInfo
 from wampchat.router.session import MAX_BACKLOG
 from wampchat.router.transports import RouterWebSocketFactory
 

@@ -18,7 +18,7 @@ from twisted.internet.task import Clock
 from helpers import Collector, poll_until
 from wampchat.router import Router
 from wampchat.router.config import RouterConfig
-from wampchat.router.local import attach_local
+from wampchat.router.inprocess import attach_local
 
 STORE_INDEPENDENT = True  # router and transport behaviour: one store is enough (see conftest)
 

@@ -502,7 +502,7 @@ class AmqpBridge(service.MultiService):
             raise ApplicationError(ApplicationError.NOT_AUTHORIZED,
                                    f"broker user {user!r} has no service account on this server: an admin "
                                    f"makes one with wampchat-admin adduser {user} --role service")
-        return await self.realm.dealer.call_as(procedure, args, kwargs, user, "service")
+        return await self.realm.call_as(procedure, args, kwargs, user, "service")
 
     def _warn_now_and_then(self, key, text: str, **fields) -> None:
         """Log ``text`` unless the same ``key`` was logged within WARN_INTERVAL seconds (a misconfigured

@@ -8,7 +8,7 @@ from wampchat.chat.service import ChatService
 from wampchat.chat.store import ChatStore
 from wampchat.router.authorize import TRUSTED
 from wampchat.router.credentials import CredentialsUnavailable
-from wampchat.router.local import attach_local
+from wampchat.router.inprocess import attach_local
 from wampchat.storage import Database, StoreUnavailable
 
 

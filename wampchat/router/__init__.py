@@ -18,7 +18,7 @@ The surface that in-process services (the chat service, the AMQP bridge) use:
     returns a Deferred firing with :class:`Credentials` or None).
 
 ``attach_local(realm, session, authid, authrole="trusted")``
-    (``wampchat.router.local``) joins an Autobahn ``ApplicationSession`` to the
+    (``wampchat.router.inprocess``) joins an Autobahn ``ApplicationSession`` to the
     realm without a socket. ``trusted`` may do anything; invocations sent to a
     trusted callee always disclose the caller (``details.caller``,
     ``details.caller_authid``, ``details.caller_authrole``).
@@ -49,10 +49,9 @@ The surface that in-process services (the chat service, the AMQP bridge) use:
     local subscribers (only to ``audience``, if given) and returns its
     publication id.
 
-``realm.dealer``
-    ``call_as(procedure, args, kwargs, authid, authrole)`` -> Deferred firing
-    with ``(args, kwargs)`` or failing with ``ApplicationError``; the call is
-    authorized as that role.
+``realm.call_as(procedure, args, kwargs, authid, authrole)``
+    -> Deferred firing with ``(args, kwargs)`` or failing with
+    ``ApplicationError``; the call is authorized as that role.
 """
 import txaio
 
@@ -62,7 +61,8 @@ txaio.use_twisted()
 
 
 from wampchat.router.router import Router
-from wampchat.router.realm import Realm, SessionInfo
+from wampchat.router.realm import Realm
+from wampchat.router.session_info import SessionInfo
 from wampchat.router.credentials import Credentials
 
 __all__ = ["Router", "Realm", "SessionInfo", "Credentials"]

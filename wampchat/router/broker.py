@@ -200,7 +200,7 @@ class Broker:
 
     def publish_from(self, info, topic, args, kwargs, disclose, skip=None, audience=None):
         """Deliver an authorized publication by the session ``info`` (not to ``skip``) to ``audience``;
-        returns the publication id. In-process services publish here directly (:mod:`wampchat.router.direct`)."""
+        returns the publication id. In-process services publish here directly (:mod:`wampchat.router.inprocess`)."""
         pub_id = publication_id()
         self._deliver(topic, args, kwargs, pub_id, info if disclose else None, skip, audience)
         if self._observers:

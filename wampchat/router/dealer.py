@@ -11,7 +11,7 @@ from autobahn.wamp import message
 from autobahn.wamp.exception import ApplicationError
 
 from wampchat.router.authorize import TRUSTED
-from wampchat.router.direct import LocalProcedure, as_error, as_yield
+from wampchat.router.inprocess import LocalProcedure, as_error, as_yield
 from wampchat.router.matching import MATCH_EXACT, PatternMap
 
 INVOKE_POLICIES = ("single", "roundrobin", "random", "first", "last")
@@ -116,7 +116,7 @@ class Dealer:
         return reg
 
     def register_local(self, session, uri, fn):
-        """Register the in-process ``session``'s ``fn`` for exactly ``uri`` (see :mod:`wampchat.router.direct`)."""
+        """Register the in-process ``session``'s ``fn`` for exactly ``uri`` (see :mod:`wampchat.router.inprocess`)."""
         reg = self.register(session, uri, MATCH_EXACT, "single")
         reg.local = LocalProcedure(fn, reg.id, uri)
         return reg
@@ -288,11 +288,3 @@ class Dealer:
             self._finish(pending)
             if pending.can_interrupt():
                 pending.callee.send(message.Interrupt(pending.invocation_request, mode="killnowait"))
-
-    # -- calls made by in-process code (AMQP RPC) ------------------------
-    def call_as(self, procedure, args, kwargs, authid, authrole):
-        """Call ``procedure`` as (authid, authrole); Deferred of (args, kwargs)."""
-        from wampchat.router.local import InternalCaller
-
-        caller = InternalCaller(self._realm, authid, authrole)
-        return caller.call(procedure, args, kwargs)

@@ -5,46 +5,8 @@ from twisted.logger import Logger
 from wampchat.router.authorize import Authorizer
 from wampchat.router.broker import Broker
 from wampchat.router.dealer import Dealer
-from wampchat.router.direct import DirectRoutes
+from wampchat.router.inprocess import DirectRoutes, InternalCaller
 from wampchat.router.meta import SessionMeta
-
-
-class SessionInfo:
-    """Who a session is, as other parts of the router and services see it."""
-
-    __slots__ = ("id", "realm", "authid", "authrole", "authmethod", "authprovider", "authextra", "transport")
-
-    def __init__(self, id, realm, authid, authrole, authmethod, authprovider="static",
-                 authextra=None, transport=None):
-        self.id = id
-        self.realm = realm
-        self.authid = authid
-        self.authrole = authrole
-        self.authmethod = authmethod
-        self.authprovider = authprovider
-        self.authextra = authextra or {}
-        self.transport = transport or {}
-
-    def as_dict(self, with_transport=False):
-        """The shape of ``wamp.session.get`` and ``wamp.session.on_join``.
-
-        ``transport`` (the peer's address) is left out unless asked for: only
-        some roles may see it (see :mod:`wampchat.router.meta`).
-        """
-        details = {
-            "session": self.id,
-            "authid": self.authid,
-            "authrole": self.authrole,
-            "authmethod": self.authmethod,
-            "authprovider": self.authprovider,
-            "authextra": self.authextra,
-        }
-        if with_transport:
-            details["transport"] = self.transport
-        return details
-
-    def __repr__(self):
-        return f"<SessionInfo {self.id} {self.authid}/{self.authrole}>"
 
 
 class Realm:
@@ -104,8 +66,12 @@ class Realm:
         return self._sessions.get(session_id) or self._services.get(session_id)
 
     def service_routes(self, service, session_id):
-        """The :class:`~wampchat.router.direct.DirectRoutes` of the in-process service joined as ``session_id``."""
+        """The :class:`~wampchat.router.inprocess.DirectRoutes` of the in-process service joined as ``session_id``."""
         return DirectRoutes(self, self._services[session_id])
+
+    def call_as(self, procedure, args, kwargs, authid, authrole):
+        """Call ``procedure`` as (authid, authrole), authorized as that role; Deferred of (args, kwargs)."""
+        return InternalCaller(self, authid, authrole).call(procedure, args, kwargs)
 
     def session_info(self, session_id):
         session = self.session(session_id)

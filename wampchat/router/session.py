@@ -19,7 +19,7 @@ from wampchat.router.authorize import TRUSTED
 from wampchat.router.config import UNLIMITED
 from wampchat.router.ids import SequentialIds, global_id
 from wampchat.router.matching import MATCH_EXACT
-from wampchat.router.realm import SessionInfo
+from wampchat.router.session_info import SessionInfo
 
 MAX_BACKLOG = 1000
 _NO_BACKLOG = ()  # shared by every session with nothing waiting
