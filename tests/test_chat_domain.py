@@ -4,7 +4,8 @@ from autobahn.wamp.exception import ApplicationError
 from twisted.internet import task
 
 from wampchat.admin import add_user_command, list_users, main as admin_main
-from wampchat.chat import model
+from wampchat.chat import checks, dm_ids, mentions, message_ids
+from wampchat.chat.errors import INVALID
 from wampchat.chat.limits import RateWindow
 from wampchat.chat.presence import Presence, TypingTimers
 
@@ -18,54 +19,54 @@ def _error_uri(fn, *args):
 @pytest.mark.parametrize("value", [None, 5, "A", "x", "has space", "a" * 33, "ünï", "a.b", ["ab"]])
 def test_bad_usernames_are_invalid(value):
     """Usernames outside ^[a-z0-9_]{2,32}$, or not strings, are invalid_argument."""
-    assert _error_uri(model.check_username, value) == model.INVALID
+    assert _error_uri(checks.check_username, value) == INVALID
 
 
 @pytest.mark.parametrize("value", [None, 3, "", " ", "\n\t", "x" * 4001, b"bytes", "x" + " " * 4000,
                                    " " * 4000 + "x", "\u3000" * 5])
 def test_bad_texts_are_invalid(value):
     """Text must be a string of at most 4000 characters as given (whitespace counts), not only whitespace."""
-    assert _error_uri(model.check_text, value) == model.INVALID
+    assert _error_uri(checks.check_text, value) == INVALID
 
 
 def test_text_is_kept_as_given():
     """Valid text, HTML included, is returned unchanged (never stripped or escaped)."""
     text = "  <script>alert(1)</script> & " + "x" * 3900 + "\n"
-    assert model.check_text(text) is text
+    assert checks.check_text(text) is text
 
 
 def test_room_ids_for_creation_exclude_dm_prefix_and_long_ids():
     """Created rooms are 2..64 of [a-z0-9_] and may not look like DMs."""
-    assert model.check_room_id("a" * 64, creating=True) == "a" * 64
-    assert _error_uri(model.check_room_id, "a" * 65, True) == model.INVALID
-    assert _error_uri(model.check_room_id, "dm_ann_bob", True) == model.INVALID
-    assert _error_uri(model.check_room_id, "chat.room", True) == model.INVALID
+    assert checks.check_room_id("a" * 64, creating=True) == "a" * 64
+    assert _error_uri(checks.check_room_id, "a" * 65, True) == INVALID
+    assert _error_uri(checks.check_room_id, "dm_ann_bob", True) == INVALID
+    assert _error_uri(checks.check_room_id, "chat.room", True) == INVALID
 
 
 @pytest.mark.parametrize("value", [0, 201, -1, True, 1.5, "10"])
 def test_bad_limits_are_invalid(value):
     """History limits are integers 1..200 (booleans are not numbers here)."""
-    assert _error_uri(model.check_limit, value) == model.INVALID
+    assert _error_uri(checks.check_limit, value) == INVALID
 
 
 def test_dm_room_id_is_order_independent():
     """Both users get the same DM id, names sorted."""
-    assert model.dm_room_ids("bob", "ann")[0] == model.dm_room_ids("ann", "bob")[0] == "dm_ann_bob"
-    assert model.dm_key("bob", "ann") == model.dm_key("ann", "bob") == "ann bob"
+    assert dm_ids.dm_room_ids("bob", "ann")[0] == dm_ids.dm_room_ids("ann", "bob")[0] == "dm_ann_bob"
+    assert dm_ids.dm_key("bob", "ann") == dm_ids.dm_key("ann", "bob") == "ann bob"
 
 
 def test_room_clock_ids_grow_even_when_the_clock_stands_still_or_steps_back():
     """A room's ids strictly increase although the sender's time repeats or goes back, and look like ids."""
-    clock = model.RoomClock(0, 0)
+    clock = message_ids.RoomClock(0, 0)
     made = [clock.next(ms, n) for n, ms in enumerate([1_700_000_000_000] * 3 + [1_699_999_995_000] * 3
                                                      + [1_700_000_010_000])]
     assert made == sorted(made) and len(set(made)) == len(made)
-    assert all(model.MESSAGE_ID_RE.match(i) for i in made)
+    assert all(checks.MESSAGE_ID_RE.match(i) for i in made)
 
 
 def test_room_clock_carries_into_the_next_millisecond_after_9999():
     """Ten thousand ids in one millisecond move the clock on rather than overflow the sequence."""
-    clock = model.RoomClock(5, 9998)
+    clock = message_ids.RoomClock(5, 9998)
     first, second = clock.next(5, 1), clock.next(5, 2)
     assert first[:17] == "00000000000059999" and second[:17] == "00000000000060000"
 
@@ -73,13 +74,13 @@ def test_room_clock_carries_into_the_next_millisecond_after_9999():
 def test_room_clock_continues_after_legacy_ids():
     """A room migrated with its newest old id (ms + seq) hands out larger ids, whatever the old suffix."""
     legacy = "17000000010030001a7bb8c8b"
-    clock = model.RoomClock(int(legacy[:13]), int(legacy[13:17]))
+    clock = message_ids.RoomClock(int(legacy[:13]), int(legacy[13:17]))
     assert clock.next(1_600_000_000_000, 0) > legacy and clock.next(1_800_000_000_000, 1) > legacy
 
 
 def test_base36_of_numbers():
     """The unique suffix is a number in base 36."""
-    assert [model.base36(n) for n in (0, 35, 36, 2**63)] == ["0", "z", "10", "1y2p0ij32e8e8"]
+    assert [message_ids.base36(n) for n in (0, 35, 36, 2**63)] == ["0", "z", "10", "1y2p0ij32e8e8"]
 
 
 def test_presence_goes_offline_only_with_the_last_session():
@@ -189,7 +190,7 @@ def test_queries_parse_into_words_prefixes_and_phrases(text, terms):
                                   '"' + " ".join(["w"] * 17) + '"'])
 def test_bad_queries_are_invalid(text):
     """No words, an unclosed quote, a bare or one-letter prefix, too many terms or words, or not a string."""
-    assert _error_uri(parse_query, text) == model.INVALID
+    assert _error_uri(parse_query, text) == INVALID
 
 
 def test_each_engine_gets_its_own_syntax_from_the_same_terms():
@@ -202,18 +203,18 @@ def test_each_engine_gets_its_own_syntax_from_the_same_terms():
 
 def test_mentioned_names_skip_mail_addresses_and_repeats():
     """@names are found once each, lowercased, in order; not inside words or e-mail addresses; at most 20."""
-    assert model.mentioned_names("@Bob hi @cid, @bob! mail ann@example.com or (@dan_1) @x @toolong" + "g" * 30) == \
+    assert mentions.mentioned_names("@Bob hi @cid, @bob! mail ann@example.com or (@dan_1) @x @toolong" + "g" * 30) == \
         ["bob", "cid", "dan_1"]
-    assert model.mentioned_names(" ".join(f"@user{n:02d}" for n in range(30))) == [f"user{n:02d}" for n in range(20)]
+    assert mentions.mentioned_names(" ".join(f"@user{n:02d}" for n in range(30))) == [f"user{n:02d}" for n in range(20)]
 
 
 @pytest.mark.parametrize("emoji", ["👍", "👨‍👩‍👧‍👦", "🏳️‍🌈", "+1", "x" * 16, "❤️"])
 def test_reactions_accept_short_texts_and_emoji_sequences(emoji):
     """Any 1..16 characters without spaces or controls, so ZWJ sequences and flags work."""
-    assert model.check_emoji(emoji) == emoji
+    assert checks.check_emoji(emoji) == emoji
 
 
 @pytest.mark.parametrize("emoji", ["", " ", "a b", "\n", "x" * 17, None, 5, "\u2028", "\u00a0"])
 def test_bad_reactions_are_invalid(emoji):
     """Blank, too long, spaced, control characters or not a string."""
-    assert _error_uri(model.check_emoji, emoji) == model.INVALID
+    assert _error_uri(checks.check_emoji, emoji) == INVALID

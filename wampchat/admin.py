@@ -18,7 +18,7 @@ import getpass
 import sys
 import time
 
-from wampchat.chat import model
+from wampchat.chat import checks
 from wampchat.chat.store import add_user, get_user, list_users as _list_users, update_user
 from wampchat.router.credentials import make_credentials
 from wampchat.storage import LATEST_VERSION, StartupError, engine_for, migrate, run_sync
@@ -68,10 +68,10 @@ def _transaction(db, fn, *args, upgrade=False):
 
 def add_user_command(db, username, role, display_name, password, now_ms):
     """Validate and insert one user; returns an error text or None on success."""
-    if not model.USERNAME_RE.match(username) or username.startswith("guest_"):
-        return f"username must match {model.USERNAME_RE.pattern} and not start with guest_"
-    if not model.PASSWORD_MIN <= len(password) <= model.PASSWORD_MAX:
-        return f"password must be {model.PASSWORD_MIN}..{model.PASSWORD_MAX} characters"
+    if not checks.USERNAME_RE.match(username) or username.startswith("guest_"):
+        return f"username must match {checks.USERNAME_RE.pattern} and not start with guest_"
+    if not checks.PASSWORD_MIN <= len(password) <= checks.PASSWORD_MAX:
+        return f"password must be {checks.PASSWORD_MIN}..{checks.PASSWORD_MAX} characters"
     creds = make_credentials(username, password, role)
 
     def add(tx):

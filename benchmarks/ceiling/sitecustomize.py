@@ -15,7 +15,7 @@ import itertools
 
 import wampchat.chat.service as _service
 import wampchat.storage.database as _database
-from wampchat.chat.model import RoomClock
+from wampchat.chat.message_ids import RoomClock
 from wampchat.chat.sends import SendOutcome, new_message
 
 _numbers = itertools.count(1)

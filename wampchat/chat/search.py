@@ -13,7 +13,7 @@ bound parameter.
 """
 import re
 
-from wampchat.chat.model import INVALID, fail
+from wampchat.chat.errors import INVALID, fail
 
 QUERY_MAX = 500          # characters
 TERMS_MAX = 16

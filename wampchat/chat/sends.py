@@ -15,7 +15,9 @@ membership and give the exact list of members the event may reach, and
 private room, and for public rooms with one query for every name of the
 whole batch.
 """
-from wampchat.chat.model import RoomClock, join_mentions, mentioned_names, message_dict
+from wampchat.chat.mentions import mentioned_names
+from wampchat.chat.message_ids import RoomClock
+from wampchat.chat.model import join_mentions, message_dict
 from wampchat.chat.store import add_member, existing_users_later, in_chunks, with_reactions
 
 

@@ -5,7 +5,7 @@ It is an ordinary Autobahn ``ApplicationSession`` joined in-process (role
 ``trusted``), so every caller's identity comes from the router
 (``details.caller_authid``), never from the request. Its procedures and
 events go through the realm's direct routes (function calls into the
-dealer and broker, :mod:`wampchat.router.direct`); the same code runs as a
+dealer and broker, :mod:`wampchat.router.inprocess`); the same code runs as a
 component outside the router given routes over its Autobahn session.
 State lives in the store (SQLite or a PostgreSQL shared by a cluster): the
 service keeps only what cannot go stale (rooms, which never change once
@@ -24,20 +24,21 @@ from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from wampchat.chat import model
-from wampchat.chat.model import CONFLICT, FORBIDDEN, INVALID, LOBBY, NOT_FOUND, RATE_LIMITED, fail
+from wampchat.chat import checks
+from wampchat.chat.errors import CONFLICT, FORBIDDEN, INVALID, NOT_FOUND, RATE_LIMITED, UNAVAILABLE, fail
 from wampchat.chat.limits import RateWindow
 from wampchat.chat.presence import Presence, TypingTimers
 from wampchat.chat.search import parse_query
 from wampchat.chat.sends import TOO_MANY, SendRate, SendRequest, add_messages
 from wampchat.chat.store import ReactionRefused
-from wampchat.names import NameRefused
+from wampchat.names import NameRefused, name_skeleton
 from wampchat.router.auth import validate_nick
 from wampchat.router.authorize import TRUSTED
 from wampchat.router.credentials import make_credentials
 from wampchat.router.outage import OutageNotice
 from wampchat.storage import Conflict, StoreUnavailable
 
+LOBBY = "lobby"
 ACCOUNT_ROLES = ("user", "admin", "service")
 TYPING_TIMEOUT = 6.0
 ROOM_CACHE_SIZE = 10000
@@ -253,7 +254,7 @@ class ChatService(ApplicationSession):
 
     async def _readable_room(self, caller, room_id):
         """The room, or not_found when it does not exist or the caller may not see it."""
-        model.check_room_id(room_id)
+        checks.check_room_id(room_id)
         room = await self.rooms.get(room_id)
         if room is None or (room["private"] and not await self.store.is_member(room_id, caller.user)):
             fail(NOT_FOUND, f"no room {room_id!r}")
@@ -335,7 +336,7 @@ class ChatService(ApplicationSession):
             await self._check_join(info)
         except StoreUnavailable as e:
             self.database_outage.refused(e)
-            raise ApplicationError(model.UNAVAILABLE, "the chat database is unavailable; try again shortly")
+            raise ApplicationError(UNAVAILABLE, "the chat database is unavailable; try again shortly")
         self.database_outage.recovered()
         return None
 
@@ -346,7 +347,7 @@ class ChatService(ApplicationSession):
                 self._login_nicks.popitem(last=False)
             return None
         nick = info.authextra.get("nick") or info.authid
-        if self.sessions.nick_taken(nick, info.authid) or await self.store.name_in_use(model.name_key(nick),
+        if self.sessions.nick_taken(nick, info.authid) or await self.store.name_in_use(name_skeleton(nick),
                                                                                         info.authid):
             raise ApplicationError(CONFLICT, f"the nick {nick!r} is taken or looks like a name in use; choose another")
         return None
@@ -396,10 +397,10 @@ class ChatService(ApplicationSession):
     async def user_register(self, username=None, password=None, display_name=None, details=None):
         if not self.settings.open_registration:
             fail(FORBIDDEN, "registration is closed on this server")
-        model.check_username(username)
+        checks.check_username(username)
         if username.startswith("guest_"):
             fail(INVALID, "usernames starting with guest_ are reserved for guests")
-        model.check_password(password)
+        checks.check_password(password)
         address = self._address(details)
         await self._counted("register", [address], self.settings.register_rate,
                             f"at most {self.settings.register_rate} registrations per hour from one address")
@@ -415,7 +416,7 @@ class ChatService(ApplicationSession):
             fail(CONFLICT, f"{nick!r} is taken or looks like a name in use; choose another")
         for name in dict.fromkeys((username, nick)):  # neither may look like a user's name or an online nick
             if self.sessions.nick_taken(name, details.caller_authid) or await self.store.name_in_use(
-                    model.name_key(name), details.caller_authid or ""):
+                    name_skeleton(name), details.caller_authid or ""):
                 fail(CONFLICT, f"{name!r} is taken or looks like a name in use; choose another")
         creds = await deferToThreadPool(self.reactor, self.reactor.getThreadPool(),
                                         make_credentials, username, password, "user")
@@ -427,8 +428,8 @@ class ChatService(ApplicationSession):
 
     def _reserved(self, name: str) -> bool:
         """Is ``name`` (or a name that looks like it) one of the settings' reserved names?"""
-        key = model.name_key(name)
-        return any(model.name_key(reserved) == key for reserved in self.settings.reserved_names)
+        key = name_skeleton(name)
+        return any(name_skeleton(reserved) == key for reserved in self.settings.reserved_names)
 
     async def user_me(self, details=None):
         caller = await self._caller(details)
@@ -439,9 +440,9 @@ class ChatService(ApplicationSession):
         caller = await self._caller(details)
         if caller.role not in ACCOUNT_ROLES:
             fail(FORBIDDEN, "creating rooms needs an account; guests may join public rooms")
-        model.check_room_id(room_id, creating=True)
-        title = model.check_title(title, room_id)
-        model.check_bool(private, "private")
+        checks.check_room_id(room_id, creating=True)
+        title = checks.check_title(title, room_id)
+        checks.check_bool(private, "private")
         await self._counted("create", [caller.user], self.settings.create_rate,
                             f"at most {self.settings.create_rate} new rooms per hour")
         now = self._now()
@@ -458,17 +459,17 @@ class ChatService(ApplicationSession):
         ``after``; a full page means there may be more."""
         caller = await self._caller(details)
         if after is not None:
-            model.check_room_id(after)
-        limit = model.check_limit(limit, model.ROOMS_MAX, model.ROOMS_MAX)
+            checks.check_room_id(after)
+        limit = checks.check_limit(limit, checks.ROOMS_MAX, checks.ROOMS_MAX)
         return await self.store.visible_rooms(caller.user, after, limit)
 
     async def room_join(self, room_id=None, details=None):
         caller = await self._caller(details)
         room = await self._readable_room(caller, room_id)
         await self._add_member(room, caller.user, caller.nick)
-        page = await self.store.join_page(room_id, limit=model.HISTORY_DEFAULT)
-        members = await self._member_list(room_id, None, model.MEMBERS_MAX + 1)
-        return {"room": room, "members": members[:model.MEMBERS_MAX], "members_more": len(members) > model.MEMBERS_MAX,
+        page = await self.store.join_page(room_id, limit=checks.HISTORY_DEFAULT)
+        members = await self._member_list(room_id, None, checks.MEMBERS_MAX + 1)
+        return {"room": room, "members": members[:checks.MEMBERS_MAX], "members_more": len(members) > checks.MEMBERS_MAX,
                 "history": page["messages"], "more": page["more"], "changes": page["changes"], "reads": page["reads"]}
 
     async def room_leave(self, room_id=None, details=None):
@@ -482,7 +483,7 @@ class ChatService(ApplicationSession):
     async def room_invite(self, room_id=None, username=None, details=None):
         caller = await self._caller(details)
         room = await self._readable_room(caller, room_id)
-        model.check_username(username)
+        checks.check_username(username)
         if not room["private"]:
             fail(INVALID, "public rooms need no invitation: anyone may join")
         if room["owner"] != caller.user and not caller.is_admin:
@@ -499,8 +500,8 @@ class ChatService(ApplicationSession):
         caller = await self._caller(details)
         await self._readable_room(caller, room_id)
         if after is not None:
-            model.check_username(after, "after")
-        limit = model.check_limit(limit, model.MEMBERS_MAX, model.MEMBERS_MAX)
+            checks.check_username(after, "after")
+        limit = checks.check_limit(limit, checks.MEMBERS_MAX, checks.MEMBERS_MAX)
         return await self._member_list(room_id, after, limit)
 
     async def _member_list(self, room_id, after, limit):
@@ -514,7 +515,7 @@ class ChatService(ApplicationSession):
     # -- chat.dm.open -------------------------------------------------------------------
     async def dm_open(self, username=None, details=None):
         caller = await self._caller(details)
-        model.check_username(username)
+        checks.check_username(username)
         if username == caller.user:
             fail(INVALID, "a direct message needs someone else")
         if not self._is_online_here(username) and await self.store.known_user(username) is None:
@@ -537,7 +538,7 @@ class ChatService(ApplicationSession):
         """A plain function, not a coroutine: the common case (a caller with a session here, writing to a public
         room already known) reaches the group commit and its answer with no coroutine in between."""
         started = self.reactor.seconds()
-        model.check_room_id(room_id)
+        checks.check_room_id(room_id)
         caller = self._caller_here(details)
         room = self.rooms.peek(room_id) if caller is not None else None
         if room is None or room["private"]:
@@ -552,8 +553,8 @@ class ChatService(ApplicationSession):
         return await self._submit_send(caller, room, text, client_msg_id, started)
 
     def _submit_send(self, caller, room, text, client_msg_id, started):
-        text = model.check_text(text)
-        model.check_client_msg_id(client_msg_id)
+        text = checks.check_text(text)
+        checks.check_client_msg_id(client_msg_id)
         if not self.send_limit.allow(caller.user):
             _rate_limited(f"at most {self.settings.send_rate} messages per 10 seconds", self.send_limit, caller.user)
         if caller.role == "guest":
@@ -593,12 +594,12 @@ class ChatService(ApplicationSession):
         caller = await self._caller(details)
         await self._readable_room(caller, room_id)
         if before is not None:
-            model.check_message_id(before, "before")
+            checks.check_message_id(before, "before")
         if after is not None:
-            model.check_message_id(after, "after")
-        limit = model.check_limit(limit)
+            checks.check_message_id(after, "after")
+        limit = checks.check_limit(limit)
         if changed_after is not None:
-            model.check_cursor(changed_after, "changed_after")
+            checks.check_cursor(changed_after, "changed_after")
             if before is not None or after is not None:
                 fail(INVALID, "changed_after goes alone: it pages by change, not by message id")
             return await self.store.changes(room_id, changed_after, limit)
@@ -611,8 +612,8 @@ class ChatService(ApplicationSession):
         if room is not None:
             await self._readable_room(caller, room)
         if before is not None:
-            model.check_message_id(before, "before")
-        limit = model.check_limit(limit, model.SEARCH_DEFAULT, model.SEARCH_MAX)
+            checks.check_message_id(before, "before")
+        limit = checks.check_limit(limit, checks.SEARCH_DEFAULT, checks.SEARCH_MAX)
         return await self.store.search(caller.user, parsed, room, before, limit)
 
     async def message_react(self, room_id=None, message_id=None, emoji=None, on=True, details=None):
@@ -624,9 +625,9 @@ class ChatService(ApplicationSession):
         """
         caller = await self._caller(details)
         room = await self._readable_room(caller, room_id)
-        model.check_message_id(message_id)
-        model.check_emoji(emoji)
-        model.check_bool(on, "on")
+        checks.check_message_id(message_id)
+        checks.check_emoji(emoji)
+        checks.check_bool(on, "on")
         if not self.react_limit.allow(caller.user):
             _rate_limited(f"at most {REACT_RATE} reactions per 10 seconds", self.react_limit, caller.user)
         if caller.role == "guest":
@@ -648,7 +649,7 @@ class ChatService(ApplicationSession):
 
     async def _own_message(self, caller, room_id, message_id):
         room = await self._readable_room(caller, room_id)
-        model.check_message_id(message_id)
+        checks.check_message_id(message_id)
         message = await self.store.get_message(room_id, message_id)
         if message is None or message.get("deleted"):
             fail(NOT_FOUND, f"no message {message_id!r} in {room_id!r}")
@@ -656,7 +657,7 @@ class ChatService(ApplicationSession):
 
     async def message_edit(self, room_id=None, message_id=None, text=None, details=None):
         caller = await self._caller(details)
-        text = model.check_text(text)
+        text = checks.check_text(text)
         room, message = await self._own_message(caller, room_id, message_id)
         if message["user"] != caller.user:
             fail(FORBIDDEN, "only the author may edit a message")
@@ -677,7 +678,7 @@ class ChatService(ApplicationSession):
     async def typing_set(self, room_id=None, typing=None, details=None):
         caller = await self._caller(details)
         room = await self._readable_room(caller, room_id)
-        model.check_bool(typing, "typing")
+        checks.check_bool(typing, "typing")
         if typing:
             self.typing.start(room_id, caller.user, caller.nick)
         elif not self.typing.stop(room_id, caller.user):
@@ -695,7 +696,7 @@ class ChatService(ApplicationSession):
     async def read_set(self, room_id=None, message_id=None, details=None):
         caller = await self._caller(details)
         room = await self._readable_room(caller, room_id)
-        model.check_message_id(message_id)
+        checks.check_message_id(message_id)
         if await self.store.get_message(room_id, message_id) is None:
             fail(NOT_FOUND, f"no message {message_id!r} in {room_id!r}")
         marker = await self.store.mark_read(room_id, caller.user, message_id)
@@ -772,6 +773,6 @@ def _procedure_error(failure, name):
         failure.raiseException()
     if failure.check(StoreUnavailable):
         ChatService.log.warn("chat procedure {name}: {e}", name=name, e=failure.value)
-        raise ApplicationError(model.UNAVAILABLE, "the chat database is unavailable; try again shortly")
+        raise ApplicationError(UNAVAILABLE, "the chat database is unavailable; try again shortly")
     ChatService.log.failure("chat procedure {name} failed", failure=failure, name=name)
-    raise ApplicationError(model.UNAVAILABLE, "the chat service could not complete this request")
+    raise ApplicationError(UNAVAILABLE, "the chat service could not complete this request")

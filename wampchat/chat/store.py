@@ -8,8 +8,9 @@ what another committed as soon as it committed. Sends are in
 :mod:`wampchat.chat.sends` (group commit), presence in
 :mod:`wampchat.chat.online`.
 """
-from wampchat.chat.model import (dm_key, dm_room_ids, join_mentions, mentioned_names, message_dict, name_key,
-                                 room_dict)
+from wampchat.chat.dm_ids import dm_key, dm_room_ids
+from wampchat.chat.mentions import mentioned_names
+from wampchat.chat.model import join_mentions, message_dict, name_key, room_dict
 from wampchat.router.credentials import Credentials
 from wampchat.storage import Conflict
 
