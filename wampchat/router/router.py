@@ -1,21 +1,23 @@
 """The Router: realms, authentication, metrics and health, and the session factory transports use."""
 from wampchat.router.auth import Authenticator
+from wampchat.router.autobahn_debug import format_debug_only_when_logged
 from wampchat.router.config import RouterConfig
 from wampchat.router.credentials import CredentialsChain, StaticCredentials
 from wampchat.router.metrics import Metrics
 from wampchat.router.realm import Realm
 from wampchat.router.session import RouterSession
-from wampchat.router.turn_writes import TurnWrites
+from wampchat.router.write_coalescing import WriteCoalescer
 
 
 class Router:
     """Everything one router process routes; transports get sessions from ``session_factory``."""
 
     def __init__(self, reactor, config=None):
+        format_debug_only_when_logged()  # before any transport of this router logs
         self.reactor = reactor
         self.config = config or RouterConfig()
         self.metrics = Metrics()
-        self.turn_writes = TurnWrites(reactor)
+        self.write_coalescer = WriteCoalescer(reactor)
         self.session_limits = self.config.session_limits()
         self.health = {}
         self.credentials = CredentialsChain([StaticCredentials(self.config.users)])

@@ -27,17 +27,13 @@ from twisted.internet.interfaces import IPushProducer
 import txaio
 from zope.interface import implementer
 
-from wampchat.router import lazy_debug
-
-lazy_debug.install()
-
 _STATE_OPEN = WebSocketProtocol.STATE_OPEN
 _EVENT_TUPLES = {}  # one tuple per distinct list of events (every connection has the same one)
 _HANDSHAKE_LEFTOVERS = ("http_request_data", "http_response_data", "http_status_line", "http_request_uri",
                         "http_request_params", "http_request_host", "_wskey")
 _NO_LIMIT = 1 << 62
 _RAWSOCKET_LENGTH = struct.Struct("!I")  # a RawSocket message's 4-byte length prefix
-_TCP = tcp.Server  # the transports whose writes a router gathers per turn (router/turn_writes.py)
+_TCP = tcp.Server  # the transports whose writes a router gathers per turn (router/write_coalescing.py)
 # Autobahn's message constructors check some field types with assert (e.g. PUBLISH args
 # that are not a list), so AssertionError means "invalid message" too.
 _UNPARSEABLE = (ProtocolError, InvalidUriError, SerializationError, ValueError, TypeError, KeyError,
@@ -218,20 +214,20 @@ class _RouterTransportMixin:
 
     log = txaio.make_logger()  # Autobahn's protocols call log.trace(), which twisted's Logger lacks
     _budget = None
-    _turn_writes = None  # the router's TurnWrites (set by the factory)
+    _write_coalescer = None  # the router's WriteCoalescer (set by the factory)
 
     def _gather(self, frame):
         """Leave ``frame`` to the router's per-turn writes if this is a plain TCP connection; False if not."""
         transport = self.transport
-        if type(transport) is _TCP and self._turn_writes is not None:
-            self._turn_writes.write(transport, frame)
+        if type(transport) is _TCP and self._write_coalescer is not None:
+            self._write_coalescer.write(transport, frame)
             return True
         return False
 
-    def _flush_turn_writes(self):
+    def _flush_coalesced_writes(self):
         """Send this connection's gathered frames now: another write or a close must come after them."""
-        if self._turn_writes is not None:
-            self._turn_writes.flush_transport(self.transport)
+        if self._write_coalescer is not None:
+            self._write_coalescer.flush_transport(self.transport)
 
     def _start_budget(self):
         if self.factory.outbound_buffer and self.transport is not None:
@@ -258,7 +254,7 @@ class _RouterTransportMixin:
         if session is not None and hasattr(session, "protocol_violation"):
             session.protocol_violation(f"invalid WAMP message: {error}")
         else:
-            self._flush_turn_writes()
+            self._flush_coalesced_writes()
             self.transport.loseConnection()
 
 
@@ -406,7 +402,7 @@ class RouterWebSocketProtocol(_RouterTransportMixin, WampWebSocketServerProtocol
 
     def sendData(self, data, sync=False, chopsize=None):
         """Every other write (Autobahn's frames: close, pong, fragments) comes after the gathered ones."""
-        self._flush_turn_writes()
+        self._flush_coalesced_writes()
         super().sendData(data, sync, chopsize)
 
     def _closeConnection(self, abort=False):
@@ -418,7 +414,7 @@ class RouterWebSocketProtocol(_RouterTransportMixin, WampWebSocketServerProtocol
         abort would discard it unsent. So close gracefully, and abort only if
         the peer has not let the buffer drain after the close handshake timeout.
         """
-        self._flush_turn_writes()
+        self._flush_coalesced_writes()
         if not abort:
             return super()._closeConnection(False)
         self.transport.loseConnection()
@@ -512,7 +508,7 @@ class RouterWebSocketFactory(WampWebSocketServerFactory):
         options = {name: getattr(self, name) for name in base.CONFIG_ATTRS}
         # a function held as a class attribute would become a method: keep it a plain callable
         options = {k: staticmethod(v) if callable(v) else v for k, v in options.items()}
-        options["_turn_writes"] = self.router.turn_writes
+        options["_write_coalescer"] = self.router.write_coalescer
         self.protocol = type(base.__name__, (base,), options)
 
 
@@ -562,7 +558,7 @@ class RouterRawSocketProtocol(_RouterTransportMixin, WampRawSocketServerProtocol
 
     def close(self):
         """Close after the gathered frames (a GOODBYE or ABORT just sent) are on their way."""
-        self._flush_turn_writes()
+        self._flush_coalesced_writes()
         super().close()
 
 
@@ -586,5 +582,5 @@ class RouterRawSocketFactory(WampRawSocketServerFactory):
             return RefusedConnection(RAWSOCKET_TOO_MANY)
         proto = super().buildProtocol(addr)
         proto.admission = admission
-        proto._turn_writes = self.router.turn_writes
+        proto._write_coalescer = self.router.write_coalescer
         return proto

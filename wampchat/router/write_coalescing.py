@@ -15,7 +15,7 @@ budget) and error handling apply to it as before.
 
 Anything else (TLS, in-memory transports of the tests) is written to its
 transport at once. A protocol that is about to write by another path, or
-to close, calls :meth:`TurnWrites.flush_transport` first, so its bytes
+to close, calls :meth:`WriteCoalescer.flush_transport` first, so its bytes
 keep their order.
 """
 from twisted.logger import Logger
@@ -37,7 +37,7 @@ def send_now(transport, data):
     transport.write(data)
 
 
-class TurnWrites:
+class WriteCoalescer:
     """Frames for plain TCP transports (``twisted.internet.tcp.Server``; the protocols check), kept until
     the reactor's next turn."""
 

@@ -1,8 +1,11 @@
 """
+Autobahn's WebSocket debug messages, formatted only when one is written.
+
 Autobahn's WebSocket protocol pretty-prints two debug messages per connection
 (its config attributes, the transport details) before the logger decides to drop
-them: about a fifth of the router's CPU per join in a reconnect storm. Here the
-text is made only when a debug message is actually written.
+them: about a fifth of the router's CPU per join in a reconnect storm.
+:func:`format_debug_only_when_logged` (called by the Router's constructor)
+makes that text only when a debug message is actually written.
 """
 import pprint
 
@@ -28,8 +31,8 @@ def _timings_str(timings):
     return pprint.pformat(timings._timings)
 
 
-def install():
-    """Idempotent; ``Timings.__str__`` keeps returning a real string."""
+def format_debug_only_when_logged() -> None:
+    """Patch Autobahn's WebSocket protocol module (idempotent); ``Timings.__str__`` keeps returning a real string."""
     if _ws_protocol.pformat is not _LazyPformat:
         _ws_protocol.pformat = _LazyPformat
         _ws_protocol.Timings.__str__ = _timings_str

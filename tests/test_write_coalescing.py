@@ -1,4 +1,4 @@
-"""The router's per-turn write gathering (wampchat/router/turn_writes.py), over real TCP on 127.0.0.1."""
+"""The router's per-turn write gathering (wampchat/router/write_coalescing.py), over real TCP on 127.0.0.1."""
 import pytest
 import pytest_twisted
 from twisted.internet import defer, protocol, reactor
@@ -7,7 +7,7 @@ from twisted.python.failure import Failure
 from twisted.internet.testing import StringTransport
 
 from helpers import Collector, poll_until
-from wampchat.router.turn_writes import TurnWrites
+from wampchat.router.write_coalescing import WriteCoalescer
 
 
 class Receiver(protocol.Protocol):
@@ -58,7 +58,7 @@ def tcp_pair():
 def test_frames_of_one_turn_arrive_in_order_in_one_flush(tcp_pair):
     """Frames for two connections, interleaved in one turn, reach each peer in order; one flush sends all."""
     (one, first), (two, second) = (yield tcp_pair()), (yield tcp_pair())
-    writes = TurnWrites(reactor)
+    writes = WriteCoalescer(reactor)
     for n in range(5):
         writes.write(one, b"a%d," % n)
         writes.write(two, b"b%d," % n)
@@ -73,7 +73,7 @@ def test_bytes_queued_in_the_transport_go_first(tcp_pair):
     transport, receiver = yield tcp_pair()
     receiver.transport.pauseProducing()  # the peer stops reading, so the kernel buffers fill
     big = bytes(range(256)) * (4 * 1024 * 16)  # 16 MB: more than loopback's socket buffers take at once
-    writes = TurnWrites(reactor)
+    writes = WriteCoalescer(reactor)
     writes.write(transport, big)
     writes.write(transport, b"after")
     yield poll_until(lambda: not writes._pending, timeout=5)
@@ -88,7 +88,7 @@ def test_bytes_queued_in_the_transport_go_first(tcp_pair):
 def test_flush_transport_sends_before_a_close(tcp_pair):
     """A frame gathered just before the connection is closed still reaches the peer, ahead of the end."""
     transport, receiver = yield tcp_pair()
-    writes = TurnWrites(reactor)
+    writes = WriteCoalescer(reactor)
     writes.write(transport, b"goodbye")
     writes.flush_transport(transport)
     transport.loseConnection()
@@ -103,7 +103,7 @@ def test_a_closed_connection_does_not_hold_back_the_others(tcp_pair):
     (gone, gone_receiver), (alive, receiver) = (yield tcp_pair()), (yield tcp_pair())
     gone_receiver.transport.abortConnection()
     yield poll_until(lambda: not gone.connected, timeout=5)
-    writes = TurnWrites(reactor)
+    writes = WriteCoalescer(reactor)
     writes.write(gone, b"lost")
     writes.write(alive, b"kept")
     yield poll_until(lambda: receiver.data == b"kept", timeout=5)
@@ -118,13 +118,13 @@ def test_router_events_and_results_go_through_the_turns_flush(join, router, raws
     got = Collector()
     yield subscriber.subscribe(got, "app.turns")
     yield subscriber.register(lambda: 2, "app.turns.two")
-    flushes = router.router.turn_writes.flushes
+    flushes = router.router.write_coalescer.flushes
     for n in range(20):
         publisher.publish("app.turns", n)
     yield got.wait_for(20)
     assert [args[0] for args, _ in got.events] == list(range(20))
     assert (yield publisher.call("app.turns.two")) == 2
-    assert router.router.turn_writes.flushes > flushes
+    assert router.router.write_coalescer.flushes > flushes
     yield subscriber.leave()
     assert not subscriber.is_attached()
 
@@ -140,8 +140,8 @@ def test_in_memory_transports_are_written_at_once():
     router = Router(reactor)
     proto = RouterRawSocketFactory(router, wamp_serializers(), 64 * 1024, 1 << 20).buildProtocol(
         IPv4Address("TCP", "127.0.0.1", 40000))
-    assert proto._turn_writes is router.turn_writes
+    assert proto._write_coalescer is router.write_coalescer
     proto.makeConnection(StringTransport())
     proto.sendString(b"now")
-    assert proto.transport.value() == b"\x00\x00\x00\x03now" and not router.turn_writes._pending
+    assert proto.transport.value() == b"\x00\x00\x00\x03now" and not router.write_coalescer._pending
     proto.connectionLost(Failure(ConnectionDone()))  # releases its admission and handshake timer
