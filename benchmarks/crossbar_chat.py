@@ -78,7 +78,7 @@ async def start(reactor, args):
     from autobahn.wamp.types import ComponentConfig
     from twisted.internet import defer, endpoints
 
-    from wampchat.chat.online import ClusterPresence
+    from wampchat.chat.cluster_presence import ClusterPresence
     from wampchat.chat.service import ChatService, ChatSettings
     from wampchat.chat.store import ChatStore
     from wampchat.storage import Database, prepare_database

@@ -1,7 +1,7 @@
 """/healthz's node list is what the cluster believes now, not as of this node's last heartbeat."""
 from twisted.internet.task import Clock
 
-from wampchat.chat.online import ClusterPresence
+from wampchat.chat.cluster_presence import ClusterPresence
 
 
 class _NoDatabase:

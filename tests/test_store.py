@@ -410,7 +410,7 @@ async def test_a_burst_of_arrivals_commits_in_few_transactions_and_each_user_com
     the cluster's view, and leaving takes each offline again."""
     from twisted.internet import reactor
 
-    from wampchat.chat.online import ClusterPresence
+    from wampchat.chat.cluster_presence import ClusterPresence
 
     changes = []
     presence = ClusterPresence(store.database, "node-1", reactor, changes.append, heartbeat=3600)

@@ -3,7 +3,7 @@ from autobahn.wamp.types import ComponentConfig
 from twisted.application import service
 from twisted.internet import defer
 
-from wampchat.chat.online import ClusterPresence
+from wampchat.chat.cluster_presence import ClusterPresence
 from wampchat.chat.service import ChatService
 from wampchat.chat.store import ChatStore
 from wampchat.router.authorize import TRUSTED
