@@ -44,10 +44,10 @@ def test_readme_links_the_api_reference():
     assert "../shared" not in readme and "../shared" not in API_MD.read_text()
 
 
-def test_every_procedure_is_documented():
+def test_every_procedure_is_documented(server):
     """Each chat.* procedure the chat service registers has a row in the procedure table."""
-    source = (REPO / "wampchat" / "chat" / "service.py").read_text()
-    registered = set(re.findall(r'"(chat\.[a-z.]+)": self\.', source))
+    registered = {reg.uri for reg in server.router.realm("wampchat").dealer._by_id.values()
+                  if reg.uri.startswith("chat.")}  # read from the running node, wherever the code defines them
     assert len(registered) >= 15
     text = API_MD.read_text()
     for procedure in registered:

@@ -309,11 +309,12 @@ def test_command_line_errors_still_name_the_option(tmp_path):
 
 
 def test_readme_lists_every_setting_once_with_its_file_key():
-    """The README's settings table has one row per setting (and --config-file), with the TOML key beside the option."""
+    """The running guide's settings table (docs/running.md) has one row per setting (and --config-file), with the
+    TOML key beside the option."""
     import pathlib
     import re
 
-    readme = (pathlib.Path(__file__).resolve().parent.parent / "README.md").read_text()
+    readme = (pathlib.Path(__file__).resolve().parent.parent / "docs" / "running.md").read_text()
     rows = re.findall(r"^\| `--([a-z-]+)[^`]*` \| ([^|]*) \|", readme, flags=re.M)
     names = [name for name, _ in rows]
     expected = [s.name for s in SETTINGS]
