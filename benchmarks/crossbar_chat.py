@@ -79,9 +79,10 @@ async def start(reactor, args):
     from twisted.internet import defer, endpoints
 
     from wampchat.chat.cluster_presence import ClusterPresence
-    from wampchat.chat.service import ChatService, ChatSettings
-    from wampchat.chat.store import ChatStore
+    from wampchat.chat.service import ChatService
+    from wampchat.chat.settings import ChatSettings
     from wampchat.storage import Database, prepare_database
+    from wampchat.storage.chat.store import ChatStore
 
     database = Database(prepare_database(args.db), reactor)
     realm = ComponentRealm()

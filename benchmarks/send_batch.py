@@ -1,7 +1,7 @@
 """
 ``python benchmarks/send_batch.py``: one send batch's transaction, timed on its own, on both stores.
 
-It runs :func:`wampchat.chat.sends.add_messages` for batches of 5 messages
+It runs :func:`wampchat.storage.chat.sends.add_messages` for batches of 5 messages
 into one room (5 authors, the group commit's typical batch under the chat
 suite's load), each committed (fsync on both stores), and prints the mean
 wall time per batch. With ``--delays`` the PostgreSQL connection goes
@@ -68,7 +68,7 @@ def relay(target_port, delay):
 
 def time_batches(db, batches, rate):
     """Mean ms per committed batch of :data:`BATCH` sends on the store ``db``."""
-    from wampchat.chat.sends import SendRate, SendRequest, add_messages
+    from wampchat.storage.chat.sends import SendRate, SendRequest, add_messages
     from wampchat.storage import prepare_database, run_sync
 
     engine = prepare_database(db)

@@ -9,7 +9,7 @@ import pytest_twisted
 
 from chatkit import make_world  # noqa: F401 (fixture)
 from processes import ServerProcess
-from wampchat.chat.store import ANSWER_BUDGET
+from wampchat.storage.chat.messages import ANSWER_BUDGET
 from wsraw import HELLO, ServerFrames, text, upgrade_request
 
 LONG = 4000

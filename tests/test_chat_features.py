@@ -6,7 +6,7 @@ from twisted.internet import defer
 
 from chatkit import error_of, leave, payloads, world, make_world  # noqa: F401 (fixtures)
 from helpers import poll_until
-from wampchat.chat.sends import TOO_MANY, SendRate, SendRequest, add_messages
+from wampchat.storage.chat.sends import TOO_MANY, SendRate, SendRequest, add_messages
 
 INVALID = "wampchat.error.invalid_argument"
 NOT_FOUND = "wampchat.error.not_found"

@@ -9,8 +9,8 @@ from autobahn.wamp.exception import ApplicationError
 from twisted.internet import defer
 
 from chatkit import PASSWORD, ChatWorld, error_of, leave, world  # noqa: F401 (fixtures)
-from wampchat.chat.model import name_key
-from wampchat.chat.presence import Presence
+from wampchat.storage.chat.rows import name_key
+from wampchat.chat.sessions import NodeSessions
 from wampchat.names import NAME_MAX, NameRefused, name_skeleton, normalize_display_name
 from wampchat.storage import migrations, prepare_database, run_sync
 from wampchat.storage.engines import engine_for
@@ -99,7 +99,7 @@ def test_names_that_differ_keep_different_keys(one, other):
 
 
 def test_an_online_nick_is_taken_by_what_it_looks_like():
-    presence = Presence()
+    presence = NodeSessions()
     presence.joined(1, "guest_1", "guest", "copa")
     assert presence.nick_taken("COPA", "guest_2")
     assert presence.nick_taken("\u0441\u043e\u0440\u0430", "guest_2")

@@ -5,10 +5,10 @@ import pytest
 import pytest_twisted
 from twisted.internet import defer
 
-from wampchat.chat.sends import SendRequest, add_messages
-from wampchat.chat.store import ChatStore
 from wampchat.router.credentials import make_credentials, verify_password
 from wampchat.storage import Conflict, open_database, run_sync
+from wampchat.storage.chat.sends import SendRequest, add_messages
+from wampchat.storage.chat.store import ChatStore
 from wampchat.storage.group_commit import GroupCommit
 from wampchat.storage.engines import engine_for
 
@@ -469,7 +469,7 @@ def test_search_finds_new_edited_and_not_deleted_messages_however_far_indexing_h
 def test_sends_index_their_messages_in_batches_of_index_batch(store):
     """SQLite: a send transaction leaves its messages waiting, until the one that makes INDEX_BATCH of
     them indexes all; PostgreSQL indexes each insert (nothing ever waits)."""
-    from wampchat.storage.engines import INDEX_BATCH
+    from wampchat.storage.chat.search import INDEX_BATCH, index_messages
 
     def waiting(tx):
         if tx.engine.name != "sqlite":
@@ -477,7 +477,7 @@ def test_sends_index_their_messages_in_batches_of_index_batch(store):
         return tx.one("SELECT COUNT(*) AS n FROM messages_unindexed")["n"]
 
     yield store.create_room("r1", "R", False, "ann", 1)
-    yield store.database.run(lambda tx: tx.engine.index_messages(tx))
+    yield store.database.run(index_messages)
     requests = [SendRequest("r1", "ann", "Ann", f"note {n}", 1000 + n) for n in range(INDEX_BATCH - 1)]
     yield store.database.run(add_messages, requests)
     sqlite = store.database.engine.name == "sqlite"

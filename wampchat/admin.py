@@ -19,9 +19,9 @@ import sys
 import time
 
 from wampchat.chat import checks
-from wampchat.chat.store import add_user, get_user, list_users as _list_users, update_user
 from wampchat.router.credentials import make_credentials
 from wampchat.storage import LATEST_VERSION, StartupError, engine_for, migrate, run_sync
+from wampchat.storage.chat.accounts import add_user, get_user, list_users as _list_users, update_user
 
 ROLES = ("user", "admin", "service")
 DEFAULT_DB = "./var/wampchat.sqlite"

@@ -13,17 +13,17 @@ wampchat imports this.
 """
 import itertools
 
-import wampchat.chat.service as _service
+import wampchat.chat.messages as _messages
 import wampchat.storage.database as _database
 from wampchat.chat.message_ids import RoomClock
-from wampchat.chat.sends import SendOutcome, new_message
+from wampchat.storage.chat.sends import SendOutcome, new_message
 
 _numbers = itertools.count(1)
 _clocks = {}
 
 
 def add_messages_nowhere(tx, requests, rate=None):
-    """What :func:`wampchat.chat.sends.add_messages` answers for a batch of new messages to public rooms,
+    """What :func:`wampchat.storage.chat.sends.add_messages` answers for a batch of new messages to public rooms,
     without storing them."""
     outcomes = []
     for request in requests:
@@ -44,5 +44,5 @@ def transact(self, fn, *args):
     return _transact(self, fn, *args)
 
 
-_service.add_messages = add_messages_nowhere
+_messages.add_messages = add_messages_nowhere
 _database.Database.transact = transact

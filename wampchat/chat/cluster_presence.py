@@ -1,7 +1,7 @@
 """
 Presence for the whole cluster, kept in the shared database.
 
-Each node knows its own sessions in memory (:class:`~wampchat.chat.presence.Presence`)
+Each node knows its own sessions in memory (:class:`~wampchat.chat.sessions.NodeSessions`)
 and writes one ``online`` row per user it hosts, when that user's first
 session arrives and removes it when the last one leaves. Whether a user came
 online or went offline *in the cluster* is decided in the same transaction,
@@ -15,127 +15,17 @@ first node to delete its row (only one can) takes its users offline and
 announces it. A node that starts again with the same id first clears what
 its previous run left, so it leaves no ghosts; an embedded (SQLite) node
 clears every row, since it is the only node there is.
+
+The SQL of all this (and :class:`~wampchat.storage.chat.presence.PresenceChange`)
+is :mod:`wampchat.storage.chat.presence`; this module is the node's side.
 """
 import uuid
 
 from twisted.internet import defer, task
 from twisted.logger import Logger
 
-from wampchat.chat.model import name_key
-from wampchat.chat.store import remove_memberships, rooms_of
 from wampchat.storage import StoreError
-
-GUEST_SWEEP_AGE_MS = 60_000   # a guest membership with no online row, older than this, is left over
-
-
-class PresenceChange:
-    """A user came online or went offline in the cluster: who, shown as, and their rooms.
-
-    ``rooms`` is ``[(room_id, members or None)]`` as :func:`~wampchat.chat.store.rooms_of`
-    gives it; ``left`` is True when the user was a guest whose memberships ended with it.
-    """
-
-    __slots__ = ("user", "nick", "online", "rooms", "left")
-
-    def __init__(self, user, nick, online, rooms, left=False):
-        self.user = user
-        self.nick = nick
-        self.online = online
-        self.rooms = rooms
-        self.left = left
-
-
-# -- transactions ---------------------------------------------------------------------
-def _register(tx, node, instance, shared):
-    """Enter the node table; returns the changes left behind by an earlier run (or by everyone, unshared)."""
-    now = tx.one(f"SELECT {tx.engine.now_ms_sql()} AS now")["now"]
-    stale = [node] if shared else [r["node"] for r in tx.query("SELECT node FROM nodes")]
-    if not shared:
-        stale += [r["node"] for r in tx.query("SELECT DISTINCT node FROM online")]
-    changes = []
-    for old in sorted(set(stale)):
-        changes += _clear_node(tx, old)
-    tx.execute("INSERT INTO nodes (node, instance, started, heartbeat) VALUES (?, ?, ?, ?)",
-               (node, instance, now, now))
-    changes += _sweep_guests(tx, now)
-    return changes
-
-
-def _clear_node(tx, node):
-    """Remove a node and its users' online rows; the cluster-wide offline changes that result."""
-    tx.execute("DELETE FROM nodes WHERE node = ?", (node,))
-    changes = []
-    for row in tx.query("SELECT username, role, nick FROM online WHERE node = ? ORDER BY username", (node,)):
-        change = _went_offline(tx, row["username"], node, row["role"], row["nick"])
-        if change is not None:
-            changes.append(change)
-    return changes
-
-
-def _came_online(tx, user, node, role, nick, arrived_ms):
-    tx.engine.lock_user(tx, user)
-    others = tx.one("SELECT COUNT(*) AS n FROM online WHERE username = ? AND node != ?", (user, node))["n"]
-    tx.execute("INSERT INTO online (username, node, role, nick, nick_key) VALUES (?, ?, ?, ?, ?) "
-               "ON CONFLICT (username, node) DO UPDATE SET nick = excluded.nick, nick_key = excluded.nick_key",
-               (user, node, role, nick, name_key(nick)))
-    if others:
-        return None
-    # rooms joined since the session arrived announced "join" already, which says as much
-    return PresenceChange(user, nick, True, rooms_of(tx, user, joined_before=arrived_ms))
-
-
-def _record(tx, writes, node):
-    """Arrivals and departures of several users in one transaction; the change of each, in their order.
-
-    Users are taken in name order, as :func:`_clear_node` takes them, so two
-    nodes locking the same users cannot deadlock.
-    """
-    changes = [None] * len(writes)
-    for index in sorted(range(len(writes)), key=lambda i: writes[i][1]):
-        change_fn, user, role, nick, at_ms = writes[index]
-        changes[index] = change_fn(tx, user, node, role, nick, at_ms)
-    return changes
-
-
-def _went_offline(tx, user, node, role, nick, _arrived_ms=None):
-    tx.engine.lock_user(tx, user)
-    tx.execute("DELETE FROM online WHERE username = ? AND node = ?", (user, node))
-    if tx.one("SELECT 1 AS x FROM online WHERE username = ?", (user,)) is not None:
-        return None
-    if role == "guest":  # guests are not accounts: their memberships end with them
-        return PresenceChange(user, nick, False, remove_memberships(tx, user), left=True)
-    return PresenceChange(user, nick, False, rooms_of(tx, user))
-
-
-def _sweep_guests(tx, now):
-    """Memberships of guests nobody hosts any more (a crash, an outage mid-leave): end them."""
-    rows = tx.query("SELECT DISTINCT m.username AS username FROM members m WHERE m.username LIKE 'guest\\_%' "
-                    "ESCAPE '\\' AND m.joined < ? AND NOT EXISTS (SELECT 1 FROM online o "
-                    "WHERE o.username = m.username)", (now - GUEST_SWEEP_AGE_MS,))
-    return [PresenceChange(r["username"], r["username"], False, remove_memberships(tx, r["username"]), left=True)
-            for r in rows]
-
-
-def _beat(tx, node, instance, timeout_ms):
-    """Heartbeat, then take over every node silent for ``timeout_ms``: (still registered?, changes, nodes)."""
-    now = f"{tx.engine.now_ms_sql()}"
-    tx.execute(f"UPDATE nodes SET heartbeat = {now} WHERE node = ? AND instance = ?", (node, instance))
-    alive = tx.rowcount == 1
-    changes = []
-    dead = tx.query(f"SELECT node FROM nodes WHERE heartbeat < {now} - ? AND node != ?{tx.engine.for_update}",
-                    (timeout_ms, node))
-    for row in dead:
-        changes += _clear_node(tx, row["node"])
-    if dead:
-        changes += _sweep_guests(tx, tx.one(f"SELECT {now} AS now")["now"])
-    nodes = tx.query(f"SELECT node, {now} - heartbeat AS age FROM nodes ORDER BY node")
-    return alive, changes, [(r["node"], r["age"]) for r in nodes]
-
-
-def _leave_cluster(tx, node, instance):
-    if tx.one("SELECT 1 AS x FROM nodes WHERE node = ? AND instance = ?", (node, instance)) is None:
-        return []
-    return _clear_node(tx, node)
+from wampchat.storage.chat.presence import beat, came_online, leave_cluster, record, register, went_offline
 
 
 class KeyedSerializer:
@@ -178,7 +68,7 @@ class ClusterPresence:
         self._serial = KeyedSerializer()
         # a reconnect storm (a node restarted, a network blip) is thousands of arrivals: one commit each
         # would make every join wait behind all the fsyncs before it
-        self._writes = database.group_commit(_record, self.node_id)
+        self._writes = database.group_commit(record, self.node_id)
         self._hosted = {}     # user -> (role, nick): users with an online row written by this node
         self._loop = None
         self.nodes = []       # [(node id, ms since its last heartbeat)] as of the last beat
@@ -188,7 +78,7 @@ class ClusterPresence:
 
     async def start(self):
         """Register this node (clearing what an earlier run left) and start beating."""
-        changes = await self._db.run(_register, self.node_id, self.instance, self._db.engine.shared)
+        changes = await self._db.run(register, self.node_id, self.instance, self._db.engine.shared)
         self._announce(changes)
         self.state = "ok"
         self._loop = task.LoopingCall(self._beat)
@@ -206,7 +96,7 @@ class ClusterPresence:
         # an arrival still being written would otherwise commit after we left, or never
         await self._serial.drain()
         try:
-            self._announce(await self._db.run(_leave_cluster, self.node_id, self.instance))
+            self._announce(await self._db.run(leave_cluster, self.node_id, self.instance))
         except StoreError as e:
             self.log.warn("could not leave the cluster cleanly: {e}", e=e)
 
@@ -216,14 +106,14 @@ class ClusterPresence:
         if self._left:
             return defer.succeed(None)
         self._hosted[user] = (role, nick)
-        return self._serial.run(user, self._write, _came_online, user, role, nick, self._now_ms())
+        return self._serial.run(user, self._write, came_online, user, role, nick, self._now_ms())
 
     def departed(self, user, role, nick):
         """The last session of ``user`` on this node left."""
         if self._left:
             return defer.succeed(None)
         self._hosted.pop(user, None)
-        return self._serial.run(user, self._write, _went_offline, user, role, nick, self._now_ms())
+        return self._serial.run(user, self._write, went_offline, user, role, nick, self._now_ms())
 
     def _now_ms(self):
         return int(self._clock.seconds() * 1000)
@@ -240,7 +130,7 @@ class ClusterPresence:
     # -- heartbeats -------------------------------------------------------------------
     async def _beat(self):
         try:
-            alive, changes, nodes = await self._db.run(_beat, self.node_id, self.instance, int(self.timeout * 1000))
+            alive, changes, nodes = await self._db.run(beat, self.node_id, self.instance, int(self.timeout * 1000))
         except StoreError as e:
             self.state = "database unavailable"
             self.log.warn("heartbeat failed: {e}", e=e)
@@ -255,9 +145,9 @@ class ClusterPresence:
         """Others took us for dead (we stalled past the timeout): register again with our users."""
         self.log.warn("node {node} was taken for dead by the cluster; registering again", node=self.node_id)
         self.instance = uuid.uuid4().hex
-        self._announce(await self._db.run(_register, self.node_id, self.instance, True))
+        self._announce(await self._db.run(register, self.node_id, self.instance, True))
         for user, (role, nick) in list(self._hosted.items()):
-            self._serial.run(user, self._write, _came_online, user, role, nick, self._now_ms())
+            self._serial.run(user, self._write, came_online, user, role, nick, self._now_ms())
 
     def _loop_died(self, failure):
         self.state = "stopped"

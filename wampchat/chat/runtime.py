@@ -5,11 +5,11 @@ from twisted.internet import defer
 
 from wampchat.chat.cluster_presence import ClusterPresence
 from wampchat.chat.service import ChatService
-from wampchat.chat.store import ChatStore
 from wampchat.router.authorize import TRUSTED
 from wampchat.router.credentials import CredentialsUnavailable
 from wampchat.router.inprocess import attach_local
 from wampchat.storage import Database, StoreUnavailable
+from wampchat.storage.chat.store import ChatStore
 
 
 class ChatRuntime(service.Service):
@@ -55,8 +55,8 @@ class ChatRuntime(service.Service):
         await self.cluster.start()
         self._router.health["database"] = database.health
         self._router.health["nodes"] = self.cluster.health
-        realm.authorizer.add_rule(session.authorize)
-        realm.add_join_hook(session.check_join)
+        realm.authorizer.add_rule(session.authorizer.authorize)
+        realm.add_join_hook(session.authorizer.check_join)
         self._router.credentials.add_provider(StoreCredentials(self.store))
         session.ready = defer.Deferred()
         attach_local(realm, session, "chat", TRUSTED)

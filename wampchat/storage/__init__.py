@@ -4,8 +4,8 @@ Storage: one interface over SQLite (embedded, one node) and PostgreSQL (shared b
 ``open_database(db, reactor)`` checks the database, runs pending migrations
 and returns a started :class:`~wampchat.storage.database.Database`, whose
 ``run(fn, *args)`` runs ``fn(tx, *args)`` in one transaction on a database
-thread and returns a Deferred. The chat store (``wampchat.chat.store``)
-is written against that and nothing else.
+thread and returns a Deferred. The chat tables (:mod:`wampchat.storage.chat`)
+are written against that and nothing else.
 """
 from wampchat.storage.database import Database, Transaction, run_sync
 from wampchat.storage.engines import engine_for

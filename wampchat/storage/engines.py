@@ -4,9 +4,10 @@ The two database engines, and only what differs between them.
 Every query in wampchat is written once, with ``?`` placeholders and SQL that
 SQLite 3.35+ and PostgreSQL 12+ both understand (``ON CONFLICT``,
 ``RETURNING``). An engine connects, converts placeholders, classifies errors
-and supplies the few statements that cannot be shared: locks, the global
-message counter, the migration lock and full-text search. The rest of the
-code never asks which engine it talks to.
+and supplies the few statements that differ and name no table: locks, the
+database's clock, the list of tables. What differs for one table (the
+message counter, full-text search) is written in that table's module under
+:mod:`wampchat.storage.chat`, which asks ``tx.engine.name``.
 """
 import functools
 import os
@@ -18,7 +19,6 @@ from urllib.parse import urlsplit
 from wampchat.storage.errors import StartupError
 
 POSTGRES_SCHEMES = ("postgresql", "postgres")
-INDEX_BATCH = 256   # SQLite: new messages indexed for search together, in one FTS5 segment
 
 
 def engine_for(db):
@@ -44,7 +44,7 @@ class SqliteEngine:
 
     FULL makes every commit fsync the write-ahead log, so a message whose send
     returned survives a power cut, not only a crash of the process; group
-    commit (:mod:`wampchat.chat.sends`) keeps that affordable. Temporary data
+    commit (:mod:`wampchat.storage.chat.sends`) keeps that affordable. Temporary data
     (a multi-row statement's journal, a sort) stays in memory: on disk each
     was a file created and unlinked under /var/tmp, seven system calls.
     """
@@ -60,8 +60,6 @@ class SqliteEngine:
 
     def __init__(self, path):
         self.path = path
-        self._unindexed = 0   # messages this process stored and has not indexed (one writer: an estimate
-        #                       that only decides when to index; a search indexes whatever waits)
 
     def describe(self):
         return f"SQLite file {self.path}"
@@ -94,37 +92,11 @@ class SqliteEngine:
     def lock_migrations(self, tx):
         """BEGIN IMMEDIATE already holds the only write lock."""
 
-    def lock_user(self, tx, username):
+    def lock_key(self, tx, space, key):
         """Writers are serialized: nothing to lock."""
-
-    def take_numbers(self, tx, count):
-        """``count`` fresh numbers from the one counter row (unique across the database): a function
-        returning them, so that on PostgreSQL the query can share a round trip (:meth:`Transaction.later`)."""
-        last = tx.one("UPDATE counters SET value = value + ? WHERE name = 'message' RETURNING value AS v",
-                      (count,))["v"]
-        return lambda: range(last - count + 1, last + 1)
 
     def now_ms_sql(self):
         return "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)"
-
-    def stored_messages(self, tx, count):
-        """``count`` messages were stored in ``tx``: they wait in ``messages_unindexed`` until
-        :data:`INDEX_BATCH` do, then this transaction indexes them all (one FTS5 segment)."""
-        self._unindexed += count
-        if self._unindexed >= INDEX_BATCH:
-            self.index_messages(tx)
-
-    def index_messages(self, tx):
-        """Put every message still waiting into the full-text index (before a search, and in batches)."""
-        tx.execute("INSERT INTO messages_fts (rowid, text) "
-                   "SELECT m.seq, m.text FROM messages_unindexed u JOIN messages m ON m.seq = u.seq")
-        tx.execute("DELETE FROM messages_unindexed")
-        self._unindexed = 0
-
-    def text_search(self, query):
-        """(join, condition, parameter) keeping the messages ``m`` that match a parsed search query:
-        the FTS5 table, joined on the row it indexes."""
-        return "JOIN messages_fts ON messages_fts.rowid = m.seq", "messages_fts MATCH ?", query.fts5()
 
 
 class PostgresEngine:
@@ -181,31 +153,16 @@ class PostgresEngine:
         """Nodes starting together migrate one after the other."""
         tx.execute("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))
 
-    def lock_user(self, tx, username):
-        """Presence changes of one user are serialized across nodes (until commit)."""
-        tx.execute("SELECT pg_advisory_xact_lock(?, hashtext(?))", (_PRESENCE_LOCK, username))
-
-    def take_numbers(self, tx, count):
-        later = tx.later("SELECT nextval('message_numbers') AS v FROM generate_series(1, ?)", (count,))
-        return lambda: [r["v"] for r in later.rows()]
+    def lock_key(self, tx, space, key):
+        """A lock on ``key`` (text) in the lock space ``space`` (a number), held until commit: what one
+        node does for ``key`` waits for what another does."""
+        tx.execute("SELECT pg_advisory_xact_lock(?, hashtext(?))", (space, key))
 
     def now_ms_sql(self):
         return "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)"
 
-    def stored_messages(self, tx, count):
-        """PostgreSQL keeps its GIN index in step with each insert itself."""
-
-    def index_messages(self, tx):
-        """Nothing waits to be indexed."""
-
-    def text_search(self, query):
-        """(join, condition, parameter) for a parsed search query: the very expression the GIN index is
-        built on (``to_tsvector('simple', text)``), so the index answers it."""
-        return "", "to_tsvector('simple', m.text) @@ to_tsquery('simple', ?)", query.tsquery()
-
 
 _MIGRATION_LOCK = 0x77636D67    # "wcmg"
-_PRESENCE_LOCK = 0x77637072     # "wcpr"
 _PLACEHOLDER = re.compile(r"\?")
 
 

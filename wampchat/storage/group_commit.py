@@ -2,8 +2,8 @@
 Group commit: work queued while a transaction commits goes into the next one, together.
 
 One commit (one fsync) then serves everything that arrived meanwhile. The
-send path (:mod:`wampchat.chat.sends`) and presence
-(:mod:`wampchat.chat.online`) use it; each item is still committed before
+send path (:mod:`wampchat.storage.chat.sends`) and presence
+(:mod:`wampchat.chat.cluster_presence`) use it; each item is still committed before
 whoever submitted it hears of it.
 
 The database thread takes the next batch itself, as soon as a commit is

@@ -6,7 +6,7 @@ segment per handful of messages: about a quarter of a send transaction's
 time on the database thread. New messages are now only noted in
 ``messages_unindexed`` (one small row each) and put into the index together:
 by the send transaction that brings the backlog to
-:data:`~wampchat.storage.engines.INDEX_BATCH` messages, and by every search
+:data:`~wampchat.storage.chat.search.INDEX_BATCH` messages, and by every search
 first, so a search still finds a message whose send has returned.
 
 An edit or delete of a message still waiting changes nothing in the index

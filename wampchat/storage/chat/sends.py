@@ -1,5 +1,5 @@
 """
-The send path: concurrent ``chat.message.send`` calls commit together (group commit).
+The send batch: a batch of ``chat.message.send`` requests stored in one transaction (group commit).
 
 While one transaction commits, new sends wait in a queue; the next
 transaction takes all of them (up to ``max_batch``). One commit, one fsync
@@ -13,12 +13,16 @@ in id order (its clock row, no deadlock between nodes), repeated
 membership and give the exact list of members the event may reach, and
 ``@name`` mentions are resolved: against the members already read for a
 private room, and for public rooms with one query for every name of the
-whole batch.
+whole batch. A message's rows (the message, its mentions, its room's
+clock, its author's membership) are built and written here, in one place.
 """
 from wampchat.chat.mentions import mentioned_names
 from wampchat.chat.message_ids import RoomClock
-from wampchat.chat.model import join_mentions, message_dict
-from wampchat.chat.store import add_member, existing_users_later, in_chunks, with_reactions
+from wampchat.storage.chat.accounts import existing_users_later, in_chunks
+from wampchat.storage.chat.members import add_member
+from wampchat.storage.chat.reactions import with_reactions
+from wampchat.storage.chat.rows import join_mentions, message_dict
+from wampchat.storage.chat.search import stored_messages
 
 
 class SendRequest:
@@ -107,7 +111,7 @@ def add_messages(tx, requests, rate=None):
         for room_id in sorted(by_room):
             _add_to_room(tx, room_id, [(i, requests[i]) for i in by_room[room_id]], reads, numbers, outcomes, names,
                          known, mention_rows)
-        tx.engine.stored_messages(tx, sum(1 for outcome in outcomes if outcome is not None and outcome.created))
+        stored_messages(tx, sum(1 for outcome in outcomes if outcome is not None and outcome.created))
         if mention_rows:
             tx.insert_rows("INSERT INTO mentions (message_id, username, room)", mention_rows)
     for index, request in enumerate(requests):
@@ -135,7 +139,7 @@ class _BatchReads:
                         for i in candidates if requests[i].client_msg_id is not None}
         # sent(), numbers() and known() read their queries' rows when first called
         self.sent = _sent_since_later(tx, requests, candidates, rate) if rate is not None else None
-        self.numbers = tx.engine.take_numbers(tx, len(candidates)) if candidates else lambda: ()
+        self.numbers = take_numbers(tx, len(candidates)) if candidates else lambda: ()
         authors = {}
         for i in candidates:
             authors.setdefault(requests[i].room, set()).add(requests[i].user)
@@ -194,6 +198,18 @@ def _sent_since_later(tx, requests, candidates, rate):
         counts.update((r["username"], r["n"]) for later in queries for r in later.rows())
         return counts
     return sent
+
+
+def take_numbers(tx, count):
+    """``count`` fresh numbers, unique across the database (an id's last part): a function returning them,
+    so that on PostgreSQL the query can share a round trip (:meth:`Transaction.later`). SQLite counts in
+    the one ``counters`` row (its writers are serialized), PostgreSQL in the ``message_numbers`` sequence."""
+    if tx.engine.name == "postgresql":
+        later = tx.later("SELECT nextval('message_numbers') AS v FROM generate_series(1, ?)", (count,))
+        return lambda: [r["v"] for r in later.rows()]
+    last = tx.one("UPDATE counters SET value = value + ? WHERE name = 'message' RETURNING value AS v",
+                  (count,))["v"]
+    return lambda: range(last - count + 1, last + 1)
 
 
 def new_message(msg_id, request, mentions=()):

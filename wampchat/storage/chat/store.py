@@ -1,0 +1,130 @@
+"""
+:class:`ChatStore`: the chat tables as Deferreds, for the chat service.
+
+Each method runs one domain module's function in one transaction on the
+database threads (:meth:`Database.run`). Nothing here is cached: every node
+of a cluster sees what another committed as soon as it committed. Sends
+(group commit) and cluster presence submit their own batches of
+:mod:`~wampchat.storage.chat.sends` and :mod:`~wampchat.storage.chat.presence`.
+"""
+from wampchat.storage.chat import accounts, members, messages, rates, reactions, rooms, search
+from wampchat.storage.chat.members import MEMBERS_PAGE
+from wampchat.storage.chat.rooms import ROOMS_PAGE
+
+
+class ChatStore:
+    """Asynchronous access to the chat tables (every method returns a Deferred)."""
+
+    def __init__(self, database):
+        self.database = database
+        self._run = database.run
+
+    @property
+    def engine(self):
+        return self.database.engine
+
+    def close(self):
+        self.database.close()
+
+    # -- users ------------------------------------------------------------------------
+    def add_user(self, creds, display_name, created):
+        """Insert a user; fails with :class:`~wampchat.storage.Conflict` when the name is taken."""
+        return self._run(accounts.add_user, creds, display_name, created)
+
+    def get_user(self, username):
+        return self._run(accounts.user_dict, username)
+
+    def get_credentials(self, authid):
+        """The router's credentials provider interface (read per login, so changes apply at once)."""
+        return self._run(accounts.credentials, authid)
+
+    def display_name(self, username):
+        """A registered user's display name, or None when there is no such user."""
+        return self._run(accounts.display_name, username)
+
+    def known_user(self, username):
+        return self._run(accounts.known_user, username)
+
+    def name_in_use(self, key, guest):
+        return self._run(accounts.name_in_use, key, guest)
+
+    # -- rooms --------------------------------------------------------------------------
+    def create_room(self, room_id, title, private, owner, created, members=()):
+        """Create a room with its first members; False if the id is taken."""
+        return self._run(rooms.create_room, room_id, title, private, owner, created, list(members))
+
+    def get_room(self, room_id):
+        return self._run(rooms.get_room, room_id)
+
+    def open_dm(self, caller, other, now):
+        """(Room, created): the DM of ``caller`` and ``other``, made if needed, with ``caller`` a member."""
+        return self._run(rooms.open_dm, caller, other, now)
+
+    def is_member(self, room_id, user):
+        return self._run(members.is_member, room_id, user)
+
+    def member_names(self, room_id):
+        return self._run(members.member_names, room_id)
+
+    def members(self, room_id, after=None, limit=MEMBERS_PAGE):
+        return self._run(members.members_page, room_id, after, limit)
+
+    def add_member(self, room_id, user, joined):
+        return self._run(members.add_member, room_id, user, joined)
+
+    def remove_member(self, room_id, user):
+        return self._run(members.remove_member, room_id, user)
+
+    def rooms_of(self, user):
+        return self._run(members.rooms_of, user)
+
+    def visible_rooms(self, user, after=None, limit=ROOMS_PAGE):
+        """A page of the rooms ``user`` can see (:func:`~wampchat.storage.chat.rooms.visible_rooms`)."""
+        return self._run(rooms.visible_rooms, user, after, limit)
+
+    def find_dm(self, a, b):
+        return self._run(rooms.find_dm, a, b)
+
+    def take_rate(self, kind, keys, count, window_ms, now):
+        """None when one ``kind`` event was counted for every key; else milliseconds until one may be."""
+        return self._run(rates.take_rate, kind, list(keys), count, window_ms, now)
+
+    # -- messages -------------------------------------------------------------------------
+    def get_message(self, room_id, message_id):
+        return self._run(messages.get_message, room_id, message_id)
+
+    def edit_message(self, room_id, message_id, text, edited):
+        """New text; the mentions follow it (nobody is notified of an edit). The edited Message, or None."""
+        return self._run(messages.edit_message, room_id, message_id, text, edited)
+
+    def delete_message(self, room_id, message_id):
+        return self._run(messages.delete_message, room_id, message_id)
+
+    def react(self, room_id, message_id, user, emoji, on, now):
+        """(Message with reactions, changed) or None; fails with ReactionRefused past the emoji limit."""
+        return self._run(reactions.react, room_id, message_id, user, emoji, on, now)
+
+    def join_page(self, room_id, limit=50):
+        """The newest ``limit`` messages with ``more``, ``changes`` (cursor) and ``reads`` (user -> id)."""
+        return self._run(messages.join_page, room_id, limit)
+
+    def changes(self, room_id, changed_after, limit=50):
+        """Messages changed after the cursor, oldest change first; ``changes`` is the cursor to go on from."""
+        return self._run(messages.changes_after, room_id, changed_after, limit)
+
+    def search(self, user, query, room_id=None, before=None, limit=20):
+        """Up to ``limit`` hits of a parsed query that ``user`` may read, newest first, and ``more``."""
+        return self._run(search.search, user, query, room_id, before, limit)
+
+    def history(self, room_id, before=None, after=None, limit=50):
+        """Up to ``limit`` messages, oldest first, and whether more lie beyond them.
+
+        With ``after`` (and no ``before``) the page starts right after it
+        (catching up); otherwise it ends right before ``before`` or now
+        (scrolling back). Ids sort in commit order within a room, so a page
+        after an id never skips a message that committed later.
+        """
+        return self._run(messages.history, room_id, before, after, limit)
+
+    def mark_read(self, room_id, user, message_id):
+        return self._run(members.mark_read, room_id, user, message_id)
