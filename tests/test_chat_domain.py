@@ -7,7 +7,8 @@ from wampchat.admin import add_user_command, list_users, main as admin_main
 from wampchat.chat import checks, dm_ids, mentions, message_ids
 from wampchat.chat.errors import INVALID
 from wampchat.chat.limits import RateWindow
-from wampchat.chat.presence import Presence, TypingTimers
+from wampchat.chat.sessions import NodeSessions
+from wampchat.chat.typing_timers import TypingTimers
 
 
 def _error_uri(fn, *args):
@@ -85,7 +86,7 @@ def test_base36_of_numbers():
 
 def test_presence_goes_offline_only_with_the_last_session():
     """A user with two sessions stays online until both have left."""
-    presence = Presence()
+    presence = NodeSessions()
     assert presence.joined(1, "ann", "user", "Ann") is True
     assert presence.joined(2, "ann", "user", "Ann") is False
     assert presence.left(1)[3] is False
@@ -97,7 +98,7 @@ def test_presence_goes_offline_only_with_the_last_session():
 
 def test_nick_taken_ignores_case_and_the_same_user():
     """Nick clashes are case-insensitive, and a user never clashes with itself."""
-    presence = Presence()
+    presence = NodeSessions()
     presence.joined(1, "guest_1", "guest", "Ann")
     assert presence.nick_taken("aNN", "guest_2")
     assert not presence.nick_taken("ann", "guest_1")

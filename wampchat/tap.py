@@ -325,7 +325,7 @@ def build_service(options, reactor=None):
 
     # In-process services: the chat service, then (with --amqp) the AMQP bridge.
     from wampchat.chat.runtime import ChatRuntime
-    from wampchat.chat.service import ChatSettings
+    from wampchat.chat.settings import ChatSettings
 
     chat_settings = ChatSettings(open_registration=not options["no-open-registration"],
                                  send_rate=options["send-rate"], node_id=options["node-id"],

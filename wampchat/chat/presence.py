@@ -1,99 +1,78 @@
-"""Who is online (per user, across their sessions) and typing timers."""
+"""
+Presence: sessions coming and going on this node, and who came online or went offline in the cluster.
 
-from wampchat.chat.model import name_key
+This node's sessions are kept in :class:`~wampchat.chat.sessions.NodeSessions`;
+a user's first session here and last one leaving are told to the
+:class:`~wampchat.chat.cluster_presence.ClusterPresence`, which decides
+whether the user came online or went offline in the whole cluster and hands
+that change back to :meth:`Presence.announce` to publish in the user's rooms.
+"""
+from wampchat.chat.context import ChatContext
+from wampchat.chat.typing_timers import TypingTimers
+from wampchat.router.authorize import TRUSTED
+
+STARTING, SERVING, STOPPED = "starting", "serving", "stopped"
 
 
 class Presence:
-    """Online sessions per user: a user goes offline only when the last session leaves."""
+    """Follows the realm's session meta events and announces presence changes to rooms."""
 
-    def __init__(self):
-        self._sessions = {}   # authid -> set of session ids
-        self._owner = {}      # session id -> (authid, role, nick)
-        self._shown = {}      # name_key(nick) -> {authid: sessions showing it}, for O(1) uniqueness checks
+    def __init__(self, ctx: ChatContext, typing: TypingTimers) -> None:
+        self._ctx = ctx
+        self._typing = typing   # a user gone from the node stops typing everywhere
+        self.cluster = None     # a ClusterPresence, set by the runtime before joining
+        self._state = STARTING
+        self._early = []        # changes found while starting (a previous run's users), told once serving
 
-    def joined(self, session_id, authid, role, nick):
-        """Record a session; True when it is the user's first (the user came online)."""
-        self._owner[session_id] = (authid, role, nick)
-        shown = self._shown.setdefault(name_key(nick), {})
-        shown[authid] = shown.get(authid, 0) + 1
-        sessions = self._sessions.setdefault(authid, set())
-        sessions.add(session_id)
-        return len(sessions) == 1
+    def serve(self) -> None:
+        """The service joined: announce what was found while starting, and every change from now on."""
+        self._state = SERVING
+        early, self._early = self._early, []
+        for change in early:
+            self.announce(change)
 
-    def left(self, session_id):
-        """Forget a session; returns (authid, role, nick, went_offline) or None if unknown."""
-        owner = self._owner.pop(session_id, None)
-        if owner is None:
-            return None
-        authid, role, nick = owner
-        key = name_key(nick)
-        shown = self._shown[key]
-        shown[authid] -= 1
-        if not shown[authid]:
-            del shown[authid]
-            if not shown:
-                del self._shown[key]
-        sessions = self._sessions.get(authid, set())
-        sessions.discard(session_id)
-        if not sessions:
-            self._sessions.pop(authid, None)
-        return authid, role, nick, not sessions
+    def stop(self) -> None:
+        """The service left: the other nodes take over announcing."""
+        self._state = STOPPED
 
-    def is_online(self, authid):
-        return authid in self._sessions
-
-    def session(self, session_id):
-        return self._owner.get(session_id)
-
-    def nick_of(self, authid):
-        """The nick an online user shows, or None."""
-        for session_id in self._sessions.get(authid, ()):
-            return self._owner[session_id][2]
-        return None
-
-    def nick_taken(self, nick, by_other_than):
-        """Is ``nick``, or a name that looks like it (same :func:`name_key`), shown for an online user other than
-        ``by_other_than``?"""
-        return any(authid != by_other_than for authid in self._shown.get(name_key(nick), ()))
-
-
-class TypingTimers:
-    """A typing state per (room, user) that ends by itself after ``timeout`` seconds."""
-
-    def __init__(self, clock, timeout, on_expire):
-        self._clock = clock
-        self._timeout = timeout
-        self._on_expire = on_expire
-        self._timers = {}
-
-    def start(self, room_id, user, nick):
-        key = (room_id, user)
-        timer = self._timers.get(key)
-        if timer is not None and timer.active():
-            timer.reset(self._timeout)
+    # -- wamp.session.on_join / on_leave ----------------------------------------------------
+    def session_joined(self, details):
+        role = details.get("authrole")
+        if role == TRUSTED or details.get("authmethod") == "internal":
+            return
+        sessions, authid = self._ctx.sessions, details["authid"]
+        if sessions.session(details["session"]) is not None:
+            return
+        if role == "guest":
+            nick = (details.get("authextra") or {}).get("nick") or authid
         else:
-            self._timers[key] = self._clock.callLater(self._timeout, self._expire, room_id, user, nick)
+            nick = sessions.expected_nick(details["session"]) or authid
+        if sessions.joined(details["session"], authid, role, nick):
+            self.cluster.arrived(authid, role, nick)
 
-    def stop(self, room_id, user):
-        """Cancel a typing state; True if there was one."""
-        timer = self._timers.pop((room_id, user), None)
-        if timer is not None and timer.active():
-            timer.cancel()
-            return True
-        return False
+    async def session_left(self, session_id, authid=None, authrole=None):
+        gone = self._ctx.sessions.left(session_id)
+        if gone is None:
+            return
+        authid, role, nick, last_here = gone
+        if not last_here:
+            return
+        for room_id in self._typing.stop_user(authid):
+            room = self._ctx.rooms.peek(room_id) or await self._ctx.rooms.get(room_id)
+            if room is not None:
+                await self._ctx.publish_room(room, "typing", {"user": authid, "nick": nick, "typing": False})
+        await self.cluster.departed(authid, role, nick)
 
-    def _expire(self, room_id, user, nick):
-        self._timers.pop((room_id, user), None)
-        self._on_expire(room_id, user, nick)
-
-    def stop_user(self, user):
-        """Cancel every typing state of ``user``; the rooms where one was running."""
-        rooms = [room_id for (room_id, who) in self._timers if who == user]
-        return [room_id for room_id in rooms if self.stop(room_id, user)]
-
-    def stop_all(self):
-        for timer in self._timers.values():
-            if timer.active():
-                timer.cancel()
-        self._timers.clear()
-
+    # -- the cluster decided --------------------------------------------------------------
+    def announce(self, change):
+        """A user came online or went offline in the cluster (this node decided): tell their rooms."""
+        if self._state != SERVING:
+            if self._state == STARTING:
+                self._early.append(change)
+            return
+        event = "online" if change.online else "offline"
+        user, nick = change.user, change.nick
+        for room_id, audience in change.rooms:
+            self._ctx.publish(room_id, "presence", {"user": user, "nick": nick, "event": event}, audience)
+            if change.left:
+                self._ctx.publish(room_id, "presence", {"user": user, "nick": nick, "event": "leave"}, audience)

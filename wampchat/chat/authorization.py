@@ -1,0 +1,136 @@
+"""
+Who may do what in the chat, in one place.
+
+- Reading: a public room is open to everyone signed in; a private room
+  (and a DM) to its members. A room the caller may not read does not exist
+  for them (``not_found``).
+- The router asks :meth:`ChatAuthorizer.authorize` for every ``chat.*`` URI:
+  only the trusted chat service registers and publishes there; anyone may
+  call (each procedure checks its own arguments and rights); subscriptions
+  reach only rooms the subscriber may read and the subscriber's own
+  ``chat.user.<name>.*`` topics.
+- A login passes :meth:`ChatAuthorizer.check_join`: a guest's nick must not
+  pass for a name in use; an account arrives with its display name.
+- Who may create rooms, invite, edit and delete: the ``may_*`` rules below.
+"""
+from autobahn.wamp.exception import ApplicationError
+from twisted.internet import defer
+from twisted.logger import Logger
+
+from wampchat.chat.checks import check_room_id
+from wampchat.chat.context import Caller, ChatContext
+from wampchat.chat.errors import CONFLICT, NOT_FOUND, UNAVAILABLE, fail
+from wampchat.names import name_skeleton
+from wampchat.router.authorize import TRUSTED
+from wampchat.router.outage import OutageNotice
+from wampchat.storage import StoreUnavailable
+
+ACCOUNT_ROLES = ("user", "admin", "service")
+
+log = Logger()
+
+
+async def may_read(ctx: ChatContext, user: str, room_id: str) -> bool:
+    """Public rooms are open to everyone signed in; private rooms (and DMs) to their members."""
+    room = await ctx.rooms.get(room_id)
+    if room is None:
+        return False
+    return not room["private"] or await ctx.store.is_member(room_id, user)
+
+
+async def readable_room(ctx: ChatContext, caller: Caller, room_id) -> dict:
+    """The room, or not_found when it does not exist or the caller may not see it."""
+    check_room_id(room_id)
+    room = await ctx.rooms.get(room_id)
+    if room is None or (room["private"] and not await ctx.store.is_member(room_id, caller.user)):
+        fail(NOT_FOUND, f"no room {room_id!r}")
+    return room
+
+
+def may_create_rooms(caller: Caller) -> bool:
+    """Rooms are made by accounts; guests may join public rooms."""
+    return caller.role in ACCOUNT_ROLES
+
+
+def may_invite(caller: Caller, room: dict) -> bool:
+    return room["owner"] == caller.user or caller.is_admin
+
+
+def may_edit(caller: Caller, message: dict) -> bool:
+    return message["user"] == caller.user
+
+
+def may_delete(caller: Caller, room: dict, message: dict) -> bool:
+    return caller.user in (message["user"], room["owner"]) or caller.is_admin
+
+
+class ChatAuthorizer:
+    """The chat's part in the router: the authorization rule for ``chat.*`` URIs and the join hook."""
+
+    def __init__(self, ctx: ChatContext) -> None:
+        self._ctx = ctx
+        self.database_outage = OutageNotice(ctx.reactor, "the chat database (logins)")
+
+    # -- the router's rule, asked for every chat.* URI ----------------------------------------
+    def authorize(self, request):
+        uri = request.uri
+        if not uri.startswith("chat."):
+            return None
+        session = request.session
+        if request.action in ("publish", "register"):
+            return session.authrole == TRUSTED
+        if request.action == "call":
+            return True  # each procedure checks its own arguments and rights
+        parts = uri.split(".")
+        if request.match != "exact":
+            if session.authrole == "admin":
+                return True
+            # a prefix on one readable room ("chat.room.lobby.") reaches nothing it may not read
+            if request.match == "prefix" and len(parts) >= 4 and parts[1] == "room" and parts[2] != "":
+                return self._may_read_now(session.authid, parts[2])
+            return False
+        if uri == "chat.rooms":
+            return True
+        if len(parts) == 4 and parts[1] == "room":
+            return self._may_read_now(session.authid, parts[2])
+        if len(parts) == 4 and parts[1] == "user":
+            return parts[2] == session.authid
+        return False
+
+    def _may_read_now(self, user, room_id):
+        """True at once for a known public room; otherwise a Deferred asking the store."""
+        room = self._ctx.rooms.peek(room_id)
+        if room is not None and not room["private"]:
+            return True
+        return defer.ensureDeferred(may_read(self._ctx, user, room_id)).addErrback(self._authorization_failed)
+
+    def _authorization_failed(self, failure):
+        failure.trap(StoreUnavailable)
+        log.warn("authorization refused, the database is unavailable: {e}", e=failure.value)
+        return False
+
+    # -- the join hook ----------------------------------------------------------------------------
+    async def check_join(self, info):
+        """Join hook: a guest's nick must be unique among online users and not a registered name;
+        an account shows its display name (looked up now, so the session arrives with it). While the
+        database is away the join is refused as ``unavailable`` (one warning per outage, not per login)."""
+        if info.authrole == TRUSTED or info.authmethod == "internal":
+            return None
+        try:
+            await self._check_join(info)
+        except StoreUnavailable as e:
+            self.database_outage.refused(e)
+            raise ApplicationError(UNAVAILABLE, "the chat database is unavailable; try again shortly")
+        self.database_outage.recovered()
+        return None
+
+    async def _check_join(self, info):
+        ctx = self._ctx
+        if info.authrole != "guest":
+            ctx.sessions.expect_nick(info.id, await ctx.store.display_name(info.authid) or info.authid)
+            return None
+        nick = info.authextra.get("nick") or info.authid
+        if ctx.sessions.nick_taken(nick, info.authid) or await ctx.store.name_in_use(name_skeleton(nick),
+                                                                                      info.authid):
+            raise ApplicationError(CONFLICT, f"the nick {nick!r} is taken or looks like a name in use; choose another")
+        return None

@@ -1,0 +1,209 @@
+"""
+``chat.message.*``: sending, history, editing, deleting, searching and reacting.
+
+A send is the hot path: in the common case (a caller with a session here,
+writing to a public room already known) :meth:`Messages.message_send` is a
+plain function that hands the message to the group commit and returns its
+Deferred, with no coroutine in between. Events are published only after the
+change they announce is committed.
+"""
+from twisted.internet import defer
+
+from wampchat.chat import checks
+from wampchat.chat.authorization import may_delete, may_edit, readable_room
+from wampchat.chat.context import ChatContext
+from wampchat.chat.errors import CONFLICT, FORBIDDEN, INVALID, NOT_FOUND, RATE_LIMITED, fail, rate_limited
+from wampchat.chat.limits import RateWindow
+from wampchat.chat.search import parse_query
+from wampchat.chat.typing_timers import TypingTimers
+from wampchat.storage.chat.reactions import ReactionRefused
+from wampchat.storage.chat.sends import TOO_MANY, SendRate, SendRequest, add_messages
+
+SEND_WINDOW_MS = 10_000
+REACT_RATE = 60            # reactions (on or off) one user may give per 10 s on a node
+
+
+class Messages:
+    """chat.message.send, history, edit, delete, search and react."""
+
+    def __init__(self, ctx: ChatContext, typing: TypingTimers) -> None:
+        self._ctx = ctx
+        self._typing = typing   # a send ends its author's typing in that room
+        settings, reactor, window = ctx.settings, ctx.reactor, SEND_WINDOW_MS / 1000
+        # every limit is kept per user or per address, never per session: reconnecting resets nothing
+        self.send_limit = RateWindow(reactor, settings.send_rate, window)
+        self.react_limit = RateWindow(reactor, REACT_RATE, window)
+        # guests are new users at every login, so what they send is also counted per client address
+        self.guest_send_limit = RateWindow(reactor, settings.guest_send_rate, window)
+        self.guest_react_limit = RateWindow(reactor, REACT_RATE, window)
+        # one node counts a user's sends itself; nodes sharing a database count them there
+        rate = SendRate(settings.send_rate, SEND_WINDOW_MS) if ctx.store.engine.shared else None
+        self.sends = ctx.store.database.group_commit(add_messages, rate, on_batch=self._count_batch(ctx.realm.metrics))
+        self.send_duration = ctx.realm.metrics.histogram(  # /metrics; observed in _sent
+            "wampchat_chat_send_duration_seconds", "chat.message.send calls, from invocation to a successful result")
+
+    @staticmethod
+    def _count_batch(metrics):
+        """/metrics: batches against items shows how many sends one commit (one fsync) serves."""
+        batches = metrics.counter("wampchat_chat_send_batches_total",
+                                  "group commits of chat.message.send (one transaction each)")
+        items = metrics.counter("wampchat_chat_send_items_total",
+                                "chat.message.send requests taken into those group commits")
+
+        def counted(size):
+            batches.value += 1
+            items.value += size
+        return counted
+
+    def procedures(self) -> dict:
+        return {"chat.message.send": self.message_send, "chat.message.history": self.message_history,
+                "chat.message.edit": self.message_edit, "chat.message.delete": self.message_delete,
+                "chat.message.search": self.message_search, "chat.message.react": self.message_react}
+
+    # -- chat.message.send ----------------------------------------------------------------
+    def message_send(self, room_id=None, text=None, client_msg_id=None, details=None):
+        """A plain function, not a coroutine: the common case (a caller with a session here, writing to a public
+        room already known) reaches the group commit and its answer with no coroutine in between."""
+        started = self._ctx.reactor.seconds()
+        checks.check_room_id(room_id)
+        caller = self._ctx.caller_here(details)
+        room = self._ctx.rooms.peek(room_id) if caller is not None else None
+        if room is None or room["private"]:
+            return defer.Deferred.fromCoroutine(self._message_send_looked_up(room_id, text, client_msg_id,
+                                                                              details, started))
+        return self._submit_send(caller, room, text, client_msg_id, started)
+
+    async def _message_send_looked_up(self, room_id, text, client_msg_id, details, started):
+        """message_send once the store has told who is calling and whether they may read the room."""
+        caller = await self._ctx.caller(details)
+        room = await readable_room(self._ctx, caller, room_id)
+        return await self._submit_send(caller, room, text, client_msg_id, started)
+
+    def _submit_send(self, caller, room, text, client_msg_id, started):
+        text = checks.check_text(text)
+        checks.check_client_msg_id(client_msg_id)
+        settings = self._ctx.settings
+        if not self.send_limit.allow(caller.user):
+            rate_limited(f"at most {settings.send_rate} messages per 10 seconds", self.send_limit, caller.user)
+        if caller.role == "guest":
+            address = self._ctx.address_of(caller.session, caller.user)
+            if not self.guest_send_limit.allow(address):
+                rate_limited(f"guests at one address may send at most {settings.guest_send_rate} messages "
+                             "per 10 seconds", self.guest_send_limit, address)
+        request = SendRequest(room["id"], caller.user, caller.nick, text, self._ctx.now(), client_msg_id)
+        return self.sends.submit(request).addCallback(self._sent, caller, room, started)
+
+    def _sent(self, outcome, caller, room, started):
+        """The batch holding this send committed: publish what it changed, answer the caller."""
+        ctx, room_id = self._ctx, room["id"]
+        if outcome.refused == TOO_MANY:
+            fail(RATE_LIMITED, f"at most {ctx.settings.send_rate} messages per 10 seconds (on all nodes)")
+        if outcome.refused:
+            fail(NOT_FOUND, f"no room {room_id!r}")
+        if outcome.created:
+            # no await between the commit and the event: a node's events leave in id order
+            if outcome.joined:
+                ctx.publish(room_id, "presence", {"user": caller.user, "nick": caller.nick, "event": "join"},
+                            outcome.audience)
+            if self._typing.stop(room_id, caller.user):
+                ctx.publish(room_id, "typing", {"user": caller.user, "nick": caller.nick, "typing": False},
+                            outcome.audience)
+            ctx.publish(room_id, "message", outcome.message, outcome.audience)
+            for user in outcome.message.get("mentions", ()):
+                if user != caller.user:
+                    ctx.notify(user, {"event": "mention", "room": room, "message": outcome.message})
+        self.send_duration.observe(ctx.reactor.seconds() - started)
+        return outcome.message
+
+    # -- reading back ---------------------------------------------------------------------
+    async def message_history(self, room_id=None, before=None, after=None, limit=None, changed_after=None,
+                              details=None):
+        """A page of history by id (``before``/``after``), or with ``changed_after`` the messages edited,
+        deleted or reacted to since that change cursor (what a client missed about messages it has)."""
+        caller = await self._ctx.caller(details)
+        await readable_room(self._ctx, caller, room_id)
+        if before is not None:
+            checks.check_message_id(before, "before")
+        if after is not None:
+            checks.check_message_id(after, "after")
+        limit = checks.check_limit(limit)
+        if changed_after is not None:
+            checks.check_cursor(changed_after, "changed_after")
+            if before is not None or after is not None:
+                fail(INVALID, "changed_after goes alone: it pages by change, not by message id")
+            return await self._ctx.store.changes(room_id, changed_after, limit)
+        return await self._ctx.store.history(room_id, before=before, after=after, limit=limit)
+
+    async def message_search(self, query=None, room=None, before=None, limit=None, details=None):
+        """Full-text search over every room the caller may read (or one of them), newest first."""
+        caller = await self._ctx.caller(details)
+        parsed = parse_query(query)
+        if room is not None:
+            await readable_room(self._ctx, caller, room)
+        if before is not None:
+            checks.check_message_id(before, "before")
+        limit = checks.check_limit(limit, checks.SEARCH_DEFAULT, checks.SEARCH_MAX)
+        return await self._ctx.store.search(caller.user, parsed, room, before, limit)
+
+    # -- changing a message -------------------------------------------------------------------
+    async def message_react(self, room_id=None, message_id=None, emoji=None, on=True, details=None):
+        """Add (or with ``on=false`` take back) the caller's reaction; the Message with every reaction.
+
+        Anyone who may read the room may react. Unlike sending, reacting
+        does not make the caller a member of a public room: a reaction is
+        a glance, not joining the conversation.
+        """
+        ctx = self._ctx
+        caller = await ctx.caller(details)
+        room = await readable_room(ctx, caller, room_id)
+        checks.check_message_id(message_id)
+        checks.check_emoji(emoji)
+        checks.check_bool(on, "on")
+        if not self.react_limit.allow(caller.user):
+            rate_limited(f"at most {REACT_RATE} reactions per 10 seconds", self.react_limit, caller.user)
+        if caller.role == "guest":
+            address = ctx.address_of(caller.session, caller.user)
+            if not self.guest_react_limit.allow(address):
+                rate_limited(f"guests at one address may give at most {REACT_RATE} reactions per 10 seconds",
+                             self.guest_react_limit, address)
+        try:
+            result = await ctx.store.react(room_id, message_id, caller.user, emoji, on, ctx.now())
+        except ReactionRefused as e:
+            fail(CONFLICT, str(e))
+        if result is None:
+            fail(NOT_FOUND, f"no message {message_id!r} in {room_id!r}")
+        message, changed = result
+        if changed:
+            await ctx.publish_room(room, "reaction", {"id": message_id, "room": room_id, "emoji": emoji,
+                                                      "user": caller.user, "on": on})
+        return message
+
+    async def _live_message(self, caller, room_id, message_id):
+        """The room and the message (not deleted), or not_found."""
+        room = await readable_room(self._ctx, caller, room_id)
+        checks.check_message_id(message_id)
+        message = await self._ctx.store.get_message(room_id, message_id)
+        if message is None or message.get("deleted"):
+            fail(NOT_FOUND, f"no message {message_id!r} in {room_id!r}")
+        return room, message
+
+    async def message_edit(self, room_id=None, message_id=None, text=None, details=None):
+        ctx = self._ctx
+        caller = await ctx.caller(details)
+        text = checks.check_text(text)
+        room, message = await self._live_message(caller, room_id, message_id)
+        if not may_edit(caller, message):
+            fail(FORBIDDEN, "only the author may edit a message")
+        edited = await ctx.store.edit_message(room_id, message_id, text, ctx.now())
+        await ctx.publish_room(room, "edit", edited)
+        return edited
+
+    async def message_delete(self, room_id=None, message_id=None, details=None):
+        ctx = self._ctx
+        caller = await ctx.caller(details)
+        room, message = await self._live_message(caller, room_id, message_id)
+        if not may_delete(caller, room, message):
+            fail(FORBIDDEN, "only the author, the room's owner or an admin may delete a message")
+        await ctx.store.delete_message(room_id, message_id)
+        await ctx.publish_room(room, "delete", {"id": message_id, "room": room_id})
+        return None
