@@ -219,3 +219,52 @@ def test_reactions_accept_short_texts_and_emoji_sequences(emoji):
 def test_bad_reactions_are_invalid(emoji):
     """Blank, too long, spaced, control characters or not a string."""
     assert _error_uri(checks.check_emoji, emoji) == INVALID
+
+
+# -- the send's fast path -------------------------------------------------------------------------
+class _SendsHere:
+    """A group commit that records what it was given and answers with a Deferred of its own."""
+
+    def __init__(self):
+        self.submitted = []
+        self.answers = []
+
+    def submit(self, request):
+        from twisted.internet import defer
+
+        self.submitted.append(request)
+        self.answers.append(defer.Deferred())
+        return self.answers[-1]
+
+
+class _FastPathStore:
+    class engine:
+        shared = False
+
+    def __init__(self):
+        self.sends = _SendsHere()
+        self.database = self
+
+    def group_commit(self, fn, *args, on_batch=None):
+        return self.sends
+
+
+def test_a_send_to_a_known_public_room_reaches_the_group_commit_with_no_coroutine_in_between():
+    """The common send (a caller with a session here, a public room already cached) hands its message to the group
+    commit within the call, and answers with that commit's own Deferred: no coroutine wraps the hot path."""
+    from types import SimpleNamespace
+
+    from wampchat.chat.context import ChatContext
+    from wampchat.chat.messages import Messages
+    from wampchat.chat.settings import ChatSettings
+    from wampchat.router.metrics import Metrics
+
+    clock, store = task.Clock(), _FastPathStore()
+    ctx = ChatContext(store, SimpleNamespace(metrics=Metrics()), clock, ChatSettings())
+    ctx.sessions.joined(7, "ann", "user", "Ann")
+    ctx.rooms.put({"id": "lobby", "title": "Lobby", "private": False, "owner": None, "created": 0})
+    messages = Messages(ctx, TypingTimers(clock, 6.0, lambda *a: None))
+    details = SimpleNamespace(caller=7, caller_authid="ann", caller_authrole="user")
+    answer = messages.message_send("lobby", "hello", details=details)
+    assert [(r.room, r.user, r.nick, r.text) for r in store.sends.submitted] == [("lobby", "ann", "Ann", "hello")]
+    assert answer is store.sends.answers[0]

@@ -57,7 +57,8 @@ class Rooms:
         await self._add_member(room, caller.user, caller.nick)
         page = await ctx.store.join_page(room_id, limit=checks.HISTORY_DEFAULT)
         members = await self._member_list(room_id, None, checks.MEMBERS_MAX + 1)
-        return {"room": room, "members": members[:checks.MEMBERS_MAX], "members_more": len(members) > checks.MEMBERS_MAX,
+        shown, more = members[:checks.MEMBERS_MAX], len(members) > checks.MEMBERS_MAX
+        return {"room": room, "members": shown, "members_more": more,
                 "history": page["messages"], "more": page["more"], "changes": page["changes"], "reads": page["reads"]}
 
     async def room_leave(self, room_id=None, details=None):

@@ -4,7 +4,8 @@ from typing import Optional
 
 from wampchat.names import name_skeleton
 
-EXPECTED_NICKS_KEPT = 10000   # logins between the join hook and the join; those refused after the hook never claim theirs
+# logins between the join hook and the join, at most; a login refused after the hook never claims its nick
+EXPECTED_NICKS_KEPT = 10000
 
 
 class NodeSessions:
