@@ -13,5 +13,5 @@ from wampchat.storage.errors import Conflict, StartupError, StoreError, StoreUna
 from wampchat.storage.migrations import LATEST_VERSION, schema_version
 from wampchat.storage.prepare import migrate, open_database, prepare_database
 
-__all__ = ["Database", "Transaction", "open_database", "prepare_database", "run_sync", "engine_for", "Conflict", "StartupError", "StoreError",
-           "StoreUnavailable", "LATEST_VERSION", "migrate", "schema_version"]
+__all__ = ["Database", "Transaction", "open_database", "prepare_database", "run_sync", "engine_for", "Conflict",
+           "StartupError", "StoreError", "StoreUnavailable", "LATEST_VERSION", "migrate", "schema_version"]

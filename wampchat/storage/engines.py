@@ -86,7 +86,8 @@ class SqliteEngine:
         return sql
 
     def table_names(self, tx):
-        rows = tx.query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'")
+        rows = tx.query("SELECT name FROM sqlite_master WHERE type = 'table' "
+                        "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'")
         return {r["name"] for r in rows}
 
     def lock_migrations(self, tx):
