@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from wampchat.router.credentials import credentials_from_dict
 from wampchat.router.matching import MATCH_POLICIES
+from wampchat.router.session_limits import SessionLimits
 
 ACTIONS = ("call", "register", "publish", "subscribe")
 ALL = list(ACTIONS)
@@ -63,19 +64,6 @@ def default_roles() -> dict:
     for name in META_API_ROLES:
         roles[name]["permissions"] += _meta_rules()
     return roles
-
-
-@dataclass(frozen=True)
-class SessionLimits:
-    """How much one session may hold at once; past it a request gets ERROR ``wampchat.error.limit_exceeded``."""
-
-    subscriptions: int
-    registrations: int
-    calls_in_flight: int
-
-
-# In-process services (role ``trusted``) are exempt from the per-session limits.
-UNLIMITED = SessionLimits(float("inf"), float("inf"), float("inf"))
 
 
 class ConfigError(ValueError):
