@@ -45,7 +45,7 @@ def is_pong(m):
     return m[:3] == [8, 48, PING] and m[4] == "wamp.error.no_such_procedure"
 HELLO = [1, "wampchat", {"roles": {"caller": {}, "callee": {}, "publisher": {}, "subscriber": {}},
                          "authmethods": ["anonymous"]}]
-BACKOFF_FLUSH = 10.0  # past the longest login back-off (8 s), so every delayed answer has come
+TIME_STEP = 10.0  # clock time that passes after each frame: the timers it started (call timeouts) fire
 
 
 # -- the router in memory ---------------------------------------------------------------------------
@@ -91,7 +91,7 @@ class MemoryPeer:
         """Send one WAMP payload as a frame of this serializer's kind (or ``raw`` bytes), then let time pass."""
         data = raw if raw is not None else client_frame(BINARY_FRAME if BINARY[self.serializer] else TEXT, payload)
         self.protocol.dataReceived(data)
-        self.memory.clock.advance(BACKOFF_FLUSH)
+        self.memory.clock.advance(TIME_STEP)
         self.frames.feed(self.transport.value())
         self.transport.clear()
 

@@ -80,7 +80,6 @@ class RouterConfig:
     users: list = field(default_factory=list)
     max_message_size: int = 1024 * 1024
     outbound_buffer: int = 4 * 1024 * 1024
-    auth_backoff_max: float = 8.0
     max_subscriptions: int = 1000
     max_registrations: int = 100
     max_calls_in_flight: int = 1000
