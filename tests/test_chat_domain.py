@@ -4,7 +4,8 @@ from autobahn.wamp.exception import ApplicationError
 from twisted.internet import task
 
 from wampchat.admin import add_user_command, list_users, main as admin_main
-from wampchat.chat import checks, dm_ids, mentions, message_ids
+from wampchat.chat import checks
+from wampchat.storage.chat import dm_ids, mentions, message_ids
 from wampchat.chat.errors import INVALID
 from wampchat.chat.limits import RateWindow
 from wampchat.chat.sessions import NodeSessions

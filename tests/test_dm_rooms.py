@@ -4,7 +4,7 @@ version 5, which the migration keys by their members)."""
 import pytest_twisted
 
 from chatkit import ChatWorld, error_of, world  # noqa: F401 (fixture)
-from wampchat.chat.dm_ids import dm_room_ids
+from wampchat.storage.chat.dm_ids import dm_room_ids
 from wampchat.storage import migrations, prepare_database, run_sync
 from wampchat.storage.engines import engine_for
 

@@ -15,7 +15,7 @@ import itertools
 
 import wampchat.chat.messages as _messages
 import wampchat.storage.database as _database
-from wampchat.chat.message_ids import RoomClock
+from wampchat.storage.chat.message_ids import RoomClock
 from wampchat.storage.chat.sends import SendOutcome, new_message
 
 _numbers = itertools.count(1)

@@ -5,7 +5,7 @@ Sends are :mod:`wampchat.storage.chat.sends` (a batch at a time); every
 change here locks the message, then takes the room's next change number
 (:mod:`wampchat.storage.chat.changes`).
 """
-from wampchat.chat.mentions import mentioned_names
+from wampchat.storage.chat.mentions import mentioned_names
 from wampchat.storage.chat.accounts import existing_users
 from wampchat.storage.chat.changes import locked_message, next_change, room_changes
 from wampchat.storage.chat.members import furthest_reads, readers

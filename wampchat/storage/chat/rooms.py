@@ -1,7 +1,7 @@
 """
 Rooms and direct-message rooms, and the room list a user sees.
 """
-from wampchat.chat.dm_ids import dm_key, dm_room_ids
+from wampchat.storage.chat.dm_ids import dm_key, dm_room_ids
 from wampchat.storage.chat.members import add_member, read_marker
 from wampchat.storage.chat.rows import message_dict, room_dict
 from wampchat.storage.errors import Conflict

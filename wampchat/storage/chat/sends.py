@@ -16,8 +16,8 @@ private room, and for public rooms with one query for every name of the
 whole batch. A message's rows (the message, its mentions, its room's
 clock, its author's membership) are built and written here, in one place.
 """
-from wampchat.chat.mentions import mentioned_names
-from wampchat.chat.message_ids import RoomClock
+from wampchat.storage.chat.mentions import mentioned_names
+from wampchat.storage.chat.message_ids import RoomClock
 from wampchat.storage.chat.accounts import existing_users_later, in_chunks
 from wampchat.storage.chat.members import add_member
 from wampchat.storage.chat.reactions import with_reactions
