@@ -2,77 +2,26 @@
 The router package's shape: no import cycles (imports inside functions count too), and nothing of Autobahn
 is patched as a side effect of importing a module: the Router installs its patch when it is built.
 """
-import ast
 import os
 import subprocess
 import sys
-from pathlib import Path
 
-ROUTER = Path(__file__).resolve().parent.parent / "wampchat" / "router"
+from importgraph import WAMPCHAT, cycle_in, import_graph
 
-
-def module_name(path: Path) -> str:
-    parts = path.relative_to(ROUTER.parent.parent).with_suffix("").parts
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
-def router_imports(path: Path, modules: set) -> set:
-    """The router modules that ``path`` imports anywhere in it (top level or inside a function)."""
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
-        else:
-            continue
-        found.update(name for name in names if name in modules)
-    return found
-
-
-def import_graph() -> dict:
-    paths = sorted(ROUTER.rglob("*.py"))
-    modules = {module_name(p) for p in paths}
-    package = "wampchat.router"
-    # the package's face (__init__) only hands names on; an arrow into it is an arrow into what it re-exports
-    return {module_name(p): router_imports(p, modules) - {package} for p in paths if module_name(p) != package}
-
-
-def find_cycle(graph: dict):
-    """One import cycle as a list of modules, or None."""
-    state = {}
-
-    def visit(node, trail):
-        state[node] = "open"
-        for nxt in sorted(graph.get(node, ())):
-            if state.get(nxt) == "open":
-                return trail[trail.index(nxt):] + [nxt]
-            if nxt not in state:
-                cycle = visit(nxt, trail + [nxt])
-                if cycle:
-                    return cycle
-        state[node] = "done"
-        return None
-
-    for start in sorted(graph):
-        if start not in state:
-            cycle = visit(start, [start])
-            if cycle:
-                return cycle
-    return None
+ROUTER = WAMPCHAT / "router"
 
 
 def test_find_cycle_finds_one():
     """The checker itself: a loop through three modules is found, a tree is not."""
-    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
-    assert find_cycle({"a": {"b", "c"}, "b": {"c"}, "c": set()}) is None
+    assert cycle_in({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert cycle_in({"a": {"b", "c"}, "b": {"c"}, "c": set()}) == []
 
 
 def test_router_modules_import_no_cycle():
     """No router module imports one that (through others) imports it back, not even from inside a function."""
-    graph = import_graph()
+    graph = import_graph(ROUTER, faces=("wampchat.router",))
     assert "wampchat.router.dealer" in graph
-    assert find_cycle(graph) is None
+    assert cycle_in(graph) == []
 
 
 def run_python(code: str) -> str:

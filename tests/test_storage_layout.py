@@ -5,63 +5,18 @@ inside functions count too).
 """
 import ast
 import re
-from pathlib import Path
 
-WAMPCHAT = Path(__file__).resolve().parent.parent / "wampchat"
+from importgraph import WAMPCHAT, cycle_in, import_graph
+
 STORAGE = WAMPCHAT / "storage"
 SQL = re.compile(r"\b(SELECT\s|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM)")
 CHAT_TABLES = ("users", "rooms", "members", "messages", "reads", "mentions", "reactions", "online", "nodes",
                "rate_events", "counters", "message_numbers", "messages_fts", "messages_unindexed")
 
 
-def module_name(path: Path) -> str:
-    parts = path.relative_to(WAMPCHAT.parent).with_suffix("").parts
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
-def imports_of(path: Path) -> set[str]:
-    """Every wampchat module ``path`` imports, at the top or inside a function (``from a import b`` gives
-    both ``a`` and ``a.b``, since ``b`` may be a module)."""
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.add(node.module)
-            found.update(f"{node.module}.{alias.name}" for alias in node.names)
-    return {name for name in found if name.startswith("wampchat")}
-
-
 def storage_graph() -> dict[str, set[str]]:
-    """Storage module -> the storage modules it imports (the package face, which only re-exports, left out)."""
-    paths = sorted(STORAGE.rglob("*.py"))
-    modules = {module_name(p) for p in paths}
-    faces = {"wampchat.storage", "wampchat.storage.chat"}
-    return {module_name(p): (imports_of(p) & modules) - faces - {module_name(p)} for p in paths}
-
-
-def cycle_in(graph: dict[str, set[str]]) -> list[str]:
-    """One import cycle of ``graph`` (a list of modules, first = last), or [] when there is none."""
-    state = {}
-
-    def visit(node, trail):
-        state[node] = "open"
-        for nxt in sorted(graph.get(node, ())):
-            if state.get(nxt) == "open":
-                return trail[trail.index(nxt):] + [nxt]
-            if nxt not in state:
-                found = visit(nxt, trail + [nxt])
-                if found:
-                    return found
-        state[node] = "done"
-        return []
-
-    for start in sorted(graph):
-        if start not in state:
-            found = visit(start, [start])
-            if found:
-                return found
-    return []
+    """Storage module -> the storage modules it imports."""
+    return import_graph(STORAGE, faces=("wampchat.storage", "wampchat.storage.chat"))
 
 
 def test_no_import_cycle_in_storage():
