@@ -54,6 +54,20 @@ def test_help_documents_every_option():
     assert "--config-file=" in text and "--config=" in text
 
 
+def test_help_points_at_guides_that_hold_the_section_named():
+    """A pointer in --help such as "(format: docs/security.md, Authorization and the config file)" names a guide
+    of the project and a heading that guide has, so a user who follows it finds the section."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    pointers = [(s.name, m) for s in SETTINGS for m in re.finditer(r"\((?:format|see): ([^,()]+), ([^()]+)\)", s.help)]
+    assert pointers, "the --config help points at the roles file's format"
+    for name, match in pointers:
+        guide, heading = os.path.join(root, match.group(1)), match.group(2)
+        assert os.path.isfile(guide), (name, match.group(1))
+        with open(guide, encoding="utf-8") as f:
+            headings = [line.lstrip("#").strip() for line in f if line.startswith("#")]
+        assert heading in headings, (name, heading)
+
+
 def test_plugin_is_discoverable():
     """twistd finds the wampchat ServiceMaker, which points at wampchat.tap."""
     from twisted.application.service import IServiceMaker

@@ -4,7 +4,7 @@ a ``--config-file`` TOML file, its type, default and help.
 
 The option parser (``wampchat.tap.Options``), ``--help`` and the TOML reader
 are all made from :data:`SETTINGS`, so a setting cannot exist on the command
-line and be missing from the file (or differ in meaning), and the README's
+line and be missing from the file (or differ in meaning), and docs/running.md's
 settings table is checked against it (``tests/test_tap.py``).
 
 The mapping is deliberately flat and literal: a TOML key is the long option
@@ -126,7 +126,8 @@ SETTINGS = [
             'rawsocket = ["tcp:8081:interface=127.0.0.1"]', default_text="off"),
     Setting("realm", TEXT, "wampchat", "The WAMP realm clients join.", 'realm = "wampchat"'),
     Setting("config", TEXT, None,
-            "A JSON file with roles/permissions and users (format: README, Authorization and the config file).",
+            ("A JSON file with roles/permissions and users "
+             "(format: docs/security.md, Authorization and the config file)."),
             'config = "/etc/wampchat/roles.json"', default_text="none"),
     Setting("web", TEXT, None, "Directory of static files served at /.", 'web = "/srv/wampchat/web"',
             default_text="the page in the package, or the checkout's web/"),
