@@ -185,3 +185,14 @@ async def admin(server, *argv, password="service-account-secret"):
                                          out, err)
     assert status == 0, err.getvalue()
     return out.getvalue()
+
+
+async def access_refused(action):
+    """True when the broker closes the channel with 403 ACCESS_REFUSED for ``action()`` (a pika coroutine)."""
+    import pika.exceptions
+
+    try:
+        await action()
+    except pika.exceptions.ChannelClosedByBroker as e:
+        return e.reply_code == 403
+    return False

@@ -10,8 +10,8 @@ from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.types import PublishOptions, SubscribeOptions
 
 from helpers import Collector, poll_until
-from rabbitmq import (NODE_USER, OTHER_SERVICE_USER, SERVICE_USER, PikaPeer, admin, amqp_server, bridge_of, metric,
-                      rabbitmq)  # noqa: F401 (fixture)
+from rabbitmq import (NODE_USER, OTHER_SERVICE_USER, SERVICE_USER, PikaPeer, access_refused, admin, amqp_server,
+                      bridge_of, metric, rabbitmq)  # noqa: F401 (fixture)
 
 ACK = PublishOptions(acknowledge=True)
 PASSWORD = "a long password"
@@ -136,17 +136,6 @@ async def test_answers_go_only_to_direct_reply_to_or_the_callers_own_queues(rabb
         peer.close()
 
 
-async def _refused(action):
-    """True when the broker closes the channel with 403 ACCESS_REFUSED for ``action()``."""
-    import pika.exceptions
-
-    try:
-        await action()
-    except pika.exceptions.ChannelClosedByBroker as e:
-        return e.reply_code == 403
-    return False
-
-
 @pytest_twisted.ensureDeferred
 async def test_with_the_documented_permissions_a_service_creates_only_its_own_queues(rabbitmq, make_server,
                                                                                      clients):
@@ -177,7 +166,7 @@ async def test_with_the_documented_permissions_a_service_creates_only_its_own_qu
                         lambda ch: ch.queue_declare(queue="svc.stolen", exclusive=True),
                         lambda ch: ch.queue_declare(queue="wampchat.node.fake")):
             channel = await peer.connection.channel()
-            assert await _refused(lambda: attempt(channel))
+            assert await access_refused(lambda: attempt(channel))
     finally:
         peer.close()
 

@@ -7,7 +7,7 @@ from autobahn.wamp.types import SubscribeOptions
 from chatkit import PASSWORD, error_of, payloads
 from cluster import cluster  # noqa: F401 (fixture)
 from helpers import Collector, poll_until
-from rabbitmq import PikaPeer, admin, get_json, rabbitmq  # noqa: F401 (fixture)
+from rabbitmq import PikaPeer, access_refused, admin, get_json, rabbitmq  # noqa: F401 (fixture)
 from wampchat.admin import main as admin_main
 
 pytestmark = [pytest.mark.rabbitmq]
@@ -291,17 +291,6 @@ DOCUMENTED_NODE = ("wcdoc", "wcdoc-secret")
 OUTSIDER = ("outsider", "outsider-secret")
 
 
-async def _refused(action):
-    """True when the broker closes the channel with 403 ACCESS_REFUSED for ``action()``."""
-    import pika.exceptions
-
-    try:
-        await action()
-    except pika.exceptions.ChannelClosedByBroker as e:
-        return e.reply_code == 403
-    return False
-
-
 @pytest_twisted.ensureDeferred
 async def test_an_amqp_service_with_the_documented_permissions_cannot_touch_the_cluster_channel(cluster, rabbitmq):
     """With the README's permissions, nodes work (one node runs as a user with exactly the node permissions),
@@ -341,7 +330,7 @@ async def test_an_amqp_service_with_the_documented_permissions_cannot_touch_the_
             lambda ch: ch.exchange_declare(exchange="wampchat.cluster", exchange_type="fanout", durable=True),
         ):
             channel = await peer.connection.channel()
-            assert await _refused(lambda: attempt(channel))
+            assert await access_refused(lambda: attempt(channel))
     finally:
         peer.close()
 
