@@ -41,7 +41,7 @@ def main(argv=None):
     from txamqp.protocol import AMQClient
 
     from wampchat.amqp.bridge import encode_body
-    from wampchat.amqp.link import SPEC_PATH
+    from wampchat.amqp.client import SPEC_PATH
     from wampchat.amqp.url import AmqpUrl
 
     url = AmqpUrl(s.url)

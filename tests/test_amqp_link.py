@@ -193,7 +193,7 @@ def test_frames_round_trip_every_table_type_and_utf8():
     from txamqp.connection import Header
 
     from wampchat.amqp.frames import TableCodec, _decode_header, _encode_header
-    from wampchat.amqp.link import SPEC_PATH
+    from wampchat.amqp.client import SPEC_PATH
 
     spec = txamqp_spec.load(SPEC_PATH)
     basic = spec.classes.byname["basic"]
@@ -221,7 +221,7 @@ def test_direct_publish_frames_are_the_bytes_txamqp_would_write(properties, body
     from txamqp.connection import Body, Frame, Header, Method
 
     from wampchat.amqp.frames import CompleteFrames, basic_publish_frames
-    from wampchat.amqp.link import SPEC_PATH
+    from wampchat.amqp.client import SPEC_PATH
 
     class Packer(CompleteFrames):
         FRAME_END = 0xCE
@@ -267,10 +267,10 @@ def test_confirms_and_deliveries_are_read_directly_whatever_the_tcp_pieces(piece
     from twisted.internet.testing import StringTransport
     from txamqp.connection import Body, Frame, Header, Method
 
-    from wampchat.amqp.link import _Client, _Delegate
+    from wampchat.amqp.client import Client, Delegate
 
     link = _RecordingLink()
-    client = _Client(_Delegate(link), vhost="/", spec=AmqpLink(reactor, "amqp://u:p@h/", None, Metrics())._spec,
+    client = Client(Delegate(link), vhost="/", spec=AmqpLink(reactor, "amqp://u:p@h/", None, Metrics())._spec,
                      heartbeat=0, clock=Clock())
     client.link = link
     client.makeConnection(StringTransport())
@@ -302,11 +302,11 @@ def test_a_frame_without_frame_end_breaks_the_connection():
     from twisted.internet.task import Clock
     from twisted.internet.testing import StringTransport
 
-    from wampchat.amqp.link import _Client, _Delegate
+    from wampchat.amqp.client import Client, Delegate
     from wampchat.amqp.receiving import FrameEnd
 
     link = _RecordingLink()
-    client = _Client(_Delegate(link), vhost="/", spec=AmqpLink(reactor, "amqp://u:p@h/", None, Metrics())._spec,
+    client = Client(Delegate(link), vhost="/", spec=AmqpLink(reactor, "amqp://u:p@h/", None, Metrics())._spec,
                      heartbeat=0, clock=Clock())
     client.link = link
     client.makeConnection(StringTransport())
@@ -338,9 +338,9 @@ def test_settle_frames_are_the_bytes_txamqp_would_write(method, tag, flag):
     from txamqp.connection import Frame, Method
 
     from wampchat.amqp.frames import basic_settle_frame
-    from wampchat.amqp.link import _Client, _Delegate
+    from wampchat.amqp.client import Client, Delegate
 
-    client = _Client(_Delegate(_RecordingLink()), vhost="/", spec=AmqpLink(reactor, "amqp://u:p@h/", None,
+    client = Client(Delegate(_RecordingLink()), vhost="/", spec=AmqpLink(reactor, "amqp://u:p@h/", None,
                                                                            Metrics())._spec)
     basic = client.spec.classes.byname["basic"]
     expected = client._pack_frame(Frame(3, Method(basic.methods.byname[method], tag, flag)))
