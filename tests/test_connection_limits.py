@@ -23,7 +23,8 @@ from wampchat.router import Router
 from wampchat.router.config import RouterConfig
 from wampchat.router.metrics import Metrics
 from wampchat.router.serializers import wamp_serializers
-from wampchat.router.transports import RAWSOCKET_TOO_MANY, ConnectionGuard, RouterRawSocketFactory
+from wampchat.router.transports.connection_guard import ConnectionGuard
+from wampchat.router.transports.rawsocket import RAWSOCKET_TOO_MANY, RouterRawSocketFactory
 from wampchat.web import make_site
 from wsraw import HELLO, ServerFrames, text, upgrade_request
 

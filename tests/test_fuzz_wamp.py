@@ -29,7 +29,7 @@ from wampchat import testing
 from wampchat.router import Router
 from wampchat.router.config import RouterConfig
 from wampchat.router.serializers import wamp_serializers
-from wampchat.router.transports import RouterWebSocketFactory
+from wampchat.router.transports.websocket import RouterWebSocketFactory
 from wampfuzz import (ANY, VALUES, BINARY, NAMES, OBJECT_SERIALIZERS, LoggedFailures, encode, fuzz_settings, needs_reply,
                       wamp_messages)
 from wsraw import BINARY as BINARY_FRAME, TEXT, ServerFrames, client_frame, upgrade_request

@@ -22,7 +22,7 @@ from wampchat.router.inprocess import attach_local
 from wampchat.router.matching import PatternMap
 from wampchat.router.session_info import SessionInfo
 from wampchat.router.session import MAX_BACKLOG
-from wampchat.router.transports import RouterWebSocketFactory
+from wampchat.router.transports.websocket import RouterWebSocketFactory
 
 
 class Peer(ApplicationSession):

@@ -35,7 +35,7 @@ def test_importing_the_transports_patches_nothing_and_the_router_installs_its_pa
     """Importing the router's modules leaves Autobahn as it is; building a Router makes its debug text lazy."""
     out = run_python(
         "import pprint\n"
-        "import wampchat.router.transports, wampchat.router.router\n"
+        "import wampchat.router.transports.websocket, wampchat.router.transports.rawsocket, wampchat.router.router\n"
         "from autobahn.websocket import protocol\n"
         "print(protocol.pformat is pprint.pformat)\n"
         "from twisted.internet.task import Clock\n"

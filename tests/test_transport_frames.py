@@ -2,7 +2,7 @@
 import pytest
 from autobahn.websocket.protocol import PreparedMessage
 
-from wampchat.router.transports import websocket_frame
+from wampchat.router.transports.websocket_frames import websocket_frame
 
 
 @pytest.mark.parametrize("size", [0, 1, 125, 126, 127, 65535, 65536, 70000])
@@ -19,11 +19,11 @@ def test_unmask_matches_autobahn(size):
     """Unmasking as one integer XOR gives Autobahn's result for every length, aligned or not."""
     from autobahn.websocket.xormasker import create_xor_masker
 
-    from wampchat.router.transports import _unmask
+    from wampchat.router.transports.websocket_frames import unmask
 
     payload, mask = bytes(range(256)) * 4, b"\x11\x22\x33\xfe"
     payload = payload[:size]
-    assert _unmask(payload, mask) == create_xor_masker(mask, size).process(payload)
+    assert unmask(payload, mask) == create_xor_masker(mask, size).process(payload)
 
 
 @pytest.mark.parametrize("size", [0, 125, 126, 65535, 65536])

@@ -135,7 +135,7 @@ def test_in_memory_transports_are_written_at_once():
 
     from wampchat.router.router import Router
     from wampchat.router.serializers import wamp_serializers
-    from wampchat.router.transports import RouterRawSocketFactory
+    from wampchat.router.transports.rawsocket import RouterRawSocketFactory
 
     router = Router(reactor)
     proto = RouterRawSocketFactory(router, wamp_serializers(), 64 * 1024, 1 << 20).buildProtocol(

@@ -23,7 +23,7 @@ from wampchat import testing
 from wampchat.router import Router
 from wampchat.router.config import RouterConfig
 from wampchat.router.serializers import wamp_serializers
-from wampchat.router.transports import RouterWebSocketFactory
+from wampchat.router.transports.websocket import RouterWebSocketFactory
 from wsraw import CASES, CLOSE, HELLO, ServerFrames, close_frame, text, upgrade_request
 
 DELIVERIES = ["whole", "split"]

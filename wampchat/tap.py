@@ -301,7 +301,8 @@ def build_service(options, reactor=None):
     from wampchat.storage import prepare_database
 
     from wampchat.router import Router
-    from wampchat.router.transports import ConnectionGuard, RouterRawSocketFactory
+    from wampchat.router.transports.connection_guard import ConnectionGuard
+    from wampchat.router.transports.rawsocket import RouterRawSocketFactory
     from wampchat.router.serializers import wamp_serializers
     from wampchat.web import make_site
 

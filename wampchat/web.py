@@ -25,7 +25,8 @@ from twisted.web.server import Request, Site
 from twisted.web.static import File
 
 from wampchat.router.serializers import wamp_serializers
-from wampchat.router.transports import ConnectionGuard, RefusedConnection, RouterWebSocketFactory
+from wampchat.router.transports.connection_guard import ConnectionGuard, RefusedConnection
+from wampchat.router.transports.websocket import RouterWebSocketFactory
 
 # The page is ES modules and a stylesheet from this origin; no inline script or style, no eval.
 # 'self' in connect-src also allows ws:/wss: to the same host and port (CSP Level 3).
