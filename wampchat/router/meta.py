@@ -20,7 +20,7 @@ from autobahn.wamp.exception import ApplicationError
 
 from wampchat.router.authorize import TRUSTED
 from wampchat.router.broker import Audience
-from wampchat.router.serializers import as_id
+from wampchat.router.incoming_values import as_id
 
 # admin and service may see peer addresses; so may in-process services (trusted).
 TRANSPORT_ROLES = frozenset({"admin", "service", TRUSTED})
