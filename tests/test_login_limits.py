@@ -1,4 +1,4 @@
-"""Login throttling per address and per account, and new guest sessions per address (wampchat.router.auth)."""
+"""Login throttling per address and per account, and new guest sessions per address (router/login_limits.py)."""
 import json
 
 import pytest
@@ -7,8 +7,9 @@ from autobahn.wamp.exception import ApplicationError
 from twisted.internet import defer
 from twisted.internet.task import Clock
 
-from wampchat.router.auth import (RATE_LIMITED, Buckets, LoginLimits, Rate, Refusal, account_key, address_key,
-                                  guest_rate)
+from wampchat.router.auth_outcomes import Refusal
+from wampchat.router.login_limits import (RATE_LIMITED, Buckets, LoginLimits, Rate, account_key, address_key,
+                                          guest_rate)
 from wampchat.router.credentials import make_credentials
 
 STORE_INDEPENDENT = True

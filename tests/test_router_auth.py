@@ -165,7 +165,8 @@ def test_failed_logins_are_limited_per_account_and_address(make_server, write_co
 
 def test_login_limits_refill_on_the_reactor_clock():
     """An account over its limit may try again once the refill period has passed on the injected clock."""
-    from wampchat.router.auth import LoginLimits, Rate, Refusal
+    from wampchat.router.auth_outcomes import Refusal
+    from wampchat.router.login_limits import LoginLimits, Rate
 
     clock = task.Clock()
     limits = LoginLimits(clock, address=Rate(10, 1.0), account=Rate(1, 30.0))

@@ -14,7 +14,7 @@ from twisted.internet.task import Clock
 from twisted.test import iosim
 
 from wampchat.router import Router
-from wampchat.router.auth import Buckets, Rate
+from wampchat.router.login_limits import Buckets, Rate
 from wampchat.router.authorize import Authorizer, _static_allows
 from wampchat.router.config import ConfigError, RouterConfig, default_roles, load_config
 from wampchat.router.credentials import hash_password, verify_password

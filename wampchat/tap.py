@@ -286,7 +286,7 @@ def makeService(options, reactor=None):
 
 def login_limits(options, reactor):
     """The Authenticator's login and guest limits from --login-* and --guest-rate."""
-    from wampchat.router.auth import LoginLimits, Rate, guest_rate
+    from wampchat.router.login_limits import LoginLimits, Rate, guest_rate
 
     return LoginLimits(reactor,
                        address=Rate(options["login-address-burst"], options["login-address-refill"]),

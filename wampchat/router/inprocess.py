@@ -27,7 +27,7 @@ from autobahn.wamp.request import Registration as AutobahnRegistration
 from autobahn.wamp.types import CallDetails, CallResult, TransportDetails
 from twisted.internet import defer
 
-from wampchat.router.auth import Identity
+from wampchat.router.auth_outcomes import Identity
 from wampchat.router.broker import Audience
 from wampchat.router.ids import SequentialIds, global_id
 from wampchat.router.session import RouterSession

@@ -8,7 +8,7 @@ HELLO goes straight to the join hooks.
 from autobahn.wamp import message, role
 from autobahn.wamp.exception import ApplicationError
 
-from wampchat.router.auth import Challenge, Refusal
+from wampchat.router.auth_outcomes import Challenge, Refusal
 from wampchat.router.ids import global_id
 from wampchat.router.session_info import SessionInfo
 
