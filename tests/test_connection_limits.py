@@ -25,7 +25,7 @@ from wampchat.router.metrics import Metrics
 from wampchat.router.serializers import wamp_serializers
 from wampchat.router.transports.connection_guard import ConnectionGuard
 from wampchat.router.transports.rawsocket import RAWSOCKET_TOO_MANY, RouterRawSocketFactory
-from wampchat.web import make_site
+from wampchat.web.site import make_site
 from wsraw import HELLO, ServerFrames, text, upgrade_request
 
 STORE_INDEPENDENT = True  # router and transport behaviour: one store is enough (see conftest)

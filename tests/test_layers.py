@@ -6,13 +6,15 @@ FACES = ("wampchat", "wampchat.router", "wampchat.storage", "wampchat.storage.ch
          "wampchat.amqp")
 
 # layer -> what it must never import: the router knows no chat, storage or bridge; storage no WAMP session,
-# chat service or bridge; the chat service no transport, web or bridge
+# chat service or bridge; the chat service no transport, web or bridge; the web port only the router
 FORBIDDEN = {
-    "wampchat.router": ("wampchat.chat", "wampchat.storage", "wampchat.amqp", "wampchat.web", "wampchat.tap"),
-    "wampchat.storage": ("wampchat.chat", "wampchat.amqp", "wampchat.web", "wampchat.tap",
+    "wampchat.router": ("wampchat.chat", "wampchat.storage", "wampchat.amqp", "wampchat.web", "wampchat.tap",
+                        "wampchat.node"),
+    "wampchat.storage": ("wampchat.chat", "wampchat.amqp", "wampchat.web", "wampchat.tap", "wampchat.node",
                          "wampchat.router.session", "wampchat.router.transports", "wampchat.router.realm"),
-    "wampchat.chat": ("wampchat.amqp", "wampchat.web", "wampchat.tap", "wampchat.router.transports",
+    "wampchat.chat": ("wampchat.amqp", "wampchat.web", "wampchat.tap", "wampchat.node", "wampchat.router.transports",
                       "wampchat.router.session"),
+    "wampchat.web": ("wampchat.chat", "wampchat.storage", "wampchat.amqp", "wampchat.tap", "wampchat.node"),
 }
 
 

@@ -253,7 +253,8 @@ def test_new_guest_sessions_are_limited_per_address(make_server, clients):
 
 def test_defaults_hold_against_many_logins_from_one_address():
     """The defaults (no options given) are the ones README documents."""
-    from wampchat.tap import Options, login_limits
+    from wampchat.node import login_limits
+    from wampchat.tap import Options
 
     options = Options()
     options.parseOptions(["--db", ":memory:"])

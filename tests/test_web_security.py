@@ -9,7 +9,7 @@ from twisted.web.client import Agent
 from helpers import poll_until, read_body
 from browser import browsers, chat_service_missing, requires_browser  # noqa: F401  (browsers is a fixture)
 from test_web_chat import CONNECTED, chat_server, join_as_guest, open_room, say  # noqa: F401  (a fixture)
-from wampchat.web import CONTENT_SECURITY_POLICY, SECURITY_HEADERS
+from wampchat.web.requests import CONTENT_SECURITY_POLICY, SECURITY_HEADERS
 
 STORE_INDEPENDENT = True  # router and transport behaviour: one store is enough (see conftest)
 

@@ -10,7 +10,7 @@ from twisted.web.server import Site
 
 from browser import PHONE, WEB_DIR, browsers, requires_browser  # noqa: F401  (browsers is a fixture)
 from helpers import poll_until
-from wampchat.web import PageResource
+from wampchat.web.page_files import PageResource
 
 STORE_INDEPENDENT = True  # HTTP handling: one store is enough, except /healthz's database (see conftest)
 

@@ -36,7 +36,7 @@ class ListeningService(service.Service):
     do: before twistd drops privileges, and before any other service
     starts), or in ``startService`` when nothing called that. A failure is
     kept in ``failure_text`` and fails ``listening``; the parent decides what
-    it means (under twistd: exit, see ``wampchat.tap.WampchatService``).
+    it means (under twistd: exit, see ``wampchat.node.WampchatService``).
     """
 
     log = Logger()

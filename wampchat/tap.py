@@ -1,18 +1,14 @@
 """
-``twistd wampchat``: command-line options and the service tree.
-
-``makeService`` only assembles: a Router, one web Site per ``--listen``, a
-RawSocket factory per ``--rawsocket``, and the in-process services.
+``twistd wampchat``: the command-line options (with ``--config-file``), checked into one line per mistake,
+and ``makeService``, which has :mod:`wampchat.node` build the service tree and makes a start that cannot
+succeed (a database or port that cannot be used) exit with one line.
 """
 import os
 import re
 
-from twisted.application import service
-from twisted.internet import defer
-from twisted.logger import Logger
 from twisted.python import usage
 
-from wampchat.listening import ListeningService
+from wampchat.node import build_service
 from wampchat.router.config import ConfigError, RouterConfig, load_config
 from wampchat.settings import (BY_NAME, DEFAULT_LISTEN, FLAG, LIST, SETTINGS, ConfigFileError,  # noqa: F401
                                read_config_file)
@@ -206,71 +202,6 @@ class Options(usage.Options):
         return config
 
 
-class WampchatService(service.MultiService):
-    """The root service; ``router`` is the embedded WAMP router.
-
-    ``ready`` fires once every in-process service (chat, AMQP bridge) has
-    started, so tests and embedders know when calls will be answered.
-    """
-
-    log = Logger()
-
-    def __init__(self, router, reactor=None):
-        super().__init__()
-        self.router = router
-        self.ready = None
-        self.reactor = reactor
-        self.exit_on_listen_failure = False  # makeService (twistd) sets it; embedders get a failed `listening`
-
-    def privilegedStartService(self):
-        super().privilegedStartService()  # the listeners bind here, before any other service starts
-        if self.exit_on_listen_failure:
-            self._exit_if_a_port_fails()
-
-    def _exit_if_a_port_fails(self):
-        """Under twistd a port that cannot be had ends the process with one line and status 1.
-
-        Otherwise it would run on, listening on nothing. Every endpoint
-        Twisted ships binds at once, so this exits before the reactor runs;
-        one that fails later stops the reactor.
-        """
-        failed = []
-
-        def cannot_listen(failure, listener):
-            self.log.critical("wampchat: {problem}", problem=listener.failure_text)
-            failed.append(listener)
-            if self.running:
-                (self.reactor or _default_reactor()).stop()
-
-        for child in self:
-            if isinstance(child, ListeningService):
-                child.listening.addErrback(cannot_listen, child)
-        if failed:
-            raise SystemExit(1)
-
-    def startService(self):
-        super().startService()
-        waiting = [child.ready for child in self if getattr(child, "ready", None) is not None]
-        self.ready = defer.gatherResults(waiting, consumeErrors=True)
-
-    @defer.inlineCallbacks
-    def stopService(self):
-        """Leave the cluster first, while the chat service and the AMQP link can still announce this node's
-        users offline to the others; then end every session and stop the children."""
-        for child in self:
-            leave = getattr(child, "leave_cluster", None)
-            if leave is not None:
-                yield leave()
-        self.router.shutdown()
-        yield super().stopService()
-
-
-def _default_reactor():
-    from twisted.internet import reactor
-
-    return reactor
-
-
 def makeService(options, reactor=None):
     """The service tree for ``twistd wampchat``; a database or a port that cannot be used stops the start
     with one line."""
@@ -281,64 +212,4 @@ def makeService(options, reactor=None):
     except StartupError as e:
         raise SystemExit(f"wampchat: {e}")
     root.exit_on_listen_failure = True
-    return root
-
-
-def login_limits(options, reactor):
-    """The Authenticator's login and guest limits from --login-* and --guest-rate."""
-    from wampchat.router.login_limits import LoginLimits, Rate, guest_rate
-
-    return LoginLimits(reactor,
-                       address=Rate(options["login-address-burst"], options["login-address-refill"]),
-                       account=Rate(options["login-account-burst"], options["login-account-refill"]),
-                       guests=guest_rate(options["guest-rate"]))
-
-
-def build_service(options, reactor=None):
-    """:func:`makeService` for embedders and tests: raises StartupError instead of exiting."""
-    from twisted.internet import reactor as default_reactor
-
-    from wampchat.storage import prepare_database
-
-    from wampchat.router import Router
-    from wampchat.router.transports.connection_guard import ConnectionGuard
-    from wampchat.router.transports.rawsocket import RouterRawSocketFactory
-    from wampchat.router.serializers import wamp_serializers
-    from wampchat.web import make_site
-
-    reactor = reactor or default_reactor
-    config = options["router_config"]
-    engine = prepare_database(options["db"])
-    router = Router(reactor, config)
-    router.authenticator.limits = login_limits(options, reactor)
-    root = WampchatService(router, reactor)
-
-    guard = ConnectionGuard(reactor, router.metrics, max_per_address=options["max-connections-per-address"],
-                            handshake_timeout=options["handshake-timeout"])
-    site = make_site(router, options["web"], config.max_message_size, config.outbound_buffer, guard=guard)
-    for endpoint in options["listen"]:
-        ListeningService(reactor, endpoint, site, name=f"web:{endpoint}").setServiceParent(root)
-    if options["rawsocket"]:
-        raw = RouterRawSocketFactory(router, wamp_serializers(), config.max_message_size, config.outbound_buffer,
-                                     guard=guard)
-        for endpoint in options["rawsocket"]:
-            ListeningService(reactor, endpoint, raw, name=f"rawsocket:{endpoint}").setServiceParent(root)
-
-    # In-process services: the chat service, then (with --amqp) the AMQP bridge.
-    from wampchat.chat.runtime import ChatRuntime
-    from wampchat.chat.settings import ChatSettings
-
-    chat_settings = ChatSettings(open_registration=not options["no-open-registration"],
-                                 send_rate=options["send-rate"], node_id=options["node-id"],
-                                 register_rate=options["register-rate"], create_rate=options["create-rate"],
-                                 guest_send_rate=options["guest-send-rate"], dm_rate=options["dm-rate"],
-                                 dm_address_rate=options["dm-address-rate"])
-    if options["amqp"]:  # the broker's node users are no chat names anyone may register
-        chat_settings.reserved_names = frozenset(options["amqp_settings"].node_users)
-    ChatRuntime(router, config.realm, engine, chat_settings, reactor, options["node-heartbeat"],
-                options["node-timeout"]).setServiceParent(root)
-    if options["amqp"]:
-        from wampchat.amqp import AmqpBridge
-
-        AmqpBridge(router, config.realm, options["amqp_settings"], reactor).setServiceParent(root)
     return root

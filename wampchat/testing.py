@@ -68,7 +68,8 @@ def start_server(args=(), tmp_path=None, reactor=None):
     """
     from twisted.internet import reactor as default_reactor
 
-    from wampchat.tap import Options, build_service
+    from wampchat.node import build_service
+    from wampchat.tap import Options
 
     reactor = reactor or default_reactor
     args = list(args)

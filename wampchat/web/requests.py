@@ -1,0 +1,79 @@
+"""
+What every request gets before any resource sees it: the security headers on its response, and a clear 4xx
+when it is not GET or HEAD or its target is malformed, so that bad input never becomes a 500.
+"""
+import re
+from typing import Optional
+from urllib.parse import unquote_to_bytes
+
+from twisted.web.server import Request
+
+# The page is ES modules and a stylesheet from this origin; no inline script or style, no eval.
+# 'self' in connect-src also allows ws:/wss: to the same host and port (CSP Level 3).
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = [
+    (b"Content-Security-Policy", CONTENT_SECURITY_POLICY.encode("ascii")),
+    (b"X-Content-Type-Options", b"nosniff"),
+    (b"X-Frame-Options", b"DENY"),
+    (b"Referrer-Policy", b"no-referrer"),
+]
+
+ALLOWED_METHODS = (b"GET", b"HEAD")
+_BAD_PERCENT = re.compile(rb"%(?![0-9A-Fa-f]{2})")
+_CONTROL = re.compile(rb"[\x00-\x1f\x7f]")
+
+
+def target_problem(uri: bytes) -> Optional[str]:
+    """Why a request target is malformed (None when it is fine): what every resource may then assume."""
+    if not uri.startswith(b"/"):
+        return "the request target must be a path starting with /"
+    if _BAD_PERCENT.search(uri):
+        return "malformed percent-encoding in the request target"
+    decoded = unquote_to_bytes(uri)
+    if _CONTROL.search(decoded):
+        return "control characters (such as NUL) in the request target"
+    try:
+        decoded.decode("utf-8")
+    except UnicodeDecodeError:
+        return "the request target is not UTF-8"
+    return None
+
+
+def is_websocket_upgrade(request: Request) -> bool:
+    """Whether ``request`` asks to become a WebSocket: the connection's deadline and /ws both need to know."""
+    upgrade = request.requestHeaders.getRawHeaders(b"upgrade") or []
+    return any(b"websocket" in value.lower() for value in upgrade)
+
+
+class SecureRequest(Request):
+    """A request whose response, whatever renders it (files, 404s, /healthz, /metrics), has the security headers.
+
+    Only GET and HEAD reach a resource (405 otherwise), and only with a
+    well-formed target (400 otherwise), so bad input never becomes a 500.
+    """
+
+    def process(self):
+        for name, value in SECURITY_HEADERS:
+            self.responseHeaders.setRawHeaders(name, [value])
+        if self.method not in ALLOWED_METHODS:
+            self.setHeader(b"allow", b", ".join(ALLOWED_METHODS))
+            self._refuse(405, "only GET and HEAD are allowed here")
+            return
+        problem = target_problem(self.uri)
+        if problem is not None:
+            self._refuse(400, problem)
+            return
+        super().process()
+
+    def _refuse(self, code: int, reason: str) -> None:
+        """Answer ``code`` with a one-line plain-text reason, without looking for a resource."""
+        self.site = self.channel.site
+        body = f"{reason}\n".encode("utf-8")
+        self.setResponseCode(code)
+        self.setHeader(b"content-type", b"text/plain; charset=utf-8")
+        self.setHeader(b"content-length", b"%d" % len(body))
+        self.write(body)
+        self.finish()

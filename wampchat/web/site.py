@@ -1,0 +1,39 @@
+"""
+The one Site a node serves on every ``--listen``: the page at /, WAMP-over-WebSocket at /ws, /healthz and
+/metrics, behind the process's ConnectionGuard (shared with the RawSocket listeners).
+"""
+import os
+
+from twisted.logger import Logger
+from twisted.web.resource import Resource
+
+from wampchat.router.serializers import wamp_serializers
+from wampchat.router.transports.connection_guard import ConnectionGuard
+from wampchat.router.transports.websocket import RouterWebSocketFactory
+from wampchat.web.connections import GuardedSite
+from wampchat.web.monitoring import HealthResource, MetricsResource
+from wampchat.web.page_files import PageResource
+from wampchat.web.websocket import RouterWebSocketResource
+
+log = Logger()
+
+
+def make_site(router, web_dir, max_message_size, outbound_buffer, guard=None):
+    """The one Site that serves the page, the WAMP endpoint, health and metrics.
+
+    ``guard`` is the process's ConnectionGuard (shared with the RawSocket
+    listeners); by default one with the default limits on the router's reactor.
+    """
+    guard = guard if guard is not None else ConnectionGuard(router.reactor, router.metrics)
+    if web_dir and os.path.isdir(web_dir):
+        root = PageResource(web_dir)
+    else:
+        log.warn("no page to serve: {web_dir} is not a directory, so / answers 404 (see --web)", web_dir=web_dir)
+        root = Resource()
+    ws_factory = RouterWebSocketFactory(router, wamp_serializers(), max_message_size, outbound_buffer, guard=guard)
+    root.putChild(b"ws", RouterWebSocketResource(ws_factory))
+    root.putChild(b"healthz", HealthResource(router))
+    root.putChild(b"metrics", MetricsResource(router))
+    site = GuardedSite(root, guard, reactor=router.reactor)
+    site.displayTracebacks = False
+    return site
