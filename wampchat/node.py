@@ -89,21 +89,28 @@ def build_service(options, reactor=None):
     """:func:`wampchat.tap.makeService` for embedders and tests: raises StartupError instead of exiting."""
     from twisted.internet import reactor as default_reactor
 
+    from wampchat.router import Router
     from wampchat.storage import prepare_database
 
-    from wampchat.router import Router
-    from wampchat.router.transports.connection_guard import ConnectionGuard
-    from wampchat.router.transports.rawsocket import RouterRawSocketFactory
-    from wampchat.router.serializers import wamp_serializers
-    from wampchat.web.site import make_site
-
     reactor = reactor or default_reactor
-    config = options["router_config"]
     engine = prepare_database(options["db"])
-    router = Router(reactor, config)
+    router = Router(reactor, options["router_config"])
     router.authenticator.limits = login_limits(options, reactor)
     root = WampchatService(router, reactor)
+    add_listeners(root, options, reactor)
+    add_in_process_services(root, options, engine, reactor)
+    return root
 
+
+def add_listeners(root: WampchatService, options, reactor) -> None:
+    """The web Site on every ``--listen`` and RawSocket on every ``--rawsocket``, all admitted by one
+    ConnectionGuard, so the per-address cap counts a client's connections on every port together."""
+    from wampchat.router.serializers import wamp_serializers
+    from wampchat.router.transports.connection_guard import ConnectionGuard
+    from wampchat.router.transports.rawsocket import RouterRawSocketFactory
+    from wampchat.web.site import make_site
+
+    router, config = root.router, options["router_config"]
     guard = ConnectionGuard(reactor, router.metrics, max_per_address=options["max-connections-per-address"],
                             handshake_timeout=options["handshake-timeout"])
     site = make_site(router, options["web"], config.max_message_size, config.outbound_buffer, guard=guard)
@@ -115,21 +122,31 @@ def build_service(options, reactor=None):
         for endpoint in options["rawsocket"]:
             ListeningService(reactor, endpoint, raw, name=f"rawsocket:{endpoint}").setServiceParent(root)
 
-    # In-process services: the chat service, then (with --amqp) the AMQP bridge.
-    from wampchat.chat.runtime import ChatRuntime
+
+def chat_settings(options):
+    """The chat service's settings from the options; with --amqp the broker's node users are reserved names,
+    so no one can register a chat name that is also a node's."""
     from wampchat.chat.settings import ChatSettings
 
-    chat_settings = ChatSettings(open_registration=not options["no-open-registration"],
-                                 send_rate=options["send-rate"], node_id=options["node-id"],
-                                 register_rate=options["register-rate"], create_rate=options["create-rate"],
-                                 guest_send_rate=options["guest-send-rate"], dm_rate=options["dm-rate"],
-                                 dm_address_rate=options["dm-address-rate"])
-    if options["amqp"]:  # the broker's node users are no chat names anyone may register
-        chat_settings.reserved_names = frozenset(options["amqp_settings"].node_users)
-    ChatRuntime(router, config.realm, engine, chat_settings, reactor, options["node-heartbeat"],
+    settings = ChatSettings(open_registration=not options["no-open-registration"],
+                            send_rate=options["send-rate"], node_id=options["node-id"],
+                            register_rate=options["register-rate"], create_rate=options["create-rate"],
+                            guest_send_rate=options["guest-send-rate"], dm_rate=options["dm-rate"],
+                            dm_address_rate=options["dm-address-rate"])
+    if options["amqp"]:
+        settings.reserved_names = frozenset(options["amqp_settings"].node_users)
+    return settings
+
+
+def add_in_process_services(root: WampchatService, options, engine, reactor) -> None:
+    """The services running inside the router: the chat service, then (with --amqp) the AMQP bridge, in the
+    order they start."""
+    from wampchat.chat.runtime import ChatRuntime
+
+    realm = options["router_config"].realm
+    ChatRuntime(root.router, realm, engine, chat_settings(options), reactor, options["node-heartbeat"],
                 options["node-timeout"]).setServiceParent(root)
     if options["amqp"]:
         from wampchat.amqp import AmqpBridge
 
-        AmqpBridge(router, config.realm, options["amqp_settings"], reactor).setServiceParent(root)
-    return root
+        AmqpBridge(root.router, realm, options["amqp_settings"], reactor).setServiceParent(root)
