@@ -40,7 +40,7 @@ def main(argv=None):
     from txamqp.content import Content
     from txamqp.protocol import AMQClient
 
-    from wampchat.amqp.bridge import encode_body
+    from wampchat.amqp.bodies import encode_body
     from wampchat.amqp.client import SPEC_PATH
     from wampchat.amqp.url import AmqpUrl
 

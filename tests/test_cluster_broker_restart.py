@@ -175,7 +175,7 @@ async def test_a_broker_restart_under_load_loses_no_live_event(cluster, rabbitmq
         assert all(v == (0, 0, 0) for v in report.values()), f"(missing, repeated, gaps) of {len(acked)}: {report}"
 
     spilled = spiller.acked["spill"]
-    assert bridge_of(cluster.nodes["nc"]).link.m_dropped.value > 0
+    assert bridge_of(cluster.nodes["nc"]).link.publisher.m_dropped.value > 0
     for watcher in watchers[:2]:  # the watchers on the other nodes are told, and catch up
         await poll_until(lambda: payloads(watcher.gaps["spill"]), timeout=SETTLE)
         live = watcher.live_ids("spill")

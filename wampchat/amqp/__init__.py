@@ -7,7 +7,8 @@ to the topic exchange, delivers other nodes' and services' messages to local
 subscribers, and answers RPC requests from ``<exchange>.rpc``. ``AmqpLink``
 (``wampchat.amqp.link``) is the reconnecting, confirming connection under it.
 """
-from wampchat.amqp.bridge import AmqpBridge, BridgeSettings
+from wampchat.amqp.bridge import AmqpBridge
+from wampchat.amqp.settings import BridgeSettings
 from wampchat.amqp.link import AmqpLink
 from wampchat.amqp.url import AmqpUrl
 
