@@ -316,6 +316,7 @@ CHAT_PROCEDURES = [
     "chat.room.leave", "chat.room.invite", "chat.room.members", "chat.dm.open", "chat.message.send",
     "chat.message.history", "chat.message.edit", "chat.message.delete", "chat.typing", "chat.read",
     "chat.message.search", "chat.message.react",
+    "chat.user.update", "chat.user.change_password", "chat.user.export", "chat.user.delete",
 ]
 # huge, negative, fractional, empty and oversize values: each must be an invalid_argument, never a failure
 # (every one fits MessagePack, which the chatters speak: integers from -2**63 to 2**64-1)

@@ -42,13 +42,7 @@ class NodeSessions:
         if owner is None:
             return None
         authid, role, nick = owner
-        key = name_skeleton(nick)
-        shown = self._shown[key]
-        shown[authid] -= 1
-        if not shown[authid]:
-            del shown[authid]
-            if not shown:
-                del self._shown[key]
+        self._forget_shown(nick, authid)
         sessions = self._sessions.get(authid, set())
         sessions.discard(session_id)
         if not sessions:
@@ -66,6 +60,28 @@ class NodeSessions:
         for session_id in self._sessions.get(authid, ()):
             return self._owner[session_id][2]
         return None
+
+    def session_ids(self, authid) -> list:
+        """The ids of ``authid``'s sessions on this node."""
+        return sorted(self._sessions.get(authid, ()))
+
+    def rename(self, authid, nick) -> None:
+        """``authid``'s sessions here show ``nick`` from now on (chat.user.update, a deleted account)."""
+        for session_id in self.session_ids(authid):
+            old_authid, role, old_nick = self._owner[session_id]
+            self._forget_shown(old_nick, authid)
+            self._owner[session_id] = (authid, role, nick)
+            shown = self._shown.setdefault(name_skeleton(nick), {})
+            shown[authid] = shown.get(authid, 0) + 1
+
+    def _forget_shown(self, nick, authid) -> None:
+        key = name_skeleton(nick)
+        shown = self._shown[key]
+        shown[authid] -= 1
+        if not shown[authid]:
+            del shown[authid]
+            if not shown:
+                del self._shown[key]
 
     def nick_taken(self, nick, by_other_than):
         """Is ``nick``, or a name that looks like it (same :func:`~wampchat.names.name_skeleton`), shown for an

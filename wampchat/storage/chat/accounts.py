@@ -45,9 +45,9 @@ def list_users(tx):
 
 
 def credentials(tx, authid):
-    """The router's Credentials of a user, or None."""
+    """The router's Credentials of a user, or None (also for a deleted account: it never logs in again)."""
     row = get_user(tx, authid)
-    if row is None:
+    if row is None or row["deleted"]:
         return None
     return Credentials(row["username"], row["role"], row["password_hash"], row["cra_salt"], row["cra_key"],
                        row["cra_iterations"], row["cra_keylen"])
@@ -99,3 +99,37 @@ def name_in_use(tx, key, guest):
     if tx.one("SELECT 1 AS x FROM users WHERE username_key = ? OR display_key = ?", (key, key)) is not None:
         return True
     return tx.one("SELECT 1 AS x FROM online WHERE nick_key = ? AND username != ?", (key, guest)) is not None
+
+
+# -- self-service (chat.user.update, change_password, delete) ----------------------------------------
+DELETED_NICK = "Deleted user"   # what a deleted account's messages and name show from then on
+
+
+def name_used_by_others(tx, key, user):
+    """Is ``key`` (a name_key) the name or display name of a user other than ``user``, or shown online by one?"""
+    if tx.one("SELECT 1 AS x FROM users WHERE (username_key = ? OR display_key = ?) AND username != ?",
+              (key, key, user)) is not None:
+        return True
+    return tx.one("SELECT 1 AS x FROM online WHERE nick_key = ? AND username != ?", (key, user)) is not None
+
+
+def set_display_name(tx, user, name):
+    """A new display name for ``user``, also in their online rows (every node's nick checks see it at once)."""
+    tx.execute("UPDATE users SET display_name = ?, display_key = ? WHERE username = ?", (name, name_key(name), user))
+    tx.execute("UPDATE online SET nick = ?, nick_key = ? WHERE username = ?", (name, name_key(name), user))
+
+
+def set_credentials(tx, creds):
+    """Replace a live account's password hash and WAMP-CRA secret; False when there is no such account."""
+    tx.execute("UPDATE users SET password_hash = ?, cra_salt = ?, cra_key = ?, cra_iterations = ?, cra_keylen = ? "
+               "WHERE username = ? AND deleted = ?",
+               (creds.password_hash, creds.cra_salt, creds.cra_key, creds.cra_iterations, creds.cra_keylen,
+                creds.authid, False))
+    return tx.rowcount == 1
+
+
+def record_audit(tx, ts, actor, action, room=None, target=None, reason=None):
+    """Append one entry to the audit log (the account deletion's own writer, until the shared audit module
+    takes this over)."""
+    tx.execute("INSERT INTO audit (ts, actor, action, room, target, reason) VALUES (?, ?, ?, ?, ?, ?)",
+               (ts, actor, action, room, target, reason))

@@ -7,6 +7,7 @@ of a cluster sees what another committed as soon as it committed. Sends
 (group commit) and cluster presence submit their own batches of
 :mod:`~wampchat.storage.chat.sends` and :mod:`~wampchat.storage.chat.presence`.
 """
+from wampchat.storage.chat import account_data
 from wampchat.storage.chat import accounts, members, messages, rates, reactions, rooms, search
 from wampchat.storage.chat.members import MEMBERS_PAGE
 from wampchat.storage.chat.rooms import ROOMS_PAGE
@@ -47,6 +48,24 @@ class ChatStore:
 
     def name_in_use(self, key, guest):
         return self._run(accounts.name_in_use, key, guest)
+
+    # -- self-service accounts (chat.user.update, change_password, export, delete) ----------
+    def name_used_by_others(self, key, user):
+        return self._run(accounts.name_used_by_others, key, user)
+
+    def set_display_name(self, user, name):
+        return self._run(accounts.set_display_name, user, name)
+
+    def set_credentials(self, creds):
+        """New password hash and WAMP-CRA secret of a live account; False when there is none."""
+        return self._run(accounts.set_credentials, creds)
+
+    def export_page(self, user, before, limit, rooms_limit):
+        return self._run(account_data.export_page, user, before, limit, rooms_limit)
+
+    def delete_account(self, user, now):
+        """Rooms the deleted account was in, or None when there was no such live account."""
+        return self._run(account_data.delete_account, user, now)
 
     # -- rooms --------------------------------------------------------------------------
     def create_room(self, room_id, title, private, owner, created, members=()):
