@@ -21,7 +21,8 @@ def test_three_users_private_room_and_dm(world):
 
     bob_notify = yield world.listen(bob, "chat.user.bob.notify")
     room = yield ann.call("chat.room.create", "plans", title="Plans", private=True)
-    assert room == {"id": "plans", "title": "Plans", "private": True, "owner": "ann", "created": room["created"]}
+    assert room == {"id": "plans", "title": "Plans", "private": True, "owner": "ann", "created": room["created"],
+                    "topic": "", "read_only": False, "slow_mode": 0, "retention_days": 0}
     yield ann.call("chat.room.invite", "plans", "bob")
     yield bob_notify.wait_for(1)
     assert payloads(bob_notify)[0] == {"event": "invited", "room": room}
@@ -113,7 +114,7 @@ def test_presence_with_two_sessions_and_a_dropped_connection(world):
     ann2 = yield world.user("ann", register=False)
     yield leave(ann)
     members = yield watcher.call("chat.room.members", "lobby")
-    assert {"user": "ann", "nick": "ann", "online": True} in members
+    assert {"user": "ann", "nick": "ann", "online": True, "role": "member"} in members
     close(ann2)  # no GOODBYE
     yield presence.wait_for(1)
     assert payloads(presence) == [{"user": "ann", "nick": "ann", "event": "offline"}]
@@ -134,7 +135,7 @@ def test_guest_join_leave_presence_and_membership_ends_with_the_guest(world):
     me = yield guest.call("chat.user.me")
     assert me["nick"] == "Gus" and me["role"] == "guest" and me["user"].startswith("guest_")
     joined = yield guest.call("chat.room.join", "lobby")
-    assert {"user": me["user"], "nick": "Gus", "online": True} in joined["members"]
+    assert {"user": me["user"], "nick": "Gus", "online": True, "role": "member"} in joined["members"]
     yield presence.wait_for(1)
     close(guest)
     yield presence.wait_for(3)

@@ -317,6 +317,7 @@ CHAT_PROCEDURES = [
     "chat.message.history", "chat.message.edit", "chat.message.delete", "chat.typing", "chat.read",
     "chat.message.search", "chat.message.react",
     "chat.user.update", "chat.user.change_password", "chat.user.export", "chat.user.delete",
+    "chat.room.set_role", "chat.room.update", "chat.admin.audit",
 ]
 # huge, negative, fractional, empty and oversize values: each must be an invalid_argument, never a failure
 # (every one fits MessagePack, which the chatters speak: integers from -2**63 to 2**64-1)

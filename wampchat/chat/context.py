@@ -32,9 +32,14 @@ class Caller:
         return self.role == "admin"
 
 
+FIXED_ROOM_FIELDS = ("id", "private", "owner", "created")   # what never changes once a room is created
+
+
 class RoomCache:
-    """Rooms by id, read through from the store. Rooms never change once created, so nothing goes stale;
-    a miss asks the store (a room another node created a moment ago is found)."""
+    """Rooms by id, read through from the store: only what never changes once a room is created (id, private,
+    owner, created), so nothing goes stale on any node; a miss asks the store (a room another node created a
+    moment ago is found). What can change (title, topic, read-only, slow mode, retention) is read from the
+    store where it is used (:meth:`ChatStore.get_room`, and the send batch under the room's lock)."""
 
     def __init__(self, store, size=ROOM_CACHE_SIZE):
         self._store = store
@@ -45,7 +50,7 @@ class RoomCache:
         return self._rooms.get(room_id)
 
     def put(self, room):
-        self._rooms[room["id"]] = room
+        self._rooms[room["id"]] = {field: room[field] for field in FIXED_ROOM_FIELDS}
         if len(self._rooms) > self._size:
             self._rooms.popitem(last=False)
 
@@ -55,6 +60,7 @@ class RoomCache:
             room = await self._store.get_room(room_id)
             if room is not None:
                 self.put(room)
+                room = self._rooms.get(room_id)
         return room
 
 

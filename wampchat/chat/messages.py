@@ -7,6 +7,7 @@ plain function that hands the message to the group commit and returns its
 Deferred, with no coroutine in between. Events are published only after the
 change they announce is committed.
 """
+from autobahn.wamp.exception import ApplicationError
 from twisted.internet import defer
 
 from wampchat.chat import checks
@@ -17,7 +18,7 @@ from wampchat.chat.limits import RateWindow
 from wampchat.chat.search import parse_query
 from wampchat.chat.typing_timers import TypingTimers
 from wampchat.storage.chat.reactions import ReactionRefused
-from wampchat.storage.chat.sends import TOO_MANY, SendRate, SendRequest, add_messages
+from wampchat.storage.chat.sends import READ_ONLY, SLOW, TOO_MANY, SendRate, SendRequest, add_messages
 
 SEND_WINDOW_MS = 10_000
 REACT_RATE = 60            # reactions (on or off) one user may give per 10 s on a node
@@ -90,7 +91,8 @@ class Messages:
             if not self.guest_send_limit.allow(address):
                 rate_limited(f"guests at one address may send at most {settings.guest_send_rate} messages "
                              "per 10 seconds", self.guest_send_limit, address)
-        request = SendRequest(room["id"], caller.user, caller.nick, text, self._ctx.now(), client_msg_id)
+        request = SendRequest(room["id"], caller.user, caller.nick, text, self._ctx.now(), client_msg_id,
+                              caller.is_admin)
         return self.sends.submit(request).addCallback(self._sent, caller, room, started)
 
     def _sent(self, outcome, caller, room, started):
@@ -98,6 +100,11 @@ class Messages:
         ctx, room_id = self._ctx, room["id"]
         if outcome.refused == TOO_MANY:
             fail(RATE_LIMITED, f"at most {ctx.settings.send_rate} messages per 10 seconds (on all nodes)")
+        if outcome.refused == READ_ONLY:
+            fail(FORBIDDEN, f"{room_id!r} is read-only: only its moderators may send")
+        if outcome.refused == SLOW:
+            raise ApplicationError(RATE_LIMITED, f"{room_id!r} is in slow mode: one message per "
+                                   f"{outcome.room['slow_mode']} seconds", retry_after=outcome.retry_after_ms / 1000)
         if outcome.refused:
             fail(NOT_FOUND, f"no room {room_id!r}")
         if outcome.created:
@@ -111,7 +118,7 @@ class Messages:
             ctx.publish(room_id, "message", outcome.message, outcome.audience)
             for user in outcome.message.get("mentions", ()):
                 if user != caller.user:
-                    ctx.notify(user, {"event": "mention", "room": room, "message": outcome.message})
+                    ctx.notify(user, {"event": "mention", "room": outcome.room, "message": outcome.message})
         self.send_duration.observe(ctx.reactor.seconds() - started)
         return outcome.message
 

@@ -35,7 +35,8 @@ class Rooms:
         now = ctx.now()
         if not await ctx.store.create_room(room_id, title, private, caller.user, now, [caller.user]):
             fail(CONFLICT, f"a room {room_id!r} exists already")
-        room = {"id": room_id, "title": title, "private": private, "owner": caller.user, "created": now}
+        room = {"id": room_id, "title": title, "private": private, "owner": caller.user, "created": now,
+                "topic": "", "read_only": False, "slow_mode": 0, "retention_days": 0}
         ctx.rooms.put(room)
         if not private:
             ctx.routes.publish("chat.rooms", [{"event": "created", "room": room}])
@@ -55,6 +56,7 @@ class Rooms:
         caller = await ctx.caller(details)
         room = await readable_room(ctx, caller, room_id)
         await self._add_member(room, caller.user, caller.nick)
+        room = await ctx.store.get_room(room_id) or room   # the settings as they are now, not as cached
         page = await ctx.store.join_page(room_id, limit=checks.HISTORY_DEFAULT)
         members = await self._member_list(room_id, None, checks.MEMBERS_MAX + 1)
         shown, more = members[:checks.MEMBERS_MAX], len(members) > checks.MEMBERS_MAX
@@ -83,7 +85,7 @@ class Rooms:
         if nick is None:
             fail(NOT_FOUND, f"no user {username!r}")
         await self._add_member(room, username, nick)
-        ctx.notify(username, {"event": "invited", "room": room})
+        ctx.notify(username, {"event": "invited", "room": await ctx.store.get_room(room_id) or room})
         return None
 
     async def room_members(self, room_id=None, after=None, limit=None, details=None):
@@ -97,10 +99,11 @@ class Rooms:
 
     async def _member_list(self, room_id, after, limit):
         result = []
-        for user, display_name, online_nick in await self._ctx.store.members(room_id, after, limit):
+        for user, display_name, online_nick, role in await self._ctx.store.members(room_id, after, limit):
             here = self._ctx.sessions.nick_of(user)
             online = online_nick is not None or here is not None
-            result.append({"user": user, "nick": display_name or online_nick or here or user, "online": online})
+            result.append({"user": user, "nick": display_name or online_nick or here or user, "online": online,
+                           "role": role})
         return result
 
     async def _add_member(self, room, user, nick):

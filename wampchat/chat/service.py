@@ -28,6 +28,7 @@ from wampchat.chat.context import ChatContext
 from wampchat.chat.dms import DirectMessages
 from wampchat.chat.guard import guarded
 from wampchat.chat.messages import Messages
+from wampchat.chat.moderation import Moderation
 from wampchat.chat.presence import Presence
 from wampchat.chat.reading import Reading
 from wampchat.chat.rooms import Rooms
@@ -49,7 +50,7 @@ class ChatService(ApplicationSession):
         self.messages = Messages(self.context, self.reading.typing)
         self.presence = Presence(self.context, self.reading.typing)
         self.areas = (Accounts(self.context), self.rooms, DirectMessages(self.context), self.messages,
-                      self.reading)
+                      self.reading, Moderation(self.context))
         self.ready = None
 
     @property

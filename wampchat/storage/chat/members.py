@@ -5,9 +5,11 @@ MEMBERS_PAGE = 1000  # members one answer lists at most (a join, chat.room.membe
 
 
 def add_member(tx, room_id, user, joined):
-    """Make ``user`` a member; False when they were one already."""
-    tx.execute("INSERT INTO members (room, username, joined) VALUES (?, ?, ?) ON CONFLICT (room, username) "
-               "DO NOTHING", (room_id, user, joined))
+    """Make ``user`` a member; False when they were one already. The room's creator is its ``owner`` (also
+    on rejoining), anyone else a ``member``."""
+    tx.execute("INSERT INTO members (room, username, joined, role) VALUES (?, ?, ?, CASE WHEN "
+               "(SELECT owner FROM rooms WHERE id = ?) = ? THEN 'owner' ELSE 'member' END) "
+               "ON CONFLICT (room, username) DO NOTHING", (room_id, user, joined, room_id, user))
     return tx.rowcount == 1
 
 
@@ -21,13 +23,13 @@ def member_names(tx, room_id):
 
 
 def members_page(tx, room_id, after=None, limit=MEMBERS_PAGE):
-    """(username, display name or None, nick shown online on some node or None) of up to ``limit`` members,
-    by name, after the name ``after``."""
-    rows = tx.query("SELECT m.username AS username, u.display_name AS display_name, "
+    """(username, display name or None, nick shown online on some node or None, room role) of up to ``limit``
+    members, by name, after the name ``after``."""
+    rows = tx.query("SELECT m.username AS username, u.display_name AS display_name, m.role AS role, "
                     "(SELECT o.nick FROM online o WHERE o.username = m.username ORDER BY o.node LIMIT 1) AS nick "
                     "FROM members m LEFT JOIN users u ON u.username = m.username WHERE m.room = ? AND m.username > ? "
                     "ORDER BY m.username LIMIT ?", (room_id, after or "", limit))
-    return [(r["username"], r["display_name"], r["nick"]) for r in rows]
+    return [(r["username"], r["display_name"], r["nick"], r["role"]) for r in rows]
 
 
 def readers(tx, room_id):

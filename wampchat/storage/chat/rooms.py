@@ -17,7 +17,7 @@ def ensure_room(tx, room_id, title, private, owner, created, dm_key=None):
 
 
 def create_room(tx, room_id, title, private, owner, created, members):
-    """A new room with its first members; False if the id is taken."""
+    """A new room with its first members (its owner among them with role ``owner``); False if the id is taken."""
     if not ensure_room(tx, room_id, title, private, owner, created):
         return False
     for user in members:

@@ -14,7 +14,9 @@ def name_key(name: str) -> str:
 def room_dict(row) -> dict:
     """A Room object from a rooms row."""
     return {"id": row["id"], "title": row["title"], "private": bool(row["private"]),
-            "owner": row["owner"], "created": row["created"]}
+            "owner": row["owner"], "created": row["created"], "topic": row["topic"],
+            "read_only": bool(row["read_only"]), "slow_mode": row["slow_mode"],
+            "retention_days": row["retention_days"]}
 
 
 def message_dict(row) -> dict:

@@ -20,23 +20,25 @@ from wampchat.storage.chat.mentions import mentioned_names
 from wampchat.storage.chat.message_ids import RoomClock
 from wampchat.storage.chat.accounts import existing_users_later, in_chunks
 from wampchat.storage.chat.members import add_member
+from wampchat.storage.chat.moderation import READ_ONLY, SLOW, RoomRules  # noqa: F401 (the refusals, re-exported)
 from wampchat.storage.chat.reactions import with_reactions
-from wampchat.storage.chat.rows import join_mentions, message_dict
+from wampchat.storage.chat.rows import join_mentions, message_dict, room_dict
 from wampchat.storage.chat.search import stored_messages
 
 
 class SendRequest:
     """One message to store: where, by whom, what, and the sender's clock."""
 
-    __slots__ = ("room", "user", "nick", "text", "ts", "client_msg_id")
+    __slots__ = ("room", "user", "nick", "text", "ts", "client_msg_id", "admin")
 
-    def __init__(self, room, user, nick, text, ts, client_msg_id=None):
+    def __init__(self, room, user, nick, text, ts, client_msg_id=None, admin=False):
         self.room = room
         self.user = user
         self.nick = nick
         self.text = text
         self.ts = ts
         self.client_msg_id = client_msg_id
+        self.admin = admin   # a server admin: read-only rooms and slow mode do not hold them back
 
 
 NOT_MEMBER = "not a member"
@@ -61,17 +63,23 @@ class SendOutcome:
     author became a member with it; ``audience`` lists a private room's
     members (None for public rooms); ``refused`` is set, and nothing stored,
     when the author may not write to the room (``NOT_MEMBER``) or has sent
-    too much lately (``TOO_MANY``).
+    too much lately (``TOO_MANY``), the room is read-only (``READ_ONLY``) or
+    in slow mode and their last message is too recent (``SLOW``, with
+    ``retry_after_ms``); ``room`` is the Room as the batch read it (its
+    settings current at the commit).
     """
 
-    __slots__ = ("message", "created", "joined", "audience", "refused")
+    __slots__ = ("message", "created", "joined", "audience", "refused", "retry_after_ms", "room")
 
-    def __init__(self, message=None, created=False, joined=False, audience=None, refused=None):
+    def __init__(self, message=None, created=False, joined=False, audience=None, refused=None, retry_after_ms=0,
+                 room=None):
         self.message = message
         self.created = created
         self.joined = joined
         self.audience = audience
         self.refused = refused
+        self.retry_after_ms = retry_after_ms
+        self.room = room
 
 
 def add_messages(tx, requests, rate=None):
@@ -145,12 +153,19 @@ class _BatchReads:
             authors.setdefault(requests[i].room, set()).add(requests[i].user)
         self._rooms = {}
         self._members = {}
+        self._last_sent = {}
         for room_id in sorted(authors):
-            self._rooms[room_id] = tx.later(f"SELECT private, last_ms, last_seq FROM rooms WHERE id = ?"
-                                            f"{tx.engine.for_update}", (room_id,))
+            # the room's settings (read-only, slow mode) are read here, under its lock: every node enforces them
+            self._rooms[room_id] = tx.later(f"SELECT * FROM rooms WHERE id = ?{tx.engine.for_update}", (room_id,))
             self._members[room_id] = [
-                tx.later(f"SELECT username FROM members WHERE room = ? AND (username IN ({marks}) "
+                tx.later(f"SELECT username, role FROM members WHERE room = ? AND (username IN ({marks}) "
                          "OR (SELECT private FROM rooms WHERE id = ?))", [room_id, *chunk, room_id])
+                for chunk, marks in in_chunks(authors[room_id])]
+            # the authors' last message there, asked only of a room in slow mode
+            self._last_sent[room_id] = [
+                tx.later(f"SELECT username, MAX(ts) AS last FROM messages WHERE room = ? AND username IN ({marks}) "
+                         "AND EXISTS (SELECT 1 FROM rooms WHERE id = ? AND slow_mode > 0) GROUP BY username",
+                         [room_id, *chunk, room_id])
                 for chunk, marks in in_chunks(authors[room_id])]
         self.known = existing_users_later(tx, {name for found in names.values() for name in found})
 
@@ -165,7 +180,15 @@ class _BatchReads:
 
     def members(self, room_id):
         """A private room's members, or those of the batch's authors who are members of a public room."""
-        return {r["username"] for later in self._members[room_id] for r in later.rows()}
+        return set(self.roles(room_id))
+
+    def roles(self, room_id):
+        """{member: room role} of those :meth:`members` lists."""
+        return {r["username"]: r["role"] for later in self._members[room_id] for r in later.rows()}
+
+    def last_sent(self, room_id):
+        """{author: ts of their last message in the room}, filled only for a room in slow mode."""
+        return {r["username"]: r["last"] for later in self._last_sent[room_id] for r in later.rows()}
 
 
 def _limit_rate(requests, by_room, outcomes, rate, sent):
@@ -230,13 +253,19 @@ def _add_to_room(tx, room_id, indexed, reads, numbers, outcomes, names, known, m
             outcomes[index] = SendOutcome(refused=NOT_MEMBER)
         return
     clock = RoomClock(row["last_ms"], row["last_seq"])
+    room = room_dict(row)
     members = reads.members(room_id) if row["private"] else None
+    rules = RoomRules(room, reads.roles(room_id), reads.last_sent(room_id) if room["slow_mode"] else {})
     inserted = []
     # whose membership this batch need not add: members already, then each new one once
     authors = reads.members(room_id) if members is None else set()
     for index, request in indexed:
         if members is not None and request.user not in members:
             outcomes[index] = SendOutcome(refused=NOT_MEMBER)
+            continue
+        refusal = rules.refusal(request.user, request.admin, request.ts)
+        if refusal is not None:
+            outcomes[index] = SendOutcome(refused=refusal[0], retry_after_ms=refusal[1], room=room)
             continue
         msg_id = clock.next(request.ts, next(numbers))
         readers = members if members is not None else known  # a public room is open to every user there is
@@ -247,7 +276,7 @@ def _add_to_room(tx, room_id, indexed, reads, numbers, outcomes, names, known, m
         joined = members is None and request.user not in authors and add_member(tx, room_id, request.user, request.ts)
         authors.add(request.user)
         outcomes[index] = SendOutcome(new_message(msg_id, request, mentions), True, joined,
-                                      sorted(members) if members is not None else None)
+                                      sorted(members) if members is not None else None, room=room)
     if inserted:
         tx.insert_rows("INSERT INTO messages (id, room, username, nick, text, ts, client_msg_id, mentions)", inserted)
         tx.execute("UPDATE rooms SET last_ms = ?, last_seq = ? WHERE id = ?", (clock.last_ms, clock.last_seq, room_id))

@@ -8,7 +8,7 @@ of a cluster sees what another committed as soon as it committed. Sends
 :mod:`~wampchat.storage.chat.sends` and :mod:`~wampchat.storage.chat.presence`.
 """
 from wampchat.storage.chat import account_data
-from wampchat.storage.chat import accounts, members, messages, rates, reactions, rooms, search
+from wampchat.storage.chat import accounts, audit, members, messages, moderation, rates, reactions, rooms, search
 from wampchat.storage.chat.members import MEMBERS_PAGE
 from wampchat.storage.chat.rooms import ROOMS_PAGE
 
@@ -103,6 +103,25 @@ class ChatStore:
 
     def find_dm(self, a, b):
         return self._run(rooms.find_dm, a, b)
+
+    # -- moderation -----------------------------------------------------------------------
+    def member_role(self, room_id, user):
+        return self._run(moderation.member_role, room_id, user)
+
+    def moderated_rooms(self, user):
+        return self._run(moderation.moderated_rooms, user)
+
+    def set_role(self, room_id, user, role, actor, now):
+        """The role ``user`` had (None: not a member); changed and audited unless they are the owner."""
+        return self._run(moderation.set_role, room_id, user, role, actor, now)
+
+    def update_room(self, room_id, changes, actor, now):
+        """(Room now, what changed), audited; (None, {}) when there is no such room."""
+        return self._run(moderation.update_room, room_id, changes, actor, now)
+
+    def audit_entries(self, rooms, before, limit):
+        """(entries newest first, more) of ``rooms`` (None: every room) below the id ``before``."""
+        return self._run(audit.entries, rooms, before, limit)
 
     def take_rate(self, kind, keys, count, window_ms, now):
         """None when one ``kind`` event was counted for every key; else milliseconds until one may be."""
