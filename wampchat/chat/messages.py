@@ -18,7 +18,8 @@ from wampchat.chat.limits import RateWindow
 from wampchat.chat.search import parse_query
 from wampchat.chat.typing_timers import TypingTimers
 from wampchat.storage.chat.reactions import ReactionRefused
-from wampchat.storage.chat.sends import READ_ONLY, SLOW, TOO_MANY, SendRate, SendRequest, add_messages
+from wampchat.storage.chat.moderation import READ_ONLY, SLOW
+from wampchat.storage.chat.sends import TOO_MANY, SendRate, SendRequest, add_messages
 
 SEND_WINDOW_MS = 10_000
 REACT_RATE = 60            # reactions (on or off) one user may give per 10 s on a node

@@ -5,7 +5,8 @@ A deleted account keeps its ``users`` row (so the name is never given out
 again) with ``deleted`` set and its secrets blanked; its messages stay, shown
 as :data:`~wampchat.storage.chat.accounts.DELETED_NICK`.
 """
-from wampchat.storage.chat.accounts import DELETED_NICK, record_audit
+from wampchat.storage.chat import audit
+from wampchat.storage.chat.accounts import DELETED_NICK
 from wampchat.storage.chat.members import remove_memberships
 from wampchat.storage.chat.messages import messages_of, within_budget
 from wampchat.storage.chat.rows import name_key, room_dict
@@ -49,5 +50,5 @@ def delete_account(tx, user, now):
     tx.execute("UPDATE online SET nick = ?, nick_key = ? WHERE username = ?", (DELETED_NICK, name_key(DELETED_NICK),
                                                                              user))
     rooms = remove_memberships(tx, user)
-    record_audit(tx, now, user, "delete_account", target=user)
+    audit.append(tx, now, user, "delete_account", target=user)
     return rooms

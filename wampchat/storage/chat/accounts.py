@@ -126,10 +126,3 @@ def set_credentials(tx, creds):
                (creds.password_hash, creds.cra_salt, creds.cra_key, creds.cra_iterations, creds.cra_keylen,
                 creds.authid, False))
     return tx.rowcount == 1
-
-
-def record_audit(tx, ts, actor, action, room=None, target=None, reason=None):
-    """Append one entry to the audit log (the account deletion's own writer, until the shared audit module
-    takes this over)."""
-    tx.execute("INSERT INTO audit (ts, actor, action, room, target, reason) VALUES (?, ?, ?, ?, ?, ?)",
-               (ts, actor, action, room, target, reason))

@@ -20,7 +20,7 @@ from wampchat.storage.chat.mentions import mentioned_names
 from wampchat.storage.chat.message_ids import RoomClock
 from wampchat.storage.chat.accounts import existing_users_later, in_chunks
 from wampchat.storage.chat.members import add_member
-from wampchat.storage.chat.moderation import READ_ONLY, SLOW, RoomRules  # noqa: F401 (the refusals, re-exported)
+from wampchat.storage.chat.moderation import RoomRules
 from wampchat.storage.chat.reactions import with_reactions
 from wampchat.storage.chat.rows import join_mentions, message_dict, room_dict
 from wampchat.storage.chat.search import stored_messages
