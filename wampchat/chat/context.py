@@ -7,9 +7,8 @@ Each area (accounts, rooms, DMs, messages, reading, presence) gets one
 """
 from collections import OrderedDict
 
-from autobahn.wamp.exception import ApplicationError
 
-from wampchat.chat.errors import RATE_LIMITED
+from wampchat.chat.errors import rate_limited
 from wampchat.chat.sessions import NodeSessions
 
 ROOM_CACHE_SIZE = 10000
@@ -113,7 +112,7 @@ class ChatContext:
         with rate_limited and ``retry_after`` when one key is at ``count`` within ``window`` seconds."""
         wait_ms = await self.store.take_rate(kind, keys, count, int(window * 1000), self.now())
         if wait_ms is not None:
-            raise ApplicationError(RATE_LIMITED, refusal, retry_after=round(wait_ms / 1000, 3))
+            rate_limited(refusal, wait_ms / 1000)
 
     # -- telling rooms and users ------------------------------------------------------------
     def publish(self, room_id, kind, payload, audience):

@@ -4,11 +4,9 @@ The API's error URIs, and how a procedure refuses with one.
 Every refusal is an ``ApplicationError`` with one of these URIs, so a
 procedure can refuse in one line and the caller gets an error it can act on.
 """
-from typing import Hashable, NoReturn
+from typing import NoReturn
 
 from autobahn.wamp.exception import ApplicationError
-
-from wampchat.chat.limits import RateWindow
 
 INVALID = "wampchat.error.invalid_argument"
 NOT_FOUND = "wampchat.error.not_found"
@@ -23,6 +21,6 @@ def fail(uri: str, text: str) -> NoReturn:
     raise ApplicationError(uri, text)
 
 
-def rate_limited(text: str, window: RateWindow, key: Hashable) -> NoReturn:
+def rate_limited(text: str, retry_after: float) -> NoReturn:
     """Refuse with rate_limited, telling the caller when it may try again (kwarg ``retry_after``, seconds)."""
-    raise ApplicationError(RATE_LIMITED, text, retry_after=round(window.retry_after(key), 3))
+    raise ApplicationError(RATE_LIMITED, text, retry_after=round(retry_after, 3))

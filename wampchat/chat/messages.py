@@ -7,7 +7,6 @@ plain function that hands the message to the group commit and returns its
 Deferred, with no coroutine in between. Events are published only after the
 change they announce is committed.
 """
-from autobahn.wamp.exception import ApplicationError
 from twisted.internet import defer
 
 from wampchat.chat import checks
@@ -84,17 +83,22 @@ class Messages:
     def _submit_send(self, caller, room, text, client_msg_id, started):
         text = checks.check_text(text)
         checks.check_client_msg_id(client_msg_id)
-        settings = self._ctx.settings
-        if not self.send_limit.allow(caller.user):
-            rate_limited(f"at most {settings.send_rate} messages per 10 seconds", self.send_limit, caller.user)
-        if caller.role == "guest":
-            address = self._ctx.address_of(caller.session, caller.user)
-            if not self.guest_send_limit.allow(address):
-                rate_limited(f"guests at one address may send at most {settings.guest_send_rate} messages "
-                             "per 10 seconds", self.guest_send_limit, address)
+        self._count(caller, self.send_limit, self.guest_send_limit, "messages")
         request = SendRequest(room["id"], caller.user, caller.nick, text, self._ctx.now(), client_msg_id,
                               caller.is_admin)
         return self.sends.submit(request).addCallback(self._sent, caller, room, started)
+
+    def _count(self, caller, per_user, per_guest_address, what):
+        """Count one send or reaction in the caller's window and, for a guest (a new user at every login), in
+        its address's too; refuse with rate_limited past either."""
+        if not per_user.allow(caller.user):
+            rate_limited(f"at most {per_user.count} {what} per {per_user.window:g} seconds",
+                         per_user.retry_after(caller.user))
+        if caller.role == "guest":
+            address = self._ctx.address_of(caller.session, caller.user)
+            if not per_guest_address.allow(address):
+                rate_limited(f"guests at one address may send at most {per_guest_address.count} {what} per "
+                             f"{per_guest_address.window:g} seconds", per_guest_address.retry_after(address))
 
     def _sent(self, outcome, caller, room, started):
         """The batch holding this send committed: publish what it changed, answer the caller."""
@@ -104,8 +108,8 @@ class Messages:
         if outcome.refused == READ_ONLY:
             fail(FORBIDDEN, f"{room_id!r} is read-only: only its moderators may send")
         if outcome.refused == SLOW:
-            raise ApplicationError(RATE_LIMITED, f"{room_id!r} is in slow mode: one message per "
-                                   f"{outcome.room['slow_mode']} seconds", retry_after=outcome.retry_after_ms / 1000)
+            rate_limited(f"{room_id!r} is in slow mode: one message per {outcome.room['slow_mode']} seconds",
+                         outcome.retry_after_ms / 1000)
         if outcome.refused:
             fail(NOT_FOUND, f"no room {room_id!r}")
         if outcome.created:
@@ -167,13 +171,7 @@ class Messages:
         checks.check_message_id(message_id)
         checks.check_emoji(emoji)
         checks.check_bool(on, "on")
-        if not self.react_limit.allow(caller.user):
-            rate_limited(f"at most {REACT_RATE} reactions per 10 seconds", self.react_limit, caller.user)
-        if caller.role == "guest":
-            address = ctx.address_of(caller.session, caller.user)
-            if not self.guest_react_limit.allow(address):
-                rate_limited(f"guests at one address may give at most {REACT_RATE} reactions per 10 seconds",
-                             self.guest_react_limit, address)
+        self._count(caller, self.react_limit, self.guest_react_limit, "reactions")
         try:
             result = await ctx.store.react(room_id, message_id, caller.user, emoji, on, ctx.now())
         except ReactionRefused as e:
