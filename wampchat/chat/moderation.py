@@ -8,12 +8,11 @@ rooms and slow mode. Each change is written with its audit entry in one transact
 it committed.
 """
 from wampchat.chat import checks
-from wampchat.chat.authorization import readable_room
+from wampchat.chat.authorization import is_moderator, readable_room
 from wampchat.chat.context import Caller, ChatContext
 from wampchat.chat.errors import FORBIDDEN, INVALID, NOT_FOUND, fail
 
 ASSIGNABLE_ROLES = ("moderator", "member")
-MODERATOR_ROLES = ("owner", "moderator")
 TOPIC_MAX = 500
 SLOW_MODE_MAX = 21600        # six hours
 RETENTION_MAX = 36500        # a hundred years
@@ -40,17 +39,8 @@ class Moderation:
             return room
         return await readable_room(self._ctx, caller, room_id)
 
-    async def room_role(self, caller: Caller, room: dict) -> str | None:
-        """The caller's role in the room (a room's creator is its owner even after leaving it)."""
-        if caller.user == room["owner"]:
-            return "owner"
-        return await self._ctx.store.member_role(room["id"], caller.user)
-
     async def is_moderator(self, caller: Caller, room: dict) -> bool:
-        """Moderator+: the room's moderators, its owner and server admins (never a guest)."""
-        if caller.is_admin:
-            return True
-        return caller.role != "guest" and await self.room_role(caller, room) in MODERATOR_ROLES
+        return await is_moderator(self._ctx, caller, room)
 
     # -- chat.room.set_role -----------------------------------------------------------------
     async def set_role(self, room_id=None, username=None, role=None, details=None) -> None:

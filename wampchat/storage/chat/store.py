@@ -9,6 +9,7 @@ of a cluster sees what another committed as soon as it committed. Sends
 """
 from wampchat.storage.chat import account_data
 from wampchat.storage.chat import accounts, audit, members, messages, moderation, rates, reactions, rooms, search
+from wampchat.storage.chat import revocations, sanctions, server_bans
 from wampchat.storage.chat.members import MEMBERS_PAGE
 from wampchat.storage.chat.rooms import ROOMS_PAGE
 
@@ -123,6 +124,55 @@ class ChatStore:
         """(entries newest first, more) of ``rooms`` (None: every room) below the id ``before``."""
         return self._run(audit.entries, rooms, before, limit)
 
+    # -- sanctions: kicks, bans, mutes, server bans, and the revocations every node applies ----------
+    def kick(self, room_id, user, actor, reason, now, node):
+        return self._run(sanctions.kick, room_id, user, actor, reason, now, node)
+
+    def ban(self, room_id, user, address, actor, reason, now, until, node):
+        """Ban ``user`` from the room; True when they were a member."""
+        return self._run(sanctions.ban, room_id, user, address, actor, reason, now, until, node)
+
+    def unban(self, room_id, user, actor, now):
+        return self._run(sanctions.unban, room_id, user, actor, now)
+
+    def bans(self, room_id, now):
+        return self._run(sanctions.bans, room_id, now)
+
+    def mute(self, room_id, user, actor, reason, now, until):
+        return self._run(sanctions.mute, room_id, user, actor, reason, now, until)
+
+    def unmute(self, room_id, user, actor, now):
+        return self._run(sanctions.unmute, room_id, user, actor, now)
+
+    def sanction(self, room_id, user, address, now):
+        """``"ban"``, ``"mute"`` or None: what holds ``user`` (or a guest's ``address``) back in the room."""
+        return self._run(sanctions.sanction, room_id, user, address, now)
+
+    def record_guest_address(self, room_id, user, address):
+        return self._run(sanctions.record_guest_address, room_id, user, address)
+
+    def server_ban(self, user, address, actor, reason, now, until, node):
+        return self._run(server_bans.ban, user, address, actor, reason, now, until, node)
+
+    def server_unban(self, user, actor, now):
+        return self._run(server_bans.unban, user, actor, now)
+
+    def server_bans(self, now):
+        return self._run(server_bans.bans, now)
+
+    def login_ban(self, user, address, now):
+        """The server ban refusing this login (``{reason, until}``), or None."""
+        return self._run(server_bans.login_ban, user, address, now)
+
+    def add_revocation(self, now, node, kind, user, room=None, reason=None, keep_session=None):
+        return self._run(revocations.append, now, node, kind, user, room, reason, keep_session)
+
+    def revocations_since(self, ts, node):
+        return self._run(revocations.since, ts, node)
+
+    def prune_revocations(self, before):
+        return self._run(revocations.prune, before)
+
     def take_rate(self, kind, keys, count, window_ms, now):
         """None when one ``kind`` event was counted for every key; else milliseconds until one may be."""
         return self._run(rates.take_rate, kind, list(keys), count, window_ms, now)
@@ -135,8 +185,9 @@ class ChatStore:
         """New text; the mentions follow it (nobody is notified of an edit). The edited Message, or None."""
         return self._run(messages.edit_message, room_id, message_id, text, edited)
 
-    def delete_message(self, room_id, message_id):
-        return self._run(messages.delete_message, room_id, message_id)
+    def delete_message(self, room_id, message_id, by_other=None, now=None):
+        """Blank a message; deleted by ``by_other`` (not its author), audited."""
+        return self._run(messages.delete_message, room_id, message_id, by_other, now)
 
     def react(self, room_id, message_id, user, emoji, on, now):
         """(Message with reactions, changed) or None; fails with ReactionRefused past the emoji limit."""
