@@ -31,6 +31,7 @@ from wampchat.chat.messages import Messages
 from wampchat.chat.moderation import Moderation
 from wampchat.chat.presence import Presence
 from wampchat.chat.reading import Reading
+from wampchat.chat.reports import Reports
 from wampchat.chat.rooms import Rooms
 
 # How this in-process session ends when the node stops or it leaves itself (see ChatService.onLeave).
@@ -50,7 +51,7 @@ class ChatService(ApplicationSession):
         self.messages = Messages(self.context, self.reading.typing)
         self.presence = Presence(self.context, self.reading.typing)
         self.areas = (Accounts(self.context), self.rooms, DirectMessages(self.context), self.messages,
-                      self.reading, Moderation(self.context))
+                      self.reading, Moderation(self.context), Reports(self.context))
         self.ready = None
 
     @property
