@@ -182,3 +182,17 @@ def test_reports_are_limited_per_user(world):
     assert (yield eve.call("chat.message.report", "den", sent[0]["id"], "spam"))["id"] == ids[0]
     yield people["cid"].call("chat.message.report", "den", sent[20]["id"], "spam")
     assert len((yield people["root"].call("chat.admin.reports", limit=200))) == 21
+
+
+@pytest_twisted.inlineCallbacks
+def test_the_reporter_and_a_repeated_report_tell_nobody_more(world):
+    people, message = yield den(world)
+    ann_notes = yield world.listen(people["ann"], "chat.user.ann.notify")
+    bob_notes = yield world.listen(people["bob"], "chat.user.bob.notify")
+    yield people["bob"].call("chat.message.report", "den", message["id"], "spam")   # a moderator reports
+    yield people["bob"].call("chat.message.report", "den", message["id"], "spam")   # and again
+    yield people["cid"].call("chat.message.send", "den", "@ann @bob what?")
+    yield ann_notes.wait_for(2)
+    yield bob_notes.wait_for(1)
+    assert [e["event"] for e in payloads(ann_notes)] == ["report", "mention"]
+    assert [e["event"] for e in payloads(bob_notes)] == ["mention"]
