@@ -94,22 +94,24 @@ class Moderation:
         if before is not None:
             checks.check_cursor(before, "before")
         limit = checks.check_limit(limit, AUDIT_DEFAULT, AUDIT_MAX)
-        rooms = await self._audit_rooms(caller, room)
+        rooms = await self.moderated_scope(caller, room, "audit log")
         entries, more = await ctx.store.audit_entries(rooms, before, limit)
         return {"entries": entries, "more": more}
 
-    async def _audit_rooms(self, caller: Caller, room_id) -> list | None:
-        """The rooms whose entries the caller reads (None: every entry)."""
+    async def moderated_scope(self, caller: Caller, room_id, what: str) -> list | None:
+        """The rooms whose ``what`` (audit log, reports) the caller reads (None: every room's). With ``room_id``:
+        that room, for its moderator+; without: every room for an admin, else the rooms the caller owns or
+        moderates. Anyone else is refused."""
         if room_id is not None:
             room = await self.room_of(caller, room_id)
             if not await self.is_moderator(caller, room):
-                fail(FORBIDDEN, "only the room's owner, its moderators or an admin may read its audit log")
+                fail(FORBIDDEN, f"only the room's owner, its moderators or an admin may read its {what}")
             return [room_id]
         if caller.is_admin:
             return None
         rooms = await self._ctx.store.moderated_rooms(caller.user) if caller.role != "guest" else []
         if not rooms:
-            fail(FORBIDDEN, "the audit log is for admins and for the owners and moderators of a room")
+            fail(FORBIDDEN, f"only admins and the owners and moderators of a room may read the {what}")
         return rooms
 
 

@@ -31,6 +31,7 @@ from wampchat.chat.messages import Messages
 from wampchat.chat.moderation import Moderation
 from wampchat.chat.presence import Presence
 from wampchat.chat.reading import Reading
+from wampchat.chat.reports import Reports
 from wampchat.chat.revocation_feed import RevocationFeed
 from wampchat.chat.rooms import Rooms
 from wampchat.chat.sanctions import Sanctions
@@ -56,7 +57,7 @@ class ChatService(ApplicationSession):
         moderation = Moderation(self.context)
         self.areas = (Accounts(self.context), self.rooms, DirectMessages(self.context), self.messages,
                       self.reading, moderation, Sanctions(self.context, moderation, self.revocations),
-                      ServerBans(self.context, self.revocations))
+                      ServerBans(self.context, self.revocations), Reports(self.context, moderation))
         self.ready = None
 
     @property

@@ -25,6 +25,15 @@ def moderated_rooms(tx, user: str) -> list:
                                         "('owner', 'moderator') ORDER BY room", (user,))]
 
 
+def room_moderators(tx, room_id: str) -> list:
+    """The room's moderator+ by room role: its owner (its creator, also after leaving) and its moderators, sorted
+    (server admins are not listed here)."""
+    rows = tx.query("SELECT username FROM members WHERE room = ? AND role IN ('owner', 'moderator') "
+                    "UNION SELECT owner AS username FROM rooms WHERE id = ? AND owner IS NOT NULL",
+                    (room_id, room_id))
+    return sorted(r["username"] for r in rows)
+
+
 def set_role(tx, room_id: str, user: str, role: str, actor: str, now: int) -> str | None:
     """Give a member ``role``; the role they had (None when not a member, nothing changed then). An owner's
     role is never changed here (the caller refuses that); the audit entry is written when the role changed."""

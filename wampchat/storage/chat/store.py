@@ -8,8 +8,8 @@ of a cluster sees what another committed as soon as it committed. Sends
 :mod:`~wampchat.storage.chat.sends` and :mod:`~wampchat.storage.chat.presence`.
 """
 from wampchat.storage.chat import account_data
-from wampchat.storage.chat import accounts, audit, members, messages, moderation, rates, reactions, rooms, search
-from wampchat.storage.chat import revocations, sanctions, server_bans
+from wampchat.storage.chat import accounts, audit, members, messages, moderation, rates, reactions, reports, rooms
+from wampchat.storage.chat import revocations, sanctions, search, server_bans
 from wampchat.storage.chat.members import MEMBERS_PAGE
 from wampchat.storage.chat.rooms import ROOMS_PAGE
 
@@ -112,6 +112,10 @@ class ChatStore:
     def moderated_rooms(self, user):
         return self._run(moderation.moderated_rooms, user)
 
+    def room_moderators(self, room_id):
+        """The room's owner and moderators (usernames, sorted)."""
+        return self._run(moderation.room_moderators, room_id)
+
     def set_role(self, room_id, user, role, actor, now):
         """The role ``user`` had (None: not a member); changed and audited unless they are the owner."""
         return self._run(moderation.set_role, room_id, user, role, actor, now)
@@ -172,6 +176,28 @@ class ChatStore:
 
     def prune_revocations(self, before):
         return self._run(revocations.prune, before)
+    # -- message reports ------------------------------------------------------------------
+    def add_report(self, room_id, message_id, reporter, reason, now):
+        """(Report, created), the reporter's earlier report of the message if any; None: no live message."""
+        return self._run(reports.add_report, room_id, message_id, reporter, reason, now)
+
+    def find_report(self, room_id, message_id, reporter):
+        return self._run(reports.find_report, room_id, message_id, reporter)
+
+    def get_report(self, report_id):
+        return self._run(reports.get_report, report_id)
+
+    def reports(self, rooms, resolved, limit):
+        """Open (or resolved) reports of ``rooms`` (None: every room), newest first."""
+        return self._run(reports.reports, rooms, resolved, limit)
+
+    def resolve_report(self, report_id, actor, resolution, now):
+        """The resolved Report with its audit entry, or None when it was resolved already."""
+        return self._run(reports.resolve_report, report_id, actor, resolution, now)
+
+    def report_recipients(self, room_id):
+        """Who is told of a new report: the room's owner and moderators and every admin."""
+        return self._run(reports.recipients, room_id)
 
     def take_rate(self, kind, keys, count, window_ms, now):
         """None when one ``kind`` event was counted for every key; else milliseconds until one may be."""
