@@ -8,8 +8,11 @@ from, so a huge backlog is many short transactions, never one long one.
 
 What goes with a message: its mentions and reactions, and (SQLite) its
 full-text index entry or its place in the queue of messages waiting to be
-indexed, which the delete triggers of migrations v003/v004 remove. The
-message row is deleted first: on PostgreSQL that waits for an edit or a
+indexed, which the delete triggers of migration v004 remove. Those two
+triggers cannot both be right for a message still waiting (whichever fires
+second sees the first's work, and an FTS5 'delete' of a row never indexed
+corrupts the index), so a batch first indexes whatever waits, as a search
+does, and deletes only indexed messages. The message row is deleted first: on PostgreSQL that waits for an edit or a
 reaction holding its lock, and the mentions and reactions deleted after it
 then include what that change committed. Reports keep their own copy of the
 text and stay; read markers are ids compared as strings, so one that points
@@ -19,6 +22,8 @@ Expiry is by the message id's milliseconds (13 digits, never less than the
 sender's ``ts``) together with ``ts``, so the room's index on (room, id)
 finds the old messages without reading the rest.
 """
+from wampchat.storage.chat.search import index_messages
+
 DAY_MS = 24 * 60 * 60 * 1000
 IDS_PER_STATEMENT = 500   # message ids in one IN list: within every engine's parameter limit
 
@@ -59,6 +64,8 @@ def expired_ids(tx, room_id: str, cutoff_ms: int, limit: int) -> list:
 
 def delete_messages(tx, ids: list) -> None:
     """Delete the messages ``ids`` and their mentions and reactions (the triggers take their search rows)."""
+    if ids:
+        index_messages(tx)
     for start in range(0, len(ids), IDS_PER_STATEMENT):
         chunk = ids[start:start + IDS_PER_STATEMENT]
         marks = ", ".join("?" * len(chunk))
