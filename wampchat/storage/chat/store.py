@@ -9,7 +9,8 @@ of a cluster sees what another committed as soon as it committed. Sends
 """
 from wampchat.storage.chat import account_data
 from wampchat.storage.chat import accounts, audit, members, messages, moderation, rates, reactions, reports, rooms
-from wampchat.storage.chat import revocations, sanctions, search, server_bans
+from wampchat.storage.chat import retention, revocations, sanctions, search, server_bans
+from wampchat.storage.leases import take_lease
 from wampchat.storage.chat.members import MEMBERS_PAGE
 from wampchat.storage.chat.rooms import ROOMS_PAGE
 
@@ -198,6 +199,14 @@ class ChatStore:
     def report_recipients(self, room_id):
         """Who is told of a new report: the room's owner and moderators and every admin."""
         return self._run(reports.recipients, room_id)
+    # -- retention (one node of a cluster at a time) ------------------------------------------
+    def take_lease(self, name, holder, now_ms, hold_ms):
+        """True when ``holder`` holds the job lease ``name`` until ``now_ms + hold_ms``."""
+        return self._run(take_lease, name, holder, now_ms, hold_ms)
+
+    def delete_expired(self, default_days, now_ms, limit, from_room=""):
+        """(messages deleted, room to go on from or None): one bounded batch of retention."""
+        return self._run(retention.delete_expired, default_days, now_ms, limit, from_room)
 
     def take_rate(self, kind, keys, count, window_ms, now):
         """None when one ``kind`` event was counted for every key; else milliseconds until one may be."""
