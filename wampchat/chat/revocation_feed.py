@@ -97,6 +97,11 @@ class RevocationFeed:
         horizon = self._since - 2 * OVERLAP_MS
         self._applied = {row_id: ts for row_id, ts in self._applied.items() if ts >= horizon}
 
+    @property
+    def applied_count(self) -> int:
+        """How many of the other nodes' rows this node applied lately (within the overlap)."""
+        return len(self._applied)
+
     # -- applying ----------------------------------------------------------------------------------
     def _apply(self, row: dict) -> int:
         ctx, user = self._ctx, row["username"]
