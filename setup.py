@@ -123,6 +123,7 @@ setup(
         "psycopg[binary]>=3.1",  # --db postgresql://
         "prometheus_client>=0.17",
         "confusables>=1.2", "confusable-homoglyphs>=3.3",  # wampchat.names: UTS #39 confusables and scripts
+        "Pillow>=10.0",  # wampchat.files: image sniffing, thumbnails, metadata removal
     ],
     extras_require={
         "test": ["pytest>=7", "pytest-twisted>=1.14", "pytest-timeout", "pika>=1.3", "selenium>=4.10", "build>=1.0",
