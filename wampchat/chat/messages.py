@@ -8,6 +8,7 @@ Deferred, with no coroutine in between. Events are published only after the
 change they announce is committed.
 """
 from twisted.internet import defer
+from twisted.logger import Logger
 
 from wampchat.chat import checks
 from wampchat.chat.authorization import may_delete, may_edit, readable_room, refuse_sanctioned
@@ -26,6 +27,8 @@ REACT_RATE = 60            # reactions (on or off) one user may give per 10 s on
 
 class Messages:
     """chat.message.send, history, edit, delete, search and react."""
+
+    log = Logger()
 
     def __init__(self, ctx: ChatContext, typing: TypingTimers) -> None:
         self._ctx = ctx
@@ -126,11 +129,19 @@ class Messages:
                 ctx.publish(room_id, "typing", {"user": caller.user, "nick": caller.nick, "typing": False},
                             outcome.audience)
             ctx.publish(room_id, "message", outcome.message, outcome.audience)
-            for user in outcome.message.get("mentions", ()):
-                if user != caller.user:
-                    ctx.notify(user, {"event": "mention", "room": outcome.room, "message": outcome.message})
+            mentioned = [user for user in outcome.message.get("mentions", ()) if user != caller.user]
+            if mentioned:
+                defer.ensureDeferred(self._notify_mentions(outcome.room, outcome.message, mentioned)).addErrback(
+                    lambda f: self.log.warn("mention notifications not sent: {e}", e=f.value))
         self.send_duration.observe(ctx.reactor.seconds() - started)
         return outcome.message
+
+    async def _notify_mentions(self, room, message, mentioned) -> None:
+        """Tell the mentioned users, but those who silenced the room (notification level ``none``)."""
+        silenced = await self._ctx.store.silenced(room["id"], mentioned)
+        for user in mentioned:
+            if user not in silenced:
+                self._ctx.notify(user, {"event": "mention", "room": room, "message": message})
 
     # -- reading back ---------------------------------------------------------------------
     async def message_history(self, room_id=None, before=None, after=None, limit=None, changed_after=None,

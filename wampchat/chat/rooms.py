@@ -3,6 +3,7 @@ from wampchat.chat import checks
 from wampchat.chat.authorization import may_create_rooms, may_invite, readable_room, refuse_sanctioned
 from wampchat.chat.context import ChatContext
 from wampchat.chat.errors import CONFLICT, FORBIDDEN, INVALID, NOT_FOUND, fail
+from wampchat.storage.chat.members import NOTIFY_LEVELS
 
 LOBBY = "lobby"
 
@@ -16,7 +17,8 @@ class Rooms:
     def procedures(self) -> dict:
         return {"chat.room.create": self.room_create, "chat.room.list": self.room_list,
                 "chat.room.join": self.room_join, "chat.room.leave": self.room_leave,
-                "chat.room.invite": self.room_invite, "chat.room.members": self.room_members}
+                "chat.room.invite": self.room_invite, "chat.room.members": self.room_members,
+                "chat.room.notify": self.room_notify}
 
     async def create_lobby(self) -> None:
         """The lobby exists from the first start on (creating it again changes nothing)."""
@@ -58,6 +60,7 @@ class Rooms:
         await refuse_sanctioned(ctx, caller, room_id, muted_too=False)
         await self._add_member(room, caller.user, caller.nick)
         room = await ctx.store.get_room(room_id) or room   # the settings as they are now, not as cached
+        room = dict(room, pinned=await ctx.store.pinned_ids(room_id))
         page = await ctx.store.join_page(room_id, limit=checks.HISTORY_DEFAULT)
         members = await self._member_list(room_id, None, checks.MEMBERS_MAX + 1)
         shown, more = members[:checks.MEMBERS_MAX], len(members) > checks.MEMBERS_MAX
@@ -80,6 +83,8 @@ class Rooms:
         checks.check_username(username)
         if not room["private"]:
             fail(INVALID, "public rooms need no invitation: anyone may join")
+        if (await ctx.store.get_room(room_id) or room).get("dm"):
+            fail(INVALID, "nobody joins a DM later: open a DM or a group DM with the people you want")
         if not may_invite(caller, room):
             fail(FORBIDDEN, "only the room's owner or an admin may invite")
         nick = await ctx.store.display_name(username)
@@ -89,6 +94,18 @@ class Rooms:
             fail(FORBIDDEN, f"{username!r} is banned from {room_id!r}; unban them first")
         await self._add_member(room, username, nick)
         ctx.notify(username, {"event": "invited", "room": await ctx.store.get_room(room_id) or room})
+        return None
+
+    async def room_notify(self, room_id=None, level=None, details=None):
+        """How much of the room the caller wants to hear: ``all``, ``mentions`` or ``none`` (which silences mention
+        notifications too); a member's choice, shown in chat.room.list."""
+        ctx = self._ctx
+        caller = await ctx.caller(details)
+        await readable_room(ctx, caller, room_id)
+        if level not in NOTIFY_LEVELS:
+            fail(INVALID, f"level must be one of {', '.join(NOTIFY_LEVELS)}")
+        if not await ctx.store.set_notify(room_id, caller.user, level):
+            fail(FORBIDDEN, f"join {room_id!r} first: notification levels are a member's")
         return None
 
     async def room_members(self, room_id=None, after=None, limit=None, details=None):

@@ -29,6 +29,7 @@ from wampchat.chat.dms import DirectMessages
 from wampchat.chat.guard import guarded
 from wampchat.chat.messages import Messages
 from wampchat.chat.moderation import Moderation
+from wampchat.chat.pins import Pins
 from wampchat.chat.presence import Presence
 from wampchat.chat.reading import Reading
 from wampchat.chat.reports import Reports
@@ -57,7 +58,8 @@ class ChatService(ApplicationSession):
         moderation = Moderation(self.context)
         self.areas = (Accounts(self.context), self.rooms, DirectMessages(self.context), self.messages,
                       self.reading, moderation, Sanctions(self.context, moderation, self.revocations),
-                      ServerBans(self.context, self.revocations), Reports(self.context, moderation))
+                      ServerBans(self.context, self.revocations), Reports(self.context, moderation),
+                      Pins(self.context))
         self.ready = None
 
     @property

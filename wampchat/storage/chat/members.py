@@ -86,3 +86,22 @@ def furthest_reads(tx, room_id, limit=MEMBERS_PAGE):
     """{user: message id} of the ``limit`` read markers furthest on (the rest are behind what a page shows)."""
     return {r["username"]: r["message_id"] for r in tx.query(
         "SELECT username, message_id FROM reads WHERE room = ? ORDER BY message_id DESC LIMIT ?", (room_id, limit))}
+
+
+NOTIFY_LEVELS = ("all", "mentions", "none")
+
+
+def set_notify(tx, room_id, user, level) -> bool:
+    """A member's notification level for the room; False when ``user`` is not a member."""
+    tx.execute("UPDATE members SET notify = ? WHERE room = ? AND username = ?", (level, room_id, user))
+    return tx.rowcount == 1
+
+
+def silenced(tx, room_id, users) -> set:
+    """Those of ``users`` who asked to hear nothing of the room (level ``none``)."""
+    users = list(users)
+    if not users:
+        return set()
+    rows = tx.query(f"SELECT username FROM members WHERE room = ? AND notify = 'none' AND username IN "
+                    f"({', '.join('?' * len(users))})", [room_id, *users])
+    return {r["username"] for r in rows}

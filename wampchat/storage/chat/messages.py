@@ -10,6 +10,7 @@ from wampchat.storage.chat.mentions import mentioned_names
 from wampchat.storage.chat.accounts import existing_users
 from wampchat.storage.chat.changes import locked_message, next_change, room_changes
 from wampchat.storage.chat.members import furthest_reads, readers
+from wampchat.storage.chat.pins import drop_pins
 from wampchat.storage.chat.reactions import drop_reactions, with_reactions
 from wampchat.storage.chat.rows import join_mentions, message_dict
 
@@ -92,6 +93,7 @@ def delete_message(tx, room_id, message_id, by_other=None, now=None):
                (True, next_change(tx, room_id), message_id))
     tx.execute("DELETE FROM mentions WHERE message_id = ?", (message_id,))
     drop_reactions(tx, message_id)
+    drop_pins(tx, [message_id])
 
 
 def history(tx, room_id, before, after, limit):

@@ -72,3 +72,4 @@ def delete_messages(tx, ids: list) -> None:
         tx.execute(f"DELETE FROM messages WHERE id IN ({marks})", chunk)
         tx.execute(f"DELETE FROM reactions WHERE message_id IN ({marks})", chunk)
         tx.execute(f"DELETE FROM mentions WHERE message_id IN ({marks})", chunk)
+        tx.execute(f"DELETE FROM pins WHERE message_id IN ({marks})", chunk)

@@ -68,7 +68,7 @@ def visible_rooms(tx, user, after=None, limit=ROOMS_PAGE):
         start = tx.one("SELECT created FROM rooms WHERE id = ?", (after,))
         where.append("(r.created > ? OR (r.created = ? AND r.id > ?))")
         params += [start["created"] if start else -1, start["created"] if start else -1, after]
-    rows = tx.query("SELECT r.*, m.username AS member FROM rooms r LEFT JOIN members m "
+    rows = tx.query("SELECT r.*, m.username AS member, m.notify AS notify FROM rooms r LEFT JOIN members m "
                     f"ON m.room = r.id AND m.username = ? WHERE {' AND '.join(where)} "
                     "ORDER BY r.created, r.id LIMIT ?", params + [limit])
     return [_room_summary(tx, user, row) for row in rows]
@@ -85,4 +85,4 @@ def _room_summary(tx, user, row):
     last = tx.one("SELECT * FROM messages WHERE room = ? ORDER BY id DESC LIMIT 1", (room["id"],))
     return dict(room, unread=unread, mentions=mentions,
                 last_message=message_dict(last) if last is not None else None,
-                member=row["member"] is not None)
+                member=row["member"] is not None, notify=row["notify"] or "all")

@@ -16,7 +16,7 @@ def room_dict(row) -> dict:
     return {"id": row["id"], "title": row["title"], "private": bool(row["private"]),
             "owner": row["owner"], "created": row["created"], "topic": row["topic"],
             "read_only": bool(row["read_only"]), "slow_mode": row["slow_mode"],
-            "retention_days": row["retention_days"]}
+            "retention_days": row["retention_days"], "dm": row["dm_key"] is not None}
 
 
 def message_dict(row) -> dict:

@@ -7,7 +7,7 @@ of a cluster sees what another committed as soon as it committed. Sends
 (group commit) and cluster presence submit their own batches of
 :mod:`~wampchat.storage.chat.sends` and :mod:`~wampchat.storage.chat.presence`.
 """
-from wampchat.storage.chat import account_data
+from wampchat.storage.chat import account_data, group_dms, pins
 from wampchat.storage.chat import accounts, audit, members, messages, moderation, rates, reactions, reports, rooms
 from wampchat.storage.chat import retention, revocations, sanctions, search, server_bans
 from wampchat.storage.leases import take_lease
@@ -95,6 +95,31 @@ class ChatStore:
 
     def remove_member(self, room_id, user):
         return self._run(members.remove_member, room_id, user)
+
+    def set_notify(self, room_id, user, level):
+        return self._run(members.set_notify, room_id, user, level)
+
+    def silenced(self, room_id, users):
+        """Those of ``users`` who hear nothing of the room (notification level ``none``)."""
+        return self._run(members.silenced, room_id, users)
+
+    def find_group(self, users):
+        return self._run(group_dms.find_group, users)
+
+    def open_group(self, caller, users, title, now):
+        """(Room, created): the group DM of ``users``, made if needed, with ``caller`` a member."""
+        return self._run(group_dms.open_group, caller, users, title, now)
+
+    # -- pins -----------------------------------------------------------------------------
+    def pin(self, room_id, message_id, user, on, now):
+        """(pinned ids, changed), None for no such live message; fails with TooManyPins past the limit."""
+        return self._run(pins.pin, room_id, message_id, user, on, now)
+
+    def pinned_ids(self, room_id):
+        return self._run(pins.pinned_ids, room_id)
+
+    def pinned_messages(self, room_id):
+        return self._run(pins.pinned_messages, room_id)
 
     def rooms_of(self, user):
         return self._run(members.rooms_of, user)
