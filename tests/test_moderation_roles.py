@@ -99,7 +99,7 @@ def test_update_rules_event_and_audit(world):
     yield events.wait_for(1)
     assert payloads(events) == [room]
     joined = yield cid.call("chat.room.join", "den")   # join carries the settings now, not as cached
-    assert joined["room"] == room
+    assert joined["room"] == dict(room, pinned=[])   # and the room's pins
     assert (yield error_of(bob.call("chat.room.update", "den", read_only=True))) == FORBIDDEN
     assert (yield error_of(bob.call("chat.room.update", "den", retention_days=3))) == FORBIDDEN
     assert (yield error_of(cid.call("chat.room.update", "den", topic="mine"))) == FORBIDDEN
