@@ -148,3 +148,46 @@ async def test_deleting_the_account_needs_the_password_and_ends_on_the_sign_in_s
     history = await bob.call("chat.message.history", "lobby")
     assert [(m["nick"], m["text"]) for m in history["messages"]] == [("Deleted user", "a message that outlives me")]
     bob.leave()
+
+
+# ------------------------------------------------------------ roles and member actions
+
+async def owner_ann_and_bob_in_team(chat_server, browsers):
+    """Ann registers and creates "team"; Bob registers and opens it; Ann sees him in the member list."""
+    ann, bob = await browsers("ann"), await browsers("bob")
+    await register(ann, chat_server, "ann")
+    await create_room(ann, "team")
+    await register(bob, chat_server, "bob")
+    await open_room(bob, "team")
+    await ann.wait_visible("#member-list li[data-user='bob']")
+    return ann, bob
+
+
+async def open_member_dialog(browser, user):
+    """Open a member's actions from the member list with the keyboard; the focus lands inside."""
+    await browser.type(f"#member-list li[data-user='{user}'] button[data-action=member-actions]", Keys.ENTER)
+    await browser.wait_js("document.getElementById('member-dialog').open", "the member dialog did not open")
+    assert await browser.js("return document.getElementById('member-dialog').contains(document.activeElement);")
+
+
+@pytest_twisted.ensureDeferred
+async def test_owner_makes_a_member_moderator_and_both_see_the_badge(chat_server, browsers):
+    """The member list shows Ann as owner; she opens Bob's actions (axe-clean), makes him moderator, and
+    both pages show his badge; Bob, now a moderator, gets the room's Settings but no actions on the owner;
+    Escape closes the dialog and the focus goes back to Bob's actions button."""
+    ann, bob = await owner_ann_and_bob_in_team(chat_server, browsers)
+    await ann.wait_text("#member-list li[data-user='ann'] .role-badge", "owner")
+    assert not await bob.is_visible("#member-list button[data-action=member-actions]")
+    assert not await bob.is_visible("#room-settings-button")
+
+    await open_member_dialog(ann, "bob")
+    assert await axe_violations(ann) == []
+    await ann.click("#make-moderator")
+    await dialog_status(ann, "member-dialog", "bob is now a moderator")
+    await ann.keys(Keys.ESCAPE)
+    await ann.wait_js("!document.getElementById('member-dialog').open", "Escape did not close the dialog")
+    assert (await ann.active_element())[3] == "member-actions"
+    await ann.wait_text("#member-list li[data-user='bob'] .role-badge", "moderator")
+    await bob.wait_text("#member-list li[data-user='bob'] .role-badge", "moderator")
+    await bob.wait_visible("#room-settings-button")
+    assert not await bob.is_visible("#member-list li[data-user='ann'] button[data-action=member-actions]")

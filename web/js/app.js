@@ -7,6 +7,7 @@ import { catchUpAllRooms } from "./catchup.js";
 import { completer, composerChanged, deliver, retryPending, sendComposerText } from "./composer.js";
 import { errorText, registerAccount, webSocketUrl } from "./connection.js";
 import { forgetLogin, nickProblem, rememberLogin, rememberedLogin, USERNAME_PATTERN } from "./login.js";
+import { openMemberActions, wireMemberActions } from "./member_actions.js";
 import { onMessageAction } from "./message_actions.js";
 import { loadOlder, openRoom, renderActiveRoom } from "./open_room.js";
 import { $, connection, guarded, notifier, reportError, view } from "./page.js";
@@ -173,6 +174,7 @@ async function subscribeOptional(session, topic, handler) {
 
 function wireEvents() {
   wireAccountDialog();
+  wireMemberActions();
   $("guest-form").addEventListener("submit", onGuestSubmit);
   $("account-form").addEventListener("submit", guarded(onAccountSubmit));
   $("sign-out").addEventListener("click", signOut);
@@ -191,8 +193,11 @@ function wireEvents() {
   $("leave-room").addEventListener("click", guarded(leaveRoom));
   $("invite-form").addEventListener("submit", guarded(invite));
   $("member-list").addEventListener("click", guarded((event) => {
-    const button = event.target.closest("button[data-action=dm]");
-    if (button) return openDirectMessage(button.closest("li").dataset.user);
+    const button = event.target.closest("button[data-action]");
+    if (!button) return;
+    const user = button.closest("li").dataset.user;
+    if (button.dataset.action === "member-actions") return openMemberActions(user);
+    if (button.dataset.action === "dm") return openDirectMessage(user);
   }));
 
   $("composer").addEventListener("submit", (event) => { event.preventDefault(); sendComposerText(); });

@@ -203,31 +203,6 @@ export function roomItem(room, label, unread, active, mentions = 0) {
   return item;
 }
 
-/** One member in the members pane: online dot, name, and a DM button for others. */
-export function memberItem(member, isMe) {
-  const item = el("li");
-  item.dataset.user = member.user;
-  item.classList.toggle("online", !!member.online);
-  item.append(el("span", "dot"));
-  const nick = member.nick || member.user;
-  const name = el("span", "member-name");
-  name.append(el("span", "member-nick", nick));
-  if (nick !== member.user) name.append(el("span", "member-id", member.user));
-  name.title = nick !== member.user ? `${nick} (${member.user})` : nick;   // the whole name, when cut short
-  item.append(name);
-  if (isMe) {
-    item.append(el("span", "hint", "you"));
-  } else {
-    const dm = el("button", "secondary dm", "Message");
-    dm.type = "button";
-    dm.dataset.action = "dm";
-    dm.setAttribute("aria-label", `Message ${nick}`);
-    item.append(dm);
-  }
-  item.title = member.online ? "online" : "offline";
-  return item;
-}
-
 /** "Ann is typing…", "Ann and Bob are typing…", "Several people are typing…". */
 export function typingText(nicks) {
   if (nicks.length === 0) return "";
