@@ -191,3 +191,27 @@ async def test_owner_makes_a_member_moderator_and_both_see_the_badge(chat_server
     await bob.wait_text("#member-list li[data-user='bob'] .role-badge", "moderator")
     await bob.wait_visible("#room-settings-button")
     assert not await bob.is_visible("#member-list li[data-user='ann'] button[data-action=member-actions]")
+
+
+# ------------------------------------------------------------ room settings
+
+@pytest_twisted.ensureDeferred
+async def test_owner_sets_the_topic_and_slow_mode_and_another_browser_sees_them_live(chat_server, browsers):
+    """Ann opens the room settings (axe-clean, focus inside), sets a topic and slow mode; Bob's open page
+    shows the topic and the slow-mode badge at once. Bob, a member, has no Settings button."""
+    ann, bob = await owner_ann_and_bob_in_team(chat_server, browsers)
+    assert not await bob.is_visible("#room-settings-button")
+    await ann.type("#room-settings-button", Keys.ENTER)
+    await ann.wait_js("document.getElementById('room-settings-dialog').open", "the settings did not open")
+    assert await ann.js("return document.activeElement.id;") == "settings-title"
+    assert await ann.is_visible("#settings-read-only")
+    assert await axe_violations(ann) == []
+    await ann.fill("#settings-topic", "Plans for the <b>week</b>")
+    await ann.js("const s = document.getElementById('settings-slow-mode'); s.value = '30';")
+    await ann.click("#room-settings-form button[type=submit]")
+    await ann.wait_js("!document.getElementById('room-settings-dialog').open", "the settings stayed open")
+    assert (await ann.active_element())[1] == "room-settings-button"
+    await ann.wait_text("#room-topic", "Plans for the <b>week</b>")
+    await bob.wait_text("#room-topic", "Plans for the <b>week</b>")
+    await bob.wait_text("#room-slow", "30s")
+    assert await bob.js("return document.querySelectorAll('#room-topic b').length;") == 0

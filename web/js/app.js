@@ -13,6 +13,8 @@ import { loadOlder, openRoom, renderActiveRoom } from "./open_room.js";
 import { $, connection, guarded, notifier, reportError, view } from "./page.js";
 import { markRead } from "./reads.js";
 import { hideReactionPicker } from "./render.js";
+import { wireReportDialog } from "./report.js";
+import { wireRoomSettings } from "./room_settings.js";
 import { renderRoomList } from "./room_list.js";
 import {
   createRoom, invite, leaveRoom, openDirectMessage, personalNotice, refreshRooms, roomAnnounced,
@@ -175,6 +177,8 @@ async function subscribeOptional(session, topic, handler) {
 function wireEvents() {
   wireAccountDialog();
   wireMemberActions();
+  wireReportDialog();
+  wireRoomSettings();
   $("guest-form").addEventListener("submit", onGuestSubmit);
   $("account-form").addEventListener("submit", guarded(onAccountSubmit));
   $("sign-out").addEventListener("click", signOut);

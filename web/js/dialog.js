@@ -14,8 +14,15 @@ export function openDialog(dialog, { focus = null, returnFocus = null } = {}) {
   }, { once: true });
   setStatus(dialog, "");
   if (!dialog.open) dialog.showModal();
-  const first = focus || dialog.querySelector("input:not([type=hidden]), select, textarea, button");
+  const first = focus || firstField(dialog);
   if (first) first.focus();
+}
+
+/** The first field that shows, else the first button that does not only close. */
+function firstField(dialog) {
+  const shown = (el) => el.offsetParent !== null;
+  return [...dialog.querySelectorAll("input, select, textarea")].find(shown) ||
+    [...dialog.querySelectorAll("button:not([data-close])")].find(shown);
 }
 
 export function closeDialog(dialog) {

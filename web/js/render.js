@@ -62,11 +62,11 @@ export function fillMessageItem(item, message, { own, isMe }) {
   item.append(text);
 
   if (!message.deleted) item.append(reactionRow(message, isMe));
-  if (own && !message.deleted) {
-    const actions = el("div", "actions");
-    actions.append(actionButton("Edit", "edit"), actionButton("Delete", "delete"));
-    item.append(actions);
-  }
+  if (message.deleted) return;
+  const actions = el("div", "actions");
+  if (own) actions.append(actionButton("Edit", "edit"), actionButton("Delete", "delete"));
+  else actions.append(actionButton("Report", "report"));
+  item.append(actions);
 }
 
 /** The reactions under a message: one toggle per emoji (pressed when it is mine) and "add a reaction". */
