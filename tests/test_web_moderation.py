@@ -215,3 +215,49 @@ async def test_owner_sets_the_topic_and_slow_mode_and_another_browser_sees_them_
     await bob.wait_text("#room-topic", "Plans for the <b>week</b>")
     await bob.wait_text("#room-slow", "30s")
     assert await bob.js("return document.querySelectorAll('#room-topic b').length;") == 0
+
+
+# ------------------------------------------------------------ moderation panel
+
+async def log_in(browser, server, username, password=PASSWORD):
+    """Open the page and log in with an existing account; wait until connected."""
+    await browser.open(server.url)
+    await browser.fill("#account-username", username)
+    await browser.fill("#account-password", password)
+    await browser.click("#login-button")
+    await browser.wait_js(CONNECTED, f"{username} never got connected")
+
+
+async def open_moderation_panel(browser):
+    await browser.type("#moderation-button", Keys.ENTER)
+    await browser.wait_js("document.getElementById('moderation-dialog').open", "the panel did not open")
+    assert await browser.js("return document.getElementById('moderation-dialog').contains(document.activeElement);")
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_panel_pages_through_the_audit_log(chat_server, browsers):
+    """24 role changes in "team" make a two-page audit log: the owner's panel (axe-clean) shows the
+    newest 20 entries, "Older entries" the rest, newest first; Escape gives the focus back."""
+    ann_py = await python_client(chat_server, "ann")
+    bob_py = await python_client(chat_server, "bob")
+    await ann_py.call("chat.room.create", "team")
+    await bob_py.call("chat.room.join", "team")
+    for n in range(24):
+        await ann_py.call("chat.room.set_role", "team", "bob", "moderator" if n % 2 == 0 else "member")
+    ann = await browsers("ann")
+    await log_in(ann, chat_server, "ann")
+    await open_room(ann, "team")
+    await open_moderation_panel(ann)
+    await ann.wait_js("document.querySelectorAll('#audit-list li').length === 20", "no first page of 20")
+    assert await axe_violations(ann) == []
+    await ann.click("#audit-older")
+    await ann.wait_js("document.querySelectorAll('#audit-list li').length === 24", "the older page did not come")
+    assert not await ann.is_visible("#audit-older")
+    ids = await ann.js("return [...document.querySelectorAll('#audit-list li')].map(li => Number(li.dataset.entryId));")
+    assert ids == sorted(ids, reverse=True)
+    assert (await ann.texts("#audit-list li .audit-what"))[0] == "ann set role bob"
+    await ann.keys(Keys.ESCAPE)
+    await ann.wait_js("!document.getElementById('moderation-dialog').open", "Escape did not close the panel")
+    assert (await ann.active_element())[1] == "moderation-button"
+    ann_py.leave()
+    bob_py.leave()

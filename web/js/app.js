@@ -9,6 +9,7 @@ import { errorText, registerAccount, webSocketUrl } from "./connection.js";
 import { forgetLogin, nickProblem, rememberLogin, rememberedLogin, USERNAME_PATTERN } from "./login.js";
 import { openMemberActions, wireMemberActions } from "./member_actions.js";
 import { onMessageAction } from "./message_actions.js";
+import { wireModerationPanel } from "./mod_panel.js";
 import { loadOlder, openRoom, renderActiveRoom } from "./open_room.js";
 import { $, connection, guarded, notifier, reportError, view } from "./page.js";
 import { markRead } from "./reads.js";
@@ -179,6 +180,7 @@ function wireEvents() {
   wireMemberActions();
   wireReportDialog();
   wireRoomSettings();
+  wireModerationPanel();
   $("guest-form").addEventListener("submit", onGuestSubmit);
   $("account-form").addEventListener("submit", guarded(onAccountSubmit));
   $("sign-out").addEventListener("click", signOut);
