@@ -19,6 +19,7 @@ from test_web_chat import (  # noqa: F401 (fixtures)
 from helpers import poll_until
 from test_web_features import AXE, axe_violations
 from wampchat import testing
+from wampchat.admin import add_user_command
 
 pytestmark = [pytest.mark.browser, requires_browser,
               pytest.mark.skipif(chat_service_missing() is not None, reason=str(chat_service_missing())),
@@ -261,3 +262,103 @@ async def test_the_panel_pages_through_the_audit_log(chat_server, browsers):
     assert (await ann.active_element())[1] == "moderation-button"
     ann_py.leave()
     bob_py.leave()
+
+
+# ------------------------------------------------------------ kicks, bans, reports (moderation part two)
+
+@pytest_twisted.ensureDeferred
+async def test_moderator_kicks_then_bans_a_member_who_sees_each_notice(chat_server, browsers):
+    """Ann (the owner, over Python) makes Bob moderator. Bob kicks Cid with a reason: Cid's page says so
+    and leaves the room; Cid may come back (a public room). Bob then bans him for an hour: Cid is told,
+    and opening the room is refused. Bob's panel lists the ban and unbans him; Cid may join again."""
+    ann_py = await python_client(chat_server, "ann")
+    await ann_py.call("chat.room.create", "team")
+    bob, cid = await browsers("bob"), await browsers("cid")
+    await register(bob, chat_server, "bob")
+    await open_room(bob, "team")
+    await ann_py.call("chat.room.set_role", "team", "bob", "moderator")
+    await register(cid, chat_server, "cid")
+    await open_room(cid, "team")
+    await bob.wait_visible("#member-list li[data-user='cid'] button[data-action=member-actions]")
+    assert not await bob.is_visible("#member-list li[data-user='ann'] button[data-action=member-actions]")
+
+    await open_member_dialog(bob, "cid")
+    assert not await bob.is_visible("#make-moderator")   # roles are the owner's and admins'
+    await bob.fill("#kick-reason", "calm down")
+    await bob.press_enter("#kick-reason")
+    await cid.wait_text("#notice", "You were kicked from team by bob: calm down")
+    await cid.wait_visible("#no-room")
+    await bob.wait_no_text("#member-list", "cid")
+    await open_room(cid, "team")
+
+    await bob.wait_visible("#member-list li[data-user='cid'] button[data-action=member-actions]")
+    await open_member_dialog(bob, "cid")
+    await bob.fill("#ban-reason", "spam")
+    await bob.js("document.getElementById('ban-duration').value = '3600';")
+    await bob.click("#ban-form button[type=submit]")
+    await cid.wait_text("#notice", "You were banned from team by bob: spam")
+    await cid.wait_visible("#no-room")
+    await cid.click("li[data-room-id='team'] button")
+    await cid.wait_text("#notice", "banned")
+
+    await open_moderation_panel(bob)
+    await bob.wait_text("#ban-list li", "cid, banned by bob until")
+    assert await axe_violations(bob) == []
+    await bob.click("#ban-list li[data-user='cid'] button[data-action=unban]")
+    await bob.wait_text("#bans-status", "cid was unbanned")
+    await open_room(cid, "team")
+    ann_py.leave()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_reported_message_is_resolved_by_the_owner_in_the_panel(chat_server, browsers):
+    """Bob reports Cid's message with a reason from the keyboard (the dialog is axe-clean; his own messages
+    offer no Report); Ann, the owner, is told, finds it in her panel and resolves it; no open report is
+    left."""
+    ann, bob = await owner_ann_and_bob_in_team(chat_server, browsers)
+    cid = await python_client(chat_server, "cid")
+    await cid.call("chat.message.send", "team", "buy cheap pills")
+    await say(bob, "my own words")
+    assert not await bob.is_visible("#message-list .message.own button[data-action=report]")
+    await bob.wait_text("#message-list .message .text", "buy cheap pills")
+    await bob.type("#message-list .message:not(.own) button[data-action=report]", Keys.ENTER)
+    await bob.wait_js("document.getElementById('report-dialog').open", "the report dialog did not open")
+    assert (await bob.active_element())[1] == "report-reason"
+    assert await bob.texts("#report-quote") == ["cid: buy cheap pills"]
+    assert await axe_violations(bob) == []
+    await bob.keys("spam")
+    await bob.click("#report-form button[type=submit]")
+    await bob.wait_text("#notice", "moderators will look at it")
+    assert (await bob.active_element())[3] == "report"
+
+    await ann.wait_text("#notice", "New report in team")
+    await open_moderation_panel(ann)
+    await ann.wait_text("#report-list li", "buy cheap pills")
+    assert "Reason: spam" in (await ann.texts("#report-list li .panel-reason"))
+    await ann.fill("#report-list li input", "warned cid")
+    await ann.press_enter("#report-list li input")
+    await ann.wait_text("#reports-status", "Report resolved: warned cid")
+    assert await ann.texts("#report-list li") == []
+    ann_py = await testing.connect(chat_server.ws_url, authmethods=["ticket"], authid="ann", secret=PASSWORD)
+    assert await ann_py.call("chat.admin.reports", room="team") == []
+    ann_py.leave()
+    cid.leave()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_server_ban_sends_the_user_to_the_sign_in_screen_with_the_reason(chat_server, browsers):
+    """An admin bans Bob from the server: his open page goes back to the sign-in screen saying he is
+    banned, and logging in again is refused with the same words."""
+    bob = await browsers("bob")
+    await register(bob, chat_server, "bob")
+    error = add_user_command(chat_server.db, "root", "admin", None, PASSWORD, 0)
+    assert error is None, error
+    root = await testing.connect(chat_server.ws_url, authmethods=["ticket"], authid="root", secret=PASSWORD)
+    await root.call("chat.admin.ban", "bob", reason="spam everywhere")
+    await bob.wait_visible("#login-view")
+    await bob.wait_text("#login-error", "banned from this server")
+    await bob.fill("#account-password", PASSWORD)
+    await bob.click("#login-button")
+    await bob.wait_text("#login-error", "banned from this server")
+    assert not await bob.is_visible("#chat-view")
+    root.leave()
