@@ -132,7 +132,8 @@ def chat_settings(options):
                             send_rate=options["send-rate"], node_id=options["node-id"],
                             register_rate=options["register-rate"], create_rate=options["create-rate"],
                             guest_send_rate=options["guest-send-rate"], dm_rate=options["dm-rate"],
-                            dm_address_rate=options["dm-address-rate"])
+                            dm_address_rate=options["dm-address-rate"],
+                            retention_days=options["retention-days"])
     if options["amqp"]:
         settings.reserved_names = frozenset(options["amqp_settings"].node_users)
     return settings

@@ -186,6 +186,10 @@ SETTINGS = [
     Setting("dm-address-rate", WHOLE, 60,
             "New direct-message rooms everyone at one client address may open per hour (on all nodes).",
             "dm-address-rate = 60", coerce=whole()),
+    Setting("retention-days", WHOLE, 0,
+            "Days a chat message is kept; older ones are deleted (hourly, by one node of the cluster). A room's "
+            "retention_days overrides it; 0 = keep forever.", "retention-days = 0", default_text="0 (keep forever)",
+            coerce=whole(minimum=0)),
     Setting("register-rate", WHOLE, 20, "Accounts one network address may register per hour (chat.user.register; on all nodes).",
             "register-rate = 20", coerce=whole()),
     Setting("create-rate", WHOLE, 20, "Rooms one user may create per hour (chat.room.create; on all nodes).",

@@ -6,7 +6,7 @@ from wampchat.chat import checks
 from wampchat.chat.checks import check_password, check_username
 from wampchat.chat.context import Caller, ChatContext
 from wampchat.chat.errors import CONFLICT, FORBIDDEN, INVALID, fail
-from wampchat.chat.session_ends import ACCOUNT_DELETED, PASSWORD_CHANGED, end_sessions
+from wampchat.chat.session_ends import ACCOUNT_DELETED, PASSWORD_CHANGED, end_sessions, reason_text
 from wampchat.names import NameRefused, name_skeleton
 from wampchat.router.auth import validate_nick
 from wampchat.router.credentials import make_credentials, verify_password
@@ -126,8 +126,7 @@ class Accounts:
         creds = await self._in_thread(make_credentials, caller.user, new_password, row["role"])
         if not await ctx.store.set_credentials(creds):
             fail(FORBIDDEN, "only a registered account can do this")
-        end_sessions(ctx.realm, ctx.reactor, caller.user, PASSWORD_CHANGED, "the password of this account was changed",
-                     keep=details.caller)
+        await ctx.revocations.end_sessions(caller.user, PASSWORD_CHANGED, keep_session=details.caller)
         return None
 
     async def user_export(self, before=None, limit=None, details=None):
@@ -150,9 +149,10 @@ class Accounts:
         rooms = await ctx.store.delete_account(caller.user, ctx.now())
         if rooms is None:
             fail(FORBIDDEN, "only a registered account can do this")
-        end_sessions(ctx.realm, ctx.reactor, caller.user, ACCOUNT_DELETED, "this account was deleted", keep=details.caller)
+        await ctx.revocations.end_sessions(caller.user, ACCOUNT_DELETED, keep_session=details.caller)
         for room_id, audience in rooms:
             ctx.publish(room_id, "presence", {"user": caller.user, "nick": DELETED_NICK, "event": "leave"}, audience)
         # the caller's own session ends right after its answer is on its way
-        ctx.reactor.callLater(0, end_sessions, ctx.realm, ctx.reactor, caller.user, ACCOUNT_DELETED, "this account was deleted")
+        ctx.reactor.callLater(0, end_sessions, ctx.realm, ctx.reactor, caller.user, ACCOUNT_DELETED,
+                              reason_text(ACCOUNT_DELETED))
         return None

@@ -13,13 +13,16 @@ Who may do what in the chat, in one place.
   pass for a name in use; an account arrives with its display name.
 - Who may create rooms, invite, edit and delete: the ``may_*`` rules below.
 """
+from datetime import datetime, timezone
+
 from autobahn.wamp.exception import ApplicationError
 from twisted.internet import defer
 from twisted.logger import Logger
 
 from wampchat.chat.checks import check_room_id
-from wampchat.chat.context import Caller, ChatContext
-from wampchat.chat.errors import CONFLICT, NOT_FOUND, UNAVAILABLE, fail
+from wampchat.chat.context import Caller, ChatContext, transport_address
+from wampchat.chat.errors import CONFLICT, FORBIDDEN, NOT_FOUND, UNAVAILABLE, fail
+from wampchat.chat.session_ends import BANNED
 from wampchat.names import name_skeleton
 from wampchat.router.authorize import TRUSTED
 from wampchat.router.outage import OutageNotice
@@ -42,9 +45,44 @@ async def readable_room(ctx: ChatContext, caller: Caller, room_id) -> dict:
     """The room, or not_found when it does not exist or the caller may not see it."""
     check_room_id(room_id)
     room = await ctx.rooms.get(room_id)
-    if room is None or (room["private"] and not await ctx.store.is_member(room_id, caller.user)):
+    if room is None:
+        fail(NOT_FOUND, f"no room {room_id!r}")
+    if room["private"] and not await ctx.store.is_member(room_id, caller.user):
+        if await ctx.store.sanction(room_id, caller.user, None, ctx.now()) == "ban":
+            fail(FORBIDDEN, f"you are banned from {room_id!r}")
         fail(NOT_FOUND, f"no room {room_id!r}")
     return room
+
+
+MODERATOR_ROLES = ("owner", "moderator")
+ROLE_RANK = {"member": 0, "moderator": 1, "owner": 2}
+
+
+async def room_role(ctx: ChatContext, user: str, room: dict) -> str | None:
+    """``user``'s role in the room (a room's creator is its owner even after leaving it), None for a non-member."""
+    if user == room["owner"]:
+        return "owner"
+    return await ctx.store.member_role(room["id"], user)
+
+
+async def is_moderator(ctx: ChatContext, caller: Caller, room: dict) -> bool:
+    """Moderator+: the room's moderators, its owner and server admins (never a guest)."""
+    if caller.is_admin:
+        return True
+    return caller.role != "guest" and await room_role(ctx, caller.user, room) in MODERATOR_ROLES
+
+
+async def refuse_sanctioned(ctx: ChatContext, caller: Caller, room_id: str, muted_too: bool = True) -> None:
+    """Refuse (forbidden) a caller banned from the room or (``muted_too``) muted there: they may not join, react
+    or type (a guest is also held back by a ban on its client address). Server admins are never held back."""
+    if caller.is_admin:
+        return
+    address = ctx.address_of(caller.session, caller.user) if caller.role == "guest" else None
+    held = await ctx.store.sanction(room_id, caller.user, address, ctx.now())
+    if held == "ban":
+        fail(FORBIDDEN, f"you are banned from {room_id!r}")
+    if held == "mute" and muted_too:
+        fail(FORBIDDEN, f"you are muted in {room_id!r}")
 
 
 def may_create_rooms(caller: Caller) -> bool:
@@ -60,8 +98,9 @@ def may_edit(caller: Caller, message: dict) -> bool:
     return message["user"] == caller.user
 
 
-def may_delete(caller: Caller, room: dict, message: dict) -> bool:
-    return caller.user in (message["user"], room["owner"]) or caller.is_admin
+async def may_delete(ctx: ChatContext, caller: Caller, room: dict, message: dict) -> bool:
+    """The author, and the room's moderator+ (whose deletions of others' messages are audited)."""
+    return caller.user == message["user"] or await is_moderator(ctx, caller, room)
 
 
 class ChatAuthorizer:
@@ -126,7 +165,12 @@ class ChatAuthorizer:
 
     async def _check_join(self, info):
         ctx = self._ctx
-        if info.authrole != "guest":
+        guest = info.authrole == "guest"
+        address = transport_address(info.transport, info.authid) if guest else None
+        ban = await ctx.store.login_ban(info.authid, address, ctx.now())
+        if ban is not None:
+            raise ApplicationError(BANNED, ban_text(ban))
+        if not guest:
             ctx.sessions.expect_nick(info.id, await ctx.store.display_name(info.authid) or info.authid)
             return None
         nick = info.authextra.get("nick") or info.authid
@@ -134,3 +178,11 @@ class ChatAuthorizer:
                                                                                       info.authid):
             raise ApplicationError(CONFLICT, f"the nick {nick!r} is taken or looks like a name in use; choose another")
         return None
+
+
+def ban_text(ban: dict) -> str:
+    """Why a login is refused: the ban's reason and how long it holds (UTC)."""
+    until = ban["until"]
+    when = "until unbanned" if until is None else \
+        "until " + datetime.fromtimestamp(until / 1000, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return f"you are banned from this server {when}" + (f": {ban['reason']}" if ban["reason"] else "")

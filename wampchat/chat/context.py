@@ -31,6 +31,15 @@ class Caller:
         return self.role == "admin"
 
 
+def transport_address(transport, fallback: str) -> str:
+    """A session's network address without its port (``tcp4:1.2.3.4``), or ``fallback`` when it has none (an
+    in-process or AMQP caller)."""
+    peer = (transport or {}).get("peer")
+    if not peer or not peer.startswith("tcp"):
+        return fallback
+    return peer.rsplit(":", 1)[0]
+
+
 FIXED_ROOM_FIELDS = ("id", "private", "owner", "created")   # what never changes once a room is created
 
 
@@ -74,6 +83,7 @@ class ChatContext:
         self.rooms = RoomCache(store)
         self.sessions = NodeSessions()
         self.routes = None
+        self.revocations = None   # the RevocationFeed, set by the service
 
     def now(self) -> int:
         """The reactor's time in milliseconds (what messages, rooms and members are stamped with)."""
@@ -102,10 +112,18 @@ class ChatContext:
 
     def address_of(self, session_id, authid) -> str:
         info = self.realm.session_info(session_id) if session_id is not None else None
-        peer = (info.transport or {}).get("peer") if info is not None else None
-        if not peer or not peer.startswith("tcp"):
-            return authid
-        return peer.rsplit(":", 1)[0]
+        return transport_address(info.transport if info is not None else None, authid)
+
+    def guest_address(self, username: str):
+        """A guest's client address, when one of its sessions is on this node (None otherwise, and for accounts):
+        what a ban on a guest also holds."""
+        if not username.startswith("guest_"):
+            return None
+        for session_id in self.sessions.session_ids(username):
+            address = self.address_of(session_id, username)
+            if address != username:
+                return address
+        return None
 
     async def counted(self, kind, keys, count, refusal, window=ABUSE_WINDOW):
         """Count one ``kind`` event for ``keys`` in the database (every node counts in one place), or refuse

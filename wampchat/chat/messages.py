@@ -10,14 +10,14 @@ change they announce is committed.
 from twisted.internet import defer
 
 from wampchat.chat import checks
-from wampchat.chat.authorization import may_delete, may_edit, readable_room
+from wampchat.chat.authorization import may_delete, may_edit, readable_room, refuse_sanctioned
 from wampchat.chat.context import ChatContext
 from wampchat.chat.errors import CONFLICT, FORBIDDEN, INVALID, NOT_FOUND, RATE_LIMITED, fail, rate_limited
 from wampchat.chat.limits import RateWindow
 from wampchat.chat.search import parse_query
 from wampchat.chat.typing_timers import TypingTimers
 from wampchat.storage.chat.reactions import ReactionRefused
-from wampchat.storage.chat.moderation import READ_ONLY, SLOW
+from wampchat.storage.chat.moderation import BANNED, MUTED, READ_ONLY, SLOW
 from wampchat.storage.chat.sends import TOO_MANY, SendRate, SendRequest, add_messages
 
 SEND_WINDOW_MS = 10_000
@@ -84,8 +84,9 @@ class Messages:
         text = checks.check_text(text)
         checks.check_client_msg_id(client_msg_id)
         self._count(caller, self.send_limit, self.guest_send_limit, "messages")
+        address = self._ctx.address_of(caller.session, caller.user) if caller.role == "guest" else None
         request = SendRequest(room["id"], caller.user, caller.nick, text, self._ctx.now(), client_msg_id,
-                              caller.is_admin)
+                              caller.is_admin, address)
         return self.sends.submit(request).addCallback(self._sent, caller, room, started)
 
     def _count(self, caller, per_user, per_guest_address, what):
@@ -105,6 +106,10 @@ class Messages:
         ctx, room_id = self._ctx, room["id"]
         if outcome.refused == TOO_MANY:
             fail(RATE_LIMITED, f"at most {ctx.settings.send_rate} messages per 10 seconds (on all nodes)")
+        if outcome.refused == BANNED:
+            fail(FORBIDDEN, f"you are banned from {room_id!r}")
+        if outcome.refused == MUTED:
+            fail(FORBIDDEN, f"you are muted in {room_id!r}")
         if outcome.refused == READ_ONLY:
             fail(FORBIDDEN, f"{room_id!r} is read-only: only its moderators may send")
         if outcome.refused == SLOW:
@@ -172,6 +177,7 @@ class Messages:
         checks.check_emoji(emoji)
         checks.check_bool(on, "on")
         self._count(caller, self.react_limit, self.guest_react_limit, "reactions")
+        await refuse_sanctioned(ctx, caller, room_id)
         try:
             result = await ctx.store.react(room_id, message_id, caller.user, emoji, on, ctx.now())
         except ReactionRefused as e:
@@ -208,8 +214,9 @@ class Messages:
         ctx = self._ctx
         caller = await ctx.caller(details)
         room, message = await self._live_message(caller, room_id, message_id)
-        if not may_delete(caller, room, message):
-            fail(FORBIDDEN, "only the author, the room's owner or an admin may delete a message")
-        await ctx.store.delete_message(room_id, message_id)
+        if not await may_delete(ctx, caller, room, message):
+            fail(FORBIDDEN, "only the author, the room's moderators, its owner or an admin may delete a message")
+        by_other = caller.user if caller.user != message["user"] else None
+        await ctx.store.delete_message(room_id, message_id, by_other, ctx.now())
         await ctx.publish_room(room, "delete", {"id": message_id, "room": room_id})
         return None

@@ -8,12 +8,11 @@ rooms and slow mode. Each change is written with its audit entry in one transact
 it committed.
 """
 from wampchat.chat import checks
-from wampchat.chat.authorization import readable_room
+from wampchat.chat.authorization import is_moderator, readable_room
 from wampchat.chat.context import Caller, ChatContext
 from wampchat.chat.errors import FORBIDDEN, INVALID, NOT_FOUND, fail
 
 ASSIGNABLE_ROLES = ("moderator", "member")
-MODERATOR_ROLES = ("owner", "moderator")
 TOPIC_MAX = 500
 SLOW_MODE_MAX = 21600        # six hours
 RETENTION_MAX = 36500        # a hundred years
@@ -40,17 +39,8 @@ class Moderation:
             return room
         return await readable_room(self._ctx, caller, room_id)
 
-    async def room_role(self, caller: Caller, room: dict) -> str | None:
-        """The caller's role in the room (a room's creator is its owner even after leaving it)."""
-        if caller.user == room["owner"]:
-            return "owner"
-        return await self._ctx.store.member_role(room["id"], caller.user)
-
     async def is_moderator(self, caller: Caller, room: dict) -> bool:
-        """Moderator+: the room's moderators, its owner and server admins (never a guest)."""
-        if caller.is_admin:
-            return True
-        return caller.role != "guest" and await self.room_role(caller, room) in MODERATOR_ROLES
+        return await is_moderator(self._ctx, caller, room)
 
     # -- chat.room.set_role -----------------------------------------------------------------
     async def set_role(self, room_id=None, username=None, role=None, details=None) -> None:
@@ -104,22 +94,24 @@ class Moderation:
         if before is not None:
             checks.check_cursor(before, "before")
         limit = checks.check_limit(limit, AUDIT_DEFAULT, AUDIT_MAX)
-        rooms = await self._audit_rooms(caller, room)
+        rooms = await self.moderated_scope(caller, room, "audit log")
         entries, more = await ctx.store.audit_entries(rooms, before, limit)
         return {"entries": entries, "more": more}
 
-    async def _audit_rooms(self, caller: Caller, room_id) -> list | None:
-        """The rooms whose entries the caller reads (None: every entry)."""
+    async def moderated_scope(self, caller: Caller, room_id, what: str) -> list | None:
+        """The rooms whose ``what`` (audit log, reports) the caller reads (None: every room's). With ``room_id``:
+        that room, for its moderator+; without: every room for an admin, else the rooms the caller owns or
+        moderates. Anyone else is refused."""
         if room_id is not None:
             room = await self.room_of(caller, room_id)
             if not await self.is_moderator(caller, room):
-                fail(FORBIDDEN, "only the room's owner, its moderators or an admin may read its audit log")
+                fail(FORBIDDEN, f"only the room's owner, its moderators or an admin may read its {what}")
             return [room_id]
         if caller.is_admin:
             return None
         rooms = await self._ctx.store.moderated_rooms(caller.user) if caller.role != "guest" else []
         if not rooms:
-            fail(FORBIDDEN, "the audit log is for admins and for the owners and moderators of a room")
+            fail(FORBIDDEN, f"only admins and the owners and moderators of a room may read the {what}")
         return rooms
 
 

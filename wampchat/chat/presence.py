@@ -47,7 +47,7 @@ class Presence:
             nick = (details.get("authextra") or {}).get("nick") or authid
         else:
             nick = sessions.expected_nick(details["session"]) or authid
-        if sessions.joined(details["session"], authid, role, nick):
+        if sessions.joined(details["session"], authid, role, nick, self._ctx.now()):
             self.cluster.arrived(authid, role, nick)
 
     async def session_left(self, session_id, authid=None, authrole=None):

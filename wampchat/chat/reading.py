@@ -2,7 +2,7 @@
 from twisted.internet import defer
 from twisted.logger import Logger
 
-from wampchat.chat.authorization import readable_room
+from wampchat.chat.authorization import readable_room, refuse_sanctioned
 from wampchat.chat.checks import check_bool, check_message_id
 from wampchat.chat.context import ChatContext
 from wampchat.chat.errors import NOT_FOUND, fail
@@ -28,6 +28,7 @@ class Reading:
         room = await readable_room(self._ctx, caller, room_id)
         check_bool(typing, "typing")
         if typing:
+            await refuse_sanctioned(self._ctx, caller, room_id)
             self.typing.start(room_id, caller.user, caller.nick)
         elif not self.typing.stop(room_id, caller.user):
             return None

@@ -1,6 +1,6 @@
 """``chat.room.*``: creating, listing, joining, leaving, inviting, and who is a member."""
 from wampchat.chat import checks
-from wampchat.chat.authorization import may_create_rooms, may_invite, readable_room
+from wampchat.chat.authorization import may_create_rooms, may_invite, readable_room, refuse_sanctioned
 from wampchat.chat.context import ChatContext
 from wampchat.chat.errors import CONFLICT, FORBIDDEN, INVALID, NOT_FOUND, fail
 
@@ -55,6 +55,7 @@ class Rooms:
         ctx = self._ctx
         caller = await ctx.caller(details)
         room = await readable_room(ctx, caller, room_id)
+        await refuse_sanctioned(ctx, caller, room_id, muted_too=False)
         await self._add_member(room, caller.user, caller.nick)
         room = await ctx.store.get_room(room_id) or room   # the settings as they are now, not as cached
         page = await ctx.store.join_page(room_id, limit=checks.HISTORY_DEFAULT)
@@ -84,6 +85,8 @@ class Rooms:
         nick = await ctx.store.display_name(username)
         if nick is None:
             fail(NOT_FOUND, f"no user {username!r}")
+        if await ctx.store.sanction(room_id, username, None, ctx.now()) == "ban":
+            fail(FORBIDDEN, f"{username!r} is banned from {room_id!r}; unban them first")
         await self._add_member(room, username, nick)
         ctx.notify(username, {"event": "invited", "room": await ctx.store.get_room(room_id) or room})
         return None

@@ -4,6 +4,7 @@ from twisted.application import service
 from twisted.internet import defer
 
 from wampchat.chat.cluster_presence import ClusterPresence
+from wampchat.chat.retention import RetentionJob
 from wampchat.chat.service import ChatService
 from wampchat.router.authorize import TRUSTED
 from wampchat.router.credentials import CredentialsUnavailable
@@ -33,6 +34,7 @@ class ChatRuntime(service.Service):
         self.store = None
         self.session = None
         self.cluster = None
+        self.retention = None
         self.ready = None
         self.state = "stopped"
 
@@ -53,6 +55,8 @@ class ChatRuntime(service.Service):
                                        self._heartbeat, self._node_timeout)
         session.cluster = self.cluster
         await self.cluster.start()
+        self.retention = RetentionJob(self.store, self.settings.retention_days, self.settings.node_id, self._reactor)
+        self.retention.start()
         self._router.health["database"] = database.health
         self._router.health["nodes"] = self.cluster.health
         realm.authorizer.add_rule(session.authorizer.authorize)
@@ -79,6 +83,8 @@ class ChatRuntime(service.Service):
         self.state = "stopping"
         if self.session is not None and self.session.is_attached():
             self.session.leave()
+        if self.retention is not None:
+            await self.retention.stop()
         if self.cluster is not None:
             await self.cluster.stop()
         if self.store is not None:

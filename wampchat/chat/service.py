@@ -31,7 +31,11 @@ from wampchat.chat.messages import Messages
 from wampchat.chat.moderation import Moderation
 from wampchat.chat.presence import Presence
 from wampchat.chat.reading import Reading
+from wampchat.chat.reports import Reports
+from wampchat.chat.revocation_feed import RevocationFeed
 from wampchat.chat.rooms import Rooms
+from wampchat.chat.sanctions import Sanctions
+from wampchat.chat.server_bans import ServerBans
 
 # How this in-process session ends when the node stops or it leaves itself (see ChatService.onLeave).
 ORDERLY_ENDS = frozenset({"wamp.close.system_shutdown", "wamp.close.goodbye_and_out",
@@ -49,8 +53,11 @@ class ChatService(ApplicationSession):
         self.reading = Reading(self.context)
         self.messages = Messages(self.context, self.reading.typing)
         self.presence = Presence(self.context, self.reading.typing)
+        self.revocations = self.context.revocations = RevocationFeed(self.context)
+        moderation = Moderation(self.context)
         self.areas = (Accounts(self.context), self.rooms, DirectMessages(self.context), self.messages,
-                      self.reading, Moderation(self.context))
+                      self.reading, moderation, Sanctions(self.context, moderation, self.revocations),
+                      ServerBans(self.context, self.revocations), Reports(self.context, moderation))
         self.ready = None
 
     @property
@@ -86,12 +93,14 @@ class ChatService(ApplicationSession):
         if self.ready is not None and not self.ready.called:
             self.ready.callback(self)
         self.presence.serve()
+        self.revocations.start()
 
     def onLeave(self, details):
         """Autobahn warns about any end but wamp.close.normal; for this in-process session the others are a
         node stopping (GOODBYE system_shutdown, and the in-memory transport closing in the same call) or
         its own leave answered (goodbye_and_out): not warnings. A router-side abort logs its own error."""
         self.presence.stop()
+        self.revocations.stop()
         self.reading.typing.stop_all()
         if details.reason in ORDERLY_ENDS:
             details = CloseDetails(CloseDetails.REASON_DEFAULT, details.message)

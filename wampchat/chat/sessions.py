@@ -14,6 +14,7 @@ class NodeSessions:
     def __init__(self) -> None:
         self._sessions = {}   # authid -> set of session ids
         self._owner = {}      # session id -> (authid, role, nick)
+        self._joined_at = {}  # session id -> when it joined (ms, the node's clock)
         self._shown = {}      # name_skeleton(nick) -> {authid: sessions showing it}, for O(1) uniqueness checks
         self._expected: "OrderedDict[int, str]" = OrderedDict()  # session id -> nick, from the join hook
 
@@ -27,9 +28,10 @@ class NodeSessions:
         """The nick :meth:`expect_nick` kept for this session (once), or None."""
         return self._expected.pop(session_id, None)
 
-    def joined(self, session_id, authid, role, nick):
-        """Record a session; True when it is the user's first (the user came online)."""
+    def joined(self, session_id, authid, role, nick, at: int = 0):
+        """Record a session (joined at ``at`` ms); True when it is the user's first (the user came online)."""
         self._owner[session_id] = (authid, role, nick)
+        self._joined_at[session_id] = at
         shown = self._shown.setdefault(name_skeleton(nick), {})
         shown[authid] = shown.get(authid, 0) + 1
         sessions = self._sessions.setdefault(authid, set())
@@ -41,6 +43,7 @@ class NodeSessions:
         owner = self._owner.pop(session_id, None)
         if owner is None:
             return None
+        self._joined_at.pop(session_id, None)
         authid, role, nick = owner
         self._forget_shown(nick, authid)
         sessions = self._sessions.get(authid, set())
@@ -48,6 +51,10 @@ class NodeSessions:
         if not sessions:
             self._sessions.pop(authid, None)
         return authid, role, nick, not sessions
+
+    def joined_at(self, session_id) -> Optional[int]:
+        """When the session joined (ms), or None for a session not known here."""
+        return self._joined_at.get(session_id)
 
     def is_online(self, authid):
         return authid in self._sessions

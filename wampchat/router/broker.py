@@ -142,9 +142,25 @@ class Broker:
         """Remove ``session`` from a subscription; False when it was not subscribed."""
         sub = session.subscriptions.pop(subscription_id, None)
         if sub is None:
+            if subscription_id in session.revoked_subscriptions:
+                session.revoked_subscriptions.discard(subscription_id)
+                return True
             return False
         self._drop(sub, session)
         return True
+
+    def revoke(self, session, topic_prefix: str) -> int:
+        """Take away ``session``'s subscriptions whose URI starts with ``topic_prefix`` (a user removed from a
+        private room: its topics must reach them no more); how many went.
+
+        The client is not sent UNSUBSCRIBED (Autobahn|Python announces subscription revocation yet treats a
+        router's UNSUBSCRIBED as a protocol violation); its later UNSUBSCRIBE of a revoked id is answered as
+        a success, so no client sees an error for it."""
+        revoked = [sub_id for sub_id, sub in session.subscriptions.items() if sub.uri.startswith(topic_prefix)]
+        for sub_id in revoked:
+            self._drop(session.subscriptions.pop(sub_id), session)
+            session.revoked_subscriptions.add(sub_id)
+        return len(revoked)
 
     def _drop(self, sub, session):
         sub.subscribers.pop(session, None)

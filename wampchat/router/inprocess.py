@@ -100,6 +100,7 @@ class InternalCaller:
                                 {}, {"type": "internal"})
         self.roles = None
         self.subscriptions, self.registrations, self.calls, self.invocations = {}, {}, {}, {}
+        self.revoked_subscriptions = set()
         self.request_ids = SequentialIds()
         self._result = None
 

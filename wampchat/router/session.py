@@ -51,6 +51,7 @@ class RouterSession:
         self.info = None
         self.roles = None
         self.subscriptions = {}
+        self.revoked_subscriptions = set()   # ids the router took away (Broker.revoke)
         self.registrations = {}
         self.calls = {}
         self.invocations = {}

@@ -5,6 +5,7 @@ Sends are :mod:`wampchat.storage.chat.sends` (a batch at a time); every
 change here locks the message, then takes the room's next change number
 (:mod:`wampchat.storage.chat.changes`).
 """
+from wampchat.storage.chat import audit
 from wampchat.storage.chat.mentions import mentioned_names
 from wampchat.storage.chat.accounts import existing_users
 from wampchat.storage.chat.changes import locked_message, next_change, room_changes
@@ -79,10 +80,14 @@ def edit_message(tx, room_id, message_id, text, edited):
     return get_message(tx, room_id, message_id)
 
 
-def delete_message(tx, room_id, message_id):
-    """Blank a message; its mentions and reactions go with its text."""
-    if locked_message(tx, room_id, message_id) is None:
+def delete_message(tx, room_id, message_id, by_other=None, now=None):
+    """Blank a message; its mentions and reactions go with its text. Deleted by someone other than its author
+    (``by_other``, a moderator), the deletion is written to the audit log."""
+    message = locked_message(tx, room_id, message_id)
+    if message is None:
         return
+    if by_other is not None:
+        audit.append(tx, now, by_other, "delete_message", room_id, message["username"], f"message {message_id}")
     tx.execute("UPDATE messages SET deleted = ?, text = '', mentions = NULL, changed = ? WHERE id = ?",
                (True, next_change(tx, room_id), message_id))
     tx.execute("DELETE FROM mentions WHERE message_id = ?", (message_id,))

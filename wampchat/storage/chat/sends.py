@@ -20,7 +20,8 @@ from wampchat.storage.chat.mentions import mentioned_names
 from wampchat.storage.chat.message_ids import RoomClock
 from wampchat.storage.chat.accounts import existing_users_later, in_chunks
 from wampchat.storage.chat.members import add_member
-from wampchat.storage.chat.moderation import RoomRules
+from wampchat.storage.chat.sanctions import sanctions_later
+from wampchat.storage.chat.moderation import RoomRules, Sanctions
 from wampchat.storage.chat.reactions import with_reactions
 from wampchat.storage.chat.rows import join_mentions, message_dict, room_dict
 from wampchat.storage.chat.search import stored_messages
@@ -29,9 +30,9 @@ from wampchat.storage.chat.search import stored_messages
 class SendRequest:
     """One message to store: where, by whom, what, and the sender's clock."""
 
-    __slots__ = ("room", "user", "nick", "text", "ts", "client_msg_id", "admin")
+    __slots__ = ("room", "user", "nick", "text", "ts", "client_msg_id", "admin", "address")
 
-    def __init__(self, room, user, nick, text, ts, client_msg_id=None, admin=False):
+    def __init__(self, room, user, nick, text, ts, client_msg_id=None, admin=False, address=None):
         self.room = room
         self.user = user
         self.nick = nick
@@ -39,6 +40,7 @@ class SendRequest:
         self.ts = ts
         self.client_msg_id = client_msg_id
         self.admin = admin   # a server admin: read-only rooms and slow mode do not hold them back
+        self.address = address   # a guest's client address: a room ban on it keeps new guests from it out
 
 
 NOT_MEMBER = "not a member"
@@ -148,12 +150,16 @@ class _BatchReads:
         # sent(), numbers() and known() read their queries' rows when first called
         self.sent = _sent_since_later(tx, requests, candidates, rate) if rate is not None else None
         self.numbers = take_numbers(tx, len(candidates)) if candidates else lambda: ()
-        authors = {}
+        authors, addresses = {}, {}
         for i in candidates:
             authors.setdefault(requests[i].room, set()).add(requests[i].user)
+            if requests[i].address is not None:
+                addresses.setdefault(requests[i].room, set()).add(requests[i].address)
+        now = max((requests[i].ts for i in candidates), default=0)
         self._rooms = {}
         self._members = {}
         self._last_sent = {}
+        self._sanctions = {}
         for room_id in sorted(authors):
             # the room's settings (read-only, slow mode) are read here, under its lock: every node enforces them
             self._rooms[room_id] = tx.later(f"SELECT * FROM rooms WHERE id = ?{tx.engine.for_update}", (room_id,))
@@ -167,6 +173,10 @@ class _BatchReads:
                          "AND EXISTS (SELECT 1 FROM rooms WHERE id = ? AND slow_mode > 0) GROUP BY username",
                          [room_id, *chunk, room_id])
                 for chunk, marks in in_chunks(authors[room_id])]
+            # bans and mutes in force on the authors (and bans on guests' addresses)
+            self._sanctions[room_id] = [
+                sanctions_later(tx, room_id, chunk, sorted(addresses.get(room_id, ())), now)
+                for chunk, _ in in_chunks(authors[room_id])]
         self.known = existing_users_later(tx, {name for found in names.values() for name in found})
 
     def stored(self, index):
@@ -185,6 +195,10 @@ class _BatchReads:
     def roles(self, room_id):
         """{member: room role} of those :meth:`members` lists."""
         return {r["username"]: r["role"] for later in self._members[room_id] for r in later.rows()}
+
+    def sanctions(self, room_id) -> Sanctions:
+        """The bans and mutes in force on the batch's authors in the room."""
+        return Sanctions.of_rows(r for later in self._sanctions[room_id] for r in later.rows())
 
     def last_sent(self, room_id):
         """{author: ts of their last message in the room}, filled only for a room in slow mode."""
@@ -255,7 +269,8 @@ def _add_to_room(tx, room_id, indexed, reads, numbers, outcomes, names, known, m
     clock = RoomClock(row["last_ms"], row["last_seq"])
     room = room_dict(row)
     members = reads.members(room_id) if row["private"] else None
-    rules = RoomRules(room, reads.roles(room_id), reads.last_sent(room_id) if room["slow_mode"] else {})
+    roles = reads.roles(room_id)
+    rules = RoomRules(room, roles, reads.last_sent(room_id) if room["slow_mode"] else {}, reads.sanctions(room_id))
     inserted = []
     # whose membership this batch need not add: members already, then each new one once
     authors = reads.members(room_id) if members is None else set()
@@ -263,7 +278,7 @@ def _add_to_room(tx, room_id, indexed, reads, numbers, outcomes, names, known, m
         if members is not None and request.user not in members:
             outcomes[index] = SendOutcome(refused=NOT_MEMBER)
             continue
-        refusal = rules.refusal(request.user, request.admin, request.ts)
+        refusal = rules.refusal(request.user, request.admin, request.ts, request.address, request.user in roles)
         if refusal is not None:
             outcomes[index] = SendOutcome(refused=refusal[0], retry_after_ms=refusal[1], room=room)
             continue

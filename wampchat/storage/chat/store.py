@@ -8,7 +8,9 @@ of a cluster sees what another committed as soon as it committed. Sends
 :mod:`~wampchat.storage.chat.sends` and :mod:`~wampchat.storage.chat.presence`.
 """
 from wampchat.storage.chat import account_data
-from wampchat.storage.chat import accounts, audit, members, messages, moderation, rates, reactions, rooms, search
+from wampchat.storage.chat import accounts, audit, members, messages, moderation, rates, reactions, reports, rooms
+from wampchat.storage.chat import retention, revocations, sanctions, search, server_bans
+from wampchat.storage.leases import take_lease
 from wampchat.storage.chat.members import MEMBERS_PAGE
 from wampchat.storage.chat.rooms import ROOMS_PAGE
 
@@ -111,6 +113,10 @@ class ChatStore:
     def moderated_rooms(self, user):
         return self._run(moderation.moderated_rooms, user)
 
+    def room_moderators(self, room_id):
+        """The room's owner and moderators (usernames, sorted)."""
+        return self._run(moderation.room_moderators, room_id)
+
     def set_role(self, room_id, user, role, actor, now):
         """The role ``user`` had (None: not a member); changed and audited unless they are the owner."""
         return self._run(moderation.set_role, room_id, user, role, actor, now)
@@ -122,6 +128,85 @@ class ChatStore:
     def audit_entries(self, rooms, before, limit):
         """(entries newest first, more) of ``rooms`` (None: every room) below the id ``before``."""
         return self._run(audit.entries, rooms, before, limit)
+
+    # -- sanctions: kicks, bans, mutes, server bans, and the revocations every node applies ----------
+    def kick(self, room_id, user, actor, reason, now, node):
+        return self._run(sanctions.kick, room_id, user, actor, reason, now, node)
+
+    def ban(self, room_id, user, address, actor, reason, now, until, node):
+        """Ban ``user`` from the room; True when they were a member."""
+        return self._run(sanctions.ban, room_id, user, address, actor, reason, now, until, node)
+
+    def unban(self, room_id, user, actor, now):
+        return self._run(sanctions.unban, room_id, user, actor, now)
+
+    def bans(self, room_id, now):
+        return self._run(sanctions.bans, room_id, now)
+
+    def mute(self, room_id, user, actor, reason, now, until):
+        return self._run(sanctions.mute, room_id, user, actor, reason, now, until)
+
+    def unmute(self, room_id, user, actor, now):
+        return self._run(sanctions.unmute, room_id, user, actor, now)
+
+    def sanction(self, room_id, user, address, now):
+        """``"ban"``, ``"mute"`` or None: what holds ``user`` (or a guest's ``address``) back in the room."""
+        return self._run(sanctions.sanction, room_id, user, address, now)
+
+    def record_guest_address(self, room_id, user, address):
+        return self._run(sanctions.record_guest_address, room_id, user, address)
+
+    def server_ban(self, user, address, actor, reason, now, until, node):
+        return self._run(server_bans.ban, user, address, actor, reason, now, until, node)
+
+    def server_unban(self, user, actor, now):
+        return self._run(server_bans.unban, user, actor, now)
+
+    def server_bans(self, now):
+        return self._run(server_bans.bans, now)
+
+    def login_ban(self, user, address, now):
+        """The server ban refusing this login (``{reason, until}``), or None."""
+        return self._run(server_bans.login_ban, user, address, now)
+
+    def add_revocation(self, now, node, kind, user, room=None, reason=None, keep_session=None):
+        return self._run(revocations.append, now, node, kind, user, room, reason, keep_session)
+
+    def revocations_since(self, ts, node):
+        return self._run(revocations.since, ts, node)
+
+    def prune_revocations(self, before):
+        return self._run(revocations.prune, before)
+    # -- message reports ------------------------------------------------------------------
+    def add_report(self, room_id, message_id, reporter, reason, now):
+        """(Report, created), the reporter's earlier report of the message if any; None: no live message."""
+        return self._run(reports.add_report, room_id, message_id, reporter, reason, now)
+
+    def find_report(self, room_id, message_id, reporter):
+        return self._run(reports.find_report, room_id, message_id, reporter)
+
+    def get_report(self, report_id):
+        return self._run(reports.get_report, report_id)
+
+    def reports(self, rooms, resolved, limit):
+        """Open (or resolved) reports of ``rooms`` (None: every room), newest first."""
+        return self._run(reports.reports, rooms, resolved, limit)
+
+    def resolve_report(self, report_id, actor, resolution, now):
+        """The resolved Report with its audit entry, or None when it was resolved already."""
+        return self._run(reports.resolve_report, report_id, actor, resolution, now)
+
+    def report_recipients(self, room_id):
+        """Who is told of a new report: the room's owner and moderators and every admin."""
+        return self._run(reports.recipients, room_id)
+    # -- retention (one node of a cluster at a time) ------------------------------------------
+    def take_lease(self, name, holder, now_ms, hold_ms):
+        """True when ``holder`` holds the job lease ``name`` until ``now_ms + hold_ms``."""
+        return self._run(take_lease, name, holder, now_ms, hold_ms)
+
+    def delete_expired(self, default_days, now_ms, limit, from_room=""):
+        """(messages deleted, room to go on from or None): one bounded batch of retention."""
+        return self._run(retention.delete_expired, default_days, now_ms, limit, from_room)
 
     def take_rate(self, kind, keys, count, window_ms, now):
         """None when one ``kind`` event was counted for every key; else milliseconds until one may be."""
@@ -135,8 +220,9 @@ class ChatStore:
         """New text; the mentions follow it (nobody is notified of an edit). The edited Message, or None."""
         return self._run(messages.edit_message, room_id, message_id, text, edited)
 
-    def delete_message(self, room_id, message_id):
-        return self._run(messages.delete_message, room_id, message_id)
+    def delete_message(self, room_id, message_id, by_other=None, now=None):
+        """Blank a message; deleted by ``by_other`` (not its author), audited."""
+        return self._run(messages.delete_message, room_id, message_id, by_other, now)
 
     def react(self, room_id, message_id, user, emoji, on, now):
         """(Message with reactions, changed) or None; fails with ReactionRefused past the emoji limit."""
