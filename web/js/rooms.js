@@ -123,14 +123,21 @@ export function personalNotice(event) {
     return;
   }
   if (!event || !event.room) return;
-  if (event.event === "kicked" || event.event === "banned") {
-    removedFromRoom(typeof event.room === "string" ? event.room : event.room.id, event);
-    return;
-  }
+  const roomId = typeof event.room === "string" ? event.room : event.room.id;
+  if (event.event === "kicked" || event.event === "banned") { removedFromRoom(roomId, event); return; }
+  if (event.event === "muted" || event.event === "unmuted") { mutedNotice(roomId, event); return; }
   addRoom(event.room);
   if (event.event === "invited") showNotice(`You were invited to ${roomLabel(event.room)}.`);
   // A mention also comes as the room's message event; whichever is first shows it, the other is "same".
   if (event.event === "mention" && event.message) messageArrived(event.room.id, event.message, true);
+}
+
+function mutedNotice(roomId, event) {
+  const known = state.rooms.get(roomId);
+  const where = known ? roomLabel(known.room) : roomId;
+  const until = event.until ? ` until ${new Date(event.until).toLocaleString()}` : "";
+  showNotice(event.event === "muted" ? `You were muted in ${where} by ${event.by}${until}.`
+    : `You may speak again in ${where}.`);
 }
 
 export async function createRoom(event) {

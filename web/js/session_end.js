@@ -19,6 +19,6 @@ const ENDINGS = {
 /** {text, keepLogin} for a GOODBYE/ABORT reason; the server's own message is added when it says more. */
 export function sessionEnding(reason, message = "") {
   const known = ENDINGS[reason] || { text: "The server ended this session.", keepLogin: true };
-  const detail = message && !known.text.includes(message) ? ` (${message})` : "";
+  const detail = message && !known.text.toLowerCase().includes(message.toLowerCase()) ? ` (${message})` : "";
   return { text: known.text + detail, keepLogin: known.keepLogin };
 }
