@@ -2,26 +2,33 @@
 // and wires the page's controls to the modules that do the work. Talks to
 // the server only through the API in API.md.
 
+import { showMe, wireAccountDialog } from "./account.js";
 import { catchUpAllRooms } from "./catchup.js";
 import { completer, composerChanged, deliver, retryPending, sendComposerText } from "./composer.js";
 import { errorText, registerAccount, webSocketUrl } from "./connection.js";
 import { forgetLogin, nickProblem, rememberLogin, rememberedLogin, USERNAME_PATTERN } from "./login.js";
+import { openMemberActions, wireMemberActions } from "./member_actions.js";
 import { onMessageAction } from "./message_actions.js";
+import { wireModerationPanel } from "./mod_panel.js";
 import { loadOlder, openRoom, renderActiveRoom } from "./open_room.js";
 import { $, connection, guarded, notifier, reportError, view } from "./page.js";
 import { markRead } from "./reads.js";
 import { hideReactionPicker } from "./render.js";
+import { wireReportDialog } from "./report.js";
+import { wireRoomSettings } from "./room_settings.js";
 import { renderRoomList } from "./room_list.js";
 import {
   createRoom, invite, leaveRoom, openDirectMessage, personalNotice, refreshRooms, roomAnnounced,
 } from "./rooms.js";
 import { closeSearch, moreSearchResults, openRoomAt, runSearch } from "./search.js";
+import { sessionEnding } from "./session_end.js";
 import { ACTIVE_ROOM_KEY, state } from "./state.js";
 
 const LOBBY = "lobby";            // always exists: where a first sign-in lands
 
 connection.onOpen = (session, isReconnect) => sessionOpened(session, isReconnect).catch(reportError);
 connection.onRefused = loginRefused;
+connection.onEnded = sessionEnded;
 
 // ---------------------------------------------------------------- login
 
@@ -50,6 +57,17 @@ function loginRefused(message) {
   showLogin("", `Sign-in refused: ${message}`);
 }
 
+/** The server ended the session for good (password changed, account deleted, banned): say why. */
+function sessionEnded(reason, message) {
+  const ending = sessionEnding(reason, message);
+  const saved = rememberedLogin();
+  if (!ending.keepLogin) forgetLogin();
+  sessionStorage.removeItem(ACTIVE_ROOM_KEY);
+  resetChatState();
+  $("account-username").value = ending.keepLogin && saved && saved.mode === "user" ? saved.username : "";
+  showLogin("", ending.text);
+}
+
 function signOut() {
   connection.stop();
   forgetLogin();
@@ -59,6 +77,7 @@ function signOut() {
 }
 
 function resetChatState() {
+  for (const dialog of document.querySelectorAll("dialog[open]")) dialog.close();
   state.me = null;
   state.myUserIds.clear();
   state.rooms.clear();
@@ -111,8 +130,7 @@ async function sessionOpened(session, isReconnect) {
   const me = await connection.call("chat.user.me");
   state.me = me;
   state.myUserIds.add(me.user);
-  $("me").textContent = me.nick && me.nick !== me.user ? `${me.nick} (${me.user})` : me.user;
-  $("me").title = $("me").textContent;
+  showMe(me);
   showRoleControls(me.role);
 
   await session.subscribe("chat.rooms", ([event]) => roomAnnounced(event));
@@ -143,6 +161,7 @@ function roomToOpen(isReconnect) {
 function showRoleControls(role) {
   const mayCreateRooms = !!role && role !== "guest";
   $("create-room-form").hidden = !mayCreateRooms;
+  $("account-button").hidden = !mayCreateRooms;   // guests have no account to manage
   $("no-room").textContent = mayCreateRooms ? "Pick a room on the left, or create one." : "Pick a room on the left.";
 }
 
@@ -157,6 +176,11 @@ async function subscribeOptional(session, topic, handler) {
 // ---------------------------------------------------------------- wiring
 
 function wireEvents() {
+  wireAccountDialog();
+  wireMemberActions();
+  wireReportDialog();
+  wireRoomSettings();
+  wireModerationPanel();
   $("guest-form").addEventListener("submit", onGuestSubmit);
   $("account-form").addEventListener("submit", guarded(onAccountSubmit));
   $("sign-out").addEventListener("click", signOut);
@@ -175,8 +199,11 @@ function wireEvents() {
   $("leave-room").addEventListener("click", guarded(leaveRoom));
   $("invite-form").addEventListener("submit", guarded(invite));
   $("member-list").addEventListener("click", guarded((event) => {
-    const button = event.target.closest("button[data-action=dm]");
-    if (button) return openDirectMessage(button.closest("li").dataset.user);
+    const button = event.target.closest("button[data-action]");
+    if (!button) return;
+    const user = button.closest("li").dataset.user;
+    if (button.dataset.action === "member-actions") return openMemberActions(user);
+    if (button.dataset.action === "dm") return openDirectMessage(user);
   }));
 
   $("composer").addEventListener("submit", (event) => { event.preventDefault(); sendComposerText(); });

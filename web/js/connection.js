@@ -17,6 +17,12 @@ const AUTH_ERRORS = new Set([
   "wamp.error.no_such_realm",
   "wamp.error.no_such_principal",
 ]);
+/** The server ended the session for good: no reconnect, the sign-in screen says why (session_end.js). */
+const ENDING_REASONS = new Set([
+  "wampchat.close.password_changed",
+  "wampchat.close.account_deleted",
+  "wampchat.error.banned",
+]);
 
 /** ws(s)://<this host>/ws: the page and WAMP share one origin. */
 export function webSocketUrl(location = window.location) {
@@ -57,14 +63,16 @@ function authOptions(login) {
  *
  * Callbacks: onOpen(session, isReconnect), onState(state, detail) with state
  * connecting | connected | reconnecting | offline, and onRefused(message)
- * when the router refuses the login.
+ * when the router refuses the login, onEnded(reason, message) when the
+ * server ends the session for good (password changed, account deleted, banned).
  */
 export class ChatConnection {
-  constructor({ url, onOpen, onState, onRefused }) {
+  constructor({ url, onOpen, onState, onRefused, onEnded }) {
     this.url = url;
     this.onOpen = onOpen;
     this.onState = onState;
     this.onRefused = onRefused;
+    this.onEnded = onEnded;
     this.session = null;
     this._connection = null;
     this._attempt = 0;
@@ -94,6 +102,11 @@ export class ChatConnection {
       try { connection.close("wamp.close.logout", "signed out"); } catch (e) { /* already closed */ }
     }
     this.onState("offline");
+  }
+
+  /** The account's new password, for the reconnects of this session (kept in memory only). */
+  setPassword(password) {
+    if (this._login && this._login.mode === "user") this._login.password = password;
   }
 
   /** Call a procedure; rejects with {offline: true} while there is no session. */
@@ -130,6 +143,12 @@ export class ChatConnection {
   _closed(connection, reason, details) {
     if (connection !== this._connection || this._stopped) return true;
     this.session = null;
+    if (details && ENDING_REASONS.has(details.reason)) {
+      this._stopped = true;
+      this.onState("offline");
+      this.onEnded(details.reason, details.message || "");
+      return true;
+    }
     // A refused login stops here; so does any other refusal of the very first
     // join (e.g. a guest nick that is taken). After a successful join the same
     // refusal may be transient (our old session still holds the nick), so retry.

@@ -1,19 +1,39 @@
-// The open room's member list and presence: who joined, left, went on- or
-// offline. Members also feed @-completion (composer.js) and "Seen by" (reads.js).
+// The open room's member list and presence: who joined, left (or was kicked
+// or banned), went on- or offline, got another room role or was muted.
+// Members also feed @-completion (composer.js) and "Seen by" (reads.js).
 
+import { memberItem } from "./member_item.js";
 import { $ } from "./page.js";
 import { renderSeen } from "./reads.js";
-import { memberItem } from "./render.js";
+import { mayActOn, roleOf } from "./roles.js";
 import { state } from "./state.js";
 import { clearTyping } from "./typing.js";
+
+/** Presence events after which someone is no longer a member. */
+export const GONE = new Set(["leave", "kick", "ban"]);
+
+/** How a presence event changes what we know of a member (null: they are gone). */
+function changedMember(member, presence) {
+  const nick = presence.nick || member.nick;
+  switch (presence.event) {
+    case "join": return { ...member, nick, online: true, role: member.role || "member" };
+    case "online": return { ...member, nick, online: true };
+    case "offline": return { ...member, nick, online: false };
+    case "role": return { ...member, nick, role: presence.role || "member" };
+    case "mute": return { ...member, nick, muted: true };
+    case "unmute": return { ...member, nick, muted: false };
+    default: return GONE.has(presence.event) ? null : member;
+  }
+}
 
 export function presenceChanged(roomId, presence) {
   const roomState = state.rooms.get(roomId);
   if (!roomState || !presence) return;
-  const member = roomState.members.get(presence.user) || { user: presence.user, nick: presence.nick, online: false };
-  if (presence.event === "leave") roomState.members.delete(presence.user);
-  else roomState.members.set(presence.user, { ...member, nick: presence.nick || member.nick, online: presence.event !== "offline" });
-  if (presence.event === "offline" || presence.event === "leave") clearTyping(roomId, presence.user);
+  const known = roomState.members.get(presence.user) || { user: presence.user, nick: presence.nick, online: false };
+  const member = changedMember(known, presence);
+  if (member) roomState.members.set(presence.user, member);
+  else roomState.members.delete(presence.user);
+  if (presence.event === "offline" || !member) clearTyping(roomId, presence.user);
   if (roomId === state.activeRoomId) { renderMembers(); renderSeen(); }
 }
 
@@ -22,5 +42,7 @@ export function renderMembers() {
   if (!roomState) return;
   const members = [...roomState.members.values()].sort((a, b) =>
     (b.online - a.online) || (a.nick || a.user).localeCompare(b.nick || b.user));
-  $("member-list").replaceChildren(...members.map((m) => memberItem(m, state.myUserIds.has(m.user))));
+  $("member-list").replaceChildren(...members.map((m) => memberItem(m, {
+    isMe: state.myUserIds.has(m.user), role: roleOf(roomState, m.user), mayAct: mayActOn(roomState, m.user),
+  })));
 }

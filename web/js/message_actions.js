@@ -1,7 +1,9 @@
 // The buttons on a message in the open room: reactions (a quick one, the
-// picker), editing my message in place, and deleting it after a confirm.
+// picker), editing my message in place, deleting it after a confirm, and
+// reporting someone else's.
 
 import { connection, view } from "./page.js";
+import { openReportDialog } from "./report.js";
 import { hideReactionPicker, showDeleteConfirm, showEditBox, showReactionPicker } from "./render.js";
 import { isMe, state } from "./state.js";
 import { messageArrived, messageDeleted } from "./timeline.js";
@@ -38,6 +40,7 @@ export async function onMessageAction(event) {
     case "save-edit": await saveEdit(roomId, message, item.querySelector(".edit-box").value); break;
     case "cancel-edit": view.upsert(message); break;
     case "delete": showDeleteConfirm(item); break;
+    case "report": openReportDialog(roomId, message); break;
     case "cancel-delete": view.upsert(message); break;
     case "confirm-delete":
       await connection.call("chat.message.delete", [roomId, message.id]);

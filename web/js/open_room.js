@@ -5,6 +5,7 @@
 import { renderMembers } from "./members.js";
 import { $, connection, view } from "./page.js";
 import { markRead, moveReadMarker, renderSeen } from "./reads.js";
+import { isModeratorPlus } from "./roles.js";
 import { renderRoomList, roomLabel } from "./room_list.js";
 import { ACTIVE_ROOM_KEY, state } from "./state.js";
 import { messageArrived, renderPending } from "./timeline.js";
@@ -63,7 +64,8 @@ export function renderActiveRoom() {
   renderOlderControls();
 }
 
-function renderRoomHeader() {
+/** The open room's header: title, topic, badges, and the controls this person may use. */
+export function renderRoomHeader() {
   const roomState = state.rooms.get(state.activeRoomId);
   if (!roomState) return;
   const room = roomState.room;
@@ -74,6 +76,14 @@ function renderRoomHeader() {
   const mayInvite = room.private && !isDm && state.me &&
     (room.owner === state.me.user || state.me.role === "admin");
   $("invite-form").hidden = !mayInvite;
+  $("room-topic").textContent = room.topic || "";
+  $("room-topic").hidden = !room.topic;
+  $("room-read-only").hidden = !room.read_only;
+  $("room-slow").hidden = !room.slow_mode;
+  $("room-slow").textContent = room.slow_mode ? `slow mode: ${room.slow_mode}s` : "";
+  const moderates = isModeratorPlus(roomState);
+  $("room-settings-button").hidden = !moderates;
+  $("moderation-button").hidden = !moderates;
 }
 
 function renderOlderControls() {

@@ -62,11 +62,11 @@ export function fillMessageItem(item, message, { own, isMe }) {
   item.append(text);
 
   if (!message.deleted) item.append(reactionRow(message, isMe));
-  if (own && !message.deleted) {
-    const actions = el("div", "actions");
-    actions.append(actionButton("Edit", "edit"), actionButton("Delete", "delete"));
-    item.append(actions);
-  }
+  if (message.deleted) return;
+  const actions = el("div", "actions");
+  if (own) actions.append(actionButton("Edit", "edit"), actionButton("Delete", "delete"));
+  else actions.append(actionButton("Report", "report"));
+  item.append(actions);
 }
 
 /** The reactions under a message: one toggle per emoji (pressed when it is mine) and "add a reaction". */
@@ -200,31 +200,6 @@ export function roomItem(room, label, unread, active, mentions = 0) {
   badges.append(mentionBadge, badge);
   button.append(badges);
   item.append(button);
-  return item;
-}
-
-/** One member in the members pane: online dot, name, and a DM button for others. */
-export function memberItem(member, isMe) {
-  const item = el("li");
-  item.dataset.user = member.user;
-  item.classList.toggle("online", !!member.online);
-  item.append(el("span", "dot"));
-  const nick = member.nick || member.user;
-  const name = el("span", "member-name");
-  name.append(el("span", "member-nick", nick));
-  if (nick !== member.user) name.append(el("span", "member-id", member.user));
-  name.title = nick !== member.user ? `${nick} (${member.user})` : nick;   // the whole name, when cut short
-  item.append(name);
-  if (isMe) {
-    item.append(el("span", "hint", "you"));
-  } else {
-    const dm = el("button", "secondary dm", "Message");
-    dm.type = "button";
-    dm.dataset.action = "dm";
-    dm.setAttribute("aria-label", `Message ${nick}`);
-    item.append(dm);
-  }
-  item.title = member.online ? "online" : "offline";
   return item;
 }
 

@@ -4,12 +4,13 @@
 
 import { liveEventsMissed } from "./catchup.js";
 import { errorText } from "./connection.js";
-import { presenceChanged } from "./members.js";
-import { openRoom, renderActiveRoom } from "./open_room.js";
+import { GONE, presenceChanged } from "./members.js";
+import { openRoom, renderActiveRoom, renderRoomHeader } from "./open_room.js";
 import { $, connection, showNotice } from "./page.js";
 import { readMarkerMoved } from "./reads.js";
+import { removedFromRoom } from "./removal.js";
 import { renderRoomList, roomLabel } from "./room_list.js";
-import { ACTIVE_ROOM_KEY, RoomState, state } from "./state.js";
+import { ACTIVE_ROOM_KEY, RoomState, isMe, state } from "./state.js";
 import { messageArrived, messageDeleted, reactionChanged } from "./timeline.js";
 import { typingChanged } from "./typing.js";
 
@@ -68,7 +69,8 @@ async function subscribeRoom(session, roomId) {
     edit: ([message]) => messageArrived(roomId, message, true),
     delete: ([gone]) => messageDeleted(roomId, gone.id),
     typing: ([typing]) => typingChanged(roomId, typing),
-    presence: ([presence]) => presenceChanged(roomId, presence),
+    presence: ([presence]) => memberChanged(roomId, presence),
+    update: ([room]) => roomUpdated(roomId, room),
     read: ([marker]) => readMarkerMoved(roomId, marker),
     reaction: ([reaction]) => reactionChanged(roomId, reaction),
     gap: () => liveEventsMissed(roomId, refreshRoomsOnce),
@@ -79,6 +81,25 @@ async function subscribeRoom(session, roomId) {
     state.subscribedRooms.delete(roomId);
     console.warn(`cannot follow room ${roomId}: ${errorText(err)}`);
   }
+}
+
+/** A presence event; about me, a kick or ban leaves the room and a new role changes what the header offers. */
+function memberChanged(roomId, presence) {
+  if (presence && isMe(presence.user) && GONE.has(presence.event) && presence.event !== "leave") {
+    removedFromRoom(roomId, presence);
+    return;
+  }
+  presenceChanged(roomId, presence);
+  if (presence && isMe(presence.user) && roomId === state.activeRoomId) renderRoomHeader();
+}
+
+/** chat.room.<id>.update: new settings (title, topic, read-only, slow mode) shown at once. */
+function roomUpdated(roomId, room) {
+  const roomState = state.rooms.get(roomId);
+  if (!roomState || !room) return;
+  roomState.room = { ...roomState.room, ...room };
+  renderRoomList();
+  if (roomId === state.activeRoomId) renderRoomHeader();
 }
 
 function addRoom(room) {
@@ -96,11 +117,27 @@ export function roomAnnounced(event) {
 
 /** chat.user.<me>.notify: I was invited to a room, or mentioned in one. */
 export function personalNotice(event) {
+  if (event && event.event === "report" && event.report) {
+    const known = state.rooms.get(event.report.room);
+    showNotice(`New report in ${known ? roomLabel(known.room) : event.report.room}: ${event.report.reason}`);
+    return;
+  }
   if (!event || !event.room) return;
+  const roomId = typeof event.room === "string" ? event.room : event.room.id;
+  if (event.event === "kicked" || event.event === "banned") { removedFromRoom(roomId, event); return; }
+  if (event.event === "muted" || event.event === "unmuted") { mutedNotice(roomId, event); return; }
   addRoom(event.room);
   if (event.event === "invited") showNotice(`You were invited to ${roomLabel(event.room)}.`);
   // A mention also comes as the room's message event; whichever is first shows it, the other is "same".
   if (event.event === "mention" && event.message) messageArrived(event.room.id, event.message, true);
+}
+
+function mutedNotice(roomId, event) {
+  const known = state.rooms.get(roomId);
+  const where = known ? roomLabel(known.room) : roomId;
+  const until = event.until ? ` until ${new Date(event.until).toLocaleString()}` : "";
+  showNotice(event.event === "muted" ? `You were muted in ${where} by ${event.by}${until}.`
+    : `You may speak again in ${where}.`);
 }
 
 export async function createRoom(event) {
