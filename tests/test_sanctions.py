@@ -121,6 +121,38 @@ def test_who_may_act_and_every_argument_refusal(world):
                                      ("ban", "ann", "bob")]
 
 
+@pytest_twisted.inlineCallbacks
+def test_nobody_lifts_their_own_sanction_nor_one_on_an_equal_or_higher_role(world):
+    ann, bob, cid = yield room_with(world)
+    dee = yield world.user("dee")
+    yield dee.call("chat.room.join", "den")
+    yield ann.call("chat.room.set_role", "den", "dee", "moderator")
+    root = yield admin(world)
+    yield ann.call("chat.room.mute", "den", "bob")                # the owner mutes a moderator
+    assert (yield error_of(bob.call("chat.room.unmute", "den", "bob"))) == INVALID
+    assert (yield error_of(dee.call("chat.room.unmute", "den", "bob"))) == FORBIDDEN
+    assert (yield error_of(bob.call("chat.message.send", "den", "still muted"))) == FORBIDDEN
+    yield ann.call("chat.room.unmute", "den", "bob")
+    yield root.call("chat.room.ban", "den", "ann", reason="abuse")   # an admin bans the owner
+    assert (yield error_of(ann.call("chat.room.unban", "den", "ann"))) == INVALID
+    assert (yield error_of(bob.call("chat.room.unban", "den", "ann"))) == FORBIDDEN
+    assert (yield error_of(ann.call("chat.room.join", "den"))) == FORBIDDEN
+    yield root.call("chat.room.unban", "den", "ann")
+    yield ann.call("chat.room.join", "den")
+    for proc in ("chat.room.unban", "chat.room.unmute"):
+        assert (yield error_of(bob.call(proc, "den", 42))) == INVALID, proc
+        assert (yield error_of(bob.call(proc, "nope", "cid"))) == NOT_FOUND, proc
+    guest = yield world.guest("Gus")                                 # lifting needs no one online
+    gone = guest.details.authid
+    yield guest.call("chat.room.join", "den")
+    yield bob.call("chat.room.ban", "den", gone)
+    yield bob.call("chat.room.mute", "den", gone)
+    yield guest.leave()
+    yield guest.closed
+    assert (yield bob.call("chat.room.unban", "den", gone)) is None
+    assert (yield bob.call("chat.room.unmute", "den", gone)) is None
+
+
 # -- kick ----------------------------------------------------------------------------------------------
 @pytest_twisted.inlineCallbacks
 def test_kick_tells_the_room_and_the_user_and_they_may_rejoin_a_public_room(world):
@@ -301,6 +333,24 @@ def test_a_timed_mute_ends_by_itself(world):
         return True
     yield poll_until(speaks, timeout=10, interval=0.2)
     assert (yield error_of(bob.call("chat.room.unmute", "den", "cid"))) == NOT_FOUND
+
+
+@pytest_twisted.inlineCallbacks
+def test_banned_or_muted_authors_may_not_rewrite_their_messages_but_may_delete_them(world):
+    ann, bob, cid = yield room_with(world)
+    said = []
+    for n in range(2):
+        said.append((yield cid.call("chat.message.send", "den", f"line {n}"))["id"])
+    yield bob.call("chat.room.mute", "den", "cid")
+    assert (yield error_of(cid.call("chat.message.edit", "den", said[0], "buy my stuff"))) == FORBIDDEN
+    yield bob.call("chat.room.ban", "den", "cid")
+    assert (yield error_of(cid.call("chat.message.edit", "den", said[0], "buy my stuff"))) == FORBIDDEN
+    assert (yield cid.call("chat.message.delete", "den", said[1])) is None   # taking words back is fine
+    texts = [m["text"] for m in (yield ann.call("chat.message.history", "den"))["messages"]]
+    assert texts == ["line 0", ""]
+    yield bob.call("chat.room.unban", "den", "cid")
+    yield bob.call("chat.room.unmute", "den", "cid")
+    assert (yield cid.call("chat.message.edit", "den", said[0], "line zero"))["text"] == "line zero"
 
 
 # -- deleting others' messages -------------------------------------------------------------------------
