@@ -82,6 +82,8 @@ def test_a_ban_ends_the_sessions_refuses_logins_until_unbanned_and_is_audited(wo
     for method in ("ticket", "wampcra"):
         refused = yield login_refusal(world, **account("ann", method))
         assert refused.error == BANNED and "spam links" in str(refused), str(refused)
+    wrong = yield login_refusal(world, authmethods=["ticket"], authid="ann", secret="not the password")
+    assert wrong.error == "wamp.error.not_authorized"   # the ban is told only to whoever knows the password
     assert (yield root.call("chat.admin.bans")) == [{"user": "ann", "by": "root", "reason": "spam links",
                                                      "until": None}]
     assert (yield root.call("chat.admin.unban", "ann")) is None
