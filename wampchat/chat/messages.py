@@ -217,6 +217,7 @@ class Messages:
         room, message = await self._live_message(caller, room_id, message_id)
         if not may_edit(caller, message):
             fail(FORBIDDEN, "only the author may edit a message")
+        await refuse_sanctioned(ctx, caller, room_id)   # rewriting is speaking: not while banned or muted
         edited = await ctx.store.edit_message(room_id, message_id, text, ctx.now())
         await ctx.publish_room(room, "edit", edited)
         return edited

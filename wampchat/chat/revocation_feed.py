@@ -8,7 +8,7 @@ rows every :data:`POLL_INTERVAL` seconds when its database is shared (an
 embedded SQLite node is the only node there is) and applies each once:
 
 - ``room``: the user's subscriptions to ``chat.room.<room>.*`` on this node
-  are taken away in the router (a kick or a ban);
+  are taken away in the router when the room is private (a kick or a ban);
 - ``sessions``: the user's sessions on this node end with GOODBYE and the
   row's reason (a server ban, a changed password, a deleted account), but
   the one kept and those that joined after the change.
@@ -117,6 +117,11 @@ class RevocationFeed:
         return touched
 
     def _revoke_room(self, user: str, room_id: str) -> int:
+        """Take ``user``'s subscriptions to a private room's topics away here. A public room's stay: anyone signed
+        in may read it, and a client that joins again after a kick keeps its subscriptions working."""
+        room = self._ctx.rooms.peek(room_id)
+        if room is not None and not room["private"]:
+            return 0
         realm, revoked = self._ctx.realm, 0
         for session_id in self._ctx.sessions.session_ids(user):
             session = realm.session(session_id)

@@ -65,20 +65,26 @@ class Sanctions:
     async def _target(self, caller: Caller, room: dict, username, action: str) -> str:
         """The user acted on, checked: someone known, not the caller, of a lower rank than the caller."""
         ctx = self._ctx
+        account = await self._outranked(caller, room, username, action)
+        if account is None and await room_role(ctx, username, room) is None and not ctx.sessions.is_online(username):
+            fail(NOT_FOUND, f"no user {username!r}")
+        return username
+
+    async def _outranked(self, caller: Caller, room: dict, username, action: str) -> dict | None:
+        """Check that the caller may act on ``username`` (or lift a sanction on them, which may be a guest long
+        gone): not themselves, nobody but an admin on an admin, else only on a lower room role. Their account."""
+        ctx = self._ctx
         checks.check_username(username)
         if username == caller.user:
             fail(INVALID, f"you cannot {action} yourself")
         account = await ctx.store.get_user(username)
-        role = await room_role(ctx, username, room)
-        if account is None and role is None and not ctx.sessions.is_online(username):
-            fail(NOT_FOUND, f"no user {username!r}")
         if account is not None and account.get("role") == "admin" and not caller.is_admin:
             fail(FORBIDDEN, f"only an admin may {action} an admin")
         if not caller.is_admin:
             mine = ROLE_RANK[await room_role(ctx, caller.user, room) or "member"]
-            if ROLE_RANK[role or "member"] >= mine:
+            if ROLE_RANK[await room_role(ctx, username, room) or "member"] >= mine:
                 fail(FORBIDDEN, f"you cannot {action} someone whose role is equal to or above yours")
-        return username
+        return account
 
     def _nick(self, username: str) -> str:
         return self._ctx.sessions.nick_of(username) or username
@@ -124,7 +130,7 @@ class Sanctions:
 
     async def unban(self, room_id=None, username=None, details=None) -> None:
         caller, room = await self._moderator(details, room_id)
-        checks.check_username(username)
+        await self._outranked(caller, room, username, "unban")   # not oneself, nor an equal or higher role
         if not await self._ctx.store.unban(room["id"], username, caller.user, self._ctx.now()):
             fail(NOT_FOUND, f"{username!r} is not banned from {room['id']!r}")
         return None
@@ -146,7 +152,7 @@ class Sanctions:
 
     async def unmute(self, room_id=None, username=None, details=None) -> None:
         caller, room = await self._moderator(details, room_id)
-        checks.check_username(username)
+        await self._outranked(caller, room, username, "unmute")   # a muted moderator may not unmute themselves
         ctx = self._ctx
         if not await ctx.store.unmute(room["id"], username, caller.user, ctx.now()):
             fail(NOT_FOUND, f"{username!r} is not muted in {room['id']!r}")
