@@ -683,3 +683,35 @@ def test_a_malformed_message_aborts_only_its_own_session(wire):
     call = good.call("app.wire.alive")
     wire.flush()
     assert result_of(call) == "still here"
+
+
+class SlowRouting:
+    """A broker watcher (as the AMQP bridge is) whose routing of a new subscription waits for the test."""
+
+    def __init__(self):
+        self.pending = []
+
+    def subscription_created(self, sub):
+        d = defer.Deferred()
+        self.pending.append(d)
+        return d
+
+    def subscription_deleted(self, sub):
+        pass
+
+
+def test_no_event_reaches_a_subscriber_before_its_subscribed(realm):
+    """While a new subscription is being routed (bound on the broker), publications on the node must not reach
+    the subscriber: it has not been told SUBSCRIBED, and an EVENT for an unknown id is a protocol violation."""
+    routing = SlowRouting()
+    realm.broker.add_watcher(routing)
+    subscriber, publisher = RawPeer(realm, "alice"), RawPeer(realm, "bob")
+    subscriber.send(message.Subscribe(1, "app.news"))
+    publisher.send(message.Publish(2, "app.news", args=["early"]))
+    assert subscriber.take() == []
+    routing.pending[0].callback(None)
+    [subscribed] = subscriber.take()
+    assert isinstance(subscribed, message.Subscribed)
+    publisher.send(message.Publish(3, "app.news", args=["late"]))
+    [event] = subscriber.take()
+    assert isinstance(event, message.Event) and event.args == ["late"] and event.subscription == subscribed.subscription

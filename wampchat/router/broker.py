@@ -110,16 +110,28 @@ class Broker:
 
     # -- subscriptions --------------------------------------------------
     def subscribe(self, session, uri, match):
-        """Add ``session`` to the (uri, match) subscription; returns it."""
+        """Add ``session`` to the (uri, match) subscription; returns it.
+
+        While the subscription is still being routed (:meth:`when_routed`),
+        the session holds it but gets no events: it is told SUBSCRIBED only
+        then, and an EVENT before SUBSCRIBED is a protocol violation to the
+        client. :meth:`activate` adds it to the subscribers once routed."""
         sub = self._map.get(uri, match)
         if sub is None:
             sub = Subscription(uri, match)
             self._map.add(uri, match, sub)
             self._by_id[sub.id] = sub
             self._created(sub)
-        sub.subscribers[session] = None
+        if sub.routing is None:
+            sub.subscribers[session] = None
         session.subscriptions[sub.id] = sub
         return sub
+
+    def activate(self, session, sub):
+        """``sub`` is routed and ``session`` is about to be told SUBSCRIBED: from now on it gets the events
+        (unless it unsubscribed or left meanwhile)."""
+        if session.subscriptions.get(sub.id) is sub:
+            sub.subscribers[session] = None
 
     def when_routed(self, sub):
         """None when ``sub`` already gets events from outside the node; else a Deferred that fires once it does.
@@ -136,7 +148,7 @@ class Broker:
     def is_subscribed(self, session, uri, match):
         """Does ``session`` already hold the (uri, match) subscription? (Subscribing again adds nothing.)"""
         sub = self._map.get(uri, match)
-        return sub is not None and session in sub.subscribers
+        return sub is not None and session.subscriptions.get(sub.id) is sub
 
     def unsubscribe(self, session, subscription_id):
         """Remove ``session`` from a subscription; False when it was not subscribed."""

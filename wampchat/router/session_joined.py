@@ -79,7 +79,11 @@ def on_subscribe(session, msg):
         if routed is None:
             session.send(message.Subscribed(msg.request, sub.id))
             return None
-        return routed.addCallback(lambda _: session.send(message.Subscribed(msg.request, sub.id)))
+
+        def acknowledge(_):
+            broker.activate(session, sub)
+            session.send(message.Subscribed(msg.request, sub.id))
+        return routed.addCallback(acknowledge)
 
     return authorized(session, msg.topic, "subscribe", match, message.Subscribe.MESSAGE_TYPE, msg.request,
                       subscribe)
