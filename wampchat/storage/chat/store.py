@@ -8,7 +8,8 @@ of a cluster sees what another committed as soon as it committed. Sends
 :mod:`~wampchat.storage.chat.sends` and :mod:`~wampchat.storage.chat.presence`.
 """
 from wampchat.storage.chat import account_data
-from wampchat.storage.chat import accounts, audit, files, members, messages, moderation, rates, reactions, reports, rooms
+from wampchat.storage.chat import accounts, audit, files, members, messages, moderation, rates, reactions, reports
+from wampchat.storage.chat import rooms
 from wampchat.storage.chat import retention, revocations, sanctions, search, server_bans
 from wampchat.storage.leases import take_lease
 from wampchat.storage.chat.members import MEMBERS_PAGE
