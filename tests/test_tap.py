@@ -199,6 +199,8 @@ guest-send-rate = 18
 dm-rate = 19
 dm-address-rate = 21
 retention-days = 22
+max-upload = 23
+upload-quota = 24
 register-rate = 11
 create-rate = 12
 node-id = "filenode"
@@ -226,6 +228,7 @@ def test_config_file_sets_every_setting(tmp_path):
     assert (options["register-rate"], options["create-rate"]) == (11, 12)
     assert (options["guest-send-rate"], options["dm-rate"], options["dm-address-rate"]) == (18, 19, 21)
     assert options["retention-days"] == 22
+    assert (options["max-upload"], options["upload-quota"]) == (23, 24)
     assert (options["guest-rate"], options["login-address-burst"], options["login-address-refill"],
             options["login-account-burst"], options["login-account-refill"]) == (13, 14, 15.0, 16, 17.5)
     config = options["router_config"]

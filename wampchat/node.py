@@ -24,6 +24,7 @@ class WampchatService(service.MultiService):
         self.router = router
         self.ready = None
         self.reactor = reactor
+        self.file_gate = None   # the Site's /files resource, handed to the chat runtime
         self.exit_on_listen_failure = False  # makeService (twistd) sets it; embedders get a failed `listening`
 
     def privilegedStartService(self):
@@ -113,7 +114,9 @@ def add_listeners(root: WampchatService, options, reactor) -> None:
     router, config = root.router, options["router_config"]
     guard = ConnectionGuard(reactor, router.metrics, max_per_address=options["max-connections-per-address"],
                             handshake_timeout=options["handshake-timeout"])
-    site = make_site(router, options["web"], config.max_message_size, config.outbound_buffer, guard=guard)
+    site = make_site(router, options["web"], config.max_message_size, config.outbound_buffer, guard=guard,
+                     max_upload=options["max-upload"])
+    root.file_gate = site.file_gate
     for endpoint in options["listen"]:
         ListeningService(reactor, endpoint, site, name=f"web:{endpoint}").setServiceParent(root)
     if options["rawsocket"]:
@@ -133,7 +136,8 @@ def chat_settings(options):
                             register_rate=options["register-rate"], create_rate=options["create-rate"],
                             guest_send_rate=options["guest-send-rate"], dm_rate=options["dm-rate"],
                             dm_address_rate=options["dm-address-rate"],
-                            retention_days=options["retention-days"])
+                            retention_days=options["retention-days"], max_upload=options["max-upload"],
+                            upload_quota=options["upload-quota"])
     if options["amqp"]:
         settings.reserved_names = frozenset(options["amqp_settings"].node_users)
     return settings
@@ -146,7 +150,7 @@ def add_in_process_services(root: WampchatService, options, engine, reactor) -> 
 
     realm = options["router_config"].realm
     ChatRuntime(root.router, realm, engine, chat_settings(options), reactor, options["node-heartbeat"],
-                options["node-timeout"]).setServiceParent(root)
+                options["node-timeout"], file_gate=root.file_gate).setServiceParent(root)
     if options["amqp"]:
         from wampchat.amqp import AmqpBridge
 

@@ -190,6 +190,12 @@ SETTINGS = [
             "Days a chat message is kept; older ones are deleted (hourly, by one node of the cluster). A room's "
             "retention_days overrides it; 0 = keep forever.", "retention-days = 0", default_text="0 (keep forever)",
             coerce=whole(minimum=0)),
+    Setting("max-upload", WHOLE, 10 * 1024 * 1024,
+            "Bytes one uploaded file may have (chat.file.upload; a bigger HTTP upload is refused before its body "
+            "is read).", "max-upload = 10485760", default_text="10485760 (10 MiB)", coerce=whole()),
+    Setting("upload-quota", WHOLE, 200 * 1024 * 1024,
+            "Bytes of files one user may upload per 24 hours (on all nodes).", "upload-quota = 209715200",
+            default_text="209715200 (200 MiB)", coerce=whole()),
     Setting("register-rate", WHOLE, 20, "Accounts one network address may register per hour (chat.user.register; on all nodes).",
             "register-rate = 20", coerce=whole()),
     Setting("create-rate", WHOLE, 20, "Rooms one user may create per hour (chat.room.create; on all nodes).",

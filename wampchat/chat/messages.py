@@ -13,13 +13,14 @@ from twisted.logger import Logger
 from wampchat.chat import checks
 from wampchat.chat.authorization import may_delete, may_edit, readable_room, refuse_sanctioned
 from wampchat.chat.context import ChatContext
+from wampchat.chat.files import check_file_ids
 from wampchat.chat.errors import CONFLICT, FORBIDDEN, INVALID, NOT_FOUND, RATE_LIMITED, fail, rate_limited
 from wampchat.chat.limits import RateWindow
 from wampchat.chat.search import parse_query
 from wampchat.chat.typing_timers import TypingTimers
 from wampchat.storage.chat.reactions import ReactionRefused
 from wampchat.storage.chat.moderation import BANNED, MUTED, READ_ONLY, SLOW
-from wampchat.storage.chat.sends import TOO_MANY, SendRate, SendRequest, add_messages
+from wampchat.storage.chat.sends import FILES_REFUSED, TOO_MANY, SendRate, SendRequest, add_messages
 
 SEND_WINDOW_MS = 10_000
 REACT_RATE = 60            # reactions (on or off) one user may give per 10 s on a node
@@ -65,7 +66,7 @@ class Messages:
                 "chat.message.search": self.message_search, "chat.message.react": self.message_react}
 
     # -- chat.message.send ----------------------------------------------------------------
-    def message_send(self, room_id=None, text=None, client_msg_id=None, details=None):
+    def message_send(self, room_id=None, text=None, client_msg_id=None, files=None, details=None):
         """A plain function, not a coroutine: the common case (a caller with a session here, writing to a public
         room already known) reaches the group commit and its answer with no coroutine in between."""
         started = self._ctx.reactor.seconds()
@@ -73,23 +74,26 @@ class Messages:
         caller = self._ctx.caller_here(details)
         room = self._ctx.rooms.peek(room_id) if caller is not None else None
         if room is None or room["private"]:
-            return defer.Deferred.fromCoroutine(self._message_send_looked_up(room_id, text, client_msg_id,
+            return defer.Deferred.fromCoroutine(self._message_send_looked_up(room_id, text, client_msg_id, files,
                                                                               details, started))
-        return self._submit_send(caller, room, text, client_msg_id, started)
+        return self._submit_send(caller, room, text, client_msg_id, files, started)
 
-    async def _message_send_looked_up(self, room_id, text, client_msg_id, details, started):
+    async def _message_send_looked_up(self, room_id, text, client_msg_id, files, details, started):
         """message_send once the store has told who is calling and whether they may read the room."""
         caller = await self._ctx.caller(details)
         room = await readable_room(self._ctx, caller, room_id)
-        return await self._submit_send(caller, room, text, client_msg_id, started)
+        return await self._submit_send(caller, room, text, client_msg_id, files, started)
 
-    def _submit_send(self, caller, room, text, client_msg_id, started):
-        text = checks.check_text(text)
+    def _submit_send(self, caller, room, text, client_msg_id, files, started):
+        files = check_file_ids(files) if files is not None else ()
+        # with files the text may be empty (a picture says it all)
+        text = "" if files and (text is None or (isinstance(text, str) and not text.strip())) \
+            else checks.check_text(text)
         checks.check_client_msg_id(client_msg_id)
         self._count(caller, self.send_limit, self.guest_send_limit, "messages")
         address = self._ctx.address_of(caller.session, caller.user) if caller.role == "guest" else None
         request = SendRequest(room["id"], caller.user, caller.nick, text, self._ctx.now(), client_msg_id,
-                              caller.is_admin, address)
+                              caller.is_admin, address, files)
         return self.sends.submit(request).addCallback(self._sent, caller, room, started)
 
     def _count(self, caller, per_user, per_guest_address, what):
@@ -115,6 +119,8 @@ class Messages:
             fail(FORBIDDEN, f"you are muted in {room_id!r}")
         if outcome.refused == READ_ONLY:
             fail(FORBIDDEN, f"{room_id!r} is read-only: only its moderators may send")
+        if outcome.refused == FILES_REFUSED:
+            fail(NOT_FOUND, "files must be your own uploads to this room, uploaded and not sent yet")
         if outcome.refused == SLOW:
             rate_limited(f"{room_id!r} is in slow mode: one message per {outcome.room['slow_mode']} seconds",
                          outcome.retry_after_ms / 1000)

@@ -23,7 +23,8 @@ class ChatRuntime(service.Service):
 
     name = "chat"
 
-    def __init__(self, router, realm_name, engine, settings, reactor, heartbeat=5.0, node_timeout=15.0):
+    def __init__(self, router, realm_name, engine, settings, reactor, heartbeat=5.0, node_timeout=15.0,
+                 file_gate=None):
         self._router = router
         self._realm_name = realm_name
         self.engine = engine
@@ -35,6 +36,7 @@ class ChatRuntime(service.Service):
         self.session = None
         self.cluster = None
         self.retention = None
+        self.file_gate = file_gate   # the web port's /files resource: given the Files area while serving
         self.ready = None
         self.state = "stopped"
 
@@ -66,6 +68,8 @@ class ChatRuntime(service.Service):
         attach_local(realm, session, "chat", TRUSTED)
         self.session = session
         await session.ready
+        if self.file_gate is not None:
+            self.file_gate.service = session.files
         self.state = "ready"
         return self
 
@@ -81,6 +85,8 @@ class ChatRuntime(service.Service):
 
     async def _stop(self):
         self.state = "stopping"
+        if self.file_gate is not None:
+            self.file_gate.service = None
         if self.session is not None and self.session.is_attached():
             self.session.leave()
         if self.retention is not None:

@@ -26,6 +26,7 @@ from wampchat.chat.accounts import Accounts
 from wampchat.chat.authorization import ChatAuthorizer
 from wampchat.chat.context import ChatContext
 from wampchat.chat.dms import DirectMessages
+from wampchat.chat.files import Files
 from wampchat.chat.guard import guarded
 from wampchat.chat.messages import Messages
 from wampchat.chat.moderation import Moderation
@@ -55,11 +56,12 @@ class ChatService(ApplicationSession):
         self.messages = Messages(self.context, self.reading.typing)
         self.presence = Presence(self.context, self.reading.typing)
         self.revocations = self.context.revocations = RevocationFeed(self.context)
+        self.files = Files(self.context)
         moderation = Moderation(self.context)
         self.areas = (Accounts(self.context), self.rooms, DirectMessages(self.context), self.messages,
                       self.reading, moderation, Sanctions(self.context, moderation, self.revocations),
                       ServerBans(self.context, self.revocations), Reports(self.context, moderation),
-                      Pins(self.context))
+                      Pins(self.context), self.files)
         self.ready = None
 
     @property
@@ -76,8 +78,9 @@ class ChatService(ApplicationSession):
         self.presence.announce(change)
 
     async def load(self):
-        """Create the lobby on first start."""
+        """Create the lobby on first start; read the cluster's file URL key."""
         await self.rooms.create_lobby()
+        await self.files.start()
 
     def onConnect(self):
         self.join(self.config.realm)
@@ -103,6 +106,7 @@ class ChatService(ApplicationSession):
         its own leave answered (goodbye_and_out): not warnings. A router-side abort logs its own error."""
         self.presence.stop()
         self.revocations.stop()
+        self.files.stop()
         self.reading.typing.stop_all()
         if details.reason in ORDERLY_ENDS:
             details = CloseDetails(CloseDetails.REASON_DEFAULT, details.message)

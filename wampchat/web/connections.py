@@ -21,6 +21,7 @@ TOO_MANY_CONNECTIONS = _plain_response("429 Too Many Requests", "too many connec
 REQUEST_TIMEOUT = _plain_response("408 Request Timeout", "the request did not come in time\n")
 URI_TOO_LONG = _plain_response("414 URI Too Long", "the request line is too long\n")
 HEADER_TOO_LONG = _plain_response("431 Request Header Fields Too Large", "a request header is too long\n")
+BODY_TOO_LARGE = _plain_response("413 Content Too Large", "the request body is too large\n")
 
 
 class GuardedHTTPChannel(HTTPChannel):
@@ -31,6 +32,7 @@ class GuardedHTTPChannel(HTTPChannel):
     """
 
     admission = None  # set by GuardedSite.buildProtocol
+    body_refused = False
 
     def connectionMade(self):
         super().connectionMade()
@@ -38,9 +40,18 @@ class GuardedHTTPChannel(HTTPChannel):
             self.admission.start(self.transport, self._request_timed_out)
 
     def allHeadersReceived(self):
+        if self.length is not None and self.length > self.site.max_body:
+            self.body_too_large()   # refused before a byte of the body is read (or a 100 Continue sent)
+            return
         super().allHeadersReceived()
         if self.admission is not None and not is_websocket_upgrade(self.requests[-1]):
             self.admission.handshake_done()
+
+    def body_too_large(self):
+        """Answer 413 and close: neither a declared length nor a chunked body past the Site's cap is read."""
+        self.transport.write(BODY_TOO_LARGE)
+        self.transport.loseConnection()
+        self.body_refused = True
 
     def _request_timed_out(self):
         self.transport.write(REQUEST_TIMEOUT)
@@ -67,9 +78,10 @@ class GuardedSite(Site):
     protocol = GuardedHTTPChannel
     requestFactory = SecureRequest
 
-    def __init__(self, resource, guard, reactor=None):
+    def __init__(self, resource, guard, reactor=None, max_body=10 * 1024 * 1024):
         super().__init__(resource, reactor=reactor)
         self.guard = guard
+        self.max_body = max_body   # bytes any request body may have (the largest upload)
 
     def buildProtocol(self, addr):
         admission = self.guard.admit(addr)

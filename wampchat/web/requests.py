@@ -22,6 +22,8 @@ SECURITY_HEADERS = [
 ]
 
 ALLOWED_METHODS = (b"GET", b"HEAD")
+UPLOAD_METHODS = (b"PUT", b"POST")
+UPLOAD_PATH = b"/files/upload/"   # the one place a body is taken (wampchat.web.files)
 _BAD_PERCENT = re.compile(rb"%(?![0-9A-Fa-f]{2})")
 _CONTROL = re.compile(rb"[\x00-\x1f\x7f]")
 
@@ -51,14 +53,31 @@ def is_websocket_upgrade(request: Request) -> bool:
 class SecureRequest(Request):
     """A request whose response, whatever renders it (files, 404s, /healthz, /metrics), has the security headers.
 
-    Only GET and HEAD reach a resource (405 otherwise), and only with a
-    well-formed target (400 otherwise), so bad input never becomes a 500.
+    Only GET and HEAD reach a resource (and PUT or POST an upload URL; 405
+    otherwise), and only with a well-formed target (400 otherwise), so bad
+    input never becomes a 500. A chunked body past the Site's cap is cut
+    off with 413 as it arrives.
     """
 
+    _body_bytes = 0
+
+    def handleContentChunk(self, data):
+        channel = self.channel
+        if channel.body_refused:
+            return
+        self._body_bytes += len(data)
+        if self._body_bytes > channel.site.max_body:
+            channel.body_too_large()
+            return
+        super().handleContentChunk(data)
+
     def process(self):
+        if self.channel.body_refused:
+            return   # answered 413 and closing already
         for name, value in SECURITY_HEADERS:
             self.responseHeaders.setRawHeaders(name, [value])
-        if self.method not in ALLOWED_METHODS:
+        upload = self.method in UPLOAD_METHODS and self.path.startswith(UPLOAD_PATH)
+        if self.method not in ALLOWED_METHODS and not upload:
             self.setHeader(b"allow", b", ".join(ALLOWED_METHODS))
             self._refuse(405, "only GET and HEAD are allowed here")
             return

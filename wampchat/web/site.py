@@ -1,6 +1,6 @@
 """
 The one Site a node serves on every ``--listen``: the page at /, WAMP-over-WebSocket at /ws, /healthz and
-/metrics, behind the process's ConnectionGuard (shared with the RawSocket listeners).
+/metrics, /files, behind the process's ConnectionGuard (shared with the RawSocket listeners).
 """
 import os
 
@@ -11,6 +11,7 @@ from wampchat.router.serializers import wamp_serializers
 from wampchat.router.transports.connection_guard import ConnectionGuard
 from wampchat.router.transports.websocket import RouterWebSocketFactory
 from wampchat.web.connections import GuardedSite
+from wampchat.web.files import FilesResource
 from wampchat.web.monitoring import HealthResource, MetricsResource
 from wampchat.web.page_files import PageResource
 from wampchat.web.websocket import RouterWebSocketResource
@@ -18,8 +19,14 @@ from wampchat.web.websocket import RouterWebSocketResource
 log = Logger()
 
 
-def make_site(router, web_dir, max_message_size, outbound_buffer, guard=None):
-    """The one Site that serves the page, the WAMP endpoint, health and metrics.
+DEFAULT_MAX_UPLOAD = 10 * 1024 * 1024
+
+
+def make_site(router, web_dir, max_message_size, outbound_buffer, guard=None, max_upload=DEFAULT_MAX_UPLOAD):
+    """The one Site that serves the page, the WAMP endpoint, health, metrics and /files.
+
+    ``site.file_gate`` is the /files resource: the chat runtime gives it its
+    file service while it serves. No request body may exceed ``max_upload``.
 
     ``guard`` is the process's ConnectionGuard (shared with the RawSocket
     listeners); by default one with the default limits on the router's reactor.
@@ -34,6 +41,9 @@ def make_site(router, web_dir, max_message_size, outbound_buffer, guard=None):
     root.putChild(b"ws", RouterWebSocketResource(ws_factory))
     root.putChild(b"healthz", HealthResource(router))
     root.putChild(b"metrics", MetricsResource(router))
-    site = GuardedSite(root, guard, reactor=router.reactor)
+    files = FilesResource(max_upload)
+    root.putChild(b"files", files)
+    site = GuardedSite(root, guard, reactor=router.reactor, max_body=max_upload)
+    site.file_gate = files
     site.displayTracebacks = False
     return site

@@ -9,6 +9,7 @@ from wampchat.storage.chat import audit
 from wampchat.storage.chat.mentions import mentioned_names
 from wampchat.storage.chat.accounts import existing_users
 from wampchat.storage.chat.changes import locked_message, next_change, room_changes
+from wampchat.storage.chat.files import delete_files_of, with_files
 from wampchat.storage.chat.members import furthest_reads, readers
 from wampchat.storage.chat.pins import drop_pins
 from wampchat.storage.chat.reactions import drop_reactions, with_reactions
@@ -42,8 +43,8 @@ def within_budget(messages, budget=ANSWER_BUDGET):
 
 
 def messages_of(tx, rows):
-    """The Messages of messages rows, with their reactions."""
-    return with_reactions(tx, [message_dict(r) for r in rows])
+    """The Messages of messages rows, with their reactions and files."""
+    return with_files(tx, with_reactions(tx, [message_dict(r) for r in rows]))
 
 
 def get_message(tx, room_id, message_id):
@@ -82,7 +83,7 @@ def edit_message(tx, room_id, message_id, text, edited):
 
 
 def delete_message(tx, room_id, message_id, by_other=None, now=None):
-    """Blank a message; its mentions and reactions go with its text. Deleted by someone other than its author
+    """Blank a message; its mentions, reactions and files go with its text. Deleted by someone other than its author
     (``by_other``, a moderator), the deletion is written to the audit log."""
     message = locked_message(tx, room_id, message_id)
     if message is None:
@@ -94,6 +95,7 @@ def delete_message(tx, room_id, message_id, by_other=None, now=None):
     tx.execute("DELETE FROM mentions WHERE message_id = ?", (message_id,))
     drop_reactions(tx, message_id)
     drop_pins(tx, [message_id])
+    delete_files_of(tx, [message_id])
 
 
 def history(tx, room_id, before, after, limit):

@@ -6,7 +6,7 @@ default where that is 0; 0 both ways keeps them forever. One call deletes at
 most ``limit`` messages in its transaction and says which room to go on
 from, so a huge backlog is many short transactions, never one long one.
 
-What goes with a message: its mentions and reactions, and (SQLite) its
+What goes with a message: its mentions, reactions and files, and (SQLite) its
 full-text index entry or its place in the queue of messages waiting to be
 indexed, which the delete triggers of migration v004 remove. Those two
 triggers cannot both be right for a message still waiting (whichever fires
@@ -22,6 +22,7 @@ Expiry is by the message id's milliseconds (13 digits, never less than the
 sender's ``ts``) together with ``ts``, so the room's index on (room, id)
 finds the old messages without reading the rest.
 """
+from wampchat.storage.chat.files import delete_files_of
 from wampchat.storage.chat.search import index_messages
 
 DAY_MS = 24 * 60 * 60 * 1000
@@ -63,7 +64,8 @@ def expired_ids(tx, room_id: str, cutoff_ms: int, limit: int) -> list:
 
 
 def delete_messages(tx, ids: list) -> None:
-    """Delete the messages ``ids`` and their mentions and reactions (the triggers take their search rows)."""
+    """Delete the messages ``ids`` and their mentions, reactions and files (the triggers take their search
+    rows)."""
     if ids:
         index_messages(tx)
     for start in range(0, len(ids), IDS_PER_STATEMENT):
@@ -73,3 +75,4 @@ def delete_messages(tx, ids: list) -> None:
         tx.execute(f"DELETE FROM reactions WHERE message_id IN ({marks})", chunk)
         tx.execute(f"DELETE FROM mentions WHERE message_id IN ({marks})", chunk)
         tx.execute(f"DELETE FROM pins WHERE message_id IN ({marks})", chunk)
+        delete_files_of(tx, chunk)

@@ -1,20 +1,16 @@
-"""
-The send batch: a batch of ``chat.message.send`` requests stored in one transaction (group commit).
+"""The send batch: a batch of ``chat.message.send`` requests stored in one transaction (group commit).
 
-While one transaction commits, new sends wait in a queue; the next
-transaction takes all of them (up to ``max_batch``). One commit, one fsync
-and one thread hop then serve many messages, and the results come back in
-the order the ids were handed out, so a node publishes its events in id
-order. Each message is still committed before its caller hears of it.
+While one transaction commits, new sends wait in a queue; the next transaction takes all of them (up to
+``max_batch``). One commit, one fsync and one thread hop then serve many messages, and the results come back
+in the order the ids were handed out, so a node publishes its events in id order. Each message is still
+committed before its caller hears of it.
 
-Inside the transaction (:func:`add_messages`) every room touched is locked
-in id order (its clock row, no deadlock between nodes), repeated
-``client_msg_id`` s return the stored message, private rooms re-check
-membership and give the exact list of members the event may reach, and
-``@name`` mentions are resolved: against the members already read for a
-private room, and for public rooms with one query for every name of the
-whole batch. A message's rows (the message, its mentions, its room's
-clock, its author's membership) are built and written here, in one place.
+Inside the transaction (:func:`add_messages`) every room touched is locked in id order (its clock row, no
+deadlock between nodes), repeated ``client_msg_id`` s return the stored message, private rooms re-check
+membership and give the exact list of members the event may reach, and ``@name`` mentions are resolved:
+against the members already read for a private room, and for public rooms with one query for every name of
+the batch. A message's rows (the message, its mentions and files, its room's clock, its author's membership)
+are built and written here, in one place.
 """
 from wampchat.storage.chat.mentions import mentioned_names
 from wampchat.storage.chat.message_ids import RoomClock
@@ -22,17 +18,18 @@ from wampchat.storage.chat.accounts import existing_users_later, in_chunks
 from wampchat.storage.chat.members import add_member
 from wampchat.storage.chat.sanctions import sanctions_later
 from wampchat.storage.chat.moderation import RoomRules, Sanctions
-from wampchat.storage.chat.reactions import with_reactions
-from wampchat.storage.chat.rows import join_mentions, message_dict, room_dict
+from wampchat.storage.chat.files import attach_files
+from wampchat.storage.chat.messages import messages_of
+from wampchat.storage.chat.rows import join_mentions, room_dict
 from wampchat.storage.chat.search import stored_messages
 
 
 class SendRequest:
     """One message to store: where, by whom, what, and the sender's clock."""
 
-    __slots__ = ("room", "user", "nick", "text", "ts", "client_msg_id", "admin", "address")
+    __slots__ = ("room", "user", "nick", "text", "ts", "client_msg_id", "admin", "address", "files")
 
-    def __init__(self, room, user, nick, text, ts, client_msg_id=None, admin=False, address=None):
+    def __init__(self, room, user, nick, text, ts, client_msg_id=None, admin=False, address=None, files=()):
         self.room = room
         self.user = user
         self.nick = nick
@@ -41,10 +38,12 @@ class SendRequest:
         self.client_msg_id = client_msg_id
         self.admin = admin   # a server admin: read-only rooms and slow mode do not hold them back
         self.address = address   # a guest's client address: a room ban on it keeps new guests from it out
+        self.files = files       # ids of the author's uploads to this room to attach (storage.chat.files)
 
 
 NOT_MEMBER = "not a member"
 TOO_MANY = "rate limited"
+FILES_REFUSED = "files not attachable"   # not the author's uploads to this room, not uploaded, or sent already
 
 
 class SendRate:
@@ -60,15 +59,12 @@ class SendRate:
 class SendOutcome:
     """What became of a request.
 
-    ``message`` is the stored Message (the earlier one for a repeated
-    ``client_msg_id``, then ``created`` is False); ``joined`` tells that the
-    author became a member with it; ``audience`` lists a private room's
-    members (None for public rooms); ``refused`` is set, and nothing stored,
-    when the author may not write to the room (``NOT_MEMBER``) or has sent
-    too much lately (``TOO_MANY``), the room is read-only (``READ_ONLY``) or
-    in slow mode and their last message is too recent (``SLOW``, with
-    ``retry_after_ms``); ``room`` is the Room as the batch read it (its
-    settings current at the commit).
+    ``message`` is the stored Message (the earlier one for a repeated ``client_msg_id``, then ``created`` is
+    False); ``joined`` tells that the author became a member with it; ``audience`` lists a private room's
+    members (None for public rooms); ``refused`` is set, and nothing stored, when the author may not write to
+    the room (``NOT_MEMBER``), has sent too much lately (``TOO_MANY``), the room is read-only (``READ_ONLY``)
+    or in slow mode and their last message is too recent (``SLOW``, with ``retry_after_ms``), or the files
+    are not theirs to attach (``FILES_REFUSED``); ``room`` is the Room as the batch read it.
     """
 
     __slots__ = ("message", "created", "joined", "audience", "refused", "retry_after_ms", "room")
@@ -183,7 +179,7 @@ class _BatchReads:
         """The Message already stored for a retried ``client_msg_id``, or None."""
         later = self._stored.get(index)
         row = later.one() if later is not None else None
-        return with_reactions(self._tx, [message_dict(row)])[0] if row is not None else None
+        return messages_of(self._tx, [row])[0] if row is not None else None
 
     def room(self, room_id):
         return self._rooms[room_id].one()
@@ -249,7 +245,7 @@ def take_numbers(tx, count):
     return lambda: range(last - count + 1, last + 1)
 
 
-def new_message(msg_id, request, mentions=()):
+def new_message(msg_id, request, mentions=(), files=()):
     """The Message a request became, stored as ``msg_id``: what its event and its caller's result carry."""
     message = {"id": msg_id, "room": request.room, "user": request.user, "nick": request.nick,
                "text": request.text, "ts": request.ts}
@@ -257,6 +253,8 @@ def new_message(msg_id, request, mentions=()):
         message["client_msg_id"] = request.client_msg_id
     if mentions:
         message["mentions"] = mentions
+    if files:
+        message["files"] = files
     return message
 
 
@@ -283,6 +281,10 @@ def _add_to_room(tx, room_id, indexed, reads, numbers, outcomes, names, known, m
             outcomes[index] = SendOutcome(refused=refusal[0], retry_after_ms=refusal[1], room=room)
             continue
         msg_id = clock.next(request.ts, next(numbers))
+        files = attach_files(tx, msg_id, request.files, request.user, room_id) if request.files else ()
+        if files is None:
+            outcomes[index] = SendOutcome(refused=FILES_REFUSED, room=room)
+            continue
         readers = members if members is not None else known  # a public room is open to every user there is
         mentions = [name for name in names[index] if name in readers]
         inserted.append((msg_id, room_id, request.user, request.nick, request.text, request.ts,
@@ -290,7 +292,7 @@ def _add_to_room(tx, room_id, indexed, reads, numbers, outcomes, names, known, m
         mention_rows.extend((msg_id, name, room_id) for name in mentions if name != request.user)
         joined = members is None and request.user not in authors and add_member(tx, room_id, request.user, request.ts)
         authors.add(request.user)
-        outcomes[index] = SendOutcome(new_message(msg_id, request, mentions), True, joined,
+        outcomes[index] = SendOutcome(new_message(msg_id, request, mentions, files), True, joined,
                                       sorted(members) if members is not None else None, room=room)
     if inserted:
         tx.insert_rows("INSERT INTO messages (id, room, username, nick, text, ts, client_msg_id, mentions)", inserted)

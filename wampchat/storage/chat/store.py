@@ -7,8 +7,8 @@ of a cluster sees what another committed as soon as it committed. Sends
 (group commit) and cluster presence submit their own batches of
 :mod:`~wampchat.storage.chat.sends` and :mod:`~wampchat.storage.chat.presence`.
 """
-from wampchat.storage.chat import account_data, accounts, group_dms, members, messages, pins, rates, reactions, rooms
-from wampchat.storage.chat import search
+from wampchat.storage.chat import account_data, accounts, files, group_dms, members, messages, pins, rates, reactions
+from wampchat.storage.chat import rooms, search
 from wampchat.storage.chat.moderation_store import ModerationStore
 from wampchat.storage.chat.members import MEMBERS_PAGE
 from wampchat.storage.chat.rooms import ROOMS_PAGE
@@ -134,6 +134,32 @@ class ChatStore(ModerationStore):
     def take_rate(self, kind, keys, count, window_ms, now):
         """None when one ``kind`` event was counted for every key; else milliseconds until one may be."""
         return self._run(rates.take_rate, kind, list(keys), count, window_ms, now)
+
+    # -- files (storage.chat.files) --------------------------------------------------------
+    def shared_secret(self, name, candidate):
+        """The cluster's secret ``name``: ``candidate`` when nobody stored one before, else that one."""
+        return self._run(files.shared_secret, name, candidate)
+
+    def add_upload(self, file_id, room, user, name, size, token_hash, now, expires, quota, since):
+        """Bytes the user declared since ``since`` with this one, or None (nothing stored) past ``quota``."""
+        return self._run(files.add_upload, file_id, room, user, name, size, token_hash, now, expires, quota, since)
+
+    def pending_upload(self, file_id, token_hash, now):
+        return self._run(files.pending_upload, file_id, token_hash, now)
+
+    def finish_upload(self, file_id, token_hash, now, content_type, width, height, blobs):
+        """False when the one-use token was spent (or ran out) meanwhile."""
+        return self._run(files.finish_upload, file_id, token_hash, now, content_type, width, height, blobs)
+
+    def get_file(self, file_id):
+        return self._run(files.get_file, file_id)
+
+    def file_blob(self, file_id, kind):
+        """(file row, content type, bytes) or None."""
+        return self._run(files.file_blob, file_id, kind)
+
+    def delete_unsent_files(self, created_before):
+        return self._run(files.delete_unsent, created_before)
 
     # -- messages -------------------------------------------------------------------------
     def get_message(self, room_id, message_id):
