@@ -22,7 +22,7 @@ def test_three_users_private_room_and_dm(world):
     bob_notify = yield world.listen(bob, "chat.user.bob.notify")
     room = yield ann.call("chat.room.create", "plans", title="Plans", private=True)
     assert room == {"id": "plans", "title": "Plans", "private": True, "owner": "ann", "created": room["created"],
-                    "topic": "", "read_only": False, "slow_mode": 0, "retention_days": 0}
+                    "topic": "", "read_only": False, "slow_mode": 0, "retention_days": 0, "dm": False}
     yield ann.call("chat.room.invite", "plans", "bob")
     yield bob_notify.wait_for(1)
     assert payloads(bob_notify)[0] == {"event": "invited", "room": room}

@@ -20,7 +20,7 @@ from wampchat.chat.search import parse_query
 from wampchat.chat.typing_timers import TypingTimers
 from wampchat.storage.chat.reactions import ReactionRefused
 from wampchat.storage.chat.moderation import BANNED, MUTED, READ_ONLY, SLOW
-from wampchat.storage.chat.sends import FILES_REFUSED, TOO_MANY, SendRate, SendRequest, add_messages
+from wampchat.storage.chat.sends import FILES_REFUSED, REPLY_REFUSED, TOO_MANY, SendRate, SendRequest, add_messages
 
 SEND_WINDOW_MS = 10_000
 REACT_RATE = 60            # reactions (on or off) one user may give per 10 s on a node
@@ -66,7 +66,7 @@ class Messages:
                 "chat.message.search": self.message_search, "chat.message.react": self.message_react}
 
     # -- chat.message.send ----------------------------------------------------------------
-    def message_send(self, room_id=None, text=None, client_msg_id=None, files=None, details=None):
+    def message_send(self, room_id=None, text=None, client_msg_id=None, files=None, reply_to=None, details=None):
         """A plain function, not a coroutine: the common case (a caller with a session here, writing to a public
         room already known) reaches the group commit and its answer with no coroutine in between."""
         started = self._ctx.reactor.seconds()
@@ -75,25 +75,27 @@ class Messages:
         room = self._ctx.rooms.peek(room_id) if caller is not None else None
         if room is None or room["private"]:
             return defer.Deferred.fromCoroutine(self._message_send_looked_up(room_id, text, client_msg_id, files,
-                                                                              details, started))
-        return self._submit_send(caller, room, text, client_msg_id, files, started)
+                                                                              reply_to, details, started))
+        return self._submit_send(caller, room, text, client_msg_id, files, reply_to, started)
 
-    async def _message_send_looked_up(self, room_id, text, client_msg_id, files, details, started):
+    async def _message_send_looked_up(self, room_id, text, client_msg_id, files, reply_to, details, started):
         """message_send once the store has told who is calling and whether they may read the room."""
         caller = await self._ctx.caller(details)
         room = await readable_room(self._ctx, caller, room_id)
-        return await self._submit_send(caller, room, text, client_msg_id, files, started)
+        return await self._submit_send(caller, room, text, client_msg_id, files, reply_to, started)
 
-    def _submit_send(self, caller, room, text, client_msg_id, files, started):
+    def _submit_send(self, caller, room, text, client_msg_id, files, reply_to, started):
         files = check_file_ids(files) if files is not None else ()
         # with files the text may be empty (a picture says it all)
         text = "" if files and (text is None or (isinstance(text, str) and not text.strip())) \
             else checks.check_text(text)
         checks.check_client_msg_id(client_msg_id)
+        if reply_to is not None:
+            checks.check_message_id(reply_to, "reply_to")
         self._count(caller, self.send_limit, self.guest_send_limit, "messages")
         address = self._ctx.address_of(caller.session, caller.user) if caller.role == "guest" else None
         request = SendRequest(room["id"], caller.user, caller.nick, text, self._ctx.now(), client_msg_id,
-                              caller.is_admin, address, files)
+                              caller.is_admin, address, files, reply_to)
         return self.sends.submit(request).addCallback(self._sent, caller, room, started)
 
     def _count(self, caller, per_user, per_guest_address, what):
@@ -119,6 +121,8 @@ class Messages:
             fail(FORBIDDEN, f"you are muted in {room_id!r}")
         if outcome.refused == READ_ONLY:
             fail(FORBIDDEN, f"{room_id!r} is read-only: only its moderators may send")
+        if outcome.refused == REPLY_REFUSED:
+            fail(NOT_FOUND, f"reply_to: no such message in {room_id!r}")
         if outcome.refused == FILES_REFUSED:
             fail(NOT_FOUND, "files must be your own uploads to this room, uploaded and not sent yet")
         if outcome.refused == SLOW:
@@ -135,6 +139,8 @@ class Messages:
                 ctx.publish(room_id, "typing", {"user": caller.user, "nick": caller.nick, "typing": False},
                             outcome.audience)
             ctx.publish(room_id, "message", outcome.message, outcome.audience)
+            if outcome.thread is not None:
+                ctx.publish(room_id, "thread", outcome.thread, outcome.audience)
             mentioned = [user for user in outcome.message.get("mentions", ()) if user != caller.user]
             if mentioned:
                 defer.ensureDeferred(self._notify_mentions(outcome.room, outcome.message, mentioned)).addErrback(

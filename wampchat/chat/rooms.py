@@ -38,7 +38,7 @@ class Rooms:
         if not await ctx.store.create_room(room_id, title, private, caller.user, now, [caller.user]):
             fail(CONFLICT, f"a room {room_id!r} exists already")
         room = {"id": room_id, "title": title, "private": private, "owner": caller.user, "created": now,
-                "topic": "", "read_only": False, "slow_mode": 0, "retention_days": 0}
+                "topic": "", "read_only": False, "slow_mode": 0, "retention_days": 0, "dm": False}
         ctx.rooms.put(room)
         if not private:
             ctx.routes.publish("chat.rooms", [{"event": "created", "room": room}])

@@ -37,6 +37,7 @@ from wampchat.chat.reports import Reports
 from wampchat.chat.revocation_feed import RevocationFeed
 from wampchat.chat.rooms import Rooms
 from wampchat.chat.sanctions import Sanctions
+from wampchat.chat.threads import Threads
 from wampchat.chat.server_bans import ServerBans
 
 # How this in-process session ends when the node stops or it leaves itself (see ChatService.onLeave).
@@ -61,7 +62,7 @@ class ChatService(ApplicationSession):
         self.areas = (Accounts(self.context), self.rooms, DirectMessages(self.context), self.messages,
                       self.reading, moderation, Sanctions(self.context, moderation, self.revocations),
                       ServerBans(self.context, self.revocations), Reports(self.context, moderation),
-                      Pins(self.context), self.files)
+                      Pins(self.context), Threads(self.context), self.files)
         self.ready = None
 
     @property

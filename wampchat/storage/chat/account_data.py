@@ -8,7 +8,8 @@ as :data:`~wampchat.storage.chat.accounts.DELETED_NICK`.
 from wampchat.storage.chat import audit
 from wampchat.storage.chat.accounts import DELETED_NICK
 from wampchat.storage.chat.members import remove_memberships
-from wampchat.storage.chat.messages import messages_of, within_budget
+from wampchat.storage.chat.message_objects import messages_of
+from wampchat.storage.chat.messages import within_budget
 from wampchat.storage.chat.rows import name_key, room_dict
 
 

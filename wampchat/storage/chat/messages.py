@@ -9,11 +9,13 @@ from wampchat.storage.chat import audit
 from wampchat.storage.chat.mentions import mentioned_names
 from wampchat.storage.chat.accounts import existing_users
 from wampchat.storage.chat.changes import locked_message, next_change, room_changes
-from wampchat.storage.chat.files import delete_files_of, with_files
+from wampchat.storage.chat.files import delete_files_of
+from wampchat.storage.chat.message_objects import messages_of
+from wampchat.storage.chat.replies import thread_page
 from wampchat.storage.chat.members import furthest_reads, readers
 from wampchat.storage.chat.pins import drop_pins
-from wampchat.storage.chat.reactions import drop_reactions, with_reactions
-from wampchat.storage.chat.rows import join_mentions, message_dict
+from wampchat.storage.chat.reactions import drop_reactions
+from wampchat.storage.chat.rows import join_mentions
 
 ANSWER_BUDGET = 512 * 1024   # bytes of messages one answer (a page, a join, a search) may carry
 MESSAGE_OVERHEAD = 160       # a Message's keys, id, room, ts and JSON punctuation, about
@@ -40,11 +42,6 @@ def within_budget(messages, budget=ANSWER_BUDGET):
         if used > budget and index > 0:
             return messages[:index], True
     return messages, False
-
-
-def messages_of(tx, rows):
-    """The Messages of messages rows, with their reactions and files."""
-    return with_files(tx, with_reactions(tx, [message_dict(r) for r in rows]))
 
 
 def get_message(tx, room_id, message_id):
@@ -139,3 +136,10 @@ def changes_after(tx, room_id, changed_after, limit):
     messages, cut = within_budget(messages_of(tx, rows))
     cursor = rows[len(messages) - 1]["changed"] if messages else changed_after
     return {"messages": messages, "more": more or cut, "changes": cursor}
+
+
+def thread(tx, room_id, root_id, after, limit):
+    """(replies oldest first, more) of the chain of ``root_id`` after ``after``, within the byte budget."""
+    rows, more = thread_page(tx, room_id, root_id, after, limit)
+    messages, cut = within_budget(messages_of(tx, rows))   # oldest first: the first ones are kept
+    return messages, more or cut

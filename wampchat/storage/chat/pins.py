@@ -1,6 +1,5 @@
 """Pinned messages: at most :data:`PINS_MAX` a room, newest pin first."""
-from wampchat.storage.chat.reactions import with_reactions
-from wampchat.storage.chat.rows import message_dict
+from wampchat.storage.chat.message_objects import messages_of
 
 PINS_MAX = 50
 
@@ -37,7 +36,7 @@ def pinned_messages(tx, room_id: str) -> list:
     """The room's pinned Messages (with reactions), newest pin first."""
     rows = tx.query("SELECT m.* FROM pins p JOIN messages m ON m.id = p.message_id WHERE p.room = ? "
                     "AND NOT m.deleted ORDER BY p.ts DESC, p.message_id DESC", (room_id,))
-    return with_reactions(tx, [message_dict(row) for row in rows])
+    return messages_of(tx, rows)
 
 
 def drop_pins(tx, message_ids: list) -> None:

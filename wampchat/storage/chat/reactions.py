@@ -3,6 +3,7 @@ Reactions: one row per user, emoji and message.
 """
 from wampchat.storage.chat.changes import locked_message, next_change
 from wampchat.storage.chat.files import with_files
+from wampchat.storage.chat.replies import with_replies
 from wampchat.storage.chat.rows import message_dict
 
 REACTION_KINDS_MAX = 50  # different emoji on one message; a reaction past that is refused
@@ -44,7 +45,7 @@ def react(tx, room_id, message_id, user, emoji, on, now):
     changed = tx.rowcount == 1
     if changed:
         tx.execute("UPDATE messages SET changed = ? WHERE id = ?", (next_change(tx, room_id), message_id))
-    message = with_files(tx, with_reactions(tx, [message_dict(row)]))[0]
+    message = with_replies(tx, with_files(tx, with_reactions(tx, [message_dict(row)])))[0]
     message.setdefault("reactions", {})
     return message, changed
 

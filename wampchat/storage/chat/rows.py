@@ -31,6 +31,13 @@ def message_dict(row) -> dict:
         msg["client_msg_id"] = row["client_msg_id"]
     if row["mentions"] and not row["deleted"]:
         msg["mentions"] = row["mentions"].split(" ")
+    if row["reply_to"]:
+        msg["reply_to"] = row["reply_to"]   # the id; replies.with_replies makes it the quote
+    if row["thread"]:
+        msg["thread"] = row["thread"]
+    if row["replies"]:
+        msg["replies"] = row["replies"]
+        msg["last_reply"] = row["last_reply"]
     return msg
 
 

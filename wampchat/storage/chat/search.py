@@ -10,7 +10,8 @@ index on ``to_tsvector('simple', text)``, which it keeps in step itself.
 """
 import weakref
 
-from wampchat.storage.chat.messages import messages_of, within_budget
+from wampchat.storage.chat.message_objects import messages_of
+from wampchat.storage.chat.messages import within_budget
 
 INDEX_BATCH = 256   # SQLite: new messages indexed for search together, in one FTS5 segment
 

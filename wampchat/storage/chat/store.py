@@ -173,6 +173,10 @@ class ChatStore(ModerationStore):
         """Blank a message; deleted by ``by_other`` (not its author), audited."""
         return self._run(messages.delete_message, room_id, message_id, by_other, now)
 
+    def thread(self, room_id, root_id, after, limit):
+        """(replies oldest first, more) of a chain, after the id ``after``."""
+        return self._run(messages.thread, room_id, root_id, after, limit)
+
     def react(self, room_id, message_id, user, emoji, on, now):
         """(Message with reactions, changed) or None; fails with ReactionRefused past the emoji limit."""
         return self._run(reactions.react, room_id, message_id, user, emoji, on, now)
