@@ -144,14 +144,21 @@ def chat_settings(options):
 
 
 def add_in_process_services(root: WampchatService, options, engine, reactor) -> None:
-    """The services running inside the router: the chat service, then (with --amqp) the AMQP bridge, in the
-    order they start."""
+    """The services running inside the router: the chat service, then (with --amqp) the AMQP bridge and, on a
+    shared database, the cluster's registry, in the order they start."""
     from wampchat.chat.runtime import ChatRuntime
 
     realm = options["router_config"].realm
-    ChatRuntime(root.router, realm, engine, chat_settings(options), reactor, options["node-heartbeat"],
-                options["node-timeout"], file_gate=root.file_gate).setServiceParent(root)
+    settings = chat_settings(options)
+    runtime = ChatRuntime(root.router, realm, engine, settings, reactor, options["node-heartbeat"],
+                          options["node-timeout"], file_gate=root.file_gate)
+    runtime.setServiceParent(root)
     if options["amqp"]:
         from wampchat.amqp import AmqpBridge
 
-        AmqpBridge(root.router, realm, options["amqp_settings"], reactor).setServiceParent(root)
+        bridge = AmqpBridge(root.router, realm, options["amqp_settings"], reactor)
+        bridge.setServiceParent(root)
+        if engine.shared:   # nodes on one database and one broker are one router (calls cross nodes)
+            from wampchat.cluster.service import ClusterService
+
+            ClusterService(root.router.realm(realm), runtime, bridge, settings.node_id, reactor).setServiceParent(root)

@@ -20,6 +20,7 @@ from twisted.application import service
 from twisted.logger import Logger
 
 from wampchat.amqp.bindings import TopicBindings
+from wampchat.amqp.calls import ClusterCalls
 from wampchat.amqp.gaps import Gaps
 from wampchat.amqp.inbound import Inbound
 from wampchat.amqp.link import AmqpLink
@@ -52,6 +53,8 @@ class AmqpBridge(service.MultiService):
         self.mirror = Mirror(settings, self.link.publish, reactor, m)
         self.inbound = Inbound(self.realm.broker, settings, self.gaps, m)
         self.rpc = AmqpRpc(router, self.realm, settings, self.link.publish, reactor, m)
+        self.calls = ClusterCalls(self.realm, settings, self.link.publish)
+        self.link.on_lost.append(self.calls.link_lost)
 
     def health(self):
         """What /healthz shows under "amqp"."""
@@ -92,5 +95,6 @@ class AmqpBridge(service.MultiService):
         await link.consume(channel, s.cluster_queue, self.inbound.on_cluster)
         await link.consume(channel, s.node_queue, self.inbound.on_event)
         await link.consume(channel, s.rpc_exchange, self.rpc.on_request)
+        await self.calls.setup(link, channel)
         self.gaps.signal_missed(node_queue, cluster_queue, newly_bound)
         self.gaps.announce_dropped(link.publish)

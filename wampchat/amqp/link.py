@@ -51,6 +51,7 @@ class AmqpLink(service.Service):
         self._service = None
         self.publisher = Publisher(reactor, self.log, metrics, outbox_limit, on_drop)
         self.consumers = Consumers(self.log)
+        self.on_lost = []   # called when a connection that was set up is lost (e.g. calls between nodes end)
         self.outbox = self.publisher.outbox
         # What callers and the client's frame reader (wampchat.amqp.receiving) call, bound once: the
         # publisher's and consumers' own methods, with no call in between on these per-message paths.
@@ -200,6 +201,8 @@ class AmqpLink(service.Service):
         self.consumers.detach()
         requeued = self.publisher.detach()
         self.state = "down"
+        for callback in self.on_lost:
+            callback()
         if self.running:
             self._retries.note("warn", "AMQP link to {where} lost ({why}); {n} publications wait, {u} of them to "
                                "be resent", why=reason_text(reason, host=self.url.host), n=len(self.outbox),

@@ -5,73 +5,15 @@ A call's lifecycle is one :class:`PendingCall`, indexed on the caller by its
 CALL request id and on the callee by its INVOCATION request id, so YIELD,
 ERROR, CANCEL, timeouts and either side leaving each find it in O(1).
 """
-import random
-
 from autobahn.wamp import message
 from autobahn.wamp.exception import ApplicationError
+from twisted.internet import defer
+from twisted.python.failure import Failure
 
 from wampchat.router.authorize import TRUSTED
 from wampchat.router.inprocess import LocalProcedure, as_error, as_yield
 from wampchat.router.matching import MATCH_EXACT, PatternMap
-
-INVOKE_POLICIES = ("single", "roundrobin", "random", "first", "last")
-CANCEL_MODES = ("skip", "kill", "killnowait")
-
-
-class Registration:
-    """One (uri, match) and its callee(s), invoked by ``invoke`` policy."""
-
-    __slots__ = ("id", "uri", "match", "invoke", "callees", "pattern_parts", "local", "_next")
-
-    def __init__(self, registration_id, uri, match, invoke):
-        self.id = registration_id
-        self.uri = uri
-        self.match = match
-        self.invoke = invoke
-        self.callees = []
-        self.pattern_parts = None
-        self.local = None  # a LocalProcedure: an in-process service's function, called without INVOCATION
-        self._next = 0
-
-    def pick(self):
-        if self.invoke == "roundrobin":
-            callee = self.callees[self._next % len(self.callees)]
-            self._next = (self._next + 1) % len(self.callees)
-            return callee
-        if self.invoke == "random":
-            return random.choice(self.callees)
-        if self.invoke == "last":
-            return self.callees[-1]
-        return self.callees[0]
-
-
-class PendingCall:
-    """A call between its CALL and its final RESULT or ERROR."""
-
-    __slots__ = ("caller", "call_request", "callee", "invocation_request", "receive_progress",
-                 "timer", "canceled", "started", "local")
-
-    def __init__(self, caller, call_request, callee, invocation_request, receive_progress, started, local=False):
-        self.caller = caller
-        self.call_request = call_request
-        self.callee = callee
-        self.invocation_request = invocation_request
-        self.receive_progress = receive_progress
-        self.timer = None
-        self.canceled = None
-        self.started = started  # clock.seconds() at CALL, for wampchat_call_duration_seconds
-        self.local = local      # invoked as a function call (direct routes): never interrupted
-
-    def can_interrupt(self):
-        """May the callee be sent INTERRUPT? Only when it announced call_canceling."""
-        return not self.local and supports(self.callee, "callee", "call_canceling")
-
-
-def supports(session, role, feature):
-    """Did the peer announce ``feature`` for ``role`` in its HELLO?"""
-    features = session.roles.get(role) if session.roles else None
-    return bool(getattr(features, feature, False)) if features is not None else False
-
+from wampchat.router.registrations import INVOKE_POLICIES, PendingCall, Registration
 
 class Dealer:
     """Routes calls to registered callees and their answers back."""
@@ -85,6 +27,7 @@ class Dealer:
         self._by_id = {}
         self._builtins = {}
         self._ids = 0
+        self.cluster = None  # a node's part in one router across nodes: claim(reg) -> Deferred, release(reg)
 
     def add_builtin(self, uri, fn):
         """A procedure answered by the router itself: ``fn(caller_info, args, kwargs)``."""
@@ -109,11 +52,73 @@ class Dealer:
                 ApplicationError.PROCEDURE_EXISTS_INVOCATION_POLICY_CONFLICT,
                 f"{uri} is registered with invoke={reg.invoke}",
             )
-        elif invoke == "single" or session in reg.callees:
+        elif invoke == "single" or session in reg.callees or session in reg.pending:
             raise ApplicationError(ApplicationError.PROCEDURE_ALREADY_EXISTS, f"{uri} is already registered")
-        reg.callees.append(session)
         session.registrations[reg.id] = reg
+        if self.cluster is not None and session.info.authrole != TRUSTED and (
+                reg.claim is not None or not reg.has_local_callee()):
+            # the first callee of this node: the cluster must agree first (a single registration is unique
+            # in the cluster); it gets no INVOCATION before it is told REGISTERED (see claimed)
+            reg.pending.append(session)
+            if reg.claim is None:
+                reg.claim = []
+                self.cluster.claim(reg).addBoth(self._claim_answered, reg)
+        else:
+            reg.callees.append(session)
         return reg
+
+    def claimed(self, reg, session):
+        """None when ``session``'s registration holds already; else a Deferred firing once the cluster agreed
+        (``session`` is then a callee) or failing with the ApplicationError to answer REGISTER with."""
+        if session not in reg.pending:
+            return None
+        d = defer.Deferred()
+        reg.claim.append(d)
+        return d
+
+    def _claim_answered(self, result, reg):
+        waiting, reg.claim = reg.claim or [], None
+        pending, reg.pending = reg.pending, []
+        if isinstance(result, Failure):
+            error = result.value if isinstance(result.value, ApplicationError) else ApplicationError(
+                ApplicationError.PROCEDURE_ALREADY_EXISTS, f"{reg.uri} is registered on another node")
+            for session in pending:
+                session.registrations.pop(reg.id, None)
+            if not reg.callees:
+                self._map.remove(reg.uri, reg.match)
+                self._by_id.pop(reg.id, None)
+            for d in waiting:
+                d.errback(error)
+            return None
+        for session in pending:
+            if reg.id in session.registrations:   # still registered (it may have left meanwhile)
+                reg.callees.append(session)
+        if pending and not reg.has_local_callee():
+            self.cluster.release(reg)   # every waiting session left before the answer
+        for d in waiting:
+            d.callback(reg)
+        return None
+
+    # -- other nodes' callees (one router across nodes) ----------------------------------------------
+    def add_remote(self, proxy, uri, match, invoke):
+        """``proxy`` (another node's callees) takes calls to (uri, match) too; False on a policy conflict."""
+        reg = self._map.get(uri, match)
+        if reg is None:
+            self._ids += 1
+            reg = Registration(self._ids, uri, match, invoke)
+            self._map.add(uri, match, reg)
+            self._by_id[reg.id] = reg
+        elif reg.invoke != invoke or reg.local is not None:
+            return False
+        if proxy not in reg.callees:
+            reg.callees.append(proxy)
+            proxy.registrations[reg.id] = reg
+        return True
+
+    def remove_remote(self, proxy, uri, match):
+        reg = self._map.get(uri, match)
+        if reg is not None and proxy.registrations.pop(reg.id, None) is not None:
+            self._drop(reg, proxy)
 
     def register_local(self, session, uri, fn):
         """Register the in-process ``session``'s ``fn`` for exactly ``uri`` (see :mod:`wampchat.router.inprocess`)."""
@@ -129,9 +134,15 @@ class Dealer:
         return True
 
     def _drop(self, reg, session):
+        if session in reg.pending:
+            reg.pending.remove(session)   # the cluster's answer will find it gone
+            return
         if session in reg.callees:
             reg.callees.remove(session)
-        if not reg.callees:
+            if self.cluster is not None and not session.remote and reg.local is None and reg.claim is None \
+                    and not reg.has_local_callee():
+                self.cluster.release(reg)
+        if not reg.callees and not reg.pending:
             self._map.remove(reg.uri, reg.match)
             self._by_id.pop(reg.id, None)
 
@@ -139,19 +150,20 @@ class Dealer:
         return len(self._by_id)
 
     # -- calls ----------------------------------------------------------
-    def call(self, caller, msg):
-        """Route an authorized CALL from ``caller``."""
+    def call(self, caller, msg, local_only=False):
+        """Route an authorized CALL from ``caller`` (``local_only``: to this node's callees, for a call another
+        node routed here)."""
         self._metrics.calls.value += 1
         builtin = self._builtins.get(msg.procedure)
         if builtin is not None:
             self._call_builtin(caller, msg, builtin)
             return
         reg = self._map.match_best(msg.procedure)
-        if reg is None:
+        callee = reg.pick(local_only) if reg is not None and reg.callees else None
+        if callee is None:
             caller.send_error(message.Call.MESSAGE_TYPE, msg.request, ApplicationError.NO_SUCH_PROCEDURE,
                               [f"no callee registered procedure {msg.procedure}"])
             return
-        callee = reg.pick()
         invocation_request = callee.request_ids.next()
         pending = PendingCall(caller, msg.request, callee, invocation_request, bool(msg.receive_progress),
                               self._clock.seconds(), reg.local is not None)
@@ -166,6 +178,9 @@ class Dealer:
             return
         disclose = callee.info.authrole == TRUSTED or self._realm.authorizer.role_setting(
             caller.info.authrole, "disclose", True)
+        if callee.remote:   # another node's callee: that node invokes it and answers like a callee
+            callee.invoke(invocation_request, msg, reg, caller.info, disclose)
+            return
         callee.send(message.Invocation(
             invocation_request,
             reg.id,

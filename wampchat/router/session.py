@@ -38,6 +38,7 @@ class RouterSession:
     """One peer: its identity, state, subscriptions, registrations and calls."""
 
     log = Logger()
+    remote = False   # a session of this node (a callee proxy for another node's sessions is remote)
 
     def __init__(self, router, identity=None):
         """``identity``: an in-process service's (it is not authenticated); None for a peer on a socket."""

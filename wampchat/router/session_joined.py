@@ -109,12 +109,21 @@ def on_register(session, msg):
     def register():
         if len(session.registrations) >= session.limits.registrations:
             return refuse_over_limit(session, message.Register.MESSAGE_TYPE, msg.request, "registrations")
+        dealer = session.realm.dealer
         try:
-            reg = session.realm.dealer.register(session, msg.procedure, match, msg.invoke)
+            reg = dealer.register(session, msg.procedure, match, msg.invoke)
         except ApplicationError as e:
             session.send_error(message.Register.MESSAGE_TYPE, msg.request, e.error, list(e.args))
-        else:
+            return None
+        claimed = dealer.claimed(reg, session)
+        if claimed is None:
             session.send(message.Registered(msg.request, reg.id))
+            return None
+
+        def refused(failure):
+            e = failure.value
+            session.send_error(message.Register.MESSAGE_TYPE, msg.request, e.error, list(e.args))
+        return claimed.addCallbacks(lambda _: session.send(message.Registered(msg.request, reg.id)), refused)
 
     return authorized(session, msg.procedure, "register", match, message.Register.MESSAGE_TYPE, msg.request,
                       register)

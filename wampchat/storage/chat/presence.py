@@ -53,6 +53,7 @@ def register(tx, node, instance, shared):
 def clear_node(tx, node):
     """Remove a node and its users' online rows; the cluster-wide offline changes that result."""
     tx.execute("DELETE FROM nodes WHERE node = ?", (node,))
+    tx.execute("DELETE FROM cluster_registrations WHERE node = ?", (node,))   # its callees went with it
     changes = []
     for row in tx.query("SELECT username, role, nick FROM online WHERE node = ? ORDER BY username", (node,)):
         change = went_offline(tx, row["username"], node, row["role"], row["nick"])

@@ -1,0 +1,44 @@
+"""The node's service for one router across nodes: the registry starts once the chat runtime (the shared
+database) and the AMQP bridge (the calls) are up, and stops before either."""
+from twisted.application import service
+from twisted.internet import defer
+from twisted.logger import Logger
+
+from wampchat.cluster.registry import ClusterRegistry
+
+
+class ClusterService(service.Service):
+    """Starts and stops this node's :class:`~wampchat.cluster.registry.ClusterRegistry`."""
+
+    name = "cluster"
+    log = Logger()
+
+    def __init__(self, realm, runtime, bridge, node: str, reactor) -> None:
+        self._realm = realm
+        self._runtime = runtime
+        self._bridge = bridge
+        self._node = node
+        self._reactor = reactor
+        self.registry = None
+        self.ready = None
+
+    def startService(self):
+        super().startService()
+        self.ready = defer.ensureDeferred(self._start())
+        self.ready.addErrback(lambda f: self.log.failure("one router across nodes did not start", f))
+
+    async def _start(self):
+        await self._runtime.ready
+        await self._bridge.when_connected()
+        if not self.running:
+            return None
+        self.registry = ClusterRegistry(self._realm.dealer, self._runtime.store.database, self._bridge.calls,
+                                        self._node, self._reactor)
+        await self.registry.start()
+        return self
+
+    def stopService(self):
+        super().stopService()
+        if self.registry is None:
+            return None
+        return defer.ensureDeferred(self.registry.stop())
