@@ -53,7 +53,7 @@ class AmqpBridge(service.MultiService):
         self.mirror = Mirror(settings, self.link.publish, reactor, m)
         self.inbound = Inbound(self.realm.broker, settings, self.gaps, m)
         self.rpc = AmqpRpc(router, self.realm, settings, self.link.publish, reactor, m)
-        self.calls = ClusterCalls(self.realm, settings, self.link.publish)
+        self.calls = ClusterCalls(self.realm, settings, self.link.publish, reactor)
         self.link.on_lost.append(self.calls.link_lost)
 
     def health(self):

@@ -18,11 +18,14 @@ to it with ``wamp.error.canceled``.
 """
 import cbor2
 from autobahn.wamp import message, role
+from autobahn.wamp.exception import ApplicationError
+from twisted.internet import defer
 from twisted.logger import Logger
 
 from wampchat.router.ids import SequentialIds
 from wampchat.router.session_info import SessionInfo
 
+ASK_TIMEOUT = 2.0   # seconds another node has to answer a question (the session meta API)
 CALLEE_ROLES = {"callee": role.RoleCalleeFeatures(call_canceling=True, progressive_call_results=True)}
 
 
@@ -88,8 +91,12 @@ class ClusterCalls:
 
     log = Logger()
 
-    def __init__(self, realm, settings, publish) -> None:
+    def __init__(self, realm, settings, publish, clock) -> None:
         self.realm = realm
+        self._clock = clock
+        self._asks: dict = {}      # request -> (Deferred, timeout call)
+        self._asked = 0
+        self.answerers: dict = {}  # kind -> fn(payload): what other nodes may ask this one
         self._dealer = realm.dealer
         self._settings = settings
         self._publish = publish
@@ -189,4 +196,51 @@ class ClusterCalls:
             self._dealer.on_error(callee, message.Error(message.Invocation.MESSAGE_TYPE, request, body["error"],
                                                         args=body.get("args"), kwargs=body.get("kwargs")))
 
-    _handlers = {"inv": _invocation, "int": _interrupt, "yld": _yield, "err": _error}
+    # -- questions to every node (the session meta API across nodes) ------------------------------------
+    def ask(self, node: str, kind: str, payload, timeout: float = ASK_TIMEOUT):
+        """A Deferred of what ``node`` answers to ``kind`` (one of its ``answerers``); fails with TimeoutError
+        when it does not answer within ``timeout`` seconds."""
+        self._asked += 1
+        request = self._asked
+        d = defer.Deferred()
+        timer = self._clock.callLater(timeout, self._unanswered, request)
+        self._asks[request] = (d, timer)
+        self.send(node, {"t": "ask", "req": request, "kind": kind, "payload": payload})
+        return d
+
+    def _unanswered(self, request) -> None:
+        d, _ = self._asks.pop(request, (None, None))
+        if d is not None:
+            d.errback(TimeoutError("the node did not answer"))
+
+    def _question(self, node, request, body) -> None:
+        answerer = self.answerers.get(body.get("kind"))
+        if answerer is None:
+            self.send(node, {"t": "ans", "req": request, "error": ["wamp.error.no_such_procedure", "unknown"]})
+            return
+        d = defer.maybeDeferred(answerer, body.get("payload"))
+        d.addCallbacks(lambda value: self.send(node, {"t": "ans", "req": request, "value": value}),
+                       lambda f: self.send(node, {"t": "ans", "req": request, "error": error_of(f)}))
+
+    def _answer(self, node, request, body) -> None:
+        d, timer = self._asks.pop(request, (None, None))
+        if d is None:
+            return
+        if timer.active():
+            timer.cancel()
+        if "error" in body:
+            uri, text = body["error"]
+            d.errback(ApplicationError(uri, text))
+        else:
+            d.callback(body.get("value"))
+
+    _handlers = {"inv": _invocation, "int": _interrupt, "yld": _yield, "err": _error, "ask": _question,
+                 "ans": _answer}
+
+
+def error_of(failure) -> list:
+    """[uri, text] of a failed answer (an ApplicationError's own, else a runtime error)."""
+    e = failure.value
+    if isinstance(e, ApplicationError):
+        return [e.error, e.args[0] if e.args else ""]
+    return ["wamp.error.runtime_error", "the node could not answer"]

@@ -60,6 +60,11 @@ class ClusterRegistry:
             self.log.warn("this node's registrations were not removed (the others drop them as it stops "
                           "beating): {e}", e=e)
 
+    @property
+    def nodes(self) -> set:
+        """The other live nodes, as of the last refresh."""
+        return set(self._nodes)
+
     # -- what the dealer asks ------------------------------------------------------------------------
     def claim(self, reg):
         """A Deferred: this node may take callees for ``reg`` (else ApplicationError, as REGISTER's answer)."""

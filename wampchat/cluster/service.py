@@ -4,6 +4,7 @@ from twisted.application import service
 from twisted.internet import defer
 from twisted.logger import Logger
 
+from wampchat.cluster.meta import ClusterMeta
 from wampchat.cluster.registry import ClusterRegistry
 
 
@@ -20,6 +21,7 @@ class ClusterService(service.Service):
         self._node = node
         self._reactor = reactor
         self.registry = None
+        self.meta = None
         self.ready = None
 
     def startService(self):
@@ -35,10 +37,14 @@ class ClusterService(service.Service):
         self.registry = ClusterRegistry(self._realm.dealer, self._runtime.store.database, self._bridge.calls,
                                         self._node, self._reactor)
         await self.registry.start()
+        self.meta = ClusterMeta(self._realm, self._bridge.calls, self.registry)
+        self.meta.install()
         return self
 
     def stopService(self):
         super().stopService()
+        if self.meta is not None:
+            self.meta.uninstall()
         if self.registry is None:
             return None
         return defer.ensureDeferred(self.registry.stop())

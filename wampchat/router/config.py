@@ -28,6 +28,7 @@ ACTIONS = ("call", "register", "publish", "subscribe")
 ALL = list(ACTIONS)
 
 META_PROCEDURES = ("wamp.session.count", "wamp.session.list", "wamp.session.get")
+KILL_PROCEDURES = ("wamp.session.kill", "wamp.session.kill_by_authid", "wamp.session.kill_by_authrole")
 META_TOPICS = ("wamp.session.on_join", "wamp.session.on_leave")
 
 
@@ -63,6 +64,7 @@ def default_roles() -> dict:
     }
     for name in META_API_ROLES:
         roles[name]["permissions"] += _meta_rules()
+    roles["admin"]["permissions"] += [_rule(p, "exact", ["call"]) for p in KILL_PROCEDURES]   # admins only
     return roles
 
 

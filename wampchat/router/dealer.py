@@ -194,12 +194,28 @@ class Dealer:
         ))
 
     def _call_builtin(self, caller, msg, fn):
+        """A procedure of the router itself; its answer may be a Deferred (one that asks the other nodes)."""
         try:
             result = fn(caller.info, msg.args or [], msg.kwargs or {})
         except ApplicationError as e:
             caller.send_error(message.Call.MESSAGE_TYPE, msg.request, e.error, list(e.args), e.kwargs)
-        else:
-            caller.send(message.Result(msg.request, args=[result]))
+            return
+        if isinstance(result, defer.Deferred):
+            result.addCallbacks(lambda value: caller.send(message.Result(msg.request, args=[value])),
+                                lambda failure: self._builtin_failed(caller, msg, failure))
+            return
+        caller.send(message.Result(msg.request, args=[result]))
+
+    def _builtin_failed(self, caller, msg, failure):
+        error = failure.value if isinstance(failure.value, ApplicationError) else None
+        if error is None:
+            self._realm.log.failure("router procedure {uri} failed", failure, uri=msg.procedure)
+            error = ApplicationError("wamp.error.runtime_error", f"{msg.procedure} failed")
+        caller.send_error(message.Call.MESSAGE_TYPE, msg.request, error.error, list(error.args), error.kwargs)
+
+    def builtin(self, uri):
+        """The router's own procedure ``uri`` (None when there is none): what a cluster-wide one wraps."""
+        return self._builtins.get(uri)
 
     def on_yield(self, callee, msg):
         pending = callee.invocations.get(msg.request)

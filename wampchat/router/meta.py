@@ -48,6 +48,9 @@ class SessionMeta:
         realm.dealer.add_builtin("wamp.session.count", self.count)
         realm.dealer.add_builtin("wamp.session.list", self.list)
         realm.dealer.add_builtin("wamp.session.get", self.get)
+        realm.dealer.add_builtin("wamp.session.kill", self.kill)
+        realm.dealer.add_builtin("wamp.session.kill_by_authid", self.kill_by_authid)
+        realm.dealer.add_builtin("wamp.session.kill_by_authrole", self.kill_by_authrole)
 
     def joined(self, info):
         broker = self._realm.broker
@@ -77,3 +80,55 @@ class SessionMeta:
         if info is None:
             raise ApplicationError(ApplicationError.NO_SUCH_SESSION, f"no session {session_id}")
         return info.as_dict(with_transport=sees_transport(caller))
+
+    # -- ending other sessions (admins; a config file may grant it to others) ---------------------------
+    def kill(self, caller, args, kwargs):
+        """End one session (not the caller's own) with GOODBYE ``reason``; no_such_session when not here."""
+        session_id = as_id(args[0]) if args else None
+        if not isinstance(session_id, int) or isinstance(session_id, bool):
+            raise ApplicationError(ApplicationError.INVALID_ARGUMENT, "session id must be an integer")
+        if session_id == caller.id:
+            raise ApplicationError(ApplicationError.INVALID_ARGUMENT, "a session cannot kill itself; leave instead")
+        if not self._end([session_id], kwargs):
+            raise ApplicationError(ApplicationError.NO_SUCH_SESSION, f"no session {session_id}")
+        return None
+
+    def kill_by_authid(self, caller, args, kwargs):
+        """End every session of an authid (but the caller's own): the ids of those ended."""
+        authid = _text_arg(args, kwargs, "authid")
+        return self._end([i.id for i in self._realm.sessions() if i.authid == authid and i.id != caller.id], kwargs)
+
+    def kill_by_authrole(self, caller, args, kwargs):
+        """End every session of an authrole (but the caller's own): how many were ended."""
+        authrole = _text_arg(args, kwargs, "authrole")
+        return len(self._end([i.id for i in self._realm.sessions() if i.authrole == authrole and i.id != caller.id],
+                             kwargs))
+
+    def _end(self, session_ids, kwargs) -> list:
+        reason = (kwargs or {}).get("reason") or "wamp.close.killed"
+        text = (kwargs or {}).get("message")
+        if not isinstance(reason, str) or not (text is None or isinstance(text, str)):
+            raise ApplicationError(ApplicationError.INVALID_ARGUMENT, "reason and message must be strings")
+        ended = []
+        for session_id in session_ids:
+            session = self._realm.session(session_id)
+            if session is not None and session.info.authrole != TRUSTED and session.is_open():
+                session.leave(reason, text)
+                self._realm.clock.callLater(KILL_GRACE, _close_if_open, session)
+                ended.append(session_id)
+        return ended
+
+
+KILL_GRACE = 5.0   # seconds a killed session has to answer GOODBYE before its connection is closed
+
+
+def _close_if_open(session):
+    if session.is_open():
+        session.close_transport()
+
+
+def _text_arg(args, kwargs, name):
+    value = args[0] if args else (kwargs or {}).get(name)
+    if not isinstance(value, str) or not value:
+        raise ApplicationError(ApplicationError.INVALID_ARGUMENT, f"{name} must be a non-empty string")
+    return value
