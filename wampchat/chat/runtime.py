@@ -9,6 +9,7 @@ from wampchat.chat.service import ChatService
 from wampchat.router.authorize import TRUSTED
 from wampchat.router.credentials import CredentialsUnavailable
 from wampchat.router.inprocess import attach_local
+from wampchat.router.tokens import token_hash, token_id
 from wampchat.storage import Database, StoreUnavailable
 from wampchat.storage.chat.store import ChatStore
 
@@ -63,7 +64,7 @@ class ChatRuntime(service.Service):
         self._router.health["nodes"] = self.cluster.health
         realm.authorizer.add_rule(session.authorizer.authorize)
         realm.add_join_hook(session.authorizer.check_join)
-        self._router.credentials.add_provider(StoreCredentials(self.store))
+        self._router.credentials.add_provider(StoreCredentials(self.store, self._reactor))
         session.ready = defer.Deferred()
         attach_local(realm, session, "chat", TRUSTED)
         self.session = session
@@ -101,11 +102,23 @@ class StoreCredentials:
     """The router's credentials provider over the chat store: a database that is away makes the login
     ``unavailable`` (CredentialsUnavailable), not an internal error."""
 
-    def __init__(self, store):
+    def __init__(self, store, reactor):
         self._store = store
+        self._reactor = reactor
 
     def get_credentials(self, authid):
         return self._store.get_credentials(authid).addErrback(_unavailable)
+
+    def token_user(self, token):
+        """The live owner of an API token (its last use noted now), or None."""
+        found = token_id(token)
+        if found is None:
+            return defer.succeed(None)
+        now = int(self._reactor.seconds() * 1000)
+        return self._store.use_token(found, token_hash(token), now).addErrback(_unavailable)
+
+    def key_identity(self, pubkey):
+        return self._store.key_identity(pubkey).addErrback(_unavailable)
 
 
 def _unavailable(failure):

@@ -23,6 +23,7 @@ from autobahn.twisted.wamp import ApplicationSession
 from autobahn.wamp.types import CloseDetails
 
 from wampchat.chat.accounts import Accounts
+from wampchat.chat.api_tokens import ApiTokens
 from wampchat.chat.authorization import ChatAuthorizer
 from wampchat.chat.context import ChatContext
 from wampchat.chat.dms import DirectMessages
@@ -62,7 +63,7 @@ class ChatService(ApplicationSession):
         self.areas = (Accounts(self.context), self.rooms, DirectMessages(self.context), self.messages,
                       self.reading, moderation, Sanctions(self.context, moderation, self.revocations),
                       ServerBans(self.context, self.revocations), Reports(self.context, moderation),
-                      Pins(self.context), Threads(self.context), self.files)
+                      Pins(self.context), Threads(self.context), self.files, ApiTokens(self.context))
         self.ready = None
 
     @property
