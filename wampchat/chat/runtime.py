@@ -25,7 +25,7 @@ class ChatRuntime(service.Service):
     name = "chat"
 
     def __init__(self, router, realm_name, engine, settings, reactor, heartbeat=5.0, node_timeout=15.0,
-                 file_gate=None):
+                 file_gate=None, hook_gate=None):
         self._router = router
         self._realm_name = realm_name
         self.engine = engine
@@ -38,6 +38,7 @@ class ChatRuntime(service.Service):
         self.cluster = None
         self.retention = None
         self.file_gate = file_gate   # the web port's /files resource: given the Files area while serving
+        self.hook_gate = hook_gate   # the web port's /hooks resource: given the Webhooks area while serving
         self.ready = None
         self.state = "stopped"
 
@@ -71,6 +72,8 @@ class ChatRuntime(service.Service):
         await session.ready
         if self.file_gate is not None:
             self.file_gate.service = session.files
+        if self.hook_gate is not None:
+            self.hook_gate.service = session.webhooks
         self.state = "ready"
         return self
 
@@ -88,6 +91,8 @@ class ChatRuntime(service.Service):
         self.state = "stopping"
         if self.file_gate is not None:
             self.file_gate.service = None
+        if self.hook_gate is not None:
+            self.hook_gate.service = None
         if self.session is not None and self.session.is_attached():
             self.session.leave()
         if self.retention is not None:
