@@ -1,11 +1,17 @@
 """API §11 HTTP API over real sockets, on both stores: POST /api/publish and /api/call with a bearer token, as
 exactly that user's WAMP session (permissions, chat rules, rate limits), WAMP errors mapped to HTTP statuses,
 and every refusal (no, bad or revoked token, wrong scope, forged chat publication, size, method, JSON)."""
+import json
+import os
+import pathlib
+import re
+import shutil
+
+import pytest
 import pytest_twisted
-from twisted.internet import defer
+from twisted.internet import defer, utils
 
 from chatkit import make_world, world  # noqa: F401 (fixtures)
-from helpers import Collector
 from httpapi import post, user_with_token
 
 
@@ -110,3 +116,42 @@ def test_the_users_send_limit_and_the_per_token_limit_apply(make_world):
                                          for _ in range(60)])
     refused = [answer for status, answer, _ in results if status == 429]   # 40 at once, then 20 a second
     assert refused and all(answer["error"] == "wampchat.error.rate_limited" for answer in refused)
+
+
+# -- the curl examples of docs/API.md, run as written ----------------------------------------------------------
+def docs_example(name):
+    """The code block after ``<!-- example: name -->`` in docs/API.md."""
+    text = (pathlib.Path(__file__).parent.parent / "docs" / "API.md").read_text()
+    found = re.search(rf"<!-- example: {re.escape(name)} -->\n```[a-z]*\n(.*?)\n```", text, flags=re.S)
+    assert found, f"docs/API.md has no example {name!r}"
+    return found.group(1) + "\n"
+
+
+def run_shell(world, script, **env):
+    """(stdout lines, exit status) of ``script`` run by sh, pointed at the world's node instead of port 8080."""
+    script = script.replace("http://127.0.0.1:8080", world.server.http_url)
+    d = utils.getProcessOutputAndValue("/bin/sh", ["-c", script], env={"PATH": os.environ["PATH"], **env})
+    return d.addCallback(lambda out: (out[0].decode().splitlines(), out[2]))
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl on PATH (apt-get install curl)")
+@pytest_twisted.inlineCallbacks
+def test_the_curl_examples_in_the_docs_work(world):
+    ann, token = yield user_with_token(world, "ann")
+    yield ann.call("chat.room.join", "lobby")
+    heard = yield world.listen(ann, "app.deploys")
+    lines, status = yield run_shell(world, docs_example("http-api"), TOKEN=token)
+    assert status == 0 and len(lines) == 4, lines
+    assert json.loads(lines[0])["args"][0]["user"] == "ann"
+    assert json.loads(lines[1])["args"][0]["text"] == "hello from curl"
+    assert isinstance(json.loads(lines[2])["id"], int)
+    assert lines[3] == "403"
+    yield heard.wait_for(1)
+    assert heard.events[0] == ((), {"version": "1.2.3"})
+    assert (yield ann.call("chat.message.history", "lobby"))["messages"][-1]["text"] == "hello from curl"
+    yield ann.call("chat.room.create", "builds", "Builds", True)
+    hook = yield ann.call("chat.room.webhook_create", "builds", "Build Bot")
+    lines, status = yield run_shell(world, docs_example("webhook"), HOOK_PATH=hook["url"])
+    assert status == 0 and json.loads(lines[0])["nick"] == "Build Bot"
+    history = yield ann.call("chat.message.history", "builds")
+    assert [m["text"] for m in history["messages"]] == ["build 42 is out"]

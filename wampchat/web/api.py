@@ -119,8 +119,8 @@ def read_json(request) -> dict:
 
 
 def answer(request, code: int, body) -> bytes:
-    """A JSON answer's bytes, its status and headers set."""
-    data = json.dumps(body).encode("utf-8")
+    """A JSON answer's bytes (a line: what curl shows ends with a newline), its status and headers set."""
+    data = json.dumps(body).encode("utf-8") + b"\n"
     request.setResponseCode(code)
     request.setHeader(b"content-type", b"application/json")
     request.setHeader(b"content-length", b"%d" % len(data))
