@@ -6,6 +6,8 @@ postgresql:// URL), before or while the server runs:
 
     wampchat-admin --db var/wampchat.sqlite adduser ann --role admin
     wampchat-admin --db postgresql://wampchat:secret@db/wampchat migrate
+    wampchat-admin --db var/wampchat.sqlite token ann --name deploy-bot
+    wampchat-admin --db var/wampchat.sqlite addkey bot 3c4a...e1 --comment "CI runner"
 
 The password is read from the terminal (``getpass``) or, when stdin is not a
 terminal, from its first line, so scripts can pipe it in. It is stored only
@@ -20,8 +22,12 @@ import time
 
 from wampchat.chat import checks
 from wampchat.router.credentials import make_credentials
+from wampchat.router.cryptosign import normalize_pubkey
+from wampchat.router.tokens import new_token
 from wampchat.storage import LATEST_VERSION, StartupError, engine_for, migrate, run_sync
 from wampchat.storage.chat.accounts import add_user, get_user, list_users as _list_users, update_user
+from wampchat.storage.chat.keys import add_key
+from wampchat.storage.chat.tokens import TooManyTokens, add_token
 
 ROLES = ("user", "admin", "service")
 DEFAULT_DB = "./var/wampchat.sqlite"
@@ -41,6 +47,13 @@ def _parser():
     change.add_argument("--role", choices=ROLES, default=None)
     change.add_argument("--display-name", default=None)
     commands.add_parser("users", help="list users and their roles")
+    token = commands.add_parser("token", help="make an API token for a user and print it (shown only now)")
+    token.add_argument("username")
+    token.add_argument("--name", default="api", help="what the token is for, as its owner sees it in the list")
+    key = commands.add_parser("addkey", help="let a user log in with WAMP-Cryptosign (an Ed25519 public key)")
+    key.add_argument("username")
+    key.add_argument("pubkey", help="the public key: 64 hex digits")
+    key.add_argument("--comment", default="", help="a note kept with the key")
     commands.add_parser("migrate", help=f"upgrade the database schema to version {LATEST_VERSION}")
     return parser
 
@@ -100,6 +113,33 @@ def list_users(db):
     return [(r["username"], r["role"], r["display_name"]) for r in _transaction(db, _list_users)]
 
 
+def token_command(db, username, name, now_ms):
+    """(token, None) for a new API token of a live user, or (None, error text)."""
+    token_id, token, digest = new_token()
+
+    def add(tx):
+        user = get_user(tx, username)
+        if user is None or user["deleted"]:
+            return f"no user {username!r}"
+        try:
+            add_token(tx, token_id, username, name, digest, now_ms)
+        except TooManyTokens as e:
+            return str(e)
+        return None
+
+    error = _transaction(db, add)
+    return (None, error) if error else (token, None)
+
+
+def addkey_command(db, username, pubkey, comment, now_ms):
+    """Put a Cryptosign public key on file for a user; an error text or None."""
+    try:
+        pubkey = normalize_pubkey(pubkey)
+    except ValueError as e:
+        return str(e)
+    return _transaction(db, add_key, username, pubkey, comment, now_ms)
+
+
 def migrate_command(db):
     """Upgrade the schema; returns (version found, version now)."""
     engine = engine_for(db)
@@ -120,6 +160,16 @@ def _run(args, stdin, stdout):
         found, now = migrate_command(args.db)
         print(f"schema version {found} -> {now}" if found != now else f"schema is at version {now}", file=stdout)
         return None
+    if args.command == "token":
+        token, error = token_command(args.db, args.username, args.name, int(time.time() * 1000))
+        if token is not None:
+            print(token, file=stdout)
+        return error
+    if args.command == "addkey":
+        error = addkey_command(args.db, args.username, args.pubkey, args.comment, int(time.time() * 1000))
+        if error is None:
+            print(f"added a Cryptosign key for {args.username}", file=stdout)
+        return error
     if args.command == "setuser":
         error = set_user_command(args.db, args.username, args.role, args.display_name)
         if error is None:

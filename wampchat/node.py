@@ -25,6 +25,7 @@ class WampchatService(service.MultiService):
         self.ready = None
         self.reactor = reactor
         self.file_gate = None   # the Site's /files resource, handed to the chat runtime
+        self.hook_gate = None   # the Site's /hooks resource, likewise
         self.exit_on_listen_failure = False  # makeService (twistd) sets it; embedders get a failed `listening`
 
     def privilegedStartService(self):
@@ -116,7 +117,7 @@ def add_listeners(root: WampchatService, options, reactor) -> None:
                             handshake_timeout=options["handshake-timeout"])
     site = make_site(router, options["web"], config.max_message_size, config.outbound_buffer, guard=guard,
                      max_upload=options["max-upload"])
-    root.file_gate = site.file_gate
+    root.file_gate, root.hook_gate = site.file_gate, site.hook_gate
     for endpoint in options["listen"]:
         ListeningService(reactor, endpoint, site, name=f"web:{endpoint}").setServiceParent(root)
     if options["rawsocket"]:
@@ -151,7 +152,7 @@ def add_in_process_services(root: WampchatService, options, engine, reactor) -> 
     realm = options["router_config"].realm
     settings = chat_settings(options)
     runtime = ChatRuntime(root.router, realm, engine, settings, reactor, options["node-heartbeat"],
-                          options["node-timeout"], file_gate=root.file_gate)
+                          options["node-timeout"], file_gate=root.file_gate, hook_gate=root.hook_gate)
     runtime.setServiceParent(root)
     if options["amqp"]:
         from wampchat.amqp import AmqpBridge

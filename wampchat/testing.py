@@ -118,6 +118,8 @@ class ClientSession(ApplicationSession):
             extra = challenge.extra
             key = derive_key(self._secret, extra["salt"], extra["iterations"], extra["keylen"])
             return compute_wcs(key, extra["challenge"].encode("utf-8")).decode("ascii")
+        if challenge.method == "cryptosign":   # secret: an autobahn.wamp.cryptosign.CryptosignKey
+            return self._secret.sign_challenge(challenge)
         raise ApplicationError("wampchat.test.unsupported", challenge.method)
 
     def onJoin(self, details):

@@ -12,7 +12,7 @@ from twisted.logger import Logger
 
 from wampchat.chat import checks
 from wampchat.chat.authorization import may_delete, may_edit, readable_room, refuse_sanctioned
-from wampchat.chat.context import ChatContext
+from wampchat.chat.context import Caller, ChatContext
 from wampchat.chat.files import check_file_ids
 from wampchat.chat.errors import CONFLICT, FORBIDDEN, INVALID, NOT_FOUND, RATE_LIMITED, fail, rate_limited
 from wampchat.chat.limits import RateWindow
@@ -83,6 +83,12 @@ class Messages:
         caller = await self._ctx.caller(details)
         room = await readable_room(self._ctx, caller, room_id)
         return await self._submit_send(caller, room, text, client_msg_id, files, reply_to, started)
+
+    async def send_as(self, caller: Caller, room_id: str, text) -> dict:
+        """A send by a caller the chat service vouches for itself (an incoming webhook's bot): the checks,
+        limits, store and events of chat.message.send."""
+        room = await readable_room(self._ctx, caller, room_id)
+        return await self._submit_send(caller, room, text, None, None, None, self._ctx.reactor.seconds())
 
     def _submit_send(self, caller, room, text, client_msg_id, files, reply_to, started):
         files = check_file_ids(files) if files is not None else ()

@@ -9,6 +9,7 @@ from wampchat.chat.service import ChatService
 from wampchat.router.authorize import TRUSTED
 from wampchat.router.credentials import CredentialsUnavailable
 from wampchat.router.inprocess import attach_local
+from wampchat.router.tokens import token_hash, token_id
 from wampchat.storage import Database, StoreUnavailable
 from wampchat.storage.chat.store import ChatStore
 
@@ -24,7 +25,7 @@ class ChatRuntime(service.Service):
     name = "chat"
 
     def __init__(self, router, realm_name, engine, settings, reactor, heartbeat=5.0, node_timeout=15.0,
-                 file_gate=None):
+                 file_gate=None, hook_gate=None):
         self._router = router
         self._realm_name = realm_name
         self.engine = engine
@@ -37,6 +38,7 @@ class ChatRuntime(service.Service):
         self.cluster = None
         self.retention = None
         self.file_gate = file_gate   # the web port's /files resource: given the Files area while serving
+        self.hook_gate = hook_gate   # the web port's /hooks resource: given the Webhooks area while serving
         self.ready = None
         self.state = "stopped"
 
@@ -63,13 +65,15 @@ class ChatRuntime(service.Service):
         self._router.health["nodes"] = self.cluster.health
         realm.authorizer.add_rule(session.authorizer.authorize)
         realm.add_join_hook(session.authorizer.check_join)
-        self._router.credentials.add_provider(StoreCredentials(self.store))
+        self._router.credentials.add_provider(StoreCredentials(self.store, self._reactor))
         session.ready = defer.Deferred()
         attach_local(realm, session, "chat", TRUSTED)
         self.session = session
         await session.ready
         if self.file_gate is not None:
             self.file_gate.service = session.files
+        if self.hook_gate is not None:
+            self.hook_gate.service = session.webhooks
         self.state = "ready"
         return self
 
@@ -87,6 +91,8 @@ class ChatRuntime(service.Service):
         self.state = "stopping"
         if self.file_gate is not None:
             self.file_gate.service = None
+        if self.hook_gate is not None:
+            self.hook_gate.service = None
         if self.session is not None and self.session.is_attached():
             self.session.leave()
         if self.retention is not None:
@@ -101,11 +107,23 @@ class StoreCredentials:
     """The router's credentials provider over the chat store: a database that is away makes the login
     ``unavailable`` (CredentialsUnavailable), not an internal error."""
 
-    def __init__(self, store):
+    def __init__(self, store, reactor):
         self._store = store
+        self._reactor = reactor
 
     def get_credentials(self, authid):
         return self._store.get_credentials(authid).addErrback(_unavailable)
+
+    def token_user(self, token):
+        """The live owner of an API token (its last use noted now), or None."""
+        found = token_id(token)
+        if found is None:
+            return defer.succeed(None)
+        now = int(self._reactor.seconds() * 1000)
+        return self._store.use_token(found, token_hash(token), now).addErrback(_unavailable)
+
+    def key_identity(self, pubkey):
+        return self._store.key_identity(pubkey).addErrback(_unavailable)
 
 
 def _unavailable(failure):

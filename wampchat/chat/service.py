@@ -23,6 +23,7 @@ from autobahn.twisted.wamp import ApplicationSession
 from autobahn.wamp.types import CloseDetails
 
 from wampchat.chat.accounts import Accounts
+from wampchat.chat.api_tokens import ApiTokens
 from wampchat.chat.authorization import ChatAuthorizer
 from wampchat.chat.context import ChatContext
 from wampchat.chat.dms import DirectMessages
@@ -38,6 +39,7 @@ from wampchat.chat.revocation_feed import RevocationFeed
 from wampchat.chat.rooms import Rooms
 from wampchat.chat.sanctions import Sanctions
 from wampchat.chat.threads import Threads
+from wampchat.chat.webhooks import Webhooks
 from wampchat.chat.server_bans import ServerBans
 
 # How this in-process session ends when the node stops or it leaves itself (see ChatService.onLeave).
@@ -59,10 +61,12 @@ class ChatService(ApplicationSession):
         self.revocations = self.context.revocations = RevocationFeed(self.context)
         self.files = Files(self.context)
         moderation = Moderation(self.context)
+        self.webhooks = Webhooks(self.context, self.messages)
         self.areas = (Accounts(self.context), self.rooms, DirectMessages(self.context), self.messages,
                       self.reading, moderation, Sanctions(self.context, moderation, self.revocations),
                       ServerBans(self.context, self.revocations), Reports(self.context, moderation),
-                      Pins(self.context), Threads(self.context), self.files)
+                      Pins(self.context), Threads(self.context), self.files, ApiTokens(self.context),
+                      self.webhooks)
         self.ready = None
 
     @property

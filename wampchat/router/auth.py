@@ -22,8 +22,10 @@ from wampchat.names import NAME_MAX, NameRefused, normalize_display_name
 from wampchat.router.auth_outcomes import Challenge, Identity, Refusal
 from wampchat.router.credentials import (CRA_ITERATIONS, CRA_KEYLEN, UNAVAILABLE, CredentialsUnavailable,
                                          hash_password, verify_password)
+from wampchat.router.cryptosign import KeyOwner, challenge_for, normalize_pubkey, not_on_file, verify_signature
 from wampchat.router.login_limits import LoginLimits
 from wampchat.router.outage import OutageNotice
+from wampchat.router.tokens import token_id
 
 GUEST_ROLE = "guest"
 NICK_MAX = NAME_MAX
@@ -38,7 +40,7 @@ def validate_nick(nick: object) -> str:
 class Authenticator:
     """Runs the HELLO -> (CHALLENGE -> AUTHENTICATE) -> identity exchange."""
 
-    METHODS = ("anonymous", "ticket", "wampcra")
+    METHODS = ("anonymous", "ticket", "wampcra", "cryptosign")
 
     def __init__(self, reactor, credentials, allow_guests=True, limits: Optional[LoginLimits] = None):
         self._reactor = reactor
@@ -48,18 +50,22 @@ class Authenticator:
         self._secret = os.urandom(32)
         self._outage = OutageNotice(reactor, "the user store (logins)")
 
-    @defer.inlineCallbacks
     def _credentials_of(self, authid, source):
         """The stored credentials of ``authid`` (or None); while the store is away, the login is refused as
         ``unavailable`` (a state to retry, one warning per outage) and not counted as a guess."""
+        return self._guarded(self._credentials.get_credentials, authid, authid, source)
+
+    @defer.inlineCallbacks
+    def _guarded(self, ask, value, authid, source):
+        """``ask(value)`` of the credentials provider, a store that is away refused as ``unavailable``."""
         try:
-            creds = yield self._credentials.get_credentials(authid)
+            found = yield ask(value)
         except CredentialsUnavailable as e:
             self._outage.refused(e)
             self.limits.login_unanswered(source, authid)
             raise Refusal(UNAVAILABLE, "the user database is unavailable; try again shortly")
         self._outage.recovered()
-        return creds
+        return found
 
     def hello(self, hello, source):
         """Deferred firing with an Identity or a Challenge; fails with Refusal."""
@@ -69,6 +75,8 @@ class Authenticator:
                 return self._anonymous(hello, source)
             if method in ("ticket", "wampcra") and hello.authid:
                 return self._password_challenge(method, hello.authid, source)
+            if method == "cryptosign" and (hello.authextra or {}).get("pubkey") is not None:
+                return self._cryptosign_challenge(hello, source)
         return defer.fail(Refusal("wamp.error.no_auth_method",
                                   "no acceptable authmethod (offered: %s)" % ", ".join(map(str, methods))))
 
@@ -81,6 +89,19 @@ class Authenticator:
         if method == "ticket":
             return defer.succeed(Challenge("ticket", {}, authid))
         return self._cra_challenge(authid, source)
+
+    @defer.inlineCallbacks
+    def _cryptosign_challenge(self, hello, source):
+        """A Cryptosign CHALLENGE for a key on file (counted by the login limits like a password login)."""
+        try:
+            pubkey = normalize_pubkey(hello.authextra["pubkey"])
+        except ValueError as e:
+            raise Refusal("wamp.error.not_authorized", str(e))
+        self.limits.start_login(source, hello.authid or pubkey)
+        found = yield self._guarded(self._credentials.key_identity, pubkey, hello.authid or pubkey, source)
+        if found is None:
+            raise not_on_file()
+        return challenge_for(KeyOwner(found[0], found[1], pubkey), hello.authid)
 
     def _anonymous(self, hello, source):
         try:
@@ -123,12 +144,19 @@ class Authenticator:
         ok, creds = False, pending.credentials
         if not isinstance(signature, str):
             signature = ""
-        if pending.method == "ticket":
+        if pending.method == "ticket" and token_id(signature) is not None:
+            owner = yield self._guarded(self._credentials.token_user, signature, pending.authid, source)
+            creds = yield self._credentials_of(pending.authid, source) if owner == pending.authid else None
+            ok = creds is not None
+        elif pending.method == "ticket":
             creds = yield self._credentials_of(pending.authid, source)
             stored = creds.password_hash if creds else _dummy_hash()
             ok = yield deferToThreadPool(self._reactor, self._reactor.getThreadPool(),
                                          verify_password, signature, stored)
             ok = ok and creds is not None
+        elif pending.method == "cryptosign":
+            ok = verify_signature(pending.credentials.pubkey, pending.challenge, signature)
+            creds = pending.credentials
         elif pending.method == "wampcra" and creds is not None:
             expected = compute_wcs(creds.cra_key.encode("ascii"), pending.challenge.encode("utf-8"))
             if isinstance(expected, bytes):

@@ -11,7 +11,8 @@ The config file is JSON (documented in the README)::
                                    "allow": ["call", "register", "publish", "subscribe"]}],
                  "disclose": true}
       },
-      "users": [ <entries printed by python -m wampchat.router.credentials> ]
+      "users": [ <entries printed by python -m wampchat.router.credentials> ],
+      "keys": [{"authid": "bot", "role": "service", "pubkey": "<64 hex digits>"}]
     }
 
 A role named in the file replaces that role's defaults; roles not named keep
@@ -21,6 +22,7 @@ import json
 from dataclasses import dataclass, field
 
 from wampchat.router.credentials import credentials_from_dict
+from wampchat.router.cryptosign import KeyOwner, normalize_pubkey
 from wampchat.router.matching import MATCH_POLICIES
 from wampchat.router.session_limits import SessionLimits
 
@@ -80,6 +82,7 @@ class RouterConfig:
     allow_guests: bool = True
     roles: dict = field(default_factory=default_roles)
     users: list = field(default_factory=list)
+    keys: list = field(default_factory=list)   # Cryptosign keys (KeyOwner) from the file's "keys"
     max_message_size: int = 1024 * 1024
     outbound_buffer: int = 4 * 1024 * 1024
     max_subscriptions: int = 1000
@@ -138,4 +141,21 @@ def load_config(path, base=None):
             config.users.append(credentials_from_dict(entry))
         except (KeyError, TypeError, ValueError) as e:
             raise ConfigError(f"users[{i}] is missing or has a bad field: {e}") from e
+    config.keys.extend(_keys(data.get("keys", [])))
     return config
+
+
+def _keys(entries) -> list:
+    """The file's Cryptosign keys: ``[{"authid", "role", "pubkey"}]``."""
+    if not isinstance(entries, list):
+        raise ConfigError("keys must be a list")
+    keys = []
+    for i, entry in enumerate(entries):
+        try:
+            authid, role = entry["authid"], entry.get("role", "service")
+            if not isinstance(authid, str) or not isinstance(role, str):
+                raise ValueError("authid and role must be strings")
+            keys.append(KeyOwner(authid, role, normalize_pubkey(entry["pubkey"])))
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise ConfigError(f"keys[{i}] is missing or has a bad field: {e}") from e
+    return keys

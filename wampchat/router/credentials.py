@@ -92,14 +92,19 @@ def credentials_from_dict(entry):
 class StaticCredentials:
     """Credentials listed in the config file."""
 
-    def __init__(self, entries=()):
+    def __init__(self, entries=(), keys=()):
         self._by_authid = {c.authid: c for c in entries}
+        self._keys = {key.pubkey: (key.authid, key.role) for key in keys}
 
     def add(self, credentials):
         self._by_authid[credentials.authid] = credentials
 
     def get_credentials(self, authid):
         return defer.succeed(self._by_authid.get(authid))
+
+    def key_identity(self, pubkey):
+        """(authid, role) of a Cryptosign key listed in the config file, or None."""
+        return defer.succeed(self._keys.get(pubkey))
 
 
 UNAVAILABLE = "wampchat.error.unavailable"
@@ -123,6 +128,24 @@ class CredentialsChain:
     def get_credentials(self, authid):
         for provider in self._providers:
             found = yield provider.get_credentials(authid)
+            if found is not None:
+                return found
+        return None
+
+    def token_user(self, token):
+        """Deferred of the user an API token logs in as (its last use noted), or None."""
+        return self._first("token_user", token)
+
+    def key_identity(self, pubkey):
+        """Deferred of (authid, role) of a Cryptosign public key (hex), or None."""
+        return self._first("key_identity", pubkey)
+
+    @defer.inlineCallbacks
+    def _first(self, method, value):
+        """The first answer but None of the providers that have ``method``."""
+        for provider in self._providers:
+            ask = getattr(provider, method, None)
+            found = None if ask is None else (yield ask(value))
             if found is not None:
                 return found
         return None

@@ -105,9 +105,14 @@ class InternalCaller:
         self._result = None
 
     def call(self, procedure, args, kwargs):
-        self._result = defer.Deferred()
         request = self.request_ids.next()
         msg = message.Call(request, procedure, args=list(args or []) or None, kwargs=dict(kwargs or {}) or None)
+        return self.call_message(msg)
+
+    def call_message(self, msg):
+        """Route a CALL message (its options, such as ``timeout``, kept); Deferred of (args, kwargs)."""
+        self._result = defer.Deferred()
+        procedure = msg.procedure
         answer = self.realm.authorizer.authorize(self.info, procedure, "call", "exact")
         d = answer if isinstance(answer, defer.Deferred) else defer.succeed(answer)
         d.addCallback(self._route, msg)

@@ -20,7 +20,7 @@ class Router:
         self.write_coalescer = WriteCoalescer(reactor)
         self.session_limits = self.config.session_limits()
         self.health = {}
-        self.credentials = CredentialsChain([StaticCredentials(self.config.users)])
+        self.credentials = CredentialsChain([StaticCredentials(self.config.users, self.config.keys)])
         self.authenticator = Authenticator(reactor, self.credentials, allow_guests=self.config.allow_guests)
         self._realms = {}
         self.realm(self.config.realm)

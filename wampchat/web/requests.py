@@ -23,7 +23,8 @@ SECURITY_HEADERS = [
 
 ALLOWED_METHODS = (b"GET", b"HEAD")
 UPLOAD_METHODS = (b"PUT", b"POST")
-UPLOAD_PATH = b"/files/upload/"   # the one place a body is taken (wampchat.web.files)
+UPLOAD_PATH = b"/files/upload/"   # where a body is taken: uploads (wampchat.web.files),
+POST_PATHS = (b"/api/", b"/hooks/")   # the HTTP API (wampchat.web.api) and incoming webhooks (wampchat.web.hooks)
 _BAD_PERCENT = re.compile(rb"%(?![0-9A-Fa-f]{2})")
 _CONTROL = re.compile(rb"[\x00-\x1f\x7f]")
 
@@ -53,8 +54,8 @@ def is_websocket_upgrade(request: Request) -> bool:
 class SecureRequest(Request):
     """A request whose response, whatever renders it (files, 404s, /healthz, /metrics), has the security headers.
 
-    Only GET and HEAD reach a resource (and PUT or POST an upload URL; 405
-    otherwise), and only with a well-formed target (400 otherwise), so bad
+    Only GET and HEAD reach a resource (and PUT or POST an upload URL, POST
+    the HTTP API and webhooks; 405 otherwise), and only with a well-formed target (400 otherwise), so bad
     input never becomes a 500. A chunked body past the Site's cap is cut
     off with 413 as it arrives.
     """
@@ -76,7 +77,8 @@ class SecureRequest(Request):
             return   # answered 413 and closing already
         for name, value in SECURITY_HEADERS:
             self.responseHeaders.setRawHeaders(name, [value])
-        upload = self.method in UPLOAD_METHODS and self.path.startswith(UPLOAD_PATH)
+        upload = (self.method in UPLOAD_METHODS and self.path.startswith(UPLOAD_PATH)
+                  or self.method == b"POST" and self.path.startswith(POST_PATHS))
         if self.method not in ALLOWED_METHODS and not upload:
             self.setHeader(b"allow", b", ".join(ALLOWED_METHODS))
             self._refuse(405, "only GET and HEAD are allowed here")

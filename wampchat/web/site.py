@@ -1,6 +1,7 @@
 """
 The one Site a node serves on every ``--listen``: the page at /, WAMP-over-WebSocket at /ws, /healthz and
-/metrics, /files, behind the process's ConnectionGuard (shared with the RawSocket listeners).
+/metrics, /files, the HTTP API at /api and incoming webhooks at /hooks, behind the process's ConnectionGuard
+(shared with the RawSocket listeners).
 """
 import os
 
@@ -11,7 +12,10 @@ from wampchat.router.serializers import wamp_serializers
 from wampchat.router.transports.connection_guard import ConnectionGuard
 from wampchat.router.transports.websocket import RouterWebSocketFactory
 from wampchat.web.connections import GuardedSite
+from wampchat.router.http_bridge import HttpBridge
+from wampchat.web.api import ApiResource
 from wampchat.web.files import FilesResource
+from wampchat.web.hooks import HooksResource
 from wampchat.web.monitoring import HealthResource, MetricsResource
 from wampchat.web.page_files import PageResource
 from wampchat.web.websocket import RouterWebSocketResource
@@ -25,8 +29,9 @@ DEFAULT_MAX_UPLOAD = 10 * 1024 * 1024
 def make_site(router, web_dir, max_message_size, outbound_buffer, guard=None, max_upload=DEFAULT_MAX_UPLOAD):
     """The one Site that serves the page, the WAMP endpoint, health, metrics and /files.
 
-    ``site.file_gate`` is the /files resource: the chat runtime gives it its
-    file service while it serves. No request body may exceed ``max_upload``.
+    ``site.file_gate`` is the /files resource and ``site.hook_gate`` the
+    /hooks one: the chat runtime gives them its file and webhook services
+    while it serves. /api is the HTTP API. No request body may exceed ``max_upload``.
 
     ``guard`` is the process's ConnectionGuard (shared with the RawSocket
     listeners); by default one with the default limits on the router's reactor.
@@ -43,7 +48,11 @@ def make_site(router, web_dir, max_message_size, outbound_buffer, guard=None, ma
     root.putChild(b"metrics", MetricsResource(router))
     files = FilesResource(max_upload)
     root.putChild(b"files", files)
+    root.putChild(b"api", ApiResource(HttpBridge(router, router.config.realm), router.reactor))
+    hooks = HooksResource()
+    root.putChild(b"hooks", hooks)
     site = GuardedSite(root, guard, reactor=router.reactor, max_body=max_upload)
     site.file_gate = files
+    site.hook_gate = hooks
     site.displayTracebacks = False
     return site

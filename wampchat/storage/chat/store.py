@@ -8,7 +8,7 @@ of a cluster sees what another committed as soon as it committed. Sends
 :mod:`~wampchat.storage.chat.sends` and :mod:`~wampchat.storage.chat.presence`.
 """
 from wampchat.storage.chat import account_data, accounts, files, group_dms, members, messages, pins, rates, reactions
-from wampchat.storage.chat import rooms, search
+from wampchat.storage.chat import keys, rooms, search, tokens, webhooks
 from wampchat.storage.chat.moderation_store import ModerationStore
 from wampchat.storage.chat.members import MEMBERS_PAGE
 from wampchat.storage.chat.rooms import ROOMS_PAGE
@@ -68,6 +68,39 @@ class ChatStore(ModerationStore):
     def delete_account(self, user, now):
         """Rooms the deleted account was in, or None when there was no such live account."""
         return self._run(account_data.delete_account, user, now)
+
+    # -- API tokens and Cryptosign keys (API §11) -----------------------------------------
+    def add_token(self, token_id, username, name, token_hash, created):
+        """Store a token's hash; fails with TooManyTokens past the per-user cap."""
+        return self._run(tokens.add_token, token_id, username, name, token_hash, created)
+
+    def tokens_of(self, username):
+        return self._run(tokens.tokens_of, username)
+
+    def revoke_token(self, username, token_id):
+        return self._run(tokens.revoke_token, username, token_id)
+
+    def use_token(self, token_id, token_hash, now):
+        """The live owner of a token (its last use noted), or None."""
+        return self._run(tokens.use_token, token_id, token_hash, now)
+
+    def key_identity(self, pubkey):
+        """(username, role) of a Cryptosign key's live owner, or None."""
+        return self._run(keys.key_identity, pubkey)
+
+    # -- incoming webhooks -----------------------------------------------------------------
+    def add_webhook(self, hook_id, room, name, secret_hash, creator, created):
+        return self._run(webhooks.add_webhook, hook_id, room, name, secret_hash, creator, created)
+
+    def webhooks_of(self, room):
+        return self._run(webhooks.webhooks_of, room)
+
+    def delete_webhook(self, room, hook_id):
+        return self._run(webhooks.delete_webhook, room, hook_id)
+
+    def use_webhook(self, hook_id, secret_hash):
+        """The webhook (room, name) with this id and secret, or None."""
+        return self._run(webhooks.use_webhook, hook_id, secret_hash)
 
     # -- rooms --------------------------------------------------------------------------
     def create_room(self, room_id, title, private, owner, created, members=()):
