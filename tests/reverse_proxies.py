@@ -156,3 +156,28 @@ def join(port, headers=None, prefix=b"", rawsocket=False, source="127.0.0.1", au
     yield endpoint.connect(_PrefixFactory(factory, prefix))
     yield session.joined
     return session
+
+
+def closed_without_answer(port, data):
+    """Send ``data`` to 127.0.0.1:``port``; True when the server closes without a byte in answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(data)
+        try:
+            return sock.recv(100) == b""
+        except ConnectionResetError:
+            return True
+
+
+def upgrade_answer(port, forwarded_for):
+    """The server's answer to a WebSocket upgrade sent by hand with ``X-Forwarded-For: forwarded_for``."""
+    request = ("GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+               f"Sec-WebSocket-Protocol: wamp.2.json\r\nX-Forwarded-For: {forwarded_for}\r\n\r\n")
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request.encode("ascii"))
+        answer = b""
+        while True:  # a refusal closes the connection after its body
+            chunk = sock.recv(4096)
+            if not chunk:
+                return answer
+            answer += chunk

@@ -2,7 +2,6 @@
 (PROXY v1 and v2), the refusals (a spoofed header from an untrusted peer), and a real nginx and HAProxy."""
 import ipaddress
 import os
-import socket
 import struct
 import tempfile
 
@@ -13,7 +12,8 @@ from twisted.internet.address import IPv4Address
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 
-from reverse_proxies import HAPROXY, MISSING, NGINX, join, start_haproxy, start_nginx
+from reverse_proxies import (HAPROXY, MISSING, NGINX, closed_without_answer, join, start_haproxy, start_nginx,
+                             upgrade_answer)
 from wampchat.router.login_limits import RATE_LIMITED
 from wampchat.router.transports.client_address import TrustedProxies, peer_string
 from wampchat.router.transports.proxy_protocol import (V2_SIGNATURE, ProxyHeader, ProxyHeaderError,
@@ -214,20 +214,6 @@ def test_the_connection_cap_counts_the_forwarded_client(make_server):
     a.leave(), b.leave()
 
 
-def upgrade_answer(port, forwarded_for):
-    """The server's answer to a WebSocket upgrade sent by hand with ``X-Forwarded-For: forwarded_for``."""
-    request = ("GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-               "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
-               f"Sec-WebSocket-Protocol: wamp.2.json\r\nX-Forwarded-For: {forwarded_for}\r\n\r\n")
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(request.encode("ascii"))
-        answer = b""
-        while True:  # a refusal closes the connection after its body
-            chunk = sock.recv(4096)
-            if not chunk:
-                return answer
-            answer += chunk
-
 
 # -- real sockets: PROXY protocol ----------------------------------------------------------------------
 
@@ -242,15 +228,6 @@ def test_a_proxy_header_names_the_client(make_server, header, rawsocket):
     assert peer_of(srv, session) == "tcp4:203.0.113.7:4711"
     session.leave()
 
-
-def closed_without_answer(port, data):
-    """Send ``data`` to 127.0.0.1:``port``; True when the server closes without a byte in answer."""
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(data)
-        try:
-            return sock.recv(100) == b""
-        except ConnectionResetError:
-            return True
 
 
 @pytest_twisted.inlineCallbacks
