@@ -26,7 +26,7 @@ dist: $(VENV)/.installed web-deps
 	@$(BIN)/python -c "import build" 2>/dev/null || $(BIN)/pip install -q "build>=1.0"
 	$(BIN)/python -m build --outdir dist .
 
-# Debian packages: python venv support always; broker, browser and node for the tests.
+# Debian packages: python venv support always; broker, browser, node and the reverse proxies for the tests.
 system-deps:
 	@if ! $(PYTHON) -c "import ensurepip, venv" >/dev/null 2>&1 || ! command -v npm >/dev/null; then \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3 python3-venv python3-dev nodejs npm; \
@@ -38,6 +38,8 @@ system-deps-test: system-deps
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v chromedriver >/dev/null || missing="$$missing chromium-driver"; \
 	[ -x /usr/lib/postgresql/15/bin/initdb ] || missing="$$missing postgresql"; \
+	command -v nginx >/dev/null || missing="$$missing nginx-light"; \
+	command -v haproxy >/dev/null || missing="$$missing haproxy"; \
 	if [ -n "$$missing" ]; then \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
 	fi

@@ -192,6 +192,8 @@ max-registrations = 5
 max-calls-in-flight = 6
 max-connections-per-address = 0
 handshake-timeout = 3
+trusted-proxy = ["10.0.0.0/8", "::1"]
+proxy-protocol = true
 db = "DBPATH"
 no-open-registration = true
 send-rate = 7
@@ -229,6 +231,7 @@ def test_config_file_sets_every_setting(tmp_path):
     assert (options["guest-send-rate"], options["dm-rate"], options["dm-address-rate"]) == (18, 19, 21)
     assert options["retention-days"] == 22
     assert (options["max-upload"], options["upload-quota"]) == (23, 24)
+    assert (options["trusted-proxy"], options["proxy-protocol"]) == (["10.0.0.0/8", "::1"], True)
     assert (options["guest-rate"], options["login-address-burst"], options["login-address-refill"],
             options["login-account-burst"], options["login-account-refill"]) == (13, 14, 15.0, 16, 17.5)
     config = options["router_config"]
@@ -296,10 +299,11 @@ def test_config_file_points_at_the_roles_json(tmp_path):
     ('amqp = "amqp://broker"\namqp-exchange = "no spaces"', "amqp-exchange must be 1..200 of letters"),
     ('config = "/nonexistent/roles.json"', "config: cannot read"),
     ("realm = ", "not valid TOML"),
+    ('trusted-proxy = ["10.0.0.0/33"]', "trusted-proxy: '10.0.0.0/33' is not an IP network"),
 ], ids=["typo", "unknown", "config-file", "table", "int-as-string", "zero", "bool-as-int", "float-as-int",
         "negative-seconds", "negative-connections", "timeout-not-longer", "flag-as-string", "listen-string", "rawsocket-ints",
         "bad-endpoint", "bad-node-id", "bad-db-scheme", "bad-amqp-url", "bad-exchange", "missing-json",
-        "bad-toml"])
+        "bad-toml", "bad-trusted-proxy"])
 def test_bad_config_file_values_are_one_line_usage_errors(tmp_path, content, expected):
     """Every bad key or value in the file is a one-line UsageError that names the file and the key."""
     path = write_toml(tmp_path, content + "\n")

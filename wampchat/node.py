@@ -108,23 +108,36 @@ def add_listeners(root: WampchatService, options, reactor) -> None:
     """The web Site on every ``--listen`` and RawSocket on every ``--rawsocket``, all admitted by one
     ConnectionGuard, so the per-address cap counts a client's connections on every port together."""
     from wampchat.router.serializers import wamp_serializers
+    from wampchat.router.transports.client_address import TrustedProxies
     from wampchat.router.transports.connection_guard import ConnectionGuard
     from wampchat.router.transports.rawsocket import RouterRawSocketFactory
     from wampchat.web.site import make_site
 
     router, config = root.router, options["router_config"]
+    trusted = TrustedProxies(options["trusted-proxy"])
     guard = ConnectionGuard(reactor, router.metrics, max_per_address=options["max-connections-per-address"],
-                            handshake_timeout=options["handshake-timeout"])
+                            handshake_timeout=options["handshake-timeout"], trusted=trusted)
     site = make_site(router, options["web"], config.max_message_size, config.outbound_buffer, guard=guard,
-                     max_upload=options["max-upload"])
+                     max_upload=options["max-upload"], trusted_proxies=trusted)
     root.file_gate, root.hook_gate = site.file_gate, site.hook_gate
+    site = behind_proxy_protocol(site, options, reactor, trusted)
     for endpoint in options["listen"]:
         ListeningService(reactor, endpoint, site, name=f"web:{endpoint}").setServiceParent(root)
     if options["rawsocket"]:
         raw = RouterRawSocketFactory(router, wamp_serializers(), config.max_message_size, config.outbound_buffer,
                                      guard=guard)
+        raw = behind_proxy_protocol(raw, options, reactor, trusted)
         for endpoint in options["rawsocket"]:
             ListeningService(reactor, endpoint, raw, name=f"rawsocket:{endpoint}").setServiceParent(root)
+
+
+def behind_proxy_protocol(factory, options, reactor, trusted):
+    """``factory`` as is, or with --proxy-protocol wrapped so every connection starts with a PROXY header."""
+    if not options["proxy-protocol"]:
+        return factory
+    from wampchat.router.transports.proxy_protocol import ProxyProtocolFactory
+
+    return ProxyProtocolFactory(factory, reactor, trusted)
 
 
 def chat_settings(options):

@@ -168,6 +168,15 @@ SETTINGS = [
     Setting("handshake-timeout", SECONDS, 10.0,
             "Seconds a new connection has to send its HTTP request, or to upgrade to WebSocket (or finish the "
             "RawSocket handshake) and send WAMP HELLO.", "handshake-timeout = 10.0", coerce=positive_seconds),
+    Setting("trusted-proxy", LIST, [],
+            "A reverse proxy's network (CIDR, e.g. 10.0.0.0/8 or 127.0.0.1/32): a WebSocket from it takes its client "
+            "address from X-Forwarded-For (the rightmost entry that is not a trusted proxy), and with "
+            "--proxy-protocol only connections from these networks are accepted. Repeatable.",
+            'trusted-proxy = ["127.0.0.1/32"]', default_text="none"),
+    Setting("proxy-protocol", FLAG, False,
+            "Every connection to the web and RawSocket listeners must start with a PROXY protocol header "
+            "(v1 or v2, as HAProxy's send-proxy / send-proxy-v2 write); its source is the client address.",
+            "proxy-protocol = true"),
     Setting("db", TEXT, DEFAULT_DB,
             "The chat database: a SQLite file (created if missing) or postgresql://user:pass@host:5432/dbname "
             "(shared by every node of a cluster). Pending schema migrations run at start.",

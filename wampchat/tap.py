@@ -10,6 +10,7 @@ from twisted.python import usage
 
 from wampchat.node import build_service
 from wampchat.router.config import ConfigError, RouterConfig, load_config
+from wampchat.router.transports.client_address import parse_networks
 from wampchat.settings import (BY_NAME, DEFAULT_LISTEN, FLAG, LIST, SETTINGS, ConfigFileError,  # noqa: F401
                                read_config_file)
 
@@ -96,6 +97,7 @@ class Options(usage.Options):
         super().__init__()
         self["listen"] = []
         self["rawsocket"] = []
+        self["trusted-proxy"] = []
         self.from_file = {}   # settings taken from --config-file
         self.config_path = None
 
@@ -128,6 +130,11 @@ class Options(usage.Options):
         self["rawsocket"].append(endpoint)
 
     opt_rawsocket.__doc__ = BY_NAME["rawsocket"].help_line()
+
+    def opt_trusted_proxy(self, cidr):
+        self["trusted-proxy"].append(cidr)
+
+    opt_trusted_proxy.__doc__ = BY_NAME["trusted-proxy"].help_line()
 
     def origin(self, name):
         """How an error names setting ``name``: ``--name``, or ``FILE: name`` when the value came from the file."""
@@ -165,6 +172,10 @@ class Options(usage.Options):
             _check_endpoint(endpoint, self.origin("listen"))
         for endpoint in self["rawsocket"]:
             _check_endpoint(endpoint, self.origin("rawsocket"))
+        try:
+            parse_networks(self["trusted-proxy"])
+        except ValueError as e:
+            raise usage.UsageError(f"{self.origin('trusted-proxy')}: {e}")
         if self["node-timeout"] <= self["node-heartbeat"]:
             raise usage.UsageError(f"{self.origin('node-timeout')} ({self['node-timeout']}) must be longer than "
                                    f"node-heartbeat ({self['node-heartbeat']})")

@@ -26,7 +26,8 @@ log = Logger()
 DEFAULT_MAX_UPLOAD = 10 * 1024 * 1024
 
 
-def make_site(router, web_dir, max_message_size, outbound_buffer, guard=None, max_upload=DEFAULT_MAX_UPLOAD):
+def make_site(router, web_dir, max_message_size, outbound_buffer, guard=None, max_upload=DEFAULT_MAX_UPLOAD,
+              trusted_proxies=None):
     """The one Site that serves the page, the WAMP endpoint, health, metrics and /files.
 
     ``site.file_gate`` is the /files resource and ``site.hook_gate`` the
@@ -35,6 +36,7 @@ def make_site(router, web_dir, max_message_size, outbound_buffer, guard=None, ma
 
     ``guard`` is the process's ConnectionGuard (shared with the RawSocket
     listeners); by default one with the default limits on the router's reactor.
+    ``trusted_proxies``: the peers whose X-Forwarded-For names a WebSocket's client.
     """
     guard = guard if guard is not None else ConnectionGuard(router.reactor, router.metrics)
     if web_dir and os.path.isdir(web_dir):
@@ -42,7 +44,8 @@ def make_site(router, web_dir, max_message_size, outbound_buffer, guard=None, ma
     else:
         log.warn("no page to serve: {web_dir} is not a directory, so / answers 404 (see --web)", web_dir=web_dir)
         root = Resource()
-    ws_factory = RouterWebSocketFactory(router, wamp_serializers(), max_message_size, outbound_buffer, guard=guard)
+    ws_factory = RouterWebSocketFactory(router, wamp_serializers(), max_message_size, outbound_buffer, guard=guard,
+                                        trusted_proxies=trusted_proxies)
     root.putChild(b"ws", RouterWebSocketResource(ws_factory))
     root.putChild(b"healthz", HealthResource(router))
     root.putChild(b"metrics", MetricsResource(router))

@@ -21,8 +21,11 @@ class ConnectionGuard:
     seconds of arriving, or it is closed. ``clock`` is the reactor (a Clock in tests).
     """
 
-    def __init__(self, clock, metrics, max_per_address=100, handshake_timeout=10.0):
+    def __init__(self, clock, metrics, max_per_address=100, handshake_timeout=10.0, trusted=None):
+        """``trusted`` (a TrustedProxies): proxies' addresses, not capped when a connection arrives (many
+        clients share them); a WebSocket through one is counted under its client once X-Forwarded-For is read."""
         self.clock = clock
+        self.trusted = trusted
         self.max_per_address = max_per_address
         self.handshake_timeout = handshake_timeout
         self.open = 0
@@ -41,13 +44,30 @@ class ConnectionGuard:
         Addresses without a host (UNIX sockets, in-memory tests) are not capped.
         """
         host = getattr(addr, "host", None)
+        if host is not None and self.trusted and self.trusted.trusts(host):
+            host = None
+        if not self._count(host):
+            return None
+        self.open += 1
+        return Admission(self, host)
+
+    def _count(self, host):
+        """Count one more connection from ``host`` (None: not capped); False when it is at the cap."""
         if host is not None and self.max_per_address:
             if self._per_address.get(host, 0) >= self.max_per_address:
                 self.refusals.value += 1
-                return None
+                return False
             self._per_address[host] = self._per_address.get(host, 0) + 1
-        self.open += 1
-        return Admission(self, host)
+        return True
+
+    def rehome(self, admission, host):
+        """Count ``admission`` under ``host``, the client a trusted proxy named, instead; False (and no
+        change) when that client is already at the cap."""
+        if not self._count(host):
+            return False
+        self._uncount(admission.host)
+        admission.host = host
+        return True
 
     def claim(self, transport):
         """The admission of the connection under ``transport``, for the protocol taking it over (the
@@ -56,15 +76,17 @@ class ConnectionGuard:
 
     def _forget(self, admission):
         self.open -= 1
-        host = admission.host
+        self._uncount(admission.host)
+        if admission.transport is not None:
+            self._by_transport.pop(admission.transport, None)
+
+    def _uncount(self, host):
         if host is not None and host in self._per_address:
             left = self._per_address[host] - 1
             if left:
                 self._per_address[host] = left
             else:
                 del self._per_address[host]
-        if admission.transport is not None:
-            self._by_transport.pop(admission.transport, None)
 
 
 class Admission:

@@ -7,8 +7,10 @@ from autobahn.twisted.websocket import WampWebSocketServerFactory, WampWebSocket
 from autobahn.wamp import message
 from autobahn.wamp.exception import TransportLost
 from autobahn.websocket.protocol import TrafficStats, WebSocketProtocol
+from autobahn.websocket.types import ConnectionDeny
 
 from wampchat.router.transports.base import UNPARSEABLE, RouterTransportMixin
+from wampchat.router.transports.client_address import TrustedProxies, peer_string, present_client, twisted_address
 from wampchat.router.transports.websocket_frames import is_utf8, unmask, websocket_frame
 
 _STATE_OPEN = WebSocketProtocol.STATE_OPEN
@@ -68,6 +70,26 @@ class RouterWebSocketProtocol(RouterTransportMixin, WampWebSocketServerProtocol)
         if admission is not None:
             self._admission = self._awaiting_hello = admission
             admission.hand_over(self._handshake_expired)
+
+    def onConnect(self, request):
+        """The upgrade request, before the handshake's answer and HELLO: from a trusted proxy, its
+        X-Forwarded-For names the client, which becomes this connection's peer (see client_address.py)."""
+        self._take_forwarded_client(request)
+        return super().onConnect(request)
+
+    def _take_forwarded_client(self, request):
+        trusted = self.factory.trusted_proxies
+        if not trusted:
+            return
+        peer = self.transport.getPeer()
+        forwarded = request.headers.get("x-forwarded-for")  # Autobahn joins repeated headers with ", "
+        client = trusted.forwarded_client(getattr(peer, "host", None), [forwarded] if forwarded else [])
+        if client is None:
+            return
+        if self._admission is not None and not self.factory.guard.rehome(self._admission, client):
+            raise ConnectionDeny(429, "too many connections from your address")
+        self.peer = self._transport_details.peer = peer_string(client)
+        present_client(self.transport, twisted_address(client))
 
     def _handshake_expired(self):
         """No WebSocket upgrade or no HELLO in time: close 1008 if the WebSocket is open, then drop TCP."""
@@ -213,11 +235,14 @@ class RouterWebSocketFactory(WampWebSocketServerFactory):
 
     protocol = RouterWebSocketProtocol
 
-    def __init__(self, router, serializers, max_message_size, outbound_buffer, url=None, guard=None):
+    def __init__(self, router, serializers, max_message_size, outbound_buffer, url=None, guard=None,
+                 trusted_proxies=None):
         """``guard`` is the ConnectionGuard of the Site in front: the WebSocket protocol takes over the
-        admission of the HTTP connection it upgrades (the Site admitted it; this factory admits nothing)."""
+        admission of the HTTP connection it upgrades (the Site admitted it; this factory admits nothing).
+        ``trusted_proxies``: the peers whose X-Forwarded-For is believed (none by default)."""
         self.router = router  # before Autobahn's __init__, which sets the protocol options
         super().__init__(router.session_factory, serializers=serializers, url=url)
+        self.trusted_proxies = trusted_proxies if trusted_proxies is not None else TrustedProxies()
         self.outbound_buffer = outbound_buffer
         self.guard = guard
         self.traffic = TrafficStats()
