@@ -25,6 +25,7 @@ class WampchatService(service.MultiService):
         self.ready = None
         self.reactor = reactor
         self.file_gate = None   # the Site's /files resource, handed to the chat runtime
+        self.longpoll = None    # the Site's long-poll transports, ended on stop
         self.exit_on_listen_failure = False  # makeService (twistd) sets it; embedders get a failed `listening`
 
     def privilegedStartService(self):
@@ -67,6 +68,8 @@ class WampchatService(service.MultiService):
             if leave is not None:
                 yield leave()
         self.router.shutdown()
+        if self.longpoll is not None:
+            self.longpoll.close_all()
         yield super().stopService()
 
 
@@ -117,6 +120,7 @@ def add_listeners(root: WampchatService, options, reactor) -> None:
     site = make_site(router, options["web"], config.max_message_size, config.outbound_buffer, guard=guard,
                      max_upload=options["max-upload"])
     root.file_gate = site.file_gate
+    root.longpoll = site.longpoll
     for endpoint in options["listen"]:
         ListeningService(reactor, endpoint, site, name=f"web:{endpoint}").setServiceParent(root)
     if options["rawsocket"]:

@@ -23,7 +23,8 @@ SECURITY_HEADERS = [
 
 ALLOWED_METHODS = (b"GET", b"HEAD")
 UPLOAD_METHODS = (b"PUT", b"POST")
-UPLOAD_PATH = b"/files/upload/"   # the one place a body is taken (wampchat.web.files)
+UPLOAD_PATH = b"/files/upload/"   # where an upload's body is taken (wampchat.web.files)
+LONGPOLL_PATH = b"/lp/"   # WAMP over HTTP long-poll: POST only (wampchat.web.longpoll)
 _BAD_PERCENT = re.compile(rb"%(?![0-9A-Fa-f]{2})")
 _CONTROL = re.compile(rb"[\x00-\x1f\x7f]")
 
@@ -53,8 +54,8 @@ def is_websocket_upgrade(request: Request) -> bool:
 class SecureRequest(Request):
     """A request whose response, whatever renders it (files, 404s, /healthz, /metrics), has the security headers.
 
-    Only GET and HEAD reach a resource (and PUT or POST an upload URL; 405
-    otherwise), and only with a well-formed target (400 otherwise), so bad
+    Only GET and HEAD reach a resource (and PUT or POST an upload URL, POST
+    a long-poll one; 405 otherwise), and only with a well-formed target (400 otherwise), so bad
     input never becomes a 500. A chunked body past the Site's cap is cut
     off with 413 as it arrives.
     """
@@ -76,8 +77,7 @@ class SecureRequest(Request):
             return   # answered 413 and closing already
         for name, value in SECURITY_HEADERS:
             self.responseHeaders.setRawHeaders(name, [value])
-        upload = self.method in UPLOAD_METHODS and self.path.startswith(UPLOAD_PATH)
-        if self.method not in ALLOWED_METHODS and not upload:
+        if self.method not in ALLOWED_METHODS and not self._takes_body():
             self.setHeader(b"allow", b", ".join(ALLOWED_METHODS))
             self._refuse(405, "only GET and HEAD are allowed here")
             return
@@ -86,6 +86,12 @@ class SecureRequest(Request):
             self._refuse(400, problem)
             return
         super().process()
+
+    def _takes_body(self) -> bool:
+        """An upload (PUT or POST under /files/upload/) or a long-poll request (POST under /lp/)."""
+        if self.method in UPLOAD_METHODS and self.path.startswith(UPLOAD_PATH):
+            return True
+        return self.method == b"POST" and self.path.startswith(LONGPOLL_PATH)
 
     def _refuse(self, code: int, reason: str) -> None:
         """Answer ``code`` with a one-line plain-text reason, without looking for a resource."""

@@ -1,6 +1,6 @@
 """
-The one Site a node serves on every ``--listen``: the page at /, WAMP-over-WebSocket at /ws, /healthz and
-/metrics, /files, behind the process's ConnectionGuard (shared with the RawSocket listeners).
+The one Site a node serves on every ``--listen``: the page at /, WAMP-over-WebSocket at /ws, WAMP over HTTP
+long-poll at /lp, /healthz and /metrics, /files, behind the process's ConnectionGuard (shared with the RawSocket listeners).
 """
 import os
 
@@ -9,9 +9,11 @@ from twisted.web.resource import Resource
 
 from wampchat.router.serializers import wamp_serializers
 from wampchat.router.transports.connection_guard import ConnectionGuard
+from wampchat.router.transports.longpoll import LongPollTransports
 from wampchat.router.transports.websocket import RouterWebSocketFactory
 from wampchat.web.connections import GuardedSite
 from wampchat.web.files import FilesResource
+from wampchat.web.longpoll import LongPollResource
 from wampchat.web.monitoring import HealthResource, MetricsResource
 from wampchat.web.page_files import PageResource
 from wampchat.web.websocket import RouterWebSocketResource
@@ -26,7 +28,8 @@ def make_site(router, web_dir, max_message_size, outbound_buffer, guard=None, ma
     """The one Site that serves the page, the WAMP endpoint, health, metrics and /files.
 
     ``site.file_gate`` is the /files resource: the chat runtime gives it its
-    file service while it serves. No request body may exceed ``max_upload``.
+    file service while it serves; ``site.longpoll`` holds the open long-poll
+    transports (ended when the node stops). No request body may exceed ``max_upload``.
 
     ``guard`` is the process's ConnectionGuard (shared with the RawSocket
     listeners); by default one with the default limits on the router's reactor.
@@ -39,11 +42,14 @@ def make_site(router, web_dir, max_message_size, outbound_buffer, guard=None, ma
         root = Resource()
     ws_factory = RouterWebSocketFactory(router, wamp_serializers(), max_message_size, outbound_buffer, guard=guard)
     root.putChild(b"ws", RouterWebSocketResource(ws_factory))
+    longpoll = LongPollTransports(router, guard, max_message_size, outbound_buffer)
+    root.putChild(b"lp", LongPollResource(longpoll))
     root.putChild(b"healthz", HealthResource(router))
     root.putChild(b"metrics", MetricsResource(router))
     files = FilesResource(max_upload)
     root.putChild(b"files", files)
     site = GuardedSite(root, guard, reactor=router.reactor, max_body=max_upload)
     site.file_gate = files
+    site.longpoll = longpoll
     site.displayTracebacks = False
     return site
