@@ -116,8 +116,9 @@ def test_oversize_bodies_bad_requests_and_foreign_origins_are_refused(world):
     yield client.join_as_guest()
     code, _ = yield client.request("send", b"[" + b" " * (1024 * 1024) + b"]")
     assert code == 413
-    code, _ = yield post(base, "/lp/open", b"not json")
-    assert code == 400
+    for bad in (b"not json", b"[]", b'{"protocols": "wamp.2.json"}', b"\xff"):
+        code, _ = yield post(base, "/lp/open", bad)
+        assert code == 400, bad
     code, _ = yield post(base, "/lp/open", json.dumps({"protocols": ["wamp.2.msgpack"]}).encode())
     assert code == 400
     code, _ = yield post(base, "/lp/open", b'{"protocols": ["wamp.2.json"]}', {"Origin": ["https://evil.example"]})
@@ -128,11 +129,12 @@ def test_oversize_bodies_bad_requests_and_foreign_origins_are_refused(world):
     assert code == 404
 
 
+@pytest.mark.parametrize("body", [b"[48, not json", b"\xff\xfe", b"", b"{}", b"[48, 1, {}, 7]"])
 @pytest_twisted.inlineCallbacks
-def test_a_bad_message_ends_the_session_with_a_protocol_violation(world):
+def test_a_bad_message_ends_the_session_with_a_protocol_violation(world, body):
     client = LongPollClient(world.server.http_url)
     yield client.join_as_guest()
-    code, _ = yield client.request("send", b"[48, not json")
+    code, _ = yield client.request("send", body)
     assert code == 204
     abort = yield client.receive()
     assert abort[0] == 3 and abort[2] == "wamp.error.protocol_violation"
