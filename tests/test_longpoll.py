@@ -170,3 +170,15 @@ def test_autobahn_js_over_long_poll_logs_in_calls_and_gets_events_from_websocket
     assert code == 0, node.report()
     history = yield bob.call("chat.message.history", "lobby")
     assert "ann says hi back" in [m["text"] for m in history["messages"]]
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_stopping_node_ends_its_transports_and_opens_no_more(world):
+    """A request on a connection kept alive past the stop must not reach a router that no longer answers."""
+    client = LongPollClient(world.server.http_url)
+    yield client.join_as_guest()
+    transports(world).close_all()
+    code, _ = yield client.request("receive")
+    assert code == 404
+    code, _ = yield post(world.server.http_url, "/lp/open", b'{"protocols": ["wamp.2.json"]}')
+    assert code == 503

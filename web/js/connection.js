@@ -176,6 +176,8 @@ export class ChatConnection {
 
   _closed(connection, reason, details) {
     if (connection !== this._connection || this._stopped) return true;
+    // once per connection: AutobahnJS's long-poll transport may report its end twice (its close and a receive)
+    this._connection = null;
     clearTimeout(this._joinTimer);
     this.session = null;
     if (reason === "unreachable") this._longPollFirst = !this._longPollFirst;

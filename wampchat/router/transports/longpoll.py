@@ -210,6 +210,7 @@ class LongPollTransports:
                             for protocol in PROTOCOLS}
         self._make_id = make_id
         self._open: Dict[str, LongPollTransport] = {}
+        self._stopped = False
         router.metrics.gauge("wampchat_longpoll_transports_open", "WAMP-over-long-poll transports open",
                              lambda: len(self._open))
 
@@ -220,6 +221,8 @@ class LongPollTransports:
         protocol = next((p for p in protocols if p in PROTOCOLS), None)
         if protocol is None:
             raise Refused(400, f"no supported protocol: this router speaks {', '.join(PROTOCOLS)}")
+        if self._stopped:
+            raise Refused(503, "the server is shutting down")
         admission = self.guard.admit(address) if self.guard is not None else None
         if self.guard is not None and admission is None:
             raise Refused(429, "too many connections from your address")
@@ -239,6 +242,8 @@ class LongPollTransports:
             del self._open[transport.id]
 
     def close_all(self) -> None:
-        """Shutting down: end every transport (their sessions leave)."""
+        """Shutting down: end every transport (their sessions leave) and open no more (a request on a
+        connection kept alive past the stop must not reach a router that no longer answers)."""
+        self._stopped = True
         for transport in list(self._open.values()):
             transport.end()
