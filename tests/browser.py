@@ -95,6 +95,11 @@ class Browser:
         self.driver.get(url)
 
     @in_worker_thread
+    def before_every_page(self, script):
+        """Run ``script`` in every page this browser loads from now on, before the page's own scripts (CDP)."""
+        self.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": script})
+
+    @in_worker_thread
     def reload(self):
         self.driver.refresh()
 

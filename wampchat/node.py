@@ -26,6 +26,7 @@ class WampchatService(service.MultiService):
         self.reactor = reactor
         self.file_gate = None   # the Site's /files resource, handed to the chat runtime
         self.hook_gate = None   # the Site's /hooks resource, likewise
+        self.longpoll = None    # the Site's long-poll transports, ended on stop
         self.exit_on_listen_failure = False  # makeService (twistd) sets it; embedders get a failed `listening`
 
     def privilegedStartService(self):
@@ -68,6 +69,8 @@ class WampchatService(service.MultiService):
             if leave is not None:
                 yield leave()
         self.router.shutdown()
+        if self.longpoll is not None:
+            self.longpoll.close_all()
         yield super().stopService()
 
 
@@ -119,7 +122,7 @@ def add_listeners(root: WampchatService, options, reactor) -> None:
                             handshake_timeout=options["handshake-timeout"], trusted=trusted)
     site = make_site(router, options["web"], config.max_message_size, config.outbound_buffer, guard=guard,
                      max_upload=options["max-upload"], trusted_proxies=trusted)
-    root.file_gate, root.hook_gate = site.file_gate, site.hook_gate
+    root.file_gate, root.hook_gate, root.longpoll = site.file_gate, site.hook_gate, site.longpoll
     site = behind_proxy_protocol(site, options, reactor, trusted)
     for endpoint in options["listen"]:
         ListeningService(reactor, endpoint, site, name=f"web:{endpoint}").setServiceParent(root)

@@ -24,7 +24,7 @@ SECURITY_HEADERS = [
 ALLOWED_METHODS = (b"GET", b"HEAD")
 UPLOAD_METHODS = (b"PUT", b"POST")
 UPLOAD_PATH = b"/files/upload/"   # where a body is taken: uploads (wampchat.web.files),
-POST_PATHS = (b"/api/", b"/hooks/")   # the HTTP API (wampchat.web.api) and incoming webhooks (wampchat.web.hooks)
+POST_PATHS = (b"/api/", b"/hooks/", b"/lp/")   # the HTTP API, incoming webhooks and WAMP over long-poll
 _BAD_PERCENT = re.compile(rb"%(?![0-9A-Fa-f]{2})")
 _CONTROL = re.compile(rb"[\x00-\x1f\x7f]")
 
@@ -55,7 +55,7 @@ class SecureRequest(Request):
     """A request whose response, whatever renders it (files, 404s, /healthz, /metrics), has the security headers.
 
     Only GET and HEAD reach a resource (and PUT or POST an upload URL, POST
-    the HTTP API and webhooks; 405 otherwise), and only with a well-formed target (400 otherwise), so bad
+    the HTTP API, webhooks and long-poll; 405 otherwise), and only with a well-formed target (400 otherwise), so bad
     input never becomes a 500. A chunked body past the Site's cap is cut
     off with 413 as it arrives.
     """
@@ -77,9 +77,7 @@ class SecureRequest(Request):
             return   # answered 413 and closing already
         for name, value in SECURITY_HEADERS:
             self.responseHeaders.setRawHeaders(name, [value])
-        upload = (self.method in UPLOAD_METHODS and self.path.startswith(UPLOAD_PATH)
-                  or self.method == b"POST" and self.path.startswith(POST_PATHS))
-        if self.method not in ALLOWED_METHODS and not upload:
+        if self.method not in ALLOWED_METHODS and not self._takes_body():
             self.setHeader(b"allow", b", ".join(ALLOWED_METHODS))
             self._refuse(405, "only GET and HEAD are allowed here")
             return
@@ -88,6 +86,12 @@ class SecureRequest(Request):
             self._refuse(400, problem)
             return
         super().process()
+
+    def _takes_body(self) -> bool:
+        """An upload (PUT or POST under /files/upload/), or a POST to the HTTP API, a webhook or long-poll."""
+        if self.method in UPLOAD_METHODS and self.path.startswith(UPLOAD_PATH):
+            return True
+        return self.method == b"POST" and self.path.startswith(POST_PATHS)
 
     def _refuse(self, code: int, reason: str) -> None:
         """Answer ``code`` with a one-line plain-text reason, without looking for a resource."""

@@ -1,7 +1,7 @@
 """
-The one Site a node serves on every ``--listen``: the page at /, WAMP-over-WebSocket at /ws, /healthz and
-/metrics, /files, the HTTP API at /api and incoming webhooks at /hooks, behind the process's ConnectionGuard
-(shared with the RawSocket listeners).
+The one Site a node serves on every ``--listen``: the page at /, WAMP-over-WebSocket at /ws, WAMP over HTTP
+long-poll at /lp, /healthz and /metrics, /files, the HTTP API at /api and incoming webhooks at /hooks, behind
+the process's ConnectionGuard (shared with the RawSocket listeners).
 """
 import os
 
@@ -10,12 +10,14 @@ from twisted.web.resource import Resource
 
 from wampchat.router.serializers import wamp_serializers
 from wampchat.router.transports.connection_guard import ConnectionGuard
+from wampchat.router.transports.longpoll import LongPollTransports
 from wampchat.router.transports.websocket import RouterWebSocketFactory
 from wampchat.web.connections import GuardedSite
 from wampchat.router.http_bridge import HttpBridge
 from wampchat.web.api import ApiResource
 from wampchat.web.files import FilesResource
 from wampchat.web.hooks import HooksResource
+from wampchat.web.longpoll import LongPollResource
 from wampchat.web.monitoring import HealthResource, MetricsResource
 from wampchat.web.page_files import PageResource
 from wampchat.web.websocket import RouterWebSocketResource
@@ -32,7 +34,8 @@ def make_site(router, web_dir, max_message_size, outbound_buffer, guard=None, ma
 
     ``site.file_gate`` is the /files resource and ``site.hook_gate`` the
     /hooks one: the chat runtime gives them its file and webhook services
-    while it serves. /api is the HTTP API. No request body may exceed ``max_upload``.
+    while it serves. /api is the HTTP API; ``site.longpoll`` holds the open
+    long-poll transports (ended when the node stops). No request body may exceed ``max_upload``.
 
     ``guard`` is the process's ConnectionGuard (shared with the RawSocket
     listeners); by default one with the default limits on the router's reactor.
@@ -47,6 +50,8 @@ def make_site(router, web_dir, max_message_size, outbound_buffer, guard=None, ma
     ws_factory = RouterWebSocketFactory(router, wamp_serializers(), max_message_size, outbound_buffer, guard=guard,
                                         trusted_proxies=trusted_proxies)
     root.putChild(b"ws", RouterWebSocketResource(ws_factory))
+    longpoll = LongPollTransports(router, guard, max_message_size, outbound_buffer)
+    root.putChild(b"lp", LongPollResource(longpoll, trusted_proxies))
     root.putChild(b"healthz", HealthResource(router))
     root.putChild(b"metrics", MetricsResource(router))
     files = FilesResource(max_upload)
@@ -57,5 +62,6 @@ def make_site(router, web_dir, max_message_size, outbound_buffer, guard=None, ma
     site = GuardedSite(root, guard, reactor=router.reactor, max_body=max_upload)
     site.file_gate = files
     site.hook_gate = hooks
+    site.longpoll = longpoll
     site.displayTracebacks = False
     return site

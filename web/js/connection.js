@@ -4,12 +4,20 @@
 // AutobahnJS stops retrying once the router says GOODBYE (as it does when the
 // server restarts), so we never use its retry loop: every close that is not a
 // sign-out or a refused login schedules a fresh open() after a growing delay.
+//
+// Where WebSocket is missing, AutobahnJS itself takes the next transport of the
+// list, WAMP over HTTP long-poll at /lp. Where the network blocks WebSocket (the
+// upgrade fails or hangs), an attempt that never reaches the router switches the
+// next one to long-poll first; if that one never reaches it either, the next
+// tries WebSocket again (the server may just be down).
 
 /* global autobahn */
 
 const REALM = "wampchat";
 const FIRST_DELAY_S = 0.5;
 const MAX_DELAY_S = 8;
+/** An attempt that has not joined after this long is given up (a proxy may hold a WebSocket upgrade forever). */
+const JOIN_TIMEOUT_S = 10;
 const AUTH_ERRORS = new Set([
   "wamp.error.not_authorized",
   "wamp.error.authentication_failed",
@@ -28,6 +36,20 @@ const ENDING_REASONS = new Set([
 export function webSocketUrl(location = window.location) {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
   return `${scheme}//${location.host}/ws`;
+}
+
+/** http(s)://<host>/lp for a ws(s)://<host>/ws URL: WAMP over HTTP long-poll on the same origin. */
+export function longPollUrl(wsUrl) {
+  const url = new URL(wsUrl);
+  url.protocol = url.protocol === "wss:" ? "https:" : "http:";
+  url.pathname = "/lp";
+  return url.href;
+}
+
+/** AutobahnJS's transports: WebSocket, then long-poll (or long-poll alone when `longPollFirst`). */
+export function wampTransports(wsUrl, longPollFirst = false) {
+  const longPoll = { type: "longpoll", url: longPollUrl(wsUrl) };
+  return longPollFirst ? [longPoll] : [{ type: "websocket", url: wsUrl }, longPoll];
 }
 
 /** The delay before reconnect attempt number `attempt` (1, 2, ...), with ±20 % jitter. */
@@ -78,7 +100,9 @@ export class ChatConnection {
     this._attempt = 0;
     this._everJoined = false;
     this._timer = null;
+    this._joinTimer = null;
     this._stopped = true;
+    this._longPollFirst = false;
   }
 
   /** Start signing in with `login` (the password, if any, is kept only in memory). */
@@ -95,6 +119,7 @@ export class ChatConnection {
   stop() {
     this._stopped = true;
     clearTimeout(this._timer);
+    clearTimeout(this._joinTimer);
     const connection = this._connection;
     this._connection = null;
     this.session = null;
@@ -119,7 +144,7 @@ export class ChatConnection {
 
   _open() {
     const connection = new autobahn.Connection({
-      url: this.url,
+      transports: wampTransports(this.url, this._longPollFirst),
       realm: REALM,
       max_retries: 0,
       ...authOptions(this._login),
@@ -127,11 +152,20 @@ export class ChatConnection {
     connection.onopen = (session) => this._opened(connection, session);
     connection.onclose = (reason, details) => this._closed(connection, reason, details);
     this._connection = connection;
+    clearTimeout(this._joinTimer);
+    this._joinTimer = setTimeout(() => this._giveUp(connection), JOIN_TIMEOUT_S * 1000);
     connection.open();
+  }
+
+  /** An attempt still not joined: close it, so that _closed tries again (on the other transport). */
+  _giveUp(connection) {
+    if (connection !== this._connection || connection.isOpen) return;
+    try { connection.close(); } catch (e) { /* already closed */ }
   }
 
   _opened(connection, session) {
     if (connection !== this._connection) return;
+    clearTimeout(this._joinTimer);
     const isReconnect = this._everJoined;
     this._everJoined = true;
     this._attempt = 0;
@@ -142,7 +176,11 @@ export class ChatConnection {
 
   _closed(connection, reason, details) {
     if (connection !== this._connection || this._stopped) return true;
+    // once per connection: AutobahnJS's long-poll transport may report its end twice (its close and a receive)
+    this._connection = null;
+    clearTimeout(this._joinTimer);
     this.session = null;
+    if (reason === "unreachable") this._longPollFirst = !this._longPollFirst;
     if (details && ENDING_REASONS.has(details.reason)) {
       this._stopped = true;
       this.onState("offline");
@@ -176,7 +214,7 @@ export function registerAccount(url, { username, password, displayName }) {
   return new Promise((resolve, reject) => {
     let settled = false;
     const connection = new autobahn.Connection({
-      url, realm: REALM, max_retries: 0,
+      transports: wampTransports(url), realm: REALM, max_retries: 0,
       authmethods: ["anonymous"], authextra: { nick: displayName || username },
     });
     const finish = (fn, value) => {
