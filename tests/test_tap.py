@@ -199,6 +199,7 @@ guest-send-rate = 18
 dm-rate = 19
 dm-address-rate = 21
 retention-days = 22
+link-previews = true
 register-rate = 11
 create-rate = 12
 node-id = "filenode"
@@ -225,7 +226,7 @@ def test_config_file_sets_every_setting(tmp_path):
     assert (options["max-connections-per-address"], options["handshake-timeout"]) == (0, 3.0)
     assert (options["register-rate"], options["create-rate"]) == (11, 12)
     assert (options["guest-send-rate"], options["dm-rate"], options["dm-address-rate"]) == (18, 19, 21)
-    assert options["retention-days"] == 22
+    assert options["retention-days"] == 22 and options["link-previews"] is True
     assert (options["guest-rate"], options["login-address-burst"], options["login-address-refill"],
             options["login-account-burst"], options["login-account-refill"]) == (13, 14, 15.0, 16, 17.5)
     config = options["router_config"]

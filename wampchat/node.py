@@ -133,7 +133,8 @@ def chat_settings(options):
                             register_rate=options["register-rate"], create_rate=options["create-rate"],
                             guest_send_rate=options["guest-send-rate"], dm_rate=options["dm-rate"],
                             dm_address_rate=options["dm-address-rate"],
-                            retention_days=options["retention-days"])
+                            retention_days=options["retention-days"],
+                            link_previews=options["link-previews"])
     if options["amqp"]:
         settings.reserved_names = frozenset(options["amqp_settings"].node_users)
     return settings

@@ -190,6 +190,10 @@ SETTINGS = [
             "Days a chat message is kept; older ones are deleted (hourly, by one node of the cluster). A room's "
             "retention_days overrides it; 0 = keep forever.", "retention-days = 0", default_text="0 (keep forever)",
             coerce=whole(minimum=0)),
+    Setting("link-previews", FLAG, False,
+            "Preview the first http(s) link of each new message: fetch it (HTML only, at most 1 MiB and 5 s; never "
+            "a loopback, private or link-local address) and add its title and description to the message.",
+            "link-previews = true"),
     Setting("register-rate", WHOLE, 20, "Accounts one network address may register per hour (chat.user.register; on all nodes).",
             "register-rate = 20", coerce=whole()),
     Setting("create-rate", WHOLE, 20, "Rooms one user may create per hour (chat.room.create; on all nodes).",

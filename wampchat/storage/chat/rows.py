@@ -1,6 +1,8 @@
 """
 How rows of the chat tables become API objects, and the values the tables keep for names and mentions.
 """
+import json
+
 from wampchat.names import name_skeleton
 
 
@@ -31,6 +33,8 @@ def message_dict(row) -> dict:
         msg["client_msg_id"] = row["client_msg_id"]
     if row["mentions"] and not row["deleted"]:
         msg["mentions"] = row["mentions"].split(" ")
+    if row["preview"] and not row["deleted"]:
+        msg["preview"] = json.loads(row["preview"])
     return msg
 
 

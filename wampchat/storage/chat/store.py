@@ -9,7 +9,7 @@ of a cluster sees what another committed as soon as it committed. Sends
 """
 from wampchat.storage.chat import account_data
 from wampchat.storage.chat import accounts, audit, members, messages, moderation, rates, reactions, reports, rooms
-from wampchat.storage.chat import retention, revocations, sanctions, search, server_bans
+from wampchat.storage.chat import previews, retention, revocations, sanctions, search, server_bans
 from wampchat.storage.leases import take_lease
 from wampchat.storage.chat.members import MEMBERS_PAGE
 from wampchat.storage.chat.rooms import ROOMS_PAGE
@@ -216,9 +216,14 @@ class ChatStore:
     def get_message(self, room_id, message_id):
         return self._run(messages.get_message, room_id, message_id)
 
-    def edit_message(self, room_id, message_id, text, edited):
-        """New text; the mentions follow it (nobody is notified of an edit). The edited Message, or None."""
-        return self._run(messages.edit_message, room_id, message_id, text, edited)
+    def edit_message(self, room_id, message_id, text, edited, keep_preview=False):
+        """New text; the mentions follow it (nobody is notified of an edit), the link preview goes unless
+        ``keep_preview``. The edited Message, or None."""
+        return self._run(messages.edit_message, room_id, message_id, text, edited, keep_preview)
+
+    def set_preview(self, room_id, message_id, text, preview):
+        """The Message with its link preview, or None when it was edited, deleted or previewed meanwhile."""
+        return self._run(previews.set_preview, room_id, message_id, text, preview)
 
     def delete_message(self, room_id, message_id, by_other=None, now=None):
         """Blank a message; deleted by ``by_other`` (not its author), audited."""

@@ -18,10 +18,10 @@ layer, which runs it (:func:`wampchat.storage.prepare.migrate`).
 from wampchat.storage.errors import StartupError
 from wampchat.storage.migrations import (v001_initial, v002_cluster, v003_features, v004_search_later, v005_dm_keys,
                                          v006_name_skeletons, v007_rate_events,
-                                         v008_moderation, v009_sanctions)
+                                         v008_moderation, v009_sanctions, v010_link_previews)
 
 MIGRATIONS = (v001_initial, v002_cluster, v003_features, v004_search_later, v005_dm_keys, v006_name_skeletons,
-              v007_rate_events, v008_moderation, v009_sanctions)
+              v007_rate_events, v008_moderation, v009_sanctions, v010_link_previews)
 LATEST_VERSION = len(MIGRATIONS)
 VERSION_TABLE = "wampchat_schema"
 LEGACY_TABLES = {"users", "rooms", "members", "messages", "reads"}
