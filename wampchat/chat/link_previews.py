@@ -96,7 +96,7 @@ class LinkPreviews:
         return {"url": url, **meta} if meta is not None else None
 
     def _failed(self, failure, url: str) -> None:
-        if failure.check(FetchFailed, defer.TimeoutError):
+        if failure.check(FetchFailed):
             self.log.debug("no link preview of {url}: {why}", url=url, why=failure.getErrorMessage())
         else:
             self.log.info("no link preview of {url}: {why}", url=url, why=failure.getErrorMessage())

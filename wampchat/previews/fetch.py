@@ -25,8 +25,8 @@ from twisted.web.http_headers import Headers
 from zope.interface import implementer
 from twisted.web.iweb import IAgentEndpointFactory
 
-from wampchat.previews.guard import FetchFailed, FetchPolicy, Refused, Target, address_refusal, checked_url
-from wampchat.previews.guard import ip_literal
+from wampchat.previews.guard import FetchFailed, FetchPolicy, Refused, Target, TimedOut, address_refusal
+from wampchat.previews.guard import checked_url, ip_literal
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -115,6 +115,11 @@ def _media_type(response) -> tuple:
     return media.lower(), charset or None
 
 
+def _timed_out(result, timeout: float):
+    """What a fetch cancelled at its timeout fails with, whatever the step under way made of the cancel."""
+    raise TimedOut(f"no page within {timeout:g} seconds")
+
+
 class GuardedFetcher:
     """Fetches pages for previews under a :class:`FetchPolicy`; ``resolve(host, port)`` gives a host's
     addresses (getaddrinfo by default; tests give names of their own)."""
@@ -127,10 +132,10 @@ class GuardedFetcher:
         self.tls_trust = tls_trust   # None: the system's CAs (tests give their own)
 
     def fetch(self, url: str) -> defer.Deferred:
-        """Deferred of the :class:`Page` at ``url``; fails with FetchFailed (Refused by the guard) or
-        defer.TimeoutError past the policy's timeout."""
+        """Deferred of the :class:`Page` at ``url``; fails with FetchFailed (Refused by the guard, TimedOut past
+        the policy's timeout, when whatever was under way is cancelled)."""
         d = defer.Deferred.fromCoroutine(self._fetch(url))
-        return d.addTimeout(self.policy.timeout, self._reactor)
+        return d.addTimeout(self.policy.timeout, self._reactor, onTimeoutCancel=_timed_out)
 
     async def _fetch(self, url: str) -> Page:
         target = checked_url(url, self.policy)

@@ -31,6 +31,10 @@ class Refused(FetchFailed):
     """A URL or address the guard does not fetch."""
 
 
+class TimedOut(FetchFailed):
+    """The fetch took longer than its policy's timeout (and was stopped, its connection closed)."""
+
+
 @dataclass(frozen=True)
 class FetchPolicy:
     """What one fetch may do. The defaults are the only ones a node uses; ``allow_networks`` and ``ports=None``
