@@ -57,8 +57,9 @@ class LinkPreviews:
             return
         work = preview.addCallback(lambda found: defer.Deferred.fromCoroutine(self._store(found, room, message)))
         work.addErrback(lambda failure: self.log.failure("link preview of {url}", failure, url=url))
-        self.working.add(work)
-        work.addBoth(self._done, work)
+        if not work.called:
+            self.working.add(work)
+            work.addBoth(self._done, work)
 
     def _done(self, result, work):
         self.working.discard(work)
@@ -79,15 +80,16 @@ class LinkPreviews:
         cached = self._cache.get(url)
         if cached is not None and cached[0] > now:
             return defer.succeed(cached[1])
-        waiting = self._fetching.get(url)
-        if waiting is None:
-            if len(self._fetching) >= self.max_fetches:
-                return None
-            waiting = self._fetching[url] = []
-            self.fetcher.fetch(url).addCallback(self._read, url).addErrback(self._failed, url).addCallback(
-                self._fetched, url)
         answer = defer.Deferred()
-        waiting.append(answer)
+        waiting = self._fetching.get(url)
+        if waiting is not None:
+            waiting.append(answer)
+            return answer
+        if len(self._fetching) >= self.max_fetches:
+            return None
+        self._fetching[url] = [answer]   # before fetching: a refusal answers at once
+        self.fetcher.fetch(url).addCallback(self._read, url).addErrback(self._failed, url).addCallback(
+            self._fetched, url)
         return answer
 
     @staticmethod
