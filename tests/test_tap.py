@@ -203,6 +203,7 @@ dm-address-rate = 21
 retention-days = 22
 max-upload = 23
 upload-quota = 24
+link-previews = true
 register-rate = 11
 create-rate = 12
 node-id = "filenode"
@@ -232,6 +233,7 @@ def test_config_file_sets_every_setting(tmp_path):
     assert options["retention-days"] == 22
     assert (options["max-upload"], options["upload-quota"]) == (23, 24)
     assert (options["trusted-proxy"], options["proxy-protocol"]) == (["10.0.0.0/8", "::1"], True)
+    assert options["link-previews"] is True
     assert (options["guest-rate"], options["login-address-burst"], options["login-address-refill"],
             options["login-account-burst"], options["login-account-refill"]) == (13, 14, 15.0, 16, 17.5)
     config = options["router_config"]

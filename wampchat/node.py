@@ -154,7 +154,7 @@ def chat_settings(options):
                             guest_send_rate=options["guest-send-rate"], dm_rate=options["dm-rate"],
                             dm_address_rate=options["dm-address-rate"],
                             retention_days=options["retention-days"], max_upload=options["max-upload"],
-                            upload_quota=options["upload-quota"])
+                            upload_quota=options["upload-quota"], link_previews=options["link-previews"])
     if options["amqp"]:
         settings.reserved_names = frozenset(options["amqp_settings"].node_users)
     return settings

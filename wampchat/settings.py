@@ -205,6 +205,10 @@ SETTINGS = [
     Setting("upload-quota", WHOLE, 200 * 1024 * 1024,
             "Bytes of files one user may upload per 24 hours (on all nodes).", "upload-quota = 209715200",
             default_text="209715200 (200 MiB)", coerce=whole()),
+    Setting("link-previews", FLAG, False,
+            "Preview the first http(s) link of each new message: fetch it (HTML only, at most 1 MiB and 5 s; never "
+            "a loopback, private or link-local address) and add its title and description to the message.",
+            "link-previews = true"),
     Setting("register-rate", WHOLE, 20, "Accounts one network address may register per hour (chat.user.register; on all nodes).",
             "register-rate = 20", coerce=whole()),
     Setting("create-rate", WHOLE, 20, "Rooms one user may create per hour (chat.room.create; on all nodes).",

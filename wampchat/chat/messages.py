@@ -16,6 +16,7 @@ from wampchat.chat.context import Caller, ChatContext
 from wampchat.chat.files import check_file_ids
 from wampchat.chat.errors import CONFLICT, FORBIDDEN, INVALID, NOT_FOUND, RATE_LIMITED, fail, rate_limited
 from wampchat.chat.limits import RateWindow
+from wampchat.chat.link_previews import LinkPreviews, keeps_preview
 from wampchat.chat.search import parse_query
 from wampchat.chat.typing_timers import TypingTimers
 from wampchat.storage.chat.reactions import ReactionRefused
@@ -44,6 +45,7 @@ class Messages:
         # one node counts a user's sends itself; nodes sharing a database count them there
         rate = SendRate(settings.send_rate, SEND_WINDOW_MS) if ctx.store.engine.shared else None
         self.sends = ctx.store.database.group_commit(add_messages, rate, on_batch=self._count_batch(ctx.realm.metrics))
+        self.previews = LinkPreviews(ctx) if ctx.settings.link_previews else None   # --link-previews
         self.send_duration = ctx.realm.metrics.histogram(  # /metrics; observed in _sent
             "wampchat_chat_send_duration_seconds", "chat.message.send calls, from invocation to a successful result")
 
@@ -145,6 +147,8 @@ class Messages:
                 ctx.publish(room_id, "typing", {"user": caller.user, "nick": caller.nick, "typing": False},
                             outcome.audience)
             ctx.publish(room_id, "message", outcome.message, outcome.audience)
+            if self.previews is not None:
+                self.previews.message_sent(room, outcome.message)
             if outcome.thread is not None:
                 ctx.publish(room_id, "thread", outcome.thread, outcome.audience)
             mentioned = [user for user in outcome.message.get("mentions", ()) if user != caller.user]
@@ -236,8 +240,11 @@ class Messages:
         if not may_edit(caller, message):
             fail(FORBIDDEN, "only the author may edit a message")
         await refuse_sanctioned(ctx, caller, room_id)   # rewriting is speaking: not while banned or muted
-        edited = await ctx.store.edit_message(room_id, message_id, text, ctx.now())
+        keep = keeps_preview(message, text)
+        edited = await ctx.store.edit_message(room_id, message_id, text, ctx.now(), keep)
         await ctx.publish_room(room, "edit", edited)
+        if self.previews is not None and not keep:
+            self.previews.message_sent(room, edited)
         return edited
 
     async def message_delete(self, room_id=None, message_id=None, details=None):

@@ -24,6 +24,7 @@ MESSAGE_OVERHEAD = 160       # a Message's keys, id, room, ts and JSON punctuati
 def encoded_size(message):
     """About how many bytes ``message`` takes in a WAMP answer: its text and names as UTF-8, and its reactions."""
     size = MESSAGE_OVERHEAD + len(message["text"].encode()) + len(message["nick"].encode()) + len(message["user"])
+    size += sum(len(str(value).encode()) + 20 for value in message.get("preview", {}).values())
     for emoji, users in message.get("reactions", {}).items():
         size += len(emoji.encode()) + sum(len(user) + 3 for user in users)
     return size
@@ -66,15 +67,17 @@ def _set_mentions(tx, room_id, message_id, author, mentions):
     tx.insert_rows("INSERT INTO mentions (message_id, username, room)", rows)
 
 
-def edit_message(tx, room_id, message_id, text, edited):
-    """New text (and the mentions it makes) for a message that is not deleted; the Message after it, or None."""
+def edit_message(tx, room_id, message_id, text, edited, keep_preview=False):
+    """New text (and the mentions it makes) for a message that is not deleted; the Message after it, or None.
+    Its link preview goes unless ``keep_preview`` (the new text links to the same page first)."""
     row = locked_message(tx, room_id, message_id)
     if row is None:
         return None
     if not row["deleted"]:
         mentions = resolve_mentions(tx, room_id, text)
-        tx.execute("UPDATE messages SET text = ?, edited = ?, mentions = ?, changed = ? WHERE id = ?",
-                   (text, edited, join_mentions(mentions), next_change(tx, room_id), message_id))
+        preview = row["preview"] if keep_preview else None
+        tx.execute("UPDATE messages SET text = ?, edited = ?, mentions = ?, preview = ?, changed = ? WHERE id = ?",
+                   (text, edited, join_mentions(mentions), preview, next_change(tx, room_id), message_id))
         _set_mentions(tx, room_id, message_id, row["username"], mentions)
     return get_message(tx, room_id, message_id)
 
@@ -87,7 +90,7 @@ def delete_message(tx, room_id, message_id, by_other=None, now=None):
         return
     if by_other is not None:
         audit.append(tx, now, by_other, "delete_message", room_id, message["username"], f"message {message_id}")
-    tx.execute("UPDATE messages SET deleted = ?, text = '', mentions = NULL, changed = ? WHERE id = ?",
+    tx.execute("UPDATE messages SET deleted = ?, text = '', mentions = NULL, preview = NULL, changed = ? WHERE id = ?",
                (True, next_change(tx, room_id), message_id))
     tx.execute("DELETE FROM mentions WHERE message_id = ?", (message_id,))
     drop_reactions(tx, message_id)

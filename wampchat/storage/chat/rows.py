@@ -1,6 +1,8 @@
 """
 How rows of the chat tables become API objects, and the values the tables keep for names and mentions.
 """
+import json
+
 from wampchat.names import name_skeleton
 
 
@@ -38,6 +40,8 @@ def message_dict(row) -> dict:
     if row["replies"]:
         msg["replies"] = row["replies"]
         msg["last_reply"] = row["last_reply"]
+    if row["preview"] and not row["deleted"]:
+        msg["preview"] = json.loads(row["preview"])
     return msg
 
 

@@ -8,7 +8,7 @@ of a cluster sees what another committed as soon as it committed. Sends
 :mod:`~wampchat.storage.chat.sends` and :mod:`~wampchat.storage.chat.presence`.
 """
 from wampchat.storage.chat import account_data, accounts, files, group_dms, members, messages, pins, rates, reactions
-from wampchat.storage.chat import keys, rooms, search, tokens, webhooks
+from wampchat.storage.chat import keys, previews, rooms, search, tokens, webhooks
 from wampchat.storage.chat.moderation_store import ModerationStore
 from wampchat.storage.chat.members import MEMBERS_PAGE
 from wampchat.storage.chat.rooms import ROOMS_PAGE
@@ -198,9 +198,14 @@ class ChatStore(ModerationStore):
     def get_message(self, room_id, message_id):
         return self._run(messages.get_message, room_id, message_id)
 
-    def edit_message(self, room_id, message_id, text, edited):
-        """New text; the mentions follow it (nobody is notified of an edit). The edited Message, or None."""
-        return self._run(messages.edit_message, room_id, message_id, text, edited)
+    def edit_message(self, room_id, message_id, text, edited, keep_preview=False):
+        """New text; the mentions follow it (nobody is notified of an edit), the link preview goes unless
+        ``keep_preview``. The edited Message, or None."""
+        return self._run(messages.edit_message, room_id, message_id, text, edited, keep_preview)
+
+    def set_preview(self, room_id, message_id, text, preview):
+        """The Message with its link preview, or None when it was edited, deleted or previewed meanwhile."""
+        return self._run(previews.set_preview, room_id, message_id, text, preview)
 
     def delete_message(self, room_id, message_id, by_other=None, now=None):
         """Blank a message; deleted by ``by_other`` (not its author), audited."""
