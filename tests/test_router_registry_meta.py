@@ -7,16 +7,17 @@ from datetime import datetime
 
 import pytest
 import pytest_twisted
+from autobahn.wamp import message
 from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.types import RegisterOptions, SubscribeOptions
+from twisted.internet.task import Clock
 
 from helpers import Collector
-from test_router_core import peer, result_of
+from test_router_core import RawPeer, peer, result_of
 from test_router_meta import login, refusal, user_entries, users_server, with_users  # noqa: F401 (fixtures)
 from wampchat.router import Router
 from wampchat.router.config import RouterConfig
 from wampchat.router.session_info import SessionInfo
-from twisted.internet.task import Clock
 
 STORE_INDEPENDENT = True  # router behaviour: one store is enough (see conftest)
 
@@ -129,6 +130,16 @@ def test_registration_events_follow_a_shared_registration_from_first_callee_to_l
                     ("on_unregister", [first, reg.id]), ("on_unregister", [second, reg.id]),
                     ("on_delete", [second, reg.id])]
     assert error_of(admin.call("wamp.registration.get", reg.id)) == "wamp.error.no_such_registration"
+
+
+def test_arguments_may_come_as_keywords(realm):
+    """A client may name the arguments (kw ``procedure``, ``options``, ``registration_id``), as Crossbar allows."""
+    svc, admin = peer(realm, "svc", "service"), RawPeer(realm, "root", "admin")
+    reg = result_of(svc.register(lambda: 1, "app.kw.", options=PREFIX))
+    admin.send(message.Call(1, "wamp.registration.lookup", kwargs={"procedure": "app.kw.",
+                                                                   "options": {"match": "prefix"}}))
+    admin.send(message.Call(2, "wamp.registration.count_callees", kwargs={"registration_id": reg.id}))
+    assert [(r.request, r.args) for r in admin.take()] == [(1, [reg.id]), (2, [1])]
 
 
 class OtherNode:
