@@ -6,6 +6,8 @@ subscription id; that makes the EVENT for a publication identical for all of
 them, so it is built once and serialized once per serializer (Autobahn caches
 the bytes on the message object).
 """
+import time
+
 from autobahn.wamp import message
 from twisted.internet import defer
 
@@ -16,7 +18,7 @@ from wampchat.router.matching import MATCH_EXACT, PatternMap
 class Subscription:
     """One (uri, match) and the sessions subscribed to it."""
 
-    __slots__ = ("id", "uri", "match", "subscribers", "pattern_parts", "routing")
+    __slots__ = ("id", "uri", "match", "subscribers", "pattern_parts", "routing", "created")
 
     def __init__(self, uri, match):
         self.id = global_id()
@@ -25,6 +27,7 @@ class Subscription:
         self.subscribers = {}
         self.pattern_parts = None
         self.routing = None  # while events from outside (other nodes) are being routed here: who waits for it
+        self.created = time.time()  # for the subscription meta API (wall clock, like its ISO 8601 answer)
 
 
 class Audience:
@@ -107,6 +110,7 @@ class Broker:
         self._by_id = {}
         self._observers = []
         self._watchers = []
+        self._listeners = []  # the subscription meta API (see add_listener)
 
     # -- subscriptions --------------------------------------------------
     def subscribe(self, session, uri, match):
@@ -122,9 +126,12 @@ class Broker:
             self._map.add(uri, match, sub)
             self._by_id[sub.id] = sub
             self._created(sub)
+            self._tell("subscription_created", sub, session)
         if sub.routing is None:
             sub.subscribers[session] = None
-        session.subscriptions[sub.id] = sub
+        if session.subscriptions.get(sub.id) is not sub:
+            session.subscriptions[sub.id] = sub
+            self._tell("subscriber_added", sub, session)
         return sub
 
     def activate(self, session, sub):
@@ -176,11 +183,13 @@ class Broker:
 
     def _drop(self, sub, session):
         sub.subscribers.pop(session, None)
+        self._tell("subscriber_removed", sub, session)
         if not sub.subscribers:
             self._map.remove(sub.uri, sub.match)
             self._by_id.pop(sub.id, None)
             for watcher in self._watchers:
                 watcher.subscription_deleted(sub)
+            self._tell("subscription_deleted", sub, session)
 
     def detach(self, session):
         for sub in session.subscriptions.values():
@@ -189,6 +198,24 @@ class Broker:
 
     def subscription_count(self):
         return len(self._by_id)
+
+    # -- listeners: the subscription meta API ------------------------------------------------------------
+    def add_listener(self, listener):
+        """``listener.subscription_created(sub, session)``, ``subscriber_added``, ``subscriber_removed`` and
+        ``subscription_deleted`` (same arguments) are called as subscriptions and their subscribers come and go."""
+        self._listeners.append(listener)
+
+    def _tell(self, event, sub, session):
+        for listener in self._listeners:
+            getattr(listener, event)(sub, session)
+
+    def subscription(self, subscription_id):
+        """The subscription with this id, or None."""
+        return self._by_id.get(subscription_id)
+
+    def subscriptions(self):
+        """Every subscription, as a :class:`PatternMap` by (uri, match); read only."""
+        return self._map
 
     # -- watchers: who routes outside events to the node's subscriptions (the AMQP bridge) --
     def add_watcher(self, watcher):

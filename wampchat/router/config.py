@@ -29,17 +29,25 @@ from wampchat.router.session_limits import SessionLimits
 ACTIONS = ("call", "register", "publish", "subscribe")
 ALL = list(ACTIONS)
 
-META_PROCEDURES = ("wamp.session.count", "wamp.session.list", "wamp.session.get")
+SESSION_META_PROCEDURES = ("wamp.session.count", "wamp.session.list", "wamp.session.get")
+REGISTRATION_META_PROCEDURES = tuple(f"wamp.registration.{name}" for name in (
+    "list", "lookup", "match", "get", "list_callees", "count_callees"))
+SUBSCRIPTION_META_PROCEDURES = tuple(f"wamp.subscription.{name}" for name in (
+    "list", "lookup", "match", "get", "list_subscribers", "count_subscribers"))
+META_PROCEDURES = SESSION_META_PROCEDURES + REGISTRATION_META_PROCEDURES + SUBSCRIPTION_META_PROCEDURES
+META_TOPICS = ("wamp.session.on_join", "wamp.session.on_leave") + tuple(
+    f"wamp.registration.{event}" for event in ("on_create", "on_register", "on_unregister", "on_delete")) + tuple(
+    f"wamp.subscription.{event}" for event in ("on_create", "on_subscribe", "on_unsubscribe", "on_delete"))
 KILL_PROCEDURES = ("wamp.session.kill", "wamp.session.kill_by_authid", "wamp.session.kill_by_authrole")
-META_TOPICS = ("wamp.session.on_join", "wamp.session.on_leave")
 
 
 def _rule(uri, match, allow):
     return {"uri": uri, "match": match, "allow": list(allow)}
 
 
-# The session meta API lists every online user with their role and login method, so by default only
-# these roles may use it (a config file may grant it to others); in-process services (trusted) always may.
+# The meta APIs list every online user with their role and login method, and who holds which procedure
+# and topic, so by default only these roles may use them (a config file may grant them to others);
+# in-process services (trusted) always may.
 META_API_ROLES = ("admin", "service")
 
 
@@ -51,7 +59,7 @@ def _common_rules():
 
 
 def _meta_rules():
-    """Calling ``wamp.session.count/list/get`` and subscribing to ``on_join``/``on_leave``."""
+    """Calling the session, registration and subscription meta procedures and subscribing to their events."""
     rules = [_rule(p, "exact", ["call"]) for p in META_PROCEDURES]
     rules += [_rule(t, "exact", ["subscribe"]) for t in META_TOPICS]
     return rules

@@ -28,10 +28,30 @@ class Dealer:
         self._builtins = {}
         self._ids = 0
         self.cluster = None  # a node's part in one router across nodes: claim(reg) -> Deferred, release(reg)
+        self._listeners = []  # the registration meta API (see add_listener)
 
     def add_builtin(self, uri, fn):
         """A procedure answered by the router itself: ``fn(caller_info, args, kwargs)``."""
         self._builtins[uri] = fn
+
+    # -- the registration meta API ------------------------------------------------------------------
+    def add_listener(self, listener):
+        """``listener.registration_created(reg, session)``, ``callee_added``, ``callee_removed`` and
+        ``registration_deleted`` (same arguments) are called as registrations and their callees come and go;
+        ``session`` may be a ``remote`` proxy for another node's callees, or None."""
+        self._listeners.append(listener)
+
+    def _tell(self, event, reg, session):
+        for listener in self._listeners:
+            getattr(listener, event)(reg, session)
+
+    def registration(self, registration_id):
+        """The registration with this id, or None."""
+        return self._by_id.get(registration_id)
+
+    def registrations(self):
+        """Every registration, as a :class:`PatternMap` by (uri, match); read only."""
+        return self._map
 
     # -- registrations --------------------------------------------------
     def register(self, session, uri, match, invoke):
@@ -47,6 +67,7 @@ class Dealer:
             reg = Registration(self._ids, uri, match, invoke)
             self._map.add(uri, match, reg)
             self._by_id[reg.id] = reg
+            self._tell("registration_created", reg, session)
         elif reg.invoke != invoke:
             raise ApplicationError(
                 ApplicationError.PROCEDURE_EXISTS_INVOCATION_POLICY_CONFLICT,
@@ -65,6 +86,7 @@ class Dealer:
                 self.cluster.claim(reg).addBoth(self._claim_answered, reg)
         else:
             reg.callees.append(session)
+            self._tell("callee_added", reg, session)
         return reg
 
     def claimed(self, reg, session):
@@ -87,12 +109,14 @@ class Dealer:
             if not reg.callees:
                 self._map.remove(reg.uri, reg.match)
                 self._by_id.pop(reg.id, None)
+                self._tell("registration_deleted", reg, pending[0] if pending else None)
             for d in waiting:
                 d.errback(error)
             return None
         for session in pending:
             if reg.id in session.registrations:   # still registered (it may have left meanwhile)
                 reg.callees.append(session)
+                self._tell("callee_added", reg, session)
         if pending and not reg.has_local_callee():
             self.cluster.release(reg)   # every waiting session left before the answer
         for d in waiting:
@@ -108,11 +132,13 @@ class Dealer:
             reg = Registration(self._ids, uri, match, invoke)
             self._map.add(uri, match, reg)
             self._by_id[reg.id] = reg
+            self._tell("registration_created", reg, proxy)
         elif reg.invoke != invoke or reg.local is not None:
             return False
         if proxy not in reg.callees:
             reg.callees.append(proxy)
             proxy.registrations[reg.id] = reg
+            self._tell("callee_added", reg, proxy)
         return True
 
     def remove_remote(self, proxy, uri, match):
@@ -139,12 +165,14 @@ class Dealer:
             return
         if session in reg.callees:
             reg.callees.remove(session)
+            self._tell("callee_removed", reg, session)
             if self.cluster is not None and not session.remote and reg.local is None and reg.claim is None \
                     and not reg.has_local_callee():
                 self.cluster.release(reg)
         if not reg.callees and not reg.pending:
             self._map.remove(reg.uri, reg.match)
             self._by_id.pop(reg.id, None)
+            self._tell("registration_deleted", reg, session)
 
     def registration_count(self):
         return len(self._by_id)

@@ -1,4 +1,4 @@
-"""A realm: its sessions, broker, dealer, authorizer and session meta API."""
+"""A realm: its sessions, broker, dealer, authorizer and meta APIs (sessions, registrations, subscriptions)."""
 from twisted.internet import defer
 from twisted.logger import Logger
 
@@ -7,6 +7,8 @@ from wampchat.router.broker import Broker
 from wampchat.router.dealer import Dealer
 from wampchat.router.inprocess import DirectRoutes, InternalCaller
 from wampchat.router.meta import SessionMeta
+from wampchat.router.registration_meta import RegistrationMeta
+from wampchat.router.subscription_meta import SubscriptionMeta
 
 
 class Realm:
@@ -23,6 +25,8 @@ class Realm:
         self.broker = Broker(self, metrics)
         self.dealer = Dealer(self, self.clock, metrics)
         self.meta = SessionMeta(self)
+        self.registration_meta = RegistrationMeta(self)
+        self.subscription_meta = SubscriptionMeta(self)
         self._sessions = {}   # client sessions: counted, listed and announced by the meta API
         self._services = {}   # in-process services (attach_local)
         self._join_hooks = []

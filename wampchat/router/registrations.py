@@ -5,6 +5,7 @@ node's callees (``remote`` true); both take INVOCATION and INTERRUPT the
 same way, so the dealer routes a call without knowing where its callee is.
 """
 import random
+import time
 
 INVOKE_POLICIES = ("single", "roundrobin", "random", "first", "last")
 CANCEL_MODES = ("skip", "kill", "killnowait")
@@ -13,7 +14,8 @@ CANCEL_MODES = ("skip", "kill", "killnowait")
 class Registration:
     """One (uri, match) and its callee(s), invoked by ``invoke`` policy."""
 
-    __slots__ = ("id", "uri", "match", "invoke", "callees", "pattern_parts", "local", "_next", "pending", "claim")
+    __slots__ = ("id", "uri", "match", "invoke", "callees", "pattern_parts", "local", "_next", "pending", "claim",
+                 "created")
 
     def __init__(self, registration_id, uri, match, invoke):
         self.id = registration_id
@@ -26,6 +28,7 @@ class Registration:
         self._next = 0
         self.pending = []  # sessions whose REGISTER waits for the cluster's answer (see Dealer.register)
         self.claim = None  # while the cluster is asked: the Deferreds waiting for its answer
+        self.created = time.time()  # for the registration meta API (wall clock, like its ISO 8601 answer)
 
     def pick(self, local_only=False):
         """The callee for the next call by the ``invoke`` policy; with ``local_only`` among this node's own

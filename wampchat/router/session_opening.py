@@ -19,6 +19,7 @@ ROUTER_ROLES = {
         subscriber_blackwhite_listing=True,
         pattern_based_subscription=True,
         session_meta_api=True,
+        subscription_meta_api=True,
     ),
     "dealer": role.RoleDealerFeatures(
         caller_identification=True,
@@ -28,6 +29,7 @@ ROUTER_ROLES = {
         call_canceling=True,
         progressive_call_results=True,
         session_meta_api=True,
+        registration_meta_api=True,
     ),
 }
 
