@@ -17,9 +17,9 @@ export function supported() {
   return typeof window.Notification === "function";
 }
 
-/** On: permission granted and not turned off on this page. */
+/** On: turned on with the bell (remembered in this browser) and permission granted. */
 export function enabled() {
-  return supported() && Notification.permission === "granted" && localStorage.getItem(ENABLED_KEY) !== "off";
+  return supported() && Notification.permission === "granted" && localStorage.getItem(ENABLED_KEY) === "on";
 }
 
 /** Whether a live message from someone else is worth a notification, by the rules above. */
@@ -34,7 +34,8 @@ export function shouldNotify(room, message, mentionsMe) {
 export function notifyMessage(room, label, message, mentionsMe) {
   if (!document.hidden || !enabled() || !shouldNotify(room, message, mentionsMe)) return null;
   const who = message.nick || message.user;
-  const title = mentionsMe ? `${who} mentioned you in ${label}` : `${who} in ${label}`;
+  const direct = String(room.id).startsWith("dm_") && !String(room.id).startsWith("dm_g");
+  const title = mentionsMe ? `${who} mentioned you in ${label}` : direct ? `${who} (direct message)` : `${who} in ${label}`;
   const text = String(message.text || "");
   const body = text.length > BODY_MAX ? `${text.slice(0, BODY_MAX - 1)}…` : text;
   let shown;
