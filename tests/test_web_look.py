@@ -78,7 +78,7 @@ async def test_grouped_messages_avatars_keyboard_toolbar_and_dark_mode(chat_serv
     assert labels == ["Add a reaction", "Report"]
     await bob.keys(Keys.TAB)
     assert (await bob.active_element())[3] == "report"
-    await bob.keys(Keys.SHIFT + Keys.TAB)   # back on "Add a reaction", so the toolbar shows in the pictures
+    await bob.keys(Keys.TAB, shift=True)   # back on "Add a reaction", so the toolbar shows in the pictures
 
     await bob.cdp("Emulation.setEmulatedMedia", LIGHT)
     light = await bob.js(ROOT_BACKGROUND)
