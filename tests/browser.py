@@ -136,6 +136,18 @@ class Browser:
         chain.perform()
 
     @in_worker_thread
+    def hover(self, css, timeout=DEFAULT_TIMEOUT):
+        """Move the mouse over a visible element (a message: its actions toolbar shows)."""
+        from selenium.webdriver.common.action_chains import ActionChains
+
+        ActionChains(self.driver).move_to_element(self._visible(css, timeout)).perform()
+
+    @in_worker_thread
+    def cdp(self, command, params=None):
+        """A Chrome DevTools Protocol command (Emulation.setEmulatedMedia, Browser.grantPermissions, …)."""
+        return self.driver.execute_cdp_cmd(command, params or {})
+
+    @in_worker_thread
     def set_size(self, width, height):
         self.driver.set_window_size(width, height)
 

@@ -233,12 +233,14 @@ async def test_edit_and_delete_are_seen_live(chat_server, browsers):
     await say(ann, "regrettable")
     await bob.wait_text("#message-list .message .text", "regrettable")
 
+    await ann.hover("#message-list .message.own:nth-child(1)")   # the actions toolbar shows on hover
     await ann.click("#message-list .message.own:nth-child(1) button[data-action=edit]")
     await ann.fill("#message-list .edit-box", "the typo, fixed")
     await ann.press_enter("#message-list .edit-box")
     await bob.wait_text("#message-list .message .text", "the typo, fixed")
     await bob.wait_text("#message-list .message .edited", "(edited)")
 
+    await ann.hover("#message-list .message.own:nth-child(2)")
     await ann.click("#message-list .message.own:nth-child(2) button[data-action=delete]")
     await ann.click("#message-list .message.own:nth-child(2) button[data-action=confirm-delete]")
     await bob.wait_no_text("#message-list .message .text", "regrettable")

@@ -189,6 +189,7 @@ async def test_reactions_are_toggled_by_click_or_keyboard_and_seen_live(chat_ser
     await say(ann, "react please")
     await bob.wait_text("#message-list .message .text", "react please")
 
+    await bob.hover("#message-list .message")   # the actions toolbar shows on hover (and on focus)
     await bob.type("#message-list .message button[data-action=react-menu]", Keys.ENTER)
     await bob.wait_visible("#message-list .reaction-picker button")
     assert (await bob.active_element())[3] == "react-pick"

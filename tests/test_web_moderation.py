@@ -321,6 +321,7 @@ async def test_a_reported_message_is_resolved_by_the_owner_in_the_panel(chat_ser
     await say(bob, "my own words")
     assert not await bob.is_visible("#message-list .message.own button[data-action=report]")
     await bob.wait_text("#message-list .message .text", "buy cheap pills")
+    await bob.hover("#message-list .message:not(.own)")   # the actions toolbar shows on hover (and on focus)
     await bob.type("#message-list .message:not(.own) button[data-action=report]", Keys.ENTER)
     await bob.wait_js("document.getElementById('report-dialog').open", "the report dialog did not open")
     assert (await bob.active_element())[1] == "report-reason"

@@ -10,6 +10,7 @@ import { forgetLogin, nickProblem, rememberLogin, rememberedLogin, USERNAME_PATT
 import { openMemberActions, wireMemberActions } from "./member_actions.js";
 import { onMessageAction } from "./message_actions.js";
 import { wireModerationPanel } from "./mod_panel.js";
+import { wireNotifications } from "./notifications_wiring.js";
 import { loadOlder, openRoom, renderActiveRoom } from "./open_room.js";
 import { $, connection, guarded, notifier, reportError, view } from "./page.js";
 import { markRead } from "./reads.js";
@@ -18,7 +19,7 @@ import { wireReportDialog } from "./report.js";
 import { wireRoomSettings } from "./room_settings.js";
 import { renderRoomList } from "./room_list.js";
 import {
-  createRoom, invite, leaveRoom, openDirectMessage, personalNotice, refreshRooms, roomAnnounced,
+  addRoom, createRoom, invite, leaveRoom, openDirectMessage, personalNotice, refreshRooms, roomAnnounced,
 } from "./rooms.js";
 import { closeSearch, moreSearchResults, openRoomAt, runSearch } from "./search.js";
 import { sessionEnding } from "./session_end.js";
@@ -181,6 +182,7 @@ function wireEvents() {
   wireReportDialog();
   wireRoomSettings();
   wireModerationPanel();
+  wireNotifications({ openRoom, addRoom });
   $("guest-form").addEventListener("submit", onGuestSubmit);
   $("account-form").addEventListener("submit", guarded(onAccountSubmit));
   $("sign-out").addEventListener("click", signOut);

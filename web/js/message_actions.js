@@ -1,14 +1,19 @@
 // The buttons on a message in the open room: reactions (a quick one, the
 // picker), editing my message in place, deleting it after a confirm, and
-// reporting someone else's.
+// reporting someone else's. The toolbar itself is built by message_toolbar.js;
+// other modules add actions there with addMessageAction (re-exported here) and
+// a click on one of theirs runs its `run` (see the default case below).
 
 import { connection, view } from "./page.js";
+import { registeredAction } from "./message_toolbar.js";
 import { openReportDialog } from "./report.js";
 import { hideReactionPicker, showDeleteConfirm, showEditBox, showReactionPicker } from "./render.js";
 import { isMe, state } from "./state.js";
 import { messageArrived, messageDeleted } from "./timeline.js";
 
-/** Edit and delete buttons on own messages (one listener for the whole list). */
+export { addMessageAction } from "./message_toolbar.js";
+
+/** Every button of every message (one listener for the whole list). */
 export async function onMessageAction(event) {
   const button = event.target.closest("button[data-action]");
   const item = event.target.closest("li.message");
@@ -33,21 +38,32 @@ export async function onMessageAction(event) {
       const box = showEditBox(item, message.text);
       box.addEventListener("keydown", (e) => {
         if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); saveEdit(roomId, message, box.value); }
-        if (e.key === "Escape") view.upsert(message);
+        if (e.key === "Escape") redrawFocusing(message, "edit");
       });
       break;
     }
     case "save-edit": await saveEdit(roomId, message, item.querySelector(".edit-box").value); break;
-    case "cancel-edit": view.upsert(message); break;
+    case "cancel-edit": redrawFocusing(message, "edit"); break;
     case "delete": showDeleteConfirm(item); break;
     case "report": openReportDialog(roomId, message); break;
-    case "cancel-delete": view.upsert(message); break;
+    case "cancel-delete": redrawFocusing(message, "delete"); break;
     case "confirm-delete":
       await connection.call("chat.message.delete", [roomId, message.id]);
       messageDeleted(roomId, message.id);
       break;
-    default:
+    default: {
+      const added = registeredAction(button.dataset.action);
+      if (added && added.run) await added.run({ roomId, message, item, button });
+    }
   }
+}
+
+/** Redraw a message after an edit or delete was called off, with the focus back on the toolbar button. */
+function redrawFocusing(message, action) {
+  view.upsert(message);
+  const item = view.item(message.id);
+  const button = item && item.querySelector(`.actions [data-action="${action}"]`);
+  if (button) button.focus();
 }
 
 async function saveEdit(roomId, message, text) {

@@ -1,7 +1,10 @@
 // The open room's message list on screen: keeps one <li> per message id in
 // id order, and knows whether the reader is at the bottom so that new
 // messages scroll into view only for someone who is not reading back.
+// Consecutive messages of one author are grouped (grouping.js): every insert
+// or redraw regroups the item and the one after it.
 
+import { regroup, regroupAround } from "./grouping.js";
 import { compareIds } from "./messages.js";
 import { fillMessageItem, messageItem, pendingItem, seenLine } from "./render.js";
 
@@ -55,6 +58,7 @@ export class MessageListView {
       const focused = known.contains(document.activeElement) ? focusKey(document.activeElement) : null;
       fillMessageItem(known, message, this._view(message));
       this._drawSeen(known);
+      regroupAround(known);
       if (focused) {
         const again = known.querySelector(focused);
         if (again) again.focus();
@@ -65,6 +69,7 @@ export class MessageListView {
     this._drawSeen(item);
     this.items.set(message.id, item);
     this.list.insertBefore(item, this._firstItemAfter(message.id));
+    regroupAround(item);
   }
 
   /** The <li> of a message, if it is on screen. */
@@ -98,6 +103,7 @@ export class MessageListView {
     this._drawSeen(item);
     this.items.set(message.id, item);
     this.list.append(item);
+    regroup(item);
   }
 
   _firstItemAfter(id) {

@@ -1,16 +1,14 @@
-// Tells a user in another tab that messages arrived: "(3) wampchat" in the
-// title, and a short beep when the sound toggle is on.
+// Tells a user in another tab that messages arrived with a short beep when
+// the sound toggle is on (the unread count in the title and favicon is
+// unread_badge.js's; desktop notifications are desktop_notify.js's).
 
 const SOUND_KEY = "wampchat.sound";
 
 export class BackgroundNotifier {
   constructor(doc = document) {
     this.doc = doc;
-    this.baseTitle = doc.title;
-    this.unseen = 0;
     this.soundOn = localStorage.getItem(SOUND_KEY) === "on";
     this._audio = null;
-    doc.addEventListener("visibilitychange", () => { if (!doc.hidden) this.reset(); });
   }
 
   setSound(on) {
@@ -18,17 +16,9 @@ export class BackgroundNotifier {
     localStorage.setItem(SOUND_KEY, on ? "on" : "off");
   }
 
-  /** Count a message from someone else; only counts while the tab is in the background. */
+  /** A message from someone else arrived: beep if the tab is in the background and sound is on. */
   messageArrived() {
-    if (!this.doc.hidden) return;
-    this.unseen += 1;
-    this.doc.title = `(${this.unseen}) ${this.baseTitle}`;
-    if (this.soundOn) this._beep();
-  }
-
-  reset() {
-    this.unseen = 0;
-    this.doc.title = this.baseTitle;
+    if (this.doc.hidden && this.soundOn) this._beep();
   }
 
   _beep() {

@@ -3,6 +3,7 @@
 // scrolling back through older pages.
 
 import { renderMembers } from "./members.js";
+import { renderRoomNotify } from "./notifications_wiring.js";
 import { $, connection, view } from "./page.js";
 import { markRead, moveReadMarker, renderSeen } from "./reads.js";
 import { isModeratorPlus } from "./roles.js";
@@ -84,6 +85,7 @@ export function renderRoomHeader() {
   const moderates = isModeratorPlus(roomState);
   $("room-settings-button").hidden = !moderates;
   $("moderation-button").hidden = !moderates;
+  renderRoomNotify();
 }
 
 function renderOlderControls() {

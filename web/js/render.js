@@ -2,7 +2,9 @@
 // attributes set with setAttribute/dataset: never innerHTML. Message text
 // is formatted by format.js, which builds nodes the same way.
 
+import { avatar } from "./avatar.js";
 import { formatText } from "./format.js";
+import { messageToolbar, toolbarButton } from "./message_toolbar.js";
 
 /** A new element with a class and, optionally, text. */
 export function el(tag, className, text) {
@@ -24,8 +26,13 @@ export function formatTime(ts, now = new Date()) {
 export const QUICK_REACTIONS = ["👍", "❤️", "😂", "🎉", "😮", "😢"];
 
 /**
- * The list item of one message. `view` says whose it is: {own, isMe(user)}; own messages get the
- * edit/delete buttons, every message a reaction row.
+ * The list item of one message. `view` says whose it is: {own, isMe(user)}. Its layout:
+ *   li.message[data-id, data-user, data-ts] (+ .grouped when it continues the author's run: grouping.js)
+ *     .gutter   the avatar (or, grouped, the time shown on hover/focus)
+ *     .body     .meta (name, time, edited; visually hidden when grouped), .text,
+ *               .message-extras (other modules' content under the text: quotes, files, threads),
+ *               .reactions
+ *     .actions  the toolbar (message_toolbar.js: other modules add buttons there)
  */
 export function messageItem(message, view) {
   const item = el("li", "message");
@@ -36,17 +43,26 @@ export function messageItem(message, view) {
 
 /** (Re)draw a message item in place, e.g. after an edit, a delete or a reaction. */
 export function fillMessageItem(item, message, { own, isMe }) {
+  const grouped = item.classList.contains("grouped");
   item.replaceChildren();
   const mentions = message.deleted ? [] : message.mentions || [];
   const mentionsMe = mentions.some((user) => isMe(user));
   item.classList.toggle("own", own);
   item.classList.toggle("deleted", !!message.deleted);
   item.classList.toggle("mentions-me", mentionsMe && !own);
+  item.classList.toggle("grouped", grouped);
   item.dataset.user = message.user;
+  item.dataset.ts = String(message.ts);
+
+  const gutter = el("div", "gutter");
+  const shortTime = el("span", "gutter-time", formatTime(message.ts));
+  shortTime.setAttribute("aria-hidden", "true");
+  shortTime.title = new Date(message.ts).toLocaleString();
+  gutter.append(avatar(message.user, message.nick), shortTime);
 
   const meta = el("div", "meta");
   const author = el("span", "author", message.nick || message.user);
-  author.title = message.user;
+  author.title = message.nick && message.nick !== message.user ? `${message.nick} (${message.user})` : message.user;
   meta.append(author);
   const time = el("time", "time", formatTime(message.ts));
   time.setAttribute("datetime", new Date(message.ts).toISOString());
@@ -54,19 +70,19 @@ export function fillMessageItem(item, message, { own, isMe }) {
   meta.append(time);
   if (message.edited && !message.deleted) meta.append(el("span", "edited", "(edited)"));
   if (mentionsMe && !own) meta.append(el("span", "mention-badge", "mentions you"));
-  item.append(meta);
 
   const text = el("div", "text");
   if (message.deleted) text.textContent = "message deleted";
   else text.append(formatText(message.text, { mentions, isMe }));
-  item.append(text);
-
-  if (!message.deleted) item.append(reactionRow(message, isMe));
+  const body = el("div", "body");
+  body.append(meta, text, el("div", "message-extras"));
+  item.append(gutter, body);
   if (message.deleted) return;
-  const actions = el("div", "actions");
-  if (own) actions.append(actionButton("Edit", "edit"), actionButton("Delete", "delete"));
-  else actions.append(actionButton("Report", "report"));
-  item.append(actions);
+  body.append(reactionRow(message, isMe));
+  const bar = messageToolbar(message, { own, isMe });
+  const react = bar.querySelector("[data-action=react-menu]");
+  if (react) react.setAttribute("aria-expanded", "false");
+  item.append(bar);
 }
 
 /** The reactions under a message: one toggle per emoji (pressed when it is mine) and "add a reaction". */
@@ -86,13 +102,6 @@ function reactionRow(message, isMe) {
     chip.append(el("span", "emoji", emoji), el("span", "count", String(users.length)));
     row.append(chip);
   }
-  const add = el("button", "reaction add", "+");
-  add.type = "button";
-  add.dataset.action = "react-menu";
-  add.setAttribute("aria-label", "Add a reaction");
-  add.setAttribute("aria-expanded", "false");
-  add.title = "Add a reaction";
-  row.append(add);
   return row;
 }
 
@@ -114,7 +123,8 @@ export function showReactionPicker(item) {
     }
     row.after(picker);
   }
-  row.querySelector("[data-action=react-menu]").setAttribute("aria-expanded", "true");
+  const menu = item.querySelector("[data-action=react-menu]");
+  if (menu) menu.setAttribute("aria-expanded", "true");
   return picker.querySelector("button");
 }
 
@@ -139,10 +149,7 @@ export function listText(names) {
 }
 
 function actionButton(label, action) {
-  const button = el("button", `secondary ${action}`, label);
-  button.type = "button";
-  button.dataset.action = action;
-  return button;
+  return toolbarButton(label, action);
 }
 
 /** Swap a message's text for a textarea to edit it (Enter saves, Escape cancels). */
@@ -150,19 +157,29 @@ export function showEditBox(item, text) {
   const box = el("textarea", "edit-box");
   box.value = text;
   box.rows = Math.min(6, text.split("\n").length + 1);
+  box.setAttribute("aria-label", "Edit the message");
   item.querySelector(".text").replaceWith(box);
-  const actions = item.querySelector(".actions");
-  actions.replaceChildren(actionButton("Save", "save-edit"), actionButton("Cancel", "cancel-edit"));
+  showInlineControls(item, actionButton("Save", "save-edit"), actionButton("Cancel", "cancel-edit"));
   box.focus();
   box.setSelectionRange(text.length, text.length);
   return box;
 }
 
-/** Ask "Delete?" in place of the message's buttons. */
+/** Ask "Delete?" under the message (the toolbar only shows on hover or focus; this stays until answered). */
 export function showDeleteConfirm(item) {
-  const actions = item.querySelector(".actions");
-  actions.replaceChildren(el("span", "hint", "Delete this message?"),
+  showInlineControls(item, el("span", "hint", "Delete this message?"),
     actionButton("Yes, delete", "confirm-delete"), actionButton("No", "cancel-delete"));
+  item.querySelector("[data-action=cancel-delete]").focus();
+}
+
+function showInlineControls(item, ...controls) {
+  const old = item.querySelector(".inline-controls");
+  if (old) old.remove();
+  const row = el("div", "inline-controls");
+  row.append(...controls);
+  item.querySelector(".body").append(row);
+  const bar = item.querySelector(".actions");
+  if (bar) bar.remove();
 }
 
 /** A message still on its way to the server (kept by client_msg_id). */
@@ -171,7 +188,11 @@ export function pendingItem(pending, me) {
   item.dataset.clientMsgId = pending.clientMsgId;
   const meta = el("div", "meta");
   meta.append(el("span", "author", me.nick || me.user), el("span", "state", pending.failed ? "not sent" : "sending…"));
-  item.append(meta, el("div", "text", pending.text));
+  const gutter = el("div", "gutter");
+  gutter.append(avatar(me.user, me.nick));
+  const body = el("div", "body");
+  body.append(meta, el("div", "text", pending.text));
+  item.append(gutter, body);
   item.classList.toggle("failed", !!pending.failed);
   return item;
 }

@@ -4,6 +4,7 @@
 import { $ } from "./page.js";
 import { roomItem } from "./render.js";
 import { isMe, state } from "./state.js";
+import { showUnread } from "./unread_badge.js";
 
 /**
  * What a room is called in the sidebar: its title, or for a DM the other person. A DM's id cannot be
@@ -13,6 +14,8 @@ export function roomLabel(room) {
   if (room.id.startsWith("dm_") && room.title) {
     const pair = room.title.split(" & ");
     if (pair.length === 2 && pair.some(isMe)) return pair.find((user) => !isMe(user)) || pair[0];
+    const group = room.title.split(", ");
+    if (room.id.startsWith("dm_g") && group.length > 2) return group.filter((user) => !isMe(user)).join(", ");
   }
   return room.title || room.id;
 }
@@ -26,4 +29,5 @@ export function renderRoomList() {
   const elsewhere = byLabel.reduce((sum, rs) => sum + (rs.room.id === state.activeRoomId ? 0 : rs.unread), 0);
   $("sidebar-unread").textContent = String(elsewhere);
   $("sidebar-unread").hidden = !elsewhere;
+  showUnread(byLabel.reduce((sum, rs) => sum + (rs.room.member === false ? rs.mentions : rs.unread), 0));
 }

@@ -102,7 +102,8 @@ function roomUpdated(roomId, room) {
   if (roomId === state.activeRoomId) renderRoomHeader();
 }
 
-function addRoom(room) {
+/** A room the page now knows of (created, announced, a DM opened): listed and followed. */
+export function addRoom(room) {
   if (!state.rooms.has(room.id)) state.rooms.set(room.id, new RoomState(room));
   else state.rooms.get(room.id).room = { ...state.rooms.get(room.id).room, ...room };
   subscribeRoom(connection.session, room.id);

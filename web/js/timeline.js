@@ -3,9 +3,10 @@
 // is open, counts as unread (or a mention) if not, and takes the place of my
 // pending copy of it. Deletes and reactions land here too.
 
+import { notifyMessage } from "./desktop_notify.js";
 import { $, notifier, view } from "./page.js";
 import { markRead, renderSeen } from "./reads.js";
-import { renderRoomList } from "./room_list.js";
+import { renderRoomList, roomLabel } from "./room_list.js";
 import { isMe, state } from "./state.js";
 import { clearTyping } from "./typing.js";
 
@@ -29,6 +30,7 @@ export function messageArrived(roomId, message, live) {
   clearTyping(roomId, message.user);
   notifier.messageArrived();
   const mentionsMe = (message.mentions || []).some(isMe);
+  notifyMessage(roomState.room, roomLabel(roomState.room), message, mentionsMe);
   if (isActive && !document.hidden) {
     markRead(roomId);
   } else if (roomState.room.member !== false || mentionsMe) {   // rooms we only look into count only mentions
