@@ -110,3 +110,15 @@ def test_the_link_checker_finds_what_is_broken(tmp_path, monkeypatch):
     monkeypatch.setattr(sys.modules[__name__], "REPO", tmp_path)
     assert broken_links(page) == ["docs/page.md:7: #nowhere (no such heading)",
                                   "docs/page.md:7: other.md (no such file)"]
+
+
+def test_no_merge_conflict_markers_are_left_anywhere():
+    """A merge left half-done must not land: no line of the docs, the code, the page or the tests is a
+    conflict marker."""
+    marker = re.compile(r"^(<{7}|>{7}) |^={7}$")
+    places = [REPO / "README.md", *(REPO / "docs").rglob("*.md"), *(REPO / "wampchat").rglob("*.py"),
+              *(REPO / "tests").glob("*.py"), *(REPO / "web" / "js").glob("*.js"), *(REPO / "web" / "css").glob("*.css"),
+              REPO / "web" / "index.html"]
+    found = [f"{path.relative_to(REPO)}:{number}" for path in places if path.is_file()
+             for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if marker.match(line)]
+    assert found == []

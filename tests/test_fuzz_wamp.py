@@ -318,6 +318,11 @@ CHAT_PROCEDURES = [
     "chat.message.search", "chat.message.react",
     "chat.user.update", "chat.user.change_password", "chat.user.export", "chat.user.delete",
     "chat.room.set_role", "chat.room.update", "chat.admin.audit",
+    "chat.room.kick", "chat.room.ban", "chat.room.unban", "chat.room.bans", "chat.room.mute", "chat.room.unmute",
+    "chat.admin.ban", "chat.admin.unban", "chat.admin.bans", "chat.message.report", "chat.admin.reports",
+    "chat.admin.resolve", "chat.message.pin", "chat.room.pins", "chat.room.notify", "chat.dm.open_group",
+    "chat.message.thread", "chat.file.upload", "chat.file.url", "chat.user.create_token", "chat.user.tokens",
+    "chat.user.revoke_token", "chat.room.webhook_create", "chat.room.webhooks", "chat.room.webhook_delete",
 ]
 # huge, negative, fractional, empty and oversize values: each must be an invalid_argument, never a failure
 # (every one fits MessagePack, which the chatters speak: integers from -2**63 to 2**64-1)
@@ -329,7 +334,9 @@ PLAUSIBLE = st.one_of(st.sampled_from(["lobby", "fuzzroom", "ann", "guest_000000
 CHAT_KWARGS = st.dictionaries(
     st.sampled_from(["title", "private", "client_msg_id", "before", "after", "limit", "display_name", "room",
                      "on", "details", "typing", "changed_after", "query", "emoji", "text", "username",
-                     "message_id", "room_id", "password"]), PLAUSIBLE, max_size=3)
+                     "message_id", "room_id", "password", "reason", "duration", "level", "usernames", "root_id",
+                     "reply_to", "files", "name", "size", "content_type", "file_id", "resolution", "open",
+                     "report_id", "topic", "read_only", "slow_mode", "retention_days", "role"]), PLAUSIBLE, max_size=3)
 
 
 def test_the_chat_fuzz_calls_every_chat_procedure(live):

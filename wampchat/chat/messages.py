@@ -151,19 +151,11 @@ class Messages:
                 self.previews.message_sent(room, outcome.message)
             if outcome.thread is not None:
                 ctx.publish(room_id, "thread", outcome.thread, outcome.audience)
-            mentioned = [user for user in outcome.message.get("mentions", ()) if user != caller.user]
-            if mentioned:
-                defer.ensureDeferred(self._notify_mentions(outcome.room, outcome.message, mentioned)).addErrback(
-                    lambda f: self.log.warn("mention notifications not sent: {e}", e=f.value))
+            for user in outcome.message.get("mentions", ()):
+                if user != caller.user and user not in outcome.silenced:   # level "none": told nothing
+                    ctx.notify(user, {"event": "mention", "room": outcome.room, "message": outcome.message})
         self.send_duration.observe(ctx.reactor.seconds() - started)
         return outcome.message
-
-    async def _notify_mentions(self, room, message, mentioned) -> None:
-        """Tell the mentioned users, but those who silenced the room (notification level ``none``)."""
-        silenced = await self._ctx.store.silenced(room["id"], mentioned)
-        for user in mentioned:
-            if user not in silenced:
-                self._ctx.notify(user, {"event": "mention", "room": room, "message": message})
 
     # -- reading back ---------------------------------------------------------------------
     async def message_history(self, room_id=None, before=None, after=None, limit=None, changed_after=None,

@@ -39,6 +39,7 @@ class ClusterRegistry:
         self._known: set = set()      # (node, uri, match, invoke) the dealer holds
         self._nodes: set = set()
         self._loop = None
+        self.on_node_gone: list = []   # fn(node) for each node that left the cluster (its testaments)
 
     async def start(self) -> None:
         """Forget what an earlier run of this node claimed, take the dealer's claims, follow the others."""
@@ -103,4 +104,6 @@ class ClusterRegistry:
         self._known = found
         for node in self._nodes - set(nodes):
             self._calls.node_gone(node)
+            for callback in self.on_node_gone:
+                callback(node)
         self._nodes = set(nodes)

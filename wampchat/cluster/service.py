@@ -5,6 +5,7 @@ from twisted.internet import defer
 from twisted.logger import Logger
 
 from wampchat.cluster.meta import ClusterMeta
+from wampchat.cluster.outliving import ClusterRetained, ClusterTestaments
 from wampchat.cluster.registry import ClusterRegistry
 
 
@@ -22,6 +23,7 @@ class ClusterService(service.Service):
         self._reactor = reactor
         self.registry = None
         self.meta = None
+        self.testaments = None
         self.ready = None
 
     def startService(self):
@@ -36,6 +38,11 @@ class ClusterService(service.Service):
             return None
         self.registry = ClusterRegistry(self._realm.dealer, self._runtime.store.database, self._bridge.calls,
                                         self._node, self._reactor)
+        database = self._runtime.store.database
+        self.testaments = ClusterTestaments(self._realm, database, self._node)
+        self._realm.testaments.store = self.testaments
+        self._realm.broker.retained.store = ClusterRetained(database, self._reactor)
+        self.registry.on_node_gone.append(self.testaments.node_gone)
         await self.registry.start()
         self.meta = ClusterMeta(self._realm, self._bridge.calls, self.registry)
         self.meta.install()
@@ -45,6 +52,15 @@ class ClusterService(service.Service):
         super().stopService()
         if self.meta is not None:
             self.meta.uninstall()
+        self._realm.testaments.store = None
+        self._realm.broker.retained.store = None
         if self.registry is None:
             return None
-        return defer.ensureDeferred(self.registry.stop())
+        return defer.ensureDeferred(self._stop())
+
+    async def _stop(self):
+        try:
+            await self.testaments.stopping()
+        except Exception as e:
+            self.log.warn("this node's testaments were not cleared (the survivors may publish them too): {e}", e=e)
+        await self.registry.stop()

@@ -13,6 +13,7 @@ from twisted.internet import defer
 
 from wampchat.router.ids import global_id, publication_id
 from wampchat.router.matching import MATCH_EXACT, PatternMap
+from wampchat.router.retained import RetainedEvents
 
 
 class Subscription:
@@ -110,6 +111,7 @@ class Broker:
         self._by_id = {}
         self._observers = []
         self._watchers = []
+        self.retained = RetainedEvents()
         self._listeners = []  # the subscription meta API (see add_listener)
 
     # -- subscriptions --------------------------------------------------
@@ -251,11 +253,15 @@ class Broker:
     def publish(self, session, msg, disclose):
         """Deliver an authorized PUBLISH from ``session``; returns the publication id."""
         skip = session if msg.exclude_me is not False else None
-        return self.publish_from(session.info, msg.topic, msg.args, msg.kwargs, disclose, skip, Audience.of(msg))
+        return self.publish_from(session.info, msg.topic, msg.args, msg.kwargs, disclose, skip, Audience.of(msg),
+                                 msg.retain)
 
-    def publish_from(self, info, topic, args, kwargs, disclose, skip=None, audience=None):
+    def publish_from(self, info, topic, args, kwargs, disclose, skip=None, audience=None, retain=False):
         """Deliver an authorized publication by the session ``info`` (not to ``skip``) to ``audience``;
-        returns the publication id. In-process services publish here directly (:mod:`wampchat.router.inprocess`)."""
+        returns the publication id. In-process services publish here directly (:mod:`wampchat.router.inprocess`).
+        With ``retain`` (and no audience) it is kept for later subscribers (:mod:`wampchat.router.retained`)."""
+        if retain and audience is None:
+            self.retained.keep(topic, args, kwargs, info.authid if disclose else None)
         pub_id = publication_id()
         self._deliver(topic, args, kwargs, pub_id, info if disclose else None, skip, audience)
         if self._observers:
@@ -269,6 +275,21 @@ class Broker:
         if self._observers:
             self._notify(Publication(topic, args, kwargs, pub_id, None, False, origin))
         return pub_id
+
+    def send_retained(self, session, sub, topic):
+        """A new subscriber asked for ``topic``'s retained event (get_retained): send it, if there is one."""
+        found = self.retained.get(topic)
+        if isinstance(found, defer.Deferred):
+            found.addCallback(self._retained_found, session, sub)
+        else:
+            self._retained_found(found, session, sub)
+
+    def _retained_found(self, found, session, sub):
+        if found is None or session.subscriptions.get(sub.id) is not sub:
+            return
+        args, kwargs, publisher = found
+        session.send(message.Event(sub.id, publication_id(), args=args, kwargs=kwargs, publisher_authid=publisher,
+                                   retained=True))
 
     def publish_internal(self, topic, args=None, kwargs=None, audience=None):
         """Router-originated events (session meta), optionally only to an :class:`Audience`;

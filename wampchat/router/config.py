@@ -38,6 +38,7 @@ META_PROCEDURES = SESSION_META_PROCEDURES + REGISTRATION_META_PROCEDURES + SUBSC
 META_TOPICS = ("wamp.session.on_join", "wamp.session.on_leave") + tuple(
     f"wamp.registration.{event}" for event in ("on_create", "on_register", "on_unregister", "on_delete")) + tuple(
     f"wamp.subscription.{event}" for event in ("on_create", "on_subscribe", "on_unsubscribe", "on_delete"))
+TESTAMENT_PROCEDURES = ("wamp.session.add_testament", "wamp.session.flush_testaments")
 KILL_PROCEDURES = ("wamp.session.kill", "wamp.session.kill_by_authid", "wamp.session.kill_by_authrole")
 
 
@@ -53,6 +54,7 @@ META_API_ROLES = ("admin", "service")
 
 def _common_rules():
     rules = [_rule("app.", "prefix", ALL), _rule("svc.", "prefix", ["call"])]
+    rules += [_rule(p, "exact", ["call"]) for p in TESTAMENT_PROCEDURES]   # a session's own testaments
     # chat.*: the chat service's dynamic rule narrows these per room and user.
     rules.append(_rule("chat.", "prefix", ["call", "subscribe"]))
     return rules

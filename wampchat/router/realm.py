@@ -7,6 +7,7 @@ from wampchat.router.broker import Broker
 from wampchat.router.dealer import Dealer
 from wampchat.router.inprocess import DirectRoutes, InternalCaller
 from wampchat.router.meta import SessionMeta
+from wampchat.router.testaments import Testaments
 from wampchat.router.registration_meta import RegistrationMeta
 from wampchat.router.subscription_meta import SubscriptionMeta
 
@@ -25,6 +26,7 @@ class Realm:
         self.broker = Broker(self, metrics)
         self.dealer = Dealer(self, self.clock, metrics)
         self.meta = SessionMeta(self)
+        self.testaments = Testaments(self)
         self.registration_meta = RegistrationMeta(self)
         self.subscription_meta = SubscriptionMeta(self)
         self._sessions = {}   # client sessions: counted, listed and announced by the meta API
@@ -60,6 +62,7 @@ class Realm:
             self.meta.left(info)
         self.broker.detach(session)
         self.dealer.detach(session)
+        self.testaments.ended(info, session.said_goodbye)
 
     def log_failure(self, why):
         """Log the exception being handled, with ``why`` (called from except blocks)."""

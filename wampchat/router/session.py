@@ -39,6 +39,7 @@ class RouterSession:
 
     log = Logger()
     remote = False   # a session of this node (a callee proxy for another node's sessions is remote)
+    said_goodbye = False   # the peer ended the session with GOODBYE itself (then its testaments are dropped)
 
     def __init__(self, router, identity=None):
         """``identity``: an in-process service's (it is not authenticated); None for a peer on a socket."""

@@ -41,6 +41,7 @@ def reserved(session, uri):
 
 
 def on_goodbye(session, msg):
+    session.said_goodbye = True   # its testaments are not published
     session.send(message.Goodbye("wamp.close.goodbye_and_out"))
     session.close_transport()
 
@@ -75,14 +76,15 @@ def on_subscribe(session, msg):
                 session, msg.topic, match):
             return refuse_over_limit(session, message.Subscribe.MESSAGE_TYPE, msg.request, "subscriptions")
         sub = broker.subscribe(session, msg.topic, match)
-        routed = broker.when_routed(sub)
-        if routed is None:
-            session.send(message.Subscribed(msg.request, sub.id))
-            return None
 
-        def acknowledge(_):
+        def acknowledge(_=None):
             broker.activate(session, sub)
             session.send(message.Subscribed(msg.request, sub.id))
+            if msg.get_retained and match == MATCH_EXACT:
+                broker.send_retained(session, sub, msg.topic)
+        routed = broker.when_routed(sub)
+        if routed is None:
+            return acknowledge()
         return routed.addCallback(acknowledge)
 
     return authorized(session, msg.topic, "subscribe", match, message.Subscribe.MESSAGE_TYPE, msg.request,

@@ -47,7 +47,8 @@ class SendOutcome:
     are not theirs to attach (``FILES_REFUSED``); ``room`` is the Room as the batch read it.
     """
 
-    __slots__ = ("message", "created", "joined", "audience", "refused", "retry_after_ms", "room", "thread")
+    __slots__ = ("message", "created", "joined", "audience", "refused", "retry_after_ms", "room", "thread",
+                 "silenced")
 
     def __init__(self, message=None, created=False, joined=False, audience=None, refused=None, retry_after_ms=0,
                  room=None, thread=None):
@@ -59,3 +60,4 @@ class SendOutcome:
         self.retry_after_ms = retry_after_ms
         self.room = room
         self.thread = thread   # a reply's chain after it: {id, room, replies, last_reply} (chat.room.<id>.thread)
+        self.silenced = ()     # mentioned users whose level for the room is "none" (told nothing), as of the send

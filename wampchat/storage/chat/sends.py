@@ -13,7 +13,7 @@ the batch. A message's rows (the message, its mentions and files, its room's clo
 are built and written here, in one place.
 """
 from wampchat.storage.chat.files import attach_files
-from wampchat.storage.chat.members import add_member
+from wampchat.storage.chat.members import add_member, silenced
 from wampchat.storage.chat.mentions import mentioned_names
 from wampchat.storage.chat.message_ids import RoomClock
 from wampchat.storage.chat.moderation import RoomRules
@@ -154,4 +154,16 @@ def _add_to_room(tx, room_id, indexed, reads, numbers, outcomes, names, known, m
             outcome = outcomes[index]
             if outcome is not None and outcome.created and "thread" in outcome.message:
                 outcome.thread = count_reply(tx, room_id, outcome.message["thread"], outcome.message["ts"])
+        _mark_silenced(tx, room_id, [outcomes[index] for index, _ in indexed])
         tx.execute("UPDATE rooms SET last_ms = ?, last_seq = ? WHERE id = ?", (clock.last_ms, clock.last_seq, room_id))
+
+
+def _mark_silenced(tx, room_id, outcomes) -> None:
+    """Who of the users mentioned by the room's new messages hears nothing of it (level ``none``), read in the
+    send's transaction, so the level as it was when the message was sent decides."""
+    created = [o for o in outcomes if o is not None and o.created and o.message.get("mentions")]
+    names = sorted({name for o in created for name in o.message["mentions"]})
+    if names:
+        found = silenced(tx, room_id, names)
+        for outcome in created:
+            outcome.silenced = found

@@ -132,10 +132,6 @@ class ChatStore(ModerationStore):
     def set_notify(self, room_id, user, level):
         return self._run(members.set_notify, room_id, user, level)
 
-    def silenced(self, room_id, users):
-        """Those of ``users`` who hear nothing of the room (notification level ``none``)."""
-        return self._run(members.silenced, room_id, users)
-
     def find_group(self, users):
         return self._run(group_dms.find_group, users)
 
