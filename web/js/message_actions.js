@@ -3,6 +3,7 @@
 // reporting someone else's.
 
 import { connection, view } from "./page.js";
+import { runMessageAction } from "./message_hooks.js";
 import { openReportDialog } from "./report.js";
 import { hideReactionPicker, showDeleteConfirm, showEditBox, showReactionPicker } from "./render.js";
 import { isMe, state } from "./state.js";
@@ -46,7 +47,7 @@ export async function onMessageAction(event) {
       await connection.call("chat.message.delete", [roomId, message.id]);
       messageDeleted(roomId, message.id);
       break;
-    default:
+    default: await runMessageAction(button.dataset.action, { roomId, message, item, button });
   }
 }
 

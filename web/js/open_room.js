@@ -3,6 +3,7 @@
 // scrolling back through older pages.
 
 import { renderMembers } from "./members.js";
+import { hooks, notify } from "./message_hooks.js";
 import { $, connection, view } from "./page.js";
 import { markRead, moveReadMarker, renderSeen } from "./reads.js";
 import { isModeratorPlus } from "./roles.js";
@@ -46,6 +47,7 @@ export async function openRoom(roomId) {
 export function renderActiveRoom() {
   const roomState = state.rooms.get(state.activeRoomId);
   const open = !!roomState;
+  notify(hooks.roomShown, roomState);
   $("no-room").hidden = open;
   for (const id of ["room-header", "messages", "composer"]) $(id).hidden = !open;
   $("jump-to-bottom").hidden = true;
@@ -84,6 +86,7 @@ export function renderRoomHeader() {
   const moderates = isModeratorPlus(roomState);
   $("room-settings-button").hidden = !moderates;
   $("moderation-button").hidden = !moderates;
+  notify(hooks.roomShown, roomState);
 }
 
 function renderOlderControls() {

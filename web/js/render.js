@@ -3,6 +3,7 @@
 // is formatted by format.js, which builds nodes the same way.
 
 import { formatText } from "./format.js";
+import { hooks, messageParts } from "./message_hooks.js";
 
 /** A new element with a class and, optionally, text. */
 export function el(tag, className, text) {
@@ -56,16 +57,19 @@ export function fillMessageItem(item, message, { own, isMe }) {
   if (mentionsMe && !own) meta.append(el("span", "mention-badge", "mentions you"));
   item.append(meta);
 
+  if (!message.deleted) item.append(...messageParts(hooks.beforeText, message));
   const text = el("div", "text");
   if (message.deleted) text.textContent = "message deleted";
   else text.append(formatText(message.text, { mentions, isMe }));
   item.append(text);
+  if (!message.deleted) item.append(...messageParts(hooks.afterText, message));
 
   if (!message.deleted) item.append(reactionRow(message, isMe));
   if (message.deleted) return;
   const actions = el("div", "actions");
   if (own) actions.append(actionButton("Edit", "edit"), actionButton("Delete", "delete"));
   else actions.append(actionButton("Report", "report"));
+  actions.append(...messageParts(hooks.actions, message, own));
   item.append(actions);
 }
 

@@ -3,6 +3,7 @@
 // is open, counts as unread (or a mention) if not, and takes the place of my
 // pending copy of it. Deletes and reactions land here too.
 
+import { hooks, notify } from "./message_hooks.js";
 import { $, notifier, view } from "./page.js";
 import { markRead, renderSeen } from "./reads.js";
 import { renderRoomList } from "./room_list.js";
@@ -16,6 +17,7 @@ export function messageArrived(roomId, message, live) {
   const change = roomState.log.put(message);
   if (message.client_msg_id) dropPending(message.client_msg_id);
   if (change === "same") return;
+  notify(hooks.arrived, roomId, roomState.log.get(message.id));
   const isActive = roomId === state.activeRoomId;
   const fromMe = state.myUserIds.has(message.user);
   if (isActive) {
