@@ -70,7 +70,7 @@ function pinEvent(roomId, event) {
 function renderCount(roomState) {
   const count = pinnedIds(roomState).length;
   $("pin-count").textContent = String(count);
-  $("pins-button").setAttribute("aria-label", `Pinned messages: ${count}`);
+  $("pins-button").title = count === 1 ? "1 pinned message" : `${count} pinned messages`;
 }
 
 async function openPins() {
