@@ -37,7 +37,7 @@ function pinButton(message) {
 }
 
 function pinnedBadge(message) {
-  return isPinned(state.rooms.get(message.room), message.id) ? [el("div", "pinned-badge", "📌 Pinned")] : [];
+  return isPinned(state.rooms.get(message.room), message.id) ? [el("div", "pinned-badge", "Pinned")] : [];
 }
 
 async function togglePin(roomId, messageId) {
