@@ -75,9 +75,9 @@ async def test_grouped_messages_avatars_keyboard_toolbar_and_dark_mode(chat_serv
     assert focused == ["BUTTON", "Add a reaction", "Actions on the message of cid"]
     labels = await bob.js("return [...document.activeElement.closest('.actions').querySelectorAll('button')]"
                           ".map(b => b.getAttribute('aria-label') || b.textContent);")
-    assert labels == ["Add a reaction", "Report"]
+    assert labels == ["Add a reaction", "Reply", "Report"]   # Reply: replies.js adds it with addMessageAction
     await bob.keys(Keys.TAB)
-    assert (await bob.active_element())[3] == "report"
+    assert (await bob.active_element())[3] == "reply"
     await bob.keys(Keys.TAB, shift=True)   # back on "Add a reaction", so the toolbar shows in the pictures
 
     await bob.cdp("Emulation.setEmulatedMedia", LIGHT)

@@ -9,6 +9,7 @@ import { errorText, registerAccount, webSocketUrl } from "./connection.js";
 import { forgetLogin, nickProblem, rememberLogin, rememberedLogin, USERNAME_PATTERN } from "./login.js";
 import { openMemberActions, wireMemberActions } from "./member_actions.js";
 import { onMessageAction } from "./message_actions.js";
+import { wireMessageFeatures } from "./message_features.js";
 import { wireModerationPanel } from "./mod_panel.js";
 import { wireNotifications } from "./notifications_wiring.js";
 import { loadOlder, openRoom, renderActiveRoom } from "./open_room.js";
@@ -245,6 +246,7 @@ function wireEvents() {
   document.addEventListener("visibilitychange", () => {
     if (!document.hidden && state.activeRoomId) markRead(state.activeRoomId);
   });
+  wireMessageFeatures();   // files, uploads, replies, threads, pins (after the composer's own keys)
 }
 
 function start() {

@@ -5,6 +5,7 @@
 
 import { MentionCompleter } from "./complete.js";
 import { errorText } from "./connection.js";
+import { hooks, notify, sendExtras } from "./message_hooks.js";
 import { $, connection, showNotice, view } from "./page.js";
 import { isMe, state } from "./state.js";
 import { dropPending, messageArrived, renderPending } from "./timeline.js";
@@ -26,11 +27,15 @@ function newClientMsgId() {
 
 export function sendComposerText() {
   const text = $("composer-input").value;
-  if (!text.trim() || !state.activeRoomId) return;
+  const extras = state.activeRoomId ? sendExtras(state.activeRoomId) : { kwargs: {} };
+  if (extras.busy) { showNotice(extras.busy); return; }
+  if ((!text.trim() && !extras.kwargs.files) || !state.activeRoomId) return;
+  notify(hooks.sent);
   $("composer-input").value = "";
   resizeComposer();
   stopTyping();
-  const pending = { clientMsgId: newClientMsgId(), roomId: state.activeRoomId, text, failed: false, inFlight: false };
+  const pending = { clientMsgId: newClientMsgId(), roomId: state.activeRoomId, text, failed: false, inFlight: false,
+    kwargs: extras.kwargs };
   state.pending.push(pending);
   renderPending();
   view.scrollToBottom();
@@ -45,7 +50,7 @@ export async function deliver(pending) {
   renderPending();
   try {
     const message = await connection.call("chat.message.send", [pending.roomId, pending.text],
-      { client_msg_id: pending.clientMsgId });
+      { ...pending.kwargs, client_msg_id: pending.clientMsgId });
     dropPending(pending.clientMsgId);
     messageArrived(pending.roomId, message, false);
   } catch (err) {

@@ -7,16 +7,18 @@
 //   import { addMessageAction } from "./message_toolbar.js";
 //   addMessageAction({
 //     action: "pin",                       // the button's data-action (unique)
-//     label: "Pin",                        // its text (or a symbol, with `ariaLabel`)
+//     label: "Pin",                        // its text (or a symbol, with `ariaLabel`); or (message, ctx) => text
 //     ariaLabel: "Pin this message",       // optional: the accessible name when the text is a symbol
 //     order: 40,                           // optional: place in the bar (react 10, edit 20, delete 30, report 90)
 //     show: (message, ctx) => true,        // optional: whether this message gets it; ctx = {own, isMe}
 //     run: async ({ roomId, message, item, button }) => { … },   // what a click (or Enter) does
 //   });
 //
-// message_actions.js looks a clicked button's data-action up here (runMessageAction) after its own
-// built-in cases, so an added action needs no change anywhere else. Content other modules show under a
-// message's text (quotes, files, thread counts) goes into the item's `.message-extras` container.
+// message_actions.js looks a clicked button's data-action up here (registeredAction) after its own
+// built-in cases, so an added action needs no change anywhere else. An action without a `label` gets no
+// toolbar button: it runs the clicks on buttons of its data-action that a module draws in the message
+// itself (a reply's quote, an image thumbnail, "N replies"). That content comes from message_hooks.js
+// (beforeText above the text, afterText into the item's `.message-extras` container).
 
 const registry = [];
 
@@ -54,7 +56,9 @@ export function messageToolbar(message, ctx) {
   bar.setAttribute("role", "toolbar");
   bar.setAttribute("aria-label", `Actions on the message of ${message.nick || message.user}`);
   for (const spec of registry) {
-    if (spec.show(message, ctx)) bar.append(toolbarButton(spec.label, spec.action, spec.ariaLabel));
+    if (!spec.label || !spec.show(message, ctx)) continue;
+    const label = typeof spec.label === "function" ? spec.label(message, ctx) : spec.label;
+    bar.append(toolbarButton(label, spec.action, spec.ariaLabel));
   }
   return bar;
 }

@@ -3,6 +3,7 @@
 // scrolling back through older pages.
 
 import { renderMembers } from "./members.js";
+import { hooks, notify } from "./message_hooks.js";
 import { renderRoomNotify } from "./notifications_wiring.js";
 import { $, connection, view } from "./page.js";
 import { markRead, moveReadMarker, renderSeen } from "./reads.js";
@@ -47,6 +48,7 @@ export async function openRoom(roomId) {
 export function renderActiveRoom() {
   const roomState = state.rooms.get(state.activeRoomId);
   const open = !!roomState;
+  notify(hooks.roomShown, roomState);
   $("no-room").hidden = open;
   for (const id of ["room-header", "messages", "composer"]) $(id).hidden = !open;
   $("jump-to-bottom").hidden = true;
@@ -86,6 +88,7 @@ export function renderRoomHeader() {
   $("room-settings-button").hidden = !moderates;
   $("moderation-button").hidden = !moderates;
   renderRoomNotify();
+  notify(hooks.roomShown, roomState);
 }
 
 function renderOlderControls() {

@@ -4,6 +4,7 @@
 
 import { avatar } from "./avatar.js";
 import { formatText } from "./format.js";
+import { hooks, messageParts } from "./message_hooks.js";
 import { messageToolbar, toolbarButton } from "./message_toolbar.js";
 
 /** A new element with a class and, optionally, text. */
@@ -29,8 +30,9 @@ export const QUICK_REACTIONS = ["👍", "❤️", "😂", "🎉", "😮", "😢"
  * The list item of one message. `view` says whose it is: {own, isMe(user)}. Its layout:
  *   li.message[data-id, data-user, data-ts] (+ .grouped when it continues the author's run: grouping.js)
  *     .gutter   the avatar (or, grouped, the time shown on hover/focus)
- *     .body     .meta (name, time, edited; visually hidden when grouped), .text,
- *               .message-extras (other modules' content under the text: quotes, files, threads),
+ *     .body     .meta (name, time, edited; visually hidden when grouped),
+ *               message_hooks.js beforeText parts (a reply's quote, the Pinned mark), .text,
+ *               .message-extras (hooks.afterText parts under the text: files, "N replies"),
  *               .reactions
  *     .actions  the toolbar (message_toolbar.js: other modules add buttons there)
  */
@@ -54,12 +56,33 @@ export function fillMessageItem(item, message, { own, isMe }) {
   item.dataset.user = message.user;
   item.dataset.ts = String(message.ts);
 
+  const text = el("div", "text");
+  if (message.deleted) text.textContent = "message deleted";
+  else text.append(formatText(message.text, { mentions, isMe }));
+  const body = el("div", "body");
+  const above = message.deleted ? [] : messageParts(hooks.beforeText, message);
+  body.append(messageMeta(message, mentionsMe && !own), ...above, text, messageExtras(message));
+  item.append(messageGutter(message), body);
+  if (message.deleted) return;
+  body.append(reactionRow(message, isMe));
+  const bar = messageToolbar(message, { own, isMe });
+  const react = bar.querySelector("[data-action=react-menu]");
+  if (react) react.setAttribute("aria-expanded", "false");
+  item.append(bar);
+}
+
+/** The gutter: the avatar, or (grouped) the time shown on hover/focus. */
+function messageGutter(message) {
   const gutter = el("div", "gutter");
   const shortTime = el("span", "gutter-time", formatTime(message.ts));
   shortTime.setAttribute("aria-hidden", "true");
   shortTime.title = new Date(message.ts).toLocaleString();
   gutter.append(avatar(message.user, message.nick), shortTime);
+  return gutter;
+}
 
+/** Name, time, "(edited)" and "mentions you" (visually hidden when the message is grouped). */
+function messageMeta(message, mentionBadge) {
   const meta = el("div", "meta");
   const author = el("span", "author", message.nick || message.user);
   author.title = message.nick && message.nick !== message.user ? `${message.nick} (${message.user})` : message.user;
@@ -69,20 +92,15 @@ export function fillMessageItem(item, message, { own, isMe }) {
   time.title = new Date(message.ts).toLocaleString();
   meta.append(time);
   if (message.edited && !message.deleted) meta.append(el("span", "edited", "(edited)"));
-  if (mentionsMe && !own) meta.append(el("span", "mention-badge", "mentions you"));
+  if (mentionBadge) meta.append(el("span", "mention-badge", "mentions you"));
+  return meta;
+}
 
-  const text = el("div", "text");
-  if (message.deleted) text.textContent = "message deleted";
-  else text.append(formatText(message.text, { mentions, isMe }));
-  const body = el("div", "body");
-  body.append(meta, text, el("div", "message-extras"));
-  item.append(gutter, body);
-  if (message.deleted) return;
-  body.append(reactionRow(message, isMe));
-  const bar = messageToolbar(message, { own, isMe });
-  const react = bar.querySelector("[data-action=react-menu]");
-  if (react) react.setAttribute("aria-expanded", "false");
-  item.append(bar);
+/** The container under a message's text for what other modules show there (files, "N replies"). */
+function messageExtras(message) {
+  const extras = el("div", "message-extras");
+  if (!message.deleted) extras.append(...messageParts(hooks.afterText, message));
+  return extras;
 }
 
 /** The reactions under a message: one toggle per emoji (pressed when it is mine) and "add a reaction". */

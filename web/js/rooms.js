@@ -7,6 +7,7 @@ import { errorText } from "./connection.js";
 import { GONE, presenceChanged } from "./members.js";
 import { openRoom, renderActiveRoom, renderRoomHeader } from "./open_room.js";
 import { $, connection, showNotice } from "./page.js";
+import { roomEventHandlers } from "./message_hooks.js";
 import { readMarkerMoved } from "./reads.js";
 import { removedFromRoom } from "./removal.js";
 import { renderRoomList, roomLabel } from "./room_list.js";
@@ -74,6 +75,7 @@ async function subscribeRoom(session, roomId) {
     read: ([marker]) => readMarkerMoved(roomId, marker),
     reaction: ([reaction]) => reactionChanged(roomId, reaction),
     gap: () => liveEventsMissed(roomId, refreshRoomsOnce),
+    ...roomEventHandlers(roomId),   // files, replies, threads, pins
   };
   try {
     await Promise.all(Object.entries(handlers).map(([suffix, handler]) => session.subscribe(prefix + suffix, handler)));

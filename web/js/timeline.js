@@ -4,6 +4,7 @@
 // pending copy of it. Deletes and reactions land here too.
 
 import { notifyMessage } from "./desktop_notify.js";
+import { hooks, notify } from "./message_hooks.js";
 import { $, notifier, view } from "./page.js";
 import { markRead, renderSeen } from "./reads.js";
 import { renderRoomList, roomLabel } from "./room_list.js";
@@ -17,6 +18,7 @@ export function messageArrived(roomId, message, live) {
   const change = roomState.log.put(message);
   if (message.client_msg_id) dropPending(message.client_msg_id);
   if (change === "same") return;
+  notify(hooks.arrived, roomId, roomState.log.get(message.id));
   const isActive = roomId === state.activeRoomId;
   const fromMe = state.myUserIds.has(message.user);
   if (isActive) {
