@@ -2,7 +2,7 @@
 import pytest
 import pytest_twisted
 from autobahn.wamp.exception import ApplicationError
-from autobahn.wamp.types import CallDetails, CallOptions, RegisterOptions
+from autobahn.wamp.types import CallDetails, CallOptions, PublishOptions, RegisterOptions, SubscribeOptions
 from twisted.internet import defer
 
 from chatkit import error_of
@@ -159,3 +159,25 @@ async def test_a_broker_restart_ends_calls_in_flight_with_an_error_and_calls_wor
     await restart_broker(rabbitmq, while_down)
     await poll_until(lambda: all(bridge_of(n).link.state == "connected" for n in cluster.nodes.values()), timeout=30)
     assert await callable_from(caller, "app.here") == "here"
+
+
+@pytest_twisted.ensureDeferred
+async def test_retained_events_and_testaments_are_the_clusters(cluster):
+    """A retained event published on A reaches a subscriber on B that asks for it; a session on A that drops
+    without GOODBYE has its testament published to a subscriber on B."""
+    await cluster.node("na")
+    await cluster.node("nb")
+    for name in ("ann", "bob"):
+        await cluster.register("na", name)
+    ann, bob = await cluster.user("na", "ann"), await cluster.user("nb", "bob")
+    await ann.publish("app.state", "v2", options=PublishOptions(retain=True, acknowledge=True))
+    got = []
+    await bob.subscribe(lambda *a, **kw: got.append(a), "app.state", options=SubscribeOptions(get_retained=True))
+    await poll_until(lambda: got, timeout=5)
+    assert got == [("v2",)]
+    gone = []
+    await bob.subscribe(lambda *a, **kw: gone.append(a), "app.gone")
+    await ann.call("wamp.session.add_testament", "app.gone", ["ann dropped"], {})
+    ann._transport.dropConnection()                  # no GOODBYE
+    await poll_until(lambda: gone, timeout=10)
+    assert gone == [("ann dropped",)]

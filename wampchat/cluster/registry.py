@@ -49,10 +49,14 @@ class ClusterRegistry:
         self._loop.clock = self._clock
         self._loop.start(POLL_INTERVAL, now=True).addErrback(lambda f: self.log.failure("registry stopped", f))
 
-    async def stop(self) -> None:
+    def stop_following(self) -> None:
+        """Stop reading the others' registrations (the node is stopping)."""
         if self._loop is not None and self._loop.running:
             self._loop.stop()
         self._dealer.cluster = None
+
+    async def stop(self) -> None:
+        self.stop_following()
         for node in list(self._nodes):
             self._calls.node_gone(node)
         try:

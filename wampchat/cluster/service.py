@@ -48,19 +48,29 @@ class ClusterService(service.Service):
         self.meta.install()
         return self
 
-    def stopService(self):
-        super().stopService()
+    def leave_cluster(self):
+        """Called by the node before any service stops (the database and the link are still up): stop following
+        the others, clear this node's registrations and testaments from the shared database."""
         if self.meta is not None:
             self.meta.uninstall()
+            self.meta = None
         self._realm.testaments.store = None
         self._realm.broker.retained.store = None
         if self.registry is None:
-            return None
-        return defer.ensureDeferred(self._stop())
+            return defer.succeed(None)
+        registry, self.registry = self.registry, None
+        return defer.ensureDeferred(self._leave(registry))
 
-    async def _stop(self):
+    async def _leave(self, registry):
         try:
             await self.testaments.stopping()
         except Exception as e:
             self.log.warn("this node's testaments were not cleared (the survivors may publish them too): {e}", e=e)
-        await self.registry.stop()
+        await registry.stop()
+
+    def stopService(self):
+        """Only stops following the others; what touches the database was done by :meth:`leave_cluster`
+        (the chat runtime closes the database as the services stop)."""
+        super().stopService()
+        if self.registry is not None:
+            self.registry.stop_following()
