@@ -181,3 +181,20 @@ async def test_retained_events_and_testaments_are_the_clusters(cluster):
     ann._transport.dropConnection()                  # no GOODBYE
     await poll_until(lambda: gone, timeout=10)
     assert gone == [("ann dropped",)]
+
+
+@pytest_twisted.ensureDeferred
+async def test_event_history_is_read_on_any_node(cluster):
+    """--event-history app.news:2 on every node: what a session on A published is read on B, newest first."""
+    await cluster.node("na", "--event-history", "app.news:2")
+    await cluster.node("nb", "--event-history", "app.news:2")
+    for name in ("ann", "bob"):
+        await cluster.register("na", name)
+    ann, bob = await cluster.user("na", "ann"), await cluster.user("nb", "bob")
+    for n in range(3):
+        await ann.publish("app.news", n, options=PublishOptions(acknowledge=True))
+    sub = await bob.subscribe(lambda *a: None, "app.news")
+
+    async def kept():
+        return [e["args"] for e in await bob.call("wamp.subscription.get_events", sub.id, 10)] == [[2], [1]]
+    await poll_until(kept, timeout=10)

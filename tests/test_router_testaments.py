@@ -59,3 +59,23 @@ def test_retained_events_reach_a_later_subscriber_that_asks(realm):
     assert [(e.args, e.retained) for e in got[1:]] == [(["v2"], True)]
     assert subscribed(other, "app.state")[1:] == []             # did not ask
     assert subscribed(asker, "app.other", request=2, get_retained=True)[1:] == []   # an audience: not kept
+
+
+def test_event_history_keeps_the_last_events_of_the_configured_topics(clock):
+    """--event-history app.news:2 and app.feed.:5 (a prefix): get_events gives a subscriber the newest first."""
+    from wampchat.router import Router
+    from wampchat.router.config import RouterConfig
+
+    realm = Router(clock, RouterConfig(event_history=[("app.news", 2), ("app.feed.", 5)])).realm("wampchat")
+    publisher, reader = RawPeer(realm, "ann"), RawPeer(realm, "bob")
+    for n in range(3):
+        publisher.send(message.Publish(n + 1, "app.news", args=[n]))
+    publisher.send(message.Publish(9, "app.feed.one", args=["f1"]))
+    publisher.send(message.Publish(10, "app.other", args=["not kept"]))
+    news = subscribed(reader, "app.news")[0].subscription
+    feed = subscribed(reader, "app.feed.", request=2, match="prefix")[0].subscription
+    answer = call(reader, "wamp.subscription.get_events", news, 10, request=3)
+    assert [e["args"] for e in answer.args[0]] == [[2], [1]]
+    assert [e["args"] for e in call(reader, "wamp.subscription.get_events", feed, request=4).args[0]] == [["f1"]]
+    refused = call(publisher, "wamp.subscription.get_events", news, request=5)   # not its subscription
+    assert isinstance(refused, message.Error) and refused.error == "wamp.error.no_such_subscription"

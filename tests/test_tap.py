@@ -193,6 +193,7 @@ max-calls-in-flight = 6
 max-connections-per-address = 0
 handshake-timeout = 3
 trusted-proxy = ["10.0.0.0/8", "::1"]
+event-history = ["app.news:100", "app.feed.:50"]
 proxy-protocol = true
 db = "DBPATH"
 no-open-registration = true
@@ -222,6 +223,7 @@ def test_config_file_sets_every_setting(tmp_path):
     db = str(tmp_path / "file.sqlite")
     options = parse("--config-file", write_toml(tmp_path, EVERY_SETTING_TOML.replace("DBPATH", db)))
     assert options["listen"] == ["tcp:0:interface=127.0.0.1", "tcp:0:interface=127.0.0.1:backlog=9"]
+    assert options["router_config"].event_history == [("app.news", 100), ("app.feed.", 50)]
     assert options["rawsocket"] == ["tcp:0:interface=127.0.0.1"]
     assert (options["realm"], options["web"], options["db"]) == ("filerealm", "/srv/page", db)
     assert options["no-guests"] is True and options["no-open-registration"] is True
@@ -302,10 +304,11 @@ def test_config_file_points_at_the_roles_json(tmp_path):
     ('config = "/nonexistent/roles.json"', "config: cannot read"),
     ("realm = ", "not valid TOML"),
     ('trusted-proxy = ["10.0.0.0/33"]', "trusted-proxy: '10.0.0.0/33' is not an IP network"),
+    ('event-history = ["app.news"]', "event-history: 'app.news': an event history rule is URI:N"),
 ], ids=["typo", "unknown", "config-file", "table", "int-as-string", "zero", "bool-as-int", "float-as-int",
         "negative-seconds", "negative-connections", "timeout-not-longer", "flag-as-string", "listen-string", "rawsocket-ints",
         "bad-endpoint", "bad-node-id", "bad-db-scheme", "bad-amqp-url", "bad-exchange", "missing-json",
-        "bad-toml", "bad-trusted-proxy"])
+        "bad-toml", "bad-trusted-proxy", "bad-event-history"])
 def test_bad_config_file_values_are_one_line_usage_errors(tmp_path, content, expected):
     """Every bad key or value in the file is a one-line UsageError that names the file and the key."""
     path = write_toml(tmp_path, content + "\n")

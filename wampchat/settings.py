@@ -173,6 +173,10 @@ SETTINGS = [
             "address from X-Forwarded-For (the rightmost entry that is not a trusted proxy), and with "
             "--proxy-protocol only connections from these networks are accepted. Repeatable.",
             'trusted-proxy = ["127.0.0.1/32"]', default_text="none"),
+    Setting("event-history", LIST, [],
+            "URI:N: keep the last N events of the topic URI (a URI ending with '.' is a prefix) for "
+            "wamp.subscription.get_events, in the database (every node's). Repeatable.",
+            'event-history = ["app.news:100", "app.feed.:50"]', default_text="none"),
     Setting("proxy-protocol", FLAG, False,
             "Every connection to the web and RawSocket listeners must start with a PROXY protocol header "
             "(v1 or v2, as HAProxy's send-proxy / send-proxy-v2 write); its source is the client address.",

@@ -9,6 +9,7 @@ import re
 from twisted.python import usage
 
 from wampchat.node import build_service
+from wampchat.router.event_history import parse_rule
 from wampchat.router.config import ConfigError, RouterConfig, load_config
 from wampchat.router.transports.client_address import parse_networks
 from wampchat.settings import (BY_NAME, DEFAULT_LISTEN, FLAG, LIST, SETTINGS, ConfigFileError,  # noqa: F401
@@ -98,6 +99,7 @@ class Options(usage.Options):
         self["listen"] = []
         self["rawsocket"] = []
         self["trusted-proxy"] = []
+        self["event-history"] = []
         self.from_file = {}   # settings taken from --config-file
         self.config_path = None
 
@@ -135,6 +137,11 @@ class Options(usage.Options):
         self["trusted-proxy"].append(cidr)
 
     opt_trusted_proxy.__doc__ = BY_NAME["trusted-proxy"].help_line()
+
+    def opt_event_history(self, rule):
+        self["event-history"].append(rule)
+
+    opt_event_history.__doc__ = BY_NAME["event-history"].help_line()
 
     def origin(self, name):
         """How an error names setting ``name``: ``--name``, or ``FILE: name`` when the value came from the file."""
@@ -200,8 +207,12 @@ class Options(usage.Options):
 
     def _router_config(self):
         limits = {field: self[option] for option, field in SESSION_LIMIT_OPTIONS.items()}
+        try:
+            history = [parse_rule(rule) for rule in self["event-history"]]
+        except ValueError as e:
+            raise usage.UsageError(f"{self.origin('event-history')}: {e}")
         config = RouterConfig(realm=self["realm"], max_message_size=self["max-message-size"],
-                              outbound_buffer=self["outbound-buffer"], **limits)
+                              outbound_buffer=self["outbound-buffer"], event_history=history, **limits)
         if self["config"]:
             try:
                 config = load_config(self["config"], config)

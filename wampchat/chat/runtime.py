@@ -6,6 +6,7 @@ from twisted.internet import defer
 from wampchat.chat.cluster_presence import ClusterPresence
 from wampchat.chat.retention import RetentionJob
 from wampchat.chat.service import ChatService
+from wampchat.cluster.outliving import DatabaseHistory
 from wampchat.router.authorize import TRUSTED
 from wampchat.router.credentials import CredentialsUnavailable
 from wampchat.router.inprocess import attach_local
@@ -64,6 +65,8 @@ class ChatRuntime(service.Service):
         self._router.health["database"] = database.health
         self._router.health["nodes"] = self.cluster.health
         realm.authorizer.add_rule(session.authorizer.authorize)
+        if realm.history.active:   # --event-history: kept in the database, for every node
+            realm.history.store = DatabaseHistory(database)
         realm.add_join_hook(session.authorizer.check_join)
         self._router.credentials.add_provider(StoreCredentials(self.store, self._reactor))
         session.ready = defer.Deferred()

@@ -77,3 +77,16 @@ class ClusterRetained:
         d = self._db.run(rows.retained, topic)
         d.addCallback(lambda p: None if p is None else (p.get("args"), p.get("kwargs"), p.get("publisher")))
         return d.addErrback(lambda f: log.warn("retained event of {topic} not read: {e}", topic=topic, e=f.value))
+
+
+class DatabaseHistory:
+    """Event history kept in the database (``--event-history``), so any node answers for every node's events."""
+
+    def __init__(self, database) -> None:
+        self._db = database
+
+    def record(self, topic: str, keep: int, event: dict) -> None:
+        _logged(self._db.run(rows.record_event, topic, keep, event), "an event for the event history")
+
+    def events(self, uri: str, match: str, limit: int):
+        return self._db.run(rows.history, uri, match == "prefix", limit)

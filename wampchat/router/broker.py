@@ -112,6 +112,7 @@ class Broker:
         self._observers = []
         self._watchers = []
         self.retained = RetainedEvents()
+        self.history = None   # the realm's EventHistory
         self._listeners = []  # the subscription meta API (see add_listener)
 
     # -- subscriptions --------------------------------------------------
@@ -266,6 +267,8 @@ class Broker:
         self._deliver(topic, args, kwargs, pub_id, info if disclose else None, skip, audience)
         if self._observers:
             self._notify(Publication(topic, args, kwargs, pub_id, info, disclose, None, audience))
+        if self.history.active and audience is None:
+            self.history.record(topic, args, kwargs, info.authid if disclose else None, pub_id)
         return pub_id
 
     def inject(self, topic, args=None, kwargs=None, origin="amqp", publisher_authid=None, audience=None):

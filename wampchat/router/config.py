@@ -55,6 +55,7 @@ META_API_ROLES = ("admin", "service")
 def _common_rules():
     rules = [_rule("app.", "prefix", ALL), _rule("svc.", "prefix", ["call"])]
     rules += [_rule(p, "exact", ["call"]) for p in TESTAMENT_PROCEDURES]   # a session's own testaments
+    rules.append(_rule("wamp.subscription.get_events", "exact", ["call"]))  # its own subscriptions' history
     # chat.*: the chat service's dynamic rule narrows these per room and user.
     rules.append(_rule("chat.", "prefix", ["call", "subscribe"]))
     return rules
@@ -98,6 +99,7 @@ class RouterConfig:
     max_subscriptions: int = 1000
     max_registrations: int = 100
     max_calls_in_flight: int = 1000
+    event_history: list = field(default_factory=list)   # (uri, n): topics whose last n events are kept
 
     def session_limits(self):
         """The per-session limits (``--max-subscriptions`` etc.), one object shared by all sessions."""

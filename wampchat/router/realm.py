@@ -6,6 +6,7 @@ from wampchat.router.authorize import Authorizer
 from wampchat.router.broker import Broker
 from wampchat.router.dealer import Dealer
 from wampchat.router.inprocess import DirectRoutes, InternalCaller
+from wampchat.router.event_history import EventHistory
 from wampchat.router.meta import SessionMeta
 from wampchat.router.testaments import Testaments
 from wampchat.router.registration_meta import RegistrationMeta
@@ -27,6 +28,7 @@ class Realm:
         self.dealer = Dealer(self, self.clock, metrics)
         self.meta = SessionMeta(self)
         self.testaments = Testaments(self)
+        self.history = self.broker.history = EventHistory(self, router.config.event_history)
         self.registration_meta = RegistrationMeta(self)
         self.subscription_meta = SubscriptionMeta(self)
         self._sessions = {}   # client sessions: counted, listed and announced by the meta API

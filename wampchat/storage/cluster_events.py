@@ -37,3 +37,20 @@ def keep_retained(tx, topic: str, payload: dict, now: int) -> None:
 def retained(tx, topic: str) -> dict | None:
     row = tx.one("SELECT payload FROM retained_events WHERE topic = ?", (topic,))
     return json.loads(row["payload"]) if row is not None else None
+
+
+def record_event(tx, topic: str, keep: int, event: dict) -> None:
+    """Keep ``event`` and only the topic's newest ``keep`` (event history)."""
+    tx.execute("INSERT INTO event_history (topic, payload) VALUES (?, ?)", (topic, json.dumps(event)))
+    tx.execute("DELETE FROM event_history WHERE topic = ? AND id <= (SELECT id FROM event_history WHERE topic = ? "
+               "ORDER BY id DESC LIMIT 1 OFFSET ?)", (topic, topic, keep))
+
+
+def history(tx, uri: str, prefix: bool, limit: int) -> list:
+    """The newest ``limit`` kept events of the topic ``uri`` (or of every topic under it), newest first."""
+    if prefix:
+        rows = tx.query("SELECT payload FROM event_history WHERE substr(topic, 1, ?) = ? ORDER BY id DESC LIMIT ?",
+                        (len(uri), uri, limit))
+    else:
+        rows = tx.query("SELECT payload FROM event_history WHERE topic = ? ORDER BY id DESC LIMIT ?", (uri, limit))
+    return [json.loads(r["payload"]) for r in rows]

@@ -21,12 +21,13 @@ from wampchat.storage.migrations import (v001_initial, v002_cluster, v003_featur
                                          v008_moderation, v009_sanctions,
                                          v010_pins_and_groups, v011_files, v012_threads,
                                          v013_cluster_registrations, v014_tokens_keys,
-                                         v015_link_previews, v016_testaments_retained)
+                                         v015_link_previews, v016_testaments_retained,
+                                         v017_event_history)
 
 MIGRATIONS = (v001_initial, v002_cluster, v003_features, v004_search_later, v005_dm_keys, v006_name_skeletons,
               v007_rate_events, v008_moderation, v009_sanctions, v010_pins_and_groups, v011_files,
               v012_threads, v013_cluster_registrations, v014_tokens_keys, v015_link_previews,
-              v016_testaments_retained)
+              v016_testaments_retained, v017_event_history)
 LATEST_VERSION = len(MIGRATIONS)
 VERSION_TABLE = "wampchat_schema"
 LEGACY_TABLES = {"users", "rooms", "members", "messages", "reads"}
