@@ -5,11 +5,15 @@ from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.types import CallDetails, CallOptions, PublishOptions, RegisterOptions, SubscribeOptions
 from twisted.internet import defer
 
-from chatkit import error_of
+from chatkit import PASSWORD, error_of
 from cluster import cluster  # noqa: F401 (fixture)
 from helpers import poll_until
 from rabbitmq import bridge_of, rabbitmq  # noqa: F401 (fixture)
+from processes import processes  # noqa: F401 (fixture)
 from test_cluster_broker_restart import restart_broker
+from test_cluster_failover import start_process
+from twisted.internet import reactor
+from wampchat.testing import connect
 
 pytestmark = [pytest.mark.rabbitmq]
 
@@ -198,3 +202,50 @@ async def test_event_history_is_read_on_any_node(cluster):
     async def kept():
         return [e["args"] for e in await bob.call("wamp.subscription.get_events", sub.id, 10)] == [[2], [1]]
     await poll_until(kept, timeout=10)
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_callee_node_killed_mid_call_ends_the_call_with_canceled(cluster, processes):
+    """kill -9 of the callee's node: its calls in flight end with wamp.error.canceled within the node timeout,
+    and its registrations leave the cluster."""
+    fast = ("--node-heartbeat", "1", "--node-timeout", "4")
+    await cluster.node("na", *fast)
+    doomed = start_process(cluster, processes, "nk", *fast)
+    for name in ("ann", "bob"):
+        await cluster.register("na", name)
+    callee = await connect(doomed.ws_url, authmethods=["ticket"], authid="ann", secret=PASSWORD)
+    await callee.register(lambda: defer.Deferred(), "app.forever")
+    await callee.register(lambda: "here", "app.here")
+    caller = await cluster.user("na", "bob")
+    await callable_from(caller, "app.here")
+    in_flight = caller.call("app.forever")
+    await poll_until(lambda: callee._invocations, timeout=5)
+    doomed.kill()
+    started = reactor.seconds()
+    assert await error_of(in_flight) == "wamp.error.canceled"
+    assert reactor.seconds() - started < 15
+    assert await error_of(caller.call("app.here")) == "wamp.error.no_such_procedure"
+
+
+@pytest_twisted.ensureDeferred
+async def test_autobahnjs_and_autobahn_python_call_each_other_across_nodes(cluster):
+    """An AutobahnJS session on node A and an Autobahn|Python one on node B call and publish to each other."""
+    from test_autobahnjs import run_node
+    from helpers import Collector
+
+    await cluster.node("na")
+    await cluster.node("nb")
+    python = await cluster.guest("nb", "Py")
+    await python.register(lambda text: f"python got {text}", "app.py.echo")
+    inbox = Collector()
+    await python.subscribe(inbox, "app.py.inbox")
+    await callable_from(await cluster.guest("na", "Probe"), "app.py.echo", "probe")   # A knows B's callee
+    proc = run_node(cluster.nodes["na"].ws_url, "json", "peer")
+    await proc.wait_for_line(lambda line: line.get("ready"))
+    answer = await callable_from(python, "app.js.echo", "from python", lang="py")
+    await python.publish("app.js.inbox", "hello node", n=2, options=PublishOptions(acknowledge=True))
+    assert await proc.ended == 0, proc.report()
+    result = proc.lines()[-1]["peer"]
+    assert answer == "node got from python" and result["fromPython"] == "python got from node"
+    assert result["fromPythonEvents"] == [{"args": ["hello node"], "kwargs": {"n": 2}}]
+    assert await inbox.wait_for(1) == [(("hello python",), {"n": 1})]
