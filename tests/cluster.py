@@ -32,6 +32,7 @@ class Cluster:
         server = await start_server(self.args(node_id, *extra, user=user), self.tmp_path)
         self.nodes[node_id] = server
         await bridge_of(server).when_connected()
+        await server.service.getServiceNamed("cluster").started   # the node has joined the router across nodes
         return server
 
     def process(self, node_id, *extra):

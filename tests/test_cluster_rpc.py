@@ -68,11 +68,18 @@ async def test_a_single_registration_is_unique_in_the_cluster(cluster):
         await second.register(lambda: "second", "app.only", options=RegisterOptions(invoke="roundrobin"))
     assert conflict.value.error in ("wamp.error.procedure_already_exists",
                                     "wamp.error.procedure_exists_with_different_invocation_policy")
-    # once the first unregisters, another node may take it
+    # once the first unregisters, another node may take it (as soon as it has seen the first one go)
     for registration in list(first._registrations.values()):
         await registration.unregister()
-    reg = await second.register(lambda: "second", "app.only")
-    assert reg.id
+
+    async def taken():
+        try:
+            await second.register(lambda: "second", "app.only")
+            return True
+        except ApplicationError as e:
+            assert e.error == "wamp.error.procedure_already_exists"
+            return False
+    await poll_until(taken, timeout=10)
     caller = await cluster.user("nc", "cid")
     assert await callable_from(caller, "app.only") == "second"
 

@@ -45,6 +45,10 @@ class ClusterRegistry:
         """Forget what an earlier run of this node claimed, take the dealer's claims, follow the others."""
         await self._db.run(rows.release_all, self.node)
         self._dealer.cluster = self
+        for reg in self._dealer.client_registrations():   # made before the link to the cluster was up
+            self.claim(reg).addErrback(lambda f, uri=reg.uri: self.log.warn(
+                "{uri}, registered here before this node joined the cluster, is held elsewhere too: {e}",
+                uri=uri, e=f.value))
         self._loop = task.LoopingCall(self.refresh)
         self._loop.clock = self._clock
         self._loop.start(POLL_INTERVAL, now=True).addErrback(lambda f: self.log.failure("registry stopped", f))

@@ -24,12 +24,13 @@ class ClusterService(service.Service):
         self.registry = None
         self.meta = None
         self.testaments = None
-        self.ready = None
+        self.started = None   # fires once the registry follows the cluster (not part of the node's readiness:
+        # a node serves while its broker is away, and joins the router across nodes when the link comes up)
 
     def startService(self):
         super().startService()
-        self.ready = defer.ensureDeferred(self._start())
-        self.ready.addErrback(lambda f: self.log.failure("one router across nodes did not start", f))
+        self.started = defer.ensureDeferred(self._start())
+        self.started.addErrback(lambda f: self.log.failure("one router across nodes did not start", f))
 
     async def _start(self):
         await self._runtime.ready

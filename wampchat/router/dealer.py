@@ -123,6 +123,10 @@ class Dealer:
             d.callback(reg)
         return None
 
+    def client_registrations(self) -> list:
+        """The registrations that have callees among this node's client sessions (not in-process services)."""
+        return [reg for reg in self._by_id.values() if reg.local is None and reg.has_local_callee()]
+
     # -- other nodes' callees (one router across nodes) ----------------------------------------------
     def add_remote(self, proxy, uri, match, invoke):
         """``proxy`` (another node's callees) takes calls to (uri, match) too; False on a policy conflict."""
