@@ -26,7 +26,7 @@ from array import array
 from contextlib import ExitStack
 from pathlib import Path
 
-from benchmarks import routers
+from benchmarks import cluster_rpc, routers
 from benchmarks.fleet import BenchError, Fleet, percentile
 from wampchat import testing_servers
 
@@ -450,6 +450,15 @@ def bench_cluster(s, backends, notes):
             label = f"cluster {count} node{'s' if count > 1 else ''}"
             step(label, results, f"fanout_{count}", notes, lambda: measure_fanout(nodes, processes, s))
             step(label, results, f"send_{count}", notes, lambda: measure_send(nodes, nodes[0], processes, s))
+        if len(nodes) == 2:   # one router across nodes: a call to another node's callee against a local one
+            calls = 500 if s.cluster_deliveries < 10_000 else 5000
+            for key, caller in (("rpc_same_node", nodes[0]), ("rpc_cross_node", nodes[1])):
+                try:
+                    results[key] = cluster_rpc.measure(nodes[0], caller, calls)
+                    print(f"[cluster RPC] {key}: {results[key]}", flush=True)
+                except (RuntimeError, subprocess.TimeoutExpired, ValueError) as e:
+                    notes.append(f"cluster RPC {key} not measured: {e}")
+                    print(notes[-1], flush=True)
     return results
 
 
@@ -522,4 +531,5 @@ def cluster_table(results, s):
                          f"{fmt(per.get('postgres'), 'us'):>8}")
     lines.append("(events/s delivered to subscribers on all nodes; scaling: against 1 node; CPU per delivered event "
                  "summed over the node processes, and the broker's and database's apart; (!): not every event reached the subscribers, see the notes)")
+    lines += ["", cluster_rpc.table(results)]
     return "\n".join(lines)

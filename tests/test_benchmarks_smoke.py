@@ -98,6 +98,10 @@ def test_the_send_path_and_the_cluster_give_every_figure(chat_results):
     assert IN_GIT == ("HEAD (baseline), PostgreSQL (fsync on)" in stdout) == ("sends/s against the baseline" in stdout) \
         == ("ceiling (sends not stored)" in stdout)               # the ratio line needs a baseline to divide by
     assert set(sends[3]["cpu_us_per_event"]) == {"node a", "node b", "rabbitmq", "postgres"}
+    for key in ("rpc_same_node", "rpc_cross_node"):   # a call to another node's callee against a local one
+        rpc = data["results"]["cluster"][key]
+        assert rpc["calls"] == 500 and rpc["calls_per_s"] > 0 and 0 < rpc["p50_ms"] <= rpc["p99_ms"]
+    assert "callee on node 1, caller on node 2" in stdout
     for n in (1, 2):
         fanout = data["results"]["cluster"][f"fanout_{n}"]
         assert fanout["nodes"] == n and fanout["delivered"] == fanout["expected"] == 4 * fanout["published"] > 0
