@@ -40,13 +40,18 @@ def ban(tx, room_id: str, user: str, address: str | None, actor: str, reason: st
     return was_member
 
 
-def unban(tx, room_id: str, user: str, actor: str, now: int) -> bool:
-    """Lift a ban in force; False when there was none."""
-    tx.execute(f"DELETE FROM room_bans WHERE room = ? AND username = ? AND {ACTIVE}", (room_id, user, now))
+def _lift(tx, table: str, action: str, room_id: str, user: str, actor: str, now: int) -> bool:
+    """Lift a ban or mute in force, audited as ``action``; False when there was none."""
+    tx.execute(f"DELETE FROM {table} WHERE room = ? AND username = ? AND {ACTIVE}", (room_id, user, now))
     if tx.rowcount != 1:
         return False
-    audit.append(tx, now, actor, "unban", room_id, user)
+    audit.append(tx, now, actor, action, room_id, user)
     return True
+
+
+def unban(tx, room_id: str, user: str, actor: str, now: int) -> bool:
+    """Lift a ban in force; False when there was none."""
+    return _lift(tx, "room_bans", "unban", room_id, user, actor, now)
 
 
 def bans(tx, room_id: str, now: int) -> list:
@@ -65,11 +70,7 @@ def mute(tx, room_id: str, user: str, actor: str, reason: str | None, now: int, 
 
 def unmute(tx, room_id: str, user: str, actor: str, now: int) -> bool:
     """Lift a mute in force; False when there was none."""
-    tx.execute(f"DELETE FROM room_mutes WHERE room = ? AND username = ? AND {ACTIVE}", (room_id, user, now))
-    if tx.rowcount != 1:
-        return False
-    audit.append(tx, now, actor, "unmute", room_id, user)
-    return True
+    return _lift(tx, "room_mutes", "unmute", room_id, user, actor, now)
 
 
 def sanction(tx, room_id: str, user: str, address: str | None, now: int) -> str | None:
