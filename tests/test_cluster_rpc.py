@@ -183,8 +183,14 @@ async def test_retained_events_and_testaments_are_the_clusters(cluster):
     ann, bob = await cluster.user("na", "ann"), await cluster.user("nb", "bob")
     await ann.publish("app.state", "v2", options=PublishOptions(retain=True, acknowledge=True))
     got = []
-    await bob.subscribe(lambda *a, **kw: got.append(a), "app.state", options=SubscribeOptions(get_retained=True))
-    await poll_until(lambda: got, timeout=5)
+
+    async def retained_given():   # the retained event is written to the database right after PUBLISHED
+        subscription = await bob.subscribe(lambda *a, **kw: got.append(a), "app.state",
+                                           options=SubscribeOptions(get_retained=True))
+        await poll_until(lambda: got, timeout=1).addErrback(lambda f: None)
+        await subscription.unsubscribe()
+        return bool(got)
+    await poll_until(retained_given, timeout=10)
     assert got == [("v2",)]
     gone = []
     await bob.subscribe(lambda *a, **kw: gone.append(a), "app.gone")
