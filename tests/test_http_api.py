@@ -134,7 +134,7 @@ def run_shell(world, script, **env):
     return d.addCallback(lambda out: (out[0].decode().splitlines(), out[2]))
 
 
-@pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl on PATH (apt-get install curl)")
+@pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl on PATH: `make system-deps-test` (part of `make test`) installs it")
 @pytest_twisted.inlineCallbacks
 def test_the_curl_examples_in_the_docs_work(world):
     ann, token = yield user_with_token(world, "ann")
