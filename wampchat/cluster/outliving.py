@@ -84,9 +84,11 @@ class DatabaseHistory:
 
     def __init__(self, database) -> None:
         self._db = database
+        self._writes = defer.DeferredLock()   # one write at a time: the ids keep the order of publication
 
     def record(self, topic: str, keep: int, event: dict) -> None:
-        _logged(self._db.run(rows.record_event, topic, keep, event), "an event for the event history")
+        _logged(self._writes.run(self._db.run, rows.record_event, topic, keep, event),
+                "an event for the event history")
 
     def events(self, uri: str, match: str, limit: int):
         return self._db.run(rows.history, uri, match == "prefix", limit)

@@ -4,6 +4,8 @@ nodes). Payloads are kept as JSON text: ``{"args": [...], "kwargs": {...}, ...}`
 """
 import json
 
+HISTORY_LOCKS = 0x77636568   # "wceh": the lock space of topics whose history is being written
+
 
 def add_testament(tx, node: str, session: int, authid: str, authrole: str, topic: str, payload: dict) -> None:
     tx.execute("INSERT INTO cluster_testaments (node, session, authid, authrole, topic, payload) "
@@ -40,7 +42,8 @@ def retained(tx, topic: str) -> dict | None:
 
 
 def record_event(tx, topic: str, keep: int, event: dict) -> None:
-    """Keep ``event`` and only the topic's newest ``keep`` (event history)."""
+    """Keep ``event`` and only the topic's newest ``keep`` (event history); nodes writing one topic take turns."""
+    tx.engine.lock_key(tx, HISTORY_LOCKS, topic)
     tx.execute("INSERT INTO event_history (topic, payload) VALUES (?, ?)", (topic, json.dumps(event)))
     tx.execute("DELETE FROM event_history WHERE topic = ? AND id <= (SELECT id FROM event_history WHERE topic = ? "
                "ORDER BY id DESC LIMIT 1 OFFSET ?)", (topic, topic, keep))
