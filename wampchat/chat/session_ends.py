@@ -10,6 +10,8 @@ has its connection closed, so it keeps nothing.
 """
 from typing import Callable, Optional
 
+from wampchat.router.meta import end_session
+
 PASSWORD_CHANGED = "wampchat.close.password_changed"
 ACCOUNT_DELETED = "wampchat.close.account_deleted"
 BANNED = "wampchat.error.banned"
@@ -40,13 +42,6 @@ def end_sessions(realm, clock, authid: str, reason: str, text: str, keep: Option
         session = realm.session(info.id)
         if session is None:
             continue
-        session.leave(reason, text)
-        clock.callLater(GOODBYE_GRACE, _close_if_open, session)
+        end_session(clock, session, reason, text, GOODBYE_GRACE)
         ended += 1
     return ended
-
-
-def _close_if_open(session) -> None:
-    """The session did not answer GOODBYE in time: close its connection."""
-    if session.is_open():
-        session.close_transport()

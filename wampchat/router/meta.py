@@ -113,13 +113,19 @@ class SessionMeta:
         for session_id in session_ids:
             session = self._realm.session(session_id)
             if session is not None and session.info.authrole != TRUSTED and session.is_open():
-                session.leave(reason, text)
-                self._realm.clock.callLater(KILL_GRACE, _close_if_open, session)
+                end_session(self._realm.clock, session, reason, text)
                 ended.append(session_id)
         return ended
 
 
 KILL_GRACE = 5.0   # seconds a killed session has to answer GOODBYE before its connection is closed
+
+
+def end_session(clock, session, reason: str, text, grace: float = KILL_GRACE) -> None:
+    """Tell ``session`` GOODBYE ``reason`` (it can do nothing more), and close its connection ``grace`` seconds
+    later if it has not answered: a killed, banned or logged-out session keeps nothing."""
+    session.leave(reason, text)
+    clock.callLater(grace, _close_if_open, session)
 
 
 def _close_if_open(session):
