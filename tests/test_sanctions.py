@@ -7,6 +7,7 @@ from twisted.internet import defer
 from chatkit import error_of, payloads, world  # noqa: F401 (fixtures)
 from helpers import Collector, poll_until
 from postgres import postgres  # noqa: F401 (fixture)
+from test_moderation_roles import room_with as members_room
 
 FORBIDDEN = "wampchat.error.forbidden"
 INVALID = "wampchat.error.invalid_argument"
@@ -16,15 +17,7 @@ NOT_FOUND = "wampchat.error.not_found"
 @defer.inlineCallbacks
 def room_with(world, room_id="den", private=False):
     """ann owns ``room_id``, bob moderates it, cid is a member: the three sessions."""
-    ann = yield world.user("ann")
-    bob = yield world.user("bob")
-    cid = yield world.user("cid")
-    yield ann.call("chat.room.create", room_id, private=private)
-    for name, session in (("bob", bob), ("cid", cid)):
-        if private:
-            yield ann.call("chat.room.invite", room_id, name)
-        else:
-            yield session.call("chat.room.join", room_id)
+    ann, bob, cid = yield members_room(world, room_id, private)
     yield ann.call("chat.room.set_role", room_id, "bob", "moderator")
     return ann, bob, cid
 
