@@ -190,10 +190,15 @@ def start_wampchat(workdir, timeout=30, db=None, extra=(), name="wampchat", sour
     # the load generators all connect from 127.0.0.x: the default cap of 100 connections per
     # address, which protects a public server, would refuse them (the first wave has
     # neither the cap nor the option)
-    capped = not source or "max-connections-per-address" in (Path(source) / "wampchat" / "tap.py").read_text()
+    capped = not source or any("max-connections-per-address" in path.read_text()
+                               for path in (Path(source) / "wampchat").glob("*.py"))
     unlimited = ("--max-connections-per-address", "0") if capped else ()
     unlimited += _generous_login_limits(source)
-    cmd = [str(twistd), "-n", "--pidfile=", f"--logfile={log_path}", "wampchat",
+    # BENCH_PROFILE=DIR: the router runs under cProfile and leaves DIR/<name>-<time>.prof when it stops
+    profile_dir = os.environ.get("BENCH_PROFILE")
+    profile = (f"--profile={Path(profile_dir) / name}-{time.time():.0f}.prof", "--profiler=cprofile", "--savestats") \
+        if profile_dir else ()
+    cmd = [str(twistd), "-n", "--pidfile=", f"--logfile={log_path}", *profile, "wampchat",
            "--listen", f"tcp:{port}:interface=127.0.0.1", "--db", db or str(Path(workdir) / f"{name}.sqlite"),
            *unlimited, *extra]
     proc = _spawn(cmd, workdir, Path(workdir) / f"{name}.stdout", env)

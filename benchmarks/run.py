@@ -138,6 +138,7 @@ def bench_router(name, serializer, s, notes):
             steps += [(f"fanout_{n}", lambda n=n: measure_fanout(router, serializer, n, s)) for n in s.subscribers]
             steps += [("rpc", lambda: measure_rpc(router, serializer, s)),
                       ("latency", lambda: measure_latency(router, serializer, s))]
+            steps = [(key, step) for key, step in steps if key.split("_")[0] in s.router_steps]
             for key, step in steps:
                 if not router.alive():
                     notes.append(f"{name} {serializer}: router died before {key}; log tail: {routers.tail(router.log_path)}")
@@ -222,6 +223,8 @@ def parse_args(argv):
     p.add_argument("--latency-rate-is-publications", action="store_true",
                    help="read --latency-rate as publications per second (each to every subscriber)")
     p.add_argument("--latency-seconds", type=float, help="[10; quick: 2]")
+    p.add_argument("--router-steps", default="memory,fanout,rpc,latency",
+                   help="the routers suite's measurements, comma-separated [memory,fanout,rpc,latency]")
     p.add_argument("--workers", type=int, default=max(2, min(4, os.cpu_count() or 2)),
                    help="subscriber processes [number of CPUs, 2..4]")
     p.add_argument("--suites", default=",".join(SUITES),
@@ -273,6 +276,10 @@ def parse_args(argv):
     s.latency_subscribers = s.latency_subscribers or (10 if quick else 100)
     s.latency_seconds = s.latency_seconds or (2.0 if quick else 10.0)
     s.latency_rate_delivered = not s.latency_rate_is_publications
+    s.router_steps = [x for x in s.router_steps.split(",") if x]
+    for x in s.router_steps:
+        if x not in ("memory", "fanout", "rpc", "latency"):
+            p.error(f"unknown router step {x!r}")
     s.suites = [x for x in s.suites.split(",") if x]
     for x in s.suites:
         if x not in SUITES:

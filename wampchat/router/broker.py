@@ -327,9 +327,14 @@ class Broker:
             )
             for receiver in receivers:
                 if receiver is not skip:
-                    receiver.send(event)
+                    try:
+                        receiver.send_event(event)
+                    except Exception as e:  # noqa: BLE001 - one subscriber's failure must not stop the fan-out
+                        receiver.event_failed(event, e)
                     delivered += 1
-        self._metrics.events_out.value += delivered
+        metrics = self._metrics
+        metrics.events_out.value += delivered
+        metrics.messages_out.value += delivered
 
 
 def _eligible(info, msg):

@@ -9,7 +9,7 @@ import txaio
 
 from wampchat.router.transports.outbound_budget import install_budget
 
-_TCP = tcp.Server  # the transports whose writes a router gathers per turn (router/write_coalescing.py)
+PLAIN_TCP = tcp.Server  # the transports whose writes a router gathers per turn (router/write_coalescing.py)
 # Autobahn's message constructors check some field types with assert (e.g. PUBLISH args
 # that are not a list), so AssertionError means "invalid message" too.
 UNPARSEABLE = (ProtocolError, InvalidUriError, SerializationError, ValueError, TypeError, KeyError,
@@ -26,7 +26,7 @@ class RouterTransportMixin:
     def _gather(self, frame):
         """Leave ``frame`` to the router's per-turn writes if this is a plain TCP connection; False if not."""
         transport = self.transport
-        if type(transport) is _TCP and self._write_coalescer is not None:
+        if type(transport) is PLAIN_TCP and self._write_coalescer is not None:
             self._write_coalescer.write(transport, frame)
             return True
         return False

@@ -9,7 +9,7 @@ from autobahn.wamp.exception import TransportLost
 from autobahn.websocket.protocol import TrafficStats, WebSocketProtocol
 from autobahn.websocket.types import ConnectionDeny
 
-from wampchat.router.transports.base import UNPARSEABLE, RouterTransportMixin
+from wampchat.router.transports.base import PLAIN_TCP, UNPARSEABLE, RouterTransportMixin
 from wampchat.router.transports.client_address import TrustedProxies, peer_string, present_client, twisted_address
 from wampchat.router.transports.websocket_frames import is_utf8, unmask, websocket_frame
 
@@ -18,6 +18,7 @@ _EVENT_TUPLES = {}  # one tuple per distinct list of events (every connection ha
 _HANDSHAKE_LEFTOVERS = ("http_request_data", "http_response_data", "http_status_line", "http_request_uri",
                         "http_request_params", "http_request_host", "_wskey")
 _NO_LIMIT = 1 << 62
+_FRAME_KEYS = {}    # object serializer -> its frame key (see frame_key_of)
 
 
 class _SendQueue:
@@ -47,6 +48,7 @@ class RouterWebSocketProtocol(RouterTransportMixin, WampWebSocketServerProtocol)
     _abort_call = None
     _admission = None
     _awaiting_hello = None
+    _frame_key = None   # this connection's serializer's key of EVENT frames (see frame_key_of)
 
     def set_valid_events(self, valid_events=None):
         """Autobahn gives each connection a list of its events and a dict for their results; one
@@ -174,13 +176,37 @@ class RouterWebSocketProtocol(RouterTransportMixin, WampWebSocketServerProtocol)
         else:
             payload, is_binary = self._serializer.serialize(msg)
             frame = websocket_frame(payload, is_binary)
-        if not self._spend(len(frame)):
-            return
+        if self._spend(len(frame)):
+            self._send_frame(msg, frame)
+
+    def _send_frame(self, msg, frame):
+        """``frame`` (``msg`` as one WebSocket frame) gathered or written at once, or ``msg`` through
+        Autobahn when the connection is not a plain open one (compression, a close under way)."""
         if self.state == _STATE_OPEN and not self.send_queue and self._perMessageCompress is None:
             if not self._gather(frame):
                 self.transport.write(frame)  # Autobahn's sendMessage/sendData cost more than the write itself
         else:
             self.sendMessage(*self._serializer.serialize(msg))
+
+    def deliver_event(self, event):
+        """The fan-out's way in (``Broker._deliver``, once per subscriber): the frame built once per
+        serializer, the budget, and the turn's gathered writes, in as few calls as a frame allows."""
+        frame = event._serialized.get(self._frame_key)
+        if frame is None:
+            if self._session is None:
+                return
+            frame = self._event_frame(event)
+        budget = self._budget
+        if budget is not None and budget.paused and budget.spend(len(frame)):
+            self._drop_slow_consumer()
+            return
+        transport = self.transport
+        coalescer = self._write_coalescer
+        if (type(transport) is PLAIN_TCP and coalescer is not None and self.state == _STATE_OPEN
+                and not self.send_queue._items and self._perMessageCompress is None and self._session is not None):
+            coalescer.write(transport, frame)
+        elif self._session is not None:
+            self._send_frame(event, frame)
 
     def sendData(self, data, sync=False, chopsize=None):
         """Every other write (Autobahn's frames: close, pong, fragments) comes after the gathered ones."""
@@ -220,13 +246,21 @@ class RouterWebSocketProtocol(RouterTransportMixin, WampWebSocketServerProtocol)
         keyed by object serializer; the frame rides along under a tuple key.
         """
         object_serializer = self._serializer._serializer
-        key = ("ws-frame", object_serializer)
+        key = self._frame_key
+        if key is None:
+            key = self._frame_key = frame_key_of(object_serializer)
         cache = msg._serialized
         frame = cache.get(key)
         if frame is None:
             frame = websocket_frame(msg.serialize(object_serializer), object_serializer.BINARY)
             cache[key] = frame
         return frame
+
+
+def frame_key_of(object_serializer):
+    """The key of a message's WebSocket frame in its ``_serialized`` cache: one tuple per serializer, so
+    the fan-out need not make one per subscriber."""
+    return _FRAME_KEYS.setdefault(object_serializer, ("ws-frame", object_serializer))
 
 
 
