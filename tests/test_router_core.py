@@ -466,6 +466,26 @@ def test_one_event_object_serves_every_subscriber_of_a_subscription(realm):
     assert event1 is event2 and event1.args == ["hi"]
 
 
+def test_a_subscriber_that_cannot_take_an_event_does_not_stop_the_fan_out(realm):
+    """One subscriber's transport failing on an EVENT (say, a serializer that cannot encode it) is counted
+    and logged; the subscribers after it in the fan-out still get theirs."""
+    publisher, broken, fine = RawPeer(realm, "p"), RawPeer(realm, "s1"), RawPeer(realm, "s2")
+    for subscriber in (broken, fine):
+        subscriber.send(message.Subscribe(1, "app.shared"))
+    [subscribed], _ = broken.take(), fine.take()
+    [broken_session] = [s for s in realm.broker.subscription(subscribed.subscription).subscribers
+                        if s.info.authid == "s1"]
+
+    def cannot_serialize(event):
+        raise ValueError("this serializer cannot encode the event")
+
+    broken_session.send_event = cannot_serialize
+    errors = realm.metrics.errors.value
+    publisher.send(message.Publish(1, "app.shared", args=["hi"]))
+    assert broken.take() == [] and [e.args for e in fine.take()] == [["hi"]]
+    assert realm.metrics.errors.value == errors + 1
+
+
 def test_a_slow_authorization_holds_back_the_publishers_later_messages(realm):
     """While a dynamic rule decides one publication, the publisher's next one waits, so events keep publish order."""
     decision = defer.Deferred()

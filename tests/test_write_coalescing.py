@@ -76,7 +76,7 @@ def test_bytes_queued_in_the_transport_go_first(tcp_pair):
     writes = WriteCoalescer(reactor)
     writes.write(transport, big)
     writes.write(transport, b"after")
-    yield poll_until(lambda: not writes._pending, timeout=5)
+    yield poll_until(lambda: not writes.pending, timeout=5)
     assert transport.dataBuffer or transport._tempDataLen  # the kernel did not take all of it
     writes.write(transport, b"last")
     receiver.transport.resumeProducing()
@@ -143,5 +143,5 @@ def test_in_memory_transports_are_written_at_once():
     assert proto._write_coalescer is router.write_coalescer
     proto.makeConnection(StringTransport())
     proto.sendString(b"now")
-    assert proto.transport.value() == b"\x00\x00\x00\x03now" and not router.write_coalescer._pending
+    assert proto.transport.value() == b"\x00\x00\x00\x03now" and not router.write_coalescer.pending
     proto.connectionLost(Failure(ConnectionDone()))  # releases its admission and handshake timer

@@ -43,30 +43,32 @@ class WriteCoalescer:
 
     def __init__(self, reactor):
         self._reactor = reactor
-        self._pending = {}          # transport -> frames written to it this turn, in order
+        # transport -> frames written to it this turn, in order; a hot path that finds a transport's
+        # list here may append to it directly (write() is only needed for a transport's first frame)
+        self.pending = {}
         self._scheduled = False
         self.flushes = 0            # turns that sent something (for tests and profiling)
 
     def write(self, transport, frame):
-        frames = self._pending.get(transport)
+        frames = self.pending.get(transport)
         if frames is not None:
             frames.append(frame)
             return
-        self._pending[transport] = [frame]
+        self.pending[transport] = [frame]
         if not self._scheduled:
             self._scheduled = True
             self._reactor.callLater(0, self.flush)
 
     def flush_transport(self, transport):
         """Send what is gathered for ``transport`` now: it is about to be written to another way, or closed."""
-        frames = self._pending.pop(transport, None)
+        frames = self.pending.pop(transport, None)
         if frames:
             send_now(transport, b"".join(frames))
 
     def flush(self):
         """Send every transport's frames of the turn that ended, one ``send()`` each."""
         self._scheduled = False
-        pending, self._pending = self._pending, {}
+        pending, self.pending = self.pending, {}
         if pending:
             self.flushes += 1
         for transport, frames in pending.items():

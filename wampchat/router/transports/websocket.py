@@ -204,7 +204,11 @@ class RouterWebSocketProtocol(RouterTransportMixin, WampWebSocketServerProtocol)
         coalescer = self._write_coalescer
         if (type(transport) is PLAIN_TCP and coalescer is not None and self.state == _STATE_OPEN
                 and not self.send_queue._items and self._perMessageCompress is None and self._session is not None):
-            coalescer.write(transport, frame)
+            frames = coalescer.pending.get(transport)
+            if frames is None:
+                coalescer.write(transport, frame)
+            else:
+                frames.append(frame)
         elif self._session is not None:
             self._send_frame(event, frame)
 
