@@ -15,9 +15,11 @@ dropped) is read by incoming_values.py, which every serializer here calls after 
 import base64
 import json
 import math
+import re
 
 import cbor2
 import msgpack
+from autobahn.wamp.exception import ProtocolError
 from autobahn.wamp.serializer import (
     CBORObjectSerializer, CBORSerializer, JsonObjectSerializer, JsonSerializer, MsgPackObjectSerializer,
     MsgPackSerializer,
@@ -27,6 +29,12 @@ from wampchat.router.incoming_values import INT_MAX, INT_MIN, checked, drop_unde
 
 _ESCAPED_NUL = b"\\u0000"
 _ESCAPED_SURROGATE, _ESCAPED_SURROGATE_UPPER = b"\\ud", b"\\uD"
+
+# The first bytes of the MessagePack values a peer might not be able to receive: binary (a bytes map key),
+# extension types, floats (NaN, infinity) and uint64 (above the signed 64-bit range). msgpack refuses map
+# keys other than str and bytes by itself (strict_map_key). A payload without any of these bytes, which
+# also appear inside strings, holds only portable values; one with them gets the full look.
+_MAYBE_NOT_PORTABLE = re.compile(rb"[\xc4-\xcb\xcf\xd4-\xd8]")
 
 # msgpackr's and notepack's encoding of JavaScript undefined.
 MSGPACK_UNDEFINED = msgpack.ExtType(0, b"\x00")
@@ -78,6 +86,39 @@ def _finite_float(text):
 _DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_int=_bounded_int, parse_float=_finite_float)
 
 
+class _LeanSerializer:
+    """Autobahn's ``serialize``/``unserialize`` without its traffic statistics (a dozen float operations
+    per message that nothing in the router reads), the checks on a message's shape kept."""
+
+    def serialize(self, msg):
+        return msg.serialize(self._serializer), self._serializer.BINARY
+
+    def unserialize(self, payload, isBinary=None):
+        object_serializer = self._serializer
+        if isBinary is not None and isBinary != object_serializer.BINARY:
+            raise ProtocolError(f"invalid serialization of WAMP message (binary {isBinary}, "
+                                f"but expected {object_serializer.BINARY})")
+        try:
+            raw_msgs = object_serializer.unserialize(payload)
+        except Exception as e:
+            raise ProtocolError(f"invalid serialization of WAMP message: {type(e).__name__} {e}")
+        classes = self.MESSAGE_TYPE_MAP
+        msgs = []
+        for raw_msg in raw_msgs:
+            if type(raw_msg) is not list:
+                raise ProtocolError(f"invalid type {type(raw_msg)} for WAMP message")
+            if not raw_msg:
+                raise ProtocolError("missing message type in WAMP message")
+            message_type = raw_msg[0]
+            if type(message_type) is not int:
+                raise ProtocolError(f"invalid type {type(message_type)} for WAMP message type")
+            cls = classes.get(message_type)
+            if cls is None:
+                raise ProtocolError(f"invalid WAMP message type {message_type}")
+            msgs.append(cls.parse(raw_msg))
+        return msgs
+
+
 class _FastJsonObjectSerializer(JsonObjectSerializer):
     def serialize(self, obj):
         if self._batched:
@@ -105,7 +146,7 @@ def _refuse_lone_surrogates(objects):
         raise ValueError(f"a JSON string holds an unpaired surrogate escape: {e.reason}") from None
 
 
-class RouterJsonSerializer(JsonSerializer):
+class RouterJsonSerializer(_LeanSerializer, JsonSerializer):
     """``wamp.2.json`` with the fast decoder."""
 
     def __init__(self, batched=False):
@@ -124,6 +165,14 @@ class _MsgPackObjectSerializer(MsgPackObjectSerializer):
     def __init__(self, batched=False):
         super().__init__(batched=batched)
         self._saw_undefined = False
+        # one Packer for every message (msgpack.packb makes a new one per call, which costs more than
+        # the packing); the router serializes on the reactor thread only
+        self._packer = msgpack.Packer(use_bin_type=True, autoreset=True)
+
+    def serialize(self, obj):
+        if self._batched:
+            return super().serialize(obj)
+        return self._packer.pack(obj)
 
     def _ext_hook(self, code, data):
         if code == 0 and data == b"\x00":
@@ -140,6 +189,8 @@ class _MsgPackObjectSerializer(MsgPackObjectSerializer):
         msg = msgpack.unpackb(payload, raw=False, ext_hook=self._ext_hook)
         if self._saw_undefined:
             drop_undefined(msg, _is_msgpack_undefined)
+        if _MAYBE_NOT_PORTABLE.search(payload) is None:
+            return [msg]   # nothing in it can be unportable, and no ID can be a float: see _MAYBE_NOT_PORTABLE
         return checked([msg])
 
 
@@ -159,7 +210,7 @@ class _CborObjectSerializer(CBORObjectSerializer):
         return checked(msgs)
 
 
-class RouterMsgPackSerializer(MsgPackSerializer):
+class RouterMsgPackSerializer(_LeanSerializer, MsgPackSerializer):
     """``wamp.2.msgpack``: undefined options absent; extension types and non-string map keys refused."""
 
     def __init__(self, batched=False):
@@ -167,7 +218,7 @@ class RouterMsgPackSerializer(MsgPackSerializer):
         self._serializer = _MsgPackObjectSerializer(batched=batched)
 
 
-class RouterCborSerializer(CBORSerializer):
+class RouterCborSerializer(_LeanSerializer, CBORSerializer):
     """``wamp.2.cbor``: undefined options absent; tags (dates, sets, big numbers...), non-string map keys,
     NaN and infinity refused."""
 
