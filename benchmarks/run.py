@@ -22,7 +22,7 @@ from array import array
 from contextlib import ExitStack
 from pathlib import Path
 
-from benchmarks import amqp, chat, routers, scale
+from benchmarks import amqp, chat, kernel_floor, routers, scale
 from benchmarks.fleet import BenchError, Fleet, percentile
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
@@ -187,6 +187,21 @@ def table(results, serializers, fanout_sizes, latency_label):
     return "\n".join(lines)
 
 
+def floor_rows(results, serializers, fanout_sizes):
+    """wampchat's fan-out CPU per delivered event against the kernel's floor measured in the same run."""
+    floor = results["kernel_floor"]
+    one = floor["cpu_us_per_frame_1"]
+    lines = [kernel_floor.floor_table(floor),
+             f"{'wampchat fan-out against the floor':42} {'ser':8} {'CPU/event':>12} {'/ 1 per send':>12}"]
+    for n in fanout_sizes:
+        for ser in serializers:
+            value = results["wampchat"].get(ser, {}).get(f"fanout_{n}", {}).get("cpu_us_per_event")
+            text = f"{value:.2f}us" if value is not None else "-"
+            ratio = f"{value / one:.2f}x" if value is not None and one else "-"
+            lines.append(f"{'  ' + str(n) + ' subscribers':42} {ser:8} {text:>12} {ratio:>12}")
+    return "\n".join(lines)
+
+
 def machine():
     model = "?"
     try:
@@ -341,6 +356,9 @@ def main(argv=None):
     else:
         latency_label = f"{s.latency_rate:g} pub/s to {s.latency_subscribers}"
     tables = [table(results, s.serializers, s.subscribers, latency_label)] if names else []
+    if "wampchat" in results and "fanout" in s.router_steps:
+        results["kernel_floor"] = kernel_floor.measure(frames=20_000 if s.quick else 200_000)
+        tables.append(floor_rows(results, s.serializers, s.subscribers))
     if "scale" in s.suites:
         scale_names = [s.only] if s.only else ["wampchat", "crossbar"]
         results["scale"] = scale.bench_scale(s, scale_names, notes, nofile, None)
