@@ -18,7 +18,7 @@ test: system-deps-test $(VENV)/.installed-test web-deps node-test-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-test web-deps
-	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.run --write-guide
 
 # The sdist and the wheel (with the page and AutobahnJS) in dist/; `build` comes with the test extra,
 # so it is installed into the venv here when a plain `make run` venv lacks it.

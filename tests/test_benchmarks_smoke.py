@@ -59,6 +59,9 @@ def test_every_figure_is_produced_and_sane(results):
     memory = figures["memory"]
     assert memory["sessions"] == 10 and math.isfinite(memory["kb_per_session"])
     assert "fan-out 4 subs: router CPU/event" in stdout
+    floor = data["results"]["kernel_floor"]
+    assert floor["sockets"] == 500 and all(floor[f"cpu_us_per_frame_{k}"] > 0 for k in (1, 4, 10))
+    assert "wampchat fan-out against the floor" in stdout
 
 
 @pytest.fixture(scope="module")
