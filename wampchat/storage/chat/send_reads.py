@@ -42,12 +42,11 @@ class BatchReads:
                 tx.later(f"SELECT username, role FROM members WHERE room = ? AND (username IN ({marks}) "
                          "OR (SELECT private FROM rooms WHERE id = ?))", [room_id, *chunk, room_id])
                 for chunk, marks in in_chunks(authors[room_id])]
-            # the authors' last message there, asked only of a room in slow mode
-            self._last_sent[room_id] = [
-                tx.later(f"SELECT username, MAX(ts) AS last FROM messages WHERE room = ? AND username IN ({marks}) "
-                         "AND EXISTS (SELECT 1 FROM rooms WHERE id = ? AND slow_mode > 0) GROUP BY username",
-                         [room_id, *chunk, room_id])
-                for chunk, marks in in_chunks(authors[room_id])]
+            # the authors' last message there, asked only of a room in slow mode: in the pipeline's round trip
+            # (the database skips it for other rooms), or where nothing pipelines, once the room is seen to be
+            # (SQLite scans every message of the authors for it, even when the room is not in slow mode)
+            self._last_sent[room_id] = _last_sent_later(tx, room_id, authors[room_id]) if tx.engine.pipelines \
+                else authors[room_id]
             # bans and mutes in force on the authors (and bans on guests' addresses)
             self._sanctions[room_id] = [
                 sanctions_later(tx, room_id, chunk, sorted(addresses.get(room_id, ())), now)
@@ -87,7 +86,18 @@ class BatchReads:
 
     def last_sent(self, room_id):
         """{author: ts of their last message in the room}, filled only for a room in slow mode."""
-        return {r["username"]: r["last"] for later in self._last_sent[room_id] for r in later.rows()}
+        queries = self._last_sent[room_id]
+        if isinstance(queries, set):   # not asked yet (an engine without pipelines): ask now
+            queries = self._last_sent[room_id] = _last_sent_later(self._tx, room_id, queries)
+        return {r["username"]: r["last"] for later in queries for r in later.rows()}
+
+
+def _last_sent_later(tx, room_id, authors):
+    """The queries of ``authors``' last message in ``room_id``, answering only while the room is in slow mode."""
+    return [tx.later(f"SELECT username, MAX(ts) AS last FROM messages WHERE room = ? AND username IN ({marks}) "
+                     "AND EXISTS (SELECT 1 FROM rooms WHERE id = ? AND slow_mode > 0) GROUP BY username",
+                     [room_id, *chunk, room_id])
+            for chunk, marks in in_chunks(authors)]
 
 
 def _sent_since_later(tx, requests, candidates, rate):
