@@ -1,9 +1,10 @@
 """Everything a send batch reads before it writes, asked for at once (:class:`BatchReads`)."""
-from wampchat.storage.chat.accounts import existing_users_later, in_chunks
+from wampchat.storage.chat.accounts import NAMES_PER_QUERY, existing_users_later, in_chunks
 from wampchat.storage.chat.message_objects import messages_of
 from wampchat.storage.chat.moderation import Sanctions
 from wampchat.storage.chat.replies import targets_later
 from wampchat.storage.chat.sanctions import sanctions_later
+from wampchat.storage.chat.send_room_reads import room_reads_later, roles_of, sanction_rows
 
 
 class BatchReads:
@@ -35,25 +36,35 @@ class BatchReads:
         self._members = {}
         self._last_sent = {}
         self._sanctions = {}
+        self._together = set()   # rooms whose row, roles and sanctions came in one statement
         for room_id in sorted(authors):
-            # the room's settings (read-only, slow mode) are read here, under its lock: every node enforces them
-            self._rooms[room_id] = tx.later(f"SELECT * FROM rooms WHERE id = ?{tx.engine.for_update}", (room_id,))
-            self._members[room_id] = [
-                tx.later(f"SELECT username, role FROM members WHERE room = ? AND (username IN ({marks}) "
-                         "OR (SELECT private FROM rooms WHERE id = ?))", [room_id, *chunk, room_id])
-                for chunk, marks in in_chunks(authors[room_id])]
-            # the authors' last message there, asked only of a room in slow mode: in the pipeline's round trip
-            # (the database skips it for other rooms), or where nothing pipelines, once the room is seen to be
-            # (SQLite scans every message of the authors for it, even when the room is not in slow mode)
-            self._last_sent[room_id] = _last_sent_later(tx, room_id, authors[room_id]) if tx.engine.pipelines \
-                else authors[room_id]
-            # bans and mutes in force on the authors (and bans on guests' addresses)
-            self._sanctions[room_id] = [
-                sanctions_later(tx, room_id, chunk, sorted(addresses.get(room_id, ())), now)
-                for chunk, _ in in_chunks(authors[room_id])]
+            room_addresses = sorted(addresses.get(room_id, ()))
+            if not tx.engine.pipelines and len(authors[room_id]) <= NAMES_PER_QUERY:
+                self._rooms[room_id] = room_reads_later(tx, room_id, sorted(authors[room_id]), room_addresses, now)
+                self._last_sent[room_id] = authors[room_id]
+                self._together.add(room_id)
+            else:
+                self._ask_apart(tx, room_id, authors[room_id], room_addresses, now)
         replied = sorted({requests[i].reply_to for i in candidates if requests[i].reply_to is not None})
         self._targets = targets_later(tx, replied) if replied else None
         self.known = existing_users_later(tx, {name for found in names.values() for name in found})
+
+    def _ask_apart(self, tx, room_id, authors, addresses, now):
+        """The room's row, its authors' roles, their last messages (slow mode) and the sanctions on them, each
+        its own query (in one round trip where the engine pipelines)."""
+        # the room's settings (read-only, slow mode) are read here, under its lock: every node enforces them
+        self._rooms[room_id] = tx.later(f"SELECT * FROM rooms WHERE id = ?{tx.engine.for_update}", (room_id,))
+        self._members[room_id] = [
+            tx.later(f"SELECT username, role FROM members WHERE room = ? AND (username IN ({marks}) "
+                     "OR (SELECT private FROM rooms WHERE id = ?))", [room_id, *chunk, room_id])
+            for chunk, marks in in_chunks(authors)]
+        # the authors' last message there, asked only of a room in slow mode: in the pipeline's round trip (the
+        # database skips it for other rooms), or where nothing pipelines, once the room is seen to be (SQLite
+        # scans every message of the authors for it, even when the room is not in slow mode)
+        self._last_sent[room_id] = _last_sent_later(tx, room_id, authors) if tx.engine.pipelines else authors
+        # bans and mutes in force on the authors (and bans on guests' addresses)
+        self._sanctions[room_id] = [sanctions_later(tx, room_id, chunk, addresses, now)
+                                    for chunk, _ in in_chunks(authors)]
 
     def stored(self, index):
         """The Message already stored for a retried ``client_msg_id``, or None."""
@@ -70,10 +81,14 @@ class BatchReads:
 
     def roles(self, room_id):
         """{member: room role} of those :meth:`members` lists."""
+        if room_id in self._together:
+            return roles_of(self.room(room_id))
         return {r["username"]: r["role"] for later in self._members[room_id] for r in later.rows()}
 
     def sanctions(self, room_id) -> Sanctions:
         """The bans and mutes in force on the batch's authors in the room."""
+        if room_id in self._together:
+            return Sanctions.of_rows(sanction_rows(self.room(room_id)))
         return Sanctions.of_rows(r for later in self._sanctions[room_id] for r in later.rows())
 
     def reply_target(self, message_id):
