@@ -21,7 +21,8 @@ from wampchat.chat.search import parse_query
 from wampchat.chat.typing_timers import TypingTimers
 from wampchat.storage.chat.reactions import ReactionRefused
 from wampchat.storage.chat.moderation import BANNED, MUTED, READ_ONLY, SLOW
-from wampchat.storage.chat.sends import FILES_REFUSED, REPLY_REFUSED, TOO_MANY, SendRate, SendRequest, add_messages
+from wampchat.storage.chat.sends import (FILES_REFUSED, REPLY_REFUSED, TOO_MANY, NumberBlock, SendRate, SendRequest,
+                                         add_messages)
 
 SEND_WINDOW_MS = 10_000
 REACT_RATE = 60            # reactions (on or off) one user may give per 10 s on a node
@@ -44,7 +45,9 @@ class Messages:
         self.guest_react_limit = RateWindow(reactor, REACT_RATE, window)
         # one node counts a user's sends itself; nodes sharing a database count them there
         rate = SendRate(settings.send_rate, SEND_WINDOW_MS) if ctx.store.engine.shared else None
-        self.sends = ctx.store.database.group_commit(add_messages, rate, on_batch=self._count_batch(ctx.realm.metrics))
+        numbers = NumberBlock()   # SQLite reserves message numbers ahead; a failed batch drops the reservation
+        self.sends = ctx.store.database.group_commit(add_messages, rate, numbers, on_failure=numbers.forget,
+                                                     on_batch=self._count_batch(ctx.realm.metrics))
         self.previews = LinkPreviews(ctx) if ctx.settings.link_previews else None   # --link-previews
         self.send_duration = ctx.realm.metrics.histogram(  # /metrics; observed in _sent
             "wampchat_chat_send_duration_seconds", "chat.message.send calls, from invocation to a successful result")

@@ -18,14 +18,14 @@ class BatchReads:
     used, which only leaves gaps.
     """
 
-    def __init__(self, tx, requests, candidates, names, rate):
+    def __init__(self, tx, requests, candidates, names, rate, block=None):
         self._tx = tx
         self._stored = {i: tx.later("SELECT * FROM messages WHERE room = ? AND username = ? AND client_msg_id = ?",
                                     (requests[i].room, requests[i].user, requests[i].client_msg_id))
                         for i in candidates if requests[i].client_msg_id is not None}
         # sent(), numbers() and known() read their queries' rows when first called
         self.sent = _sent_since_later(tx, requests, candidates, rate) if rate is not None else None
-        self.numbers = take_numbers(tx, len(candidates)) if candidates else lambda: ()
+        self.numbers = take_numbers(tx, len(candidates), block) if candidates else lambda: ()
         authors, addresses = {}, {}
         for i in candidates:
             authors.setdefault(requests[i].room, set()).add(requests[i].user)
@@ -134,13 +134,51 @@ def _sent_since_later(tx, requests, candidates, rate):
     return sent
 
 
-def take_numbers(tx, count):
+def take_numbers(tx, count, block=None):
     """``count`` fresh numbers, unique across the database (an id's last part): a function returning them,
     so that on PostgreSQL the query can share a round trip (:meth:`Transaction.later`). SQLite counts in
-    the one ``counters`` row (its writers are serialized), PostgreSQL in the ``message_numbers`` sequence."""
+    the one ``counters`` row (its writers are serialized), a :class:`NumberBlock` at a time when given one;
+    PostgreSQL in the ``message_numbers`` sequence."""
     if tx.engine.name == "postgresql":
         later = tx.later("SELECT nextval('message_numbers') AS v FROM generate_series(1, ?)", (count,))
         return lambda: [r["v"] for r in later.rows()]
-    last = tx.one("UPDATE counters SET value = value + ? WHERE name = 'message' RETURNING value AS v",
-                  (count,))["v"]
+    if block is not None:
+        numbers = block.take(tx, count)
+        return lambda: numbers
+    last = _advance_counter(tx, count)
     return lambda: range(last - count + 1, last + 1)
+
+
+def _advance_counter(tx, count: int) -> int:
+    return tx.one("UPDATE counters SET value = value + ? WHERE name = 'message' RETURNING value AS v",
+                  (count,))["v"]
+
+
+class NumberBlock:
+    """Message numbers reserved ahead on SQLite: one write of the ``counters`` row (a statement and a page
+    of the log) per :attr:`SIZE` numbers, not per send batch.
+
+    The counter is moved past the whole block in the transaction that reserves it, so whoever counts next
+    (this block's next reservation, another writer of the file) starts after it; numbers left unused are
+    gaps, as a refused send's are. A reservation holds only once its transaction committed: the group commit
+    calls :meth:`forget` when a batch fails, and the next batch reserves anew. One database thread uses it.
+    """
+
+    SIZE = 1000
+
+    def __init__(self) -> None:
+        self._next = 0
+        self._end = 0     # _next .. _end - 1 are reserved and not handed out yet
+
+    def take(self, tx, count: int) -> range:
+        if self._end - self._next < count:
+            size = max(count, self.SIZE)
+            last = _advance_counter(tx, size)
+            self._next, self._end = last - size + 1, last + 1
+        first = self._next
+        self._next += count
+        return range(first, first + count)
+
+    def forget(self) -> None:
+        """The batch that may have reserved failed (rolled back): reserve anew next time."""
+        self._next = self._end = 0
