@@ -37,6 +37,7 @@ class BatchReads:
         self._last_sent = {}
         self._sanctions = {}
         self._together = set()   # rooms whose row, roles and sanctions came in one statement
+        self._parsed = {}        # their roles, read from the row's JSON once
         for room_id in sorted(authors):
             room_addresses = sorted(addresses.get(room_id, ()))
             if not tx.engine.pipelines and len(authors[room_id]) <= NAMES_PER_QUERY:
@@ -82,7 +83,10 @@ class BatchReads:
     def roles(self, room_id):
         """{member: room role} of those :meth:`members` lists."""
         if room_id in self._together:
-            return roles_of(self.room(room_id))
+            roles = self._parsed.get(room_id)
+            if roles is None:
+                roles = self._parsed[room_id] = roles_of(self.room(room_id))
+            return dict(roles)
         return {r["username"]: r["role"] for later in self._members[room_id] for r in later.rows()}
 
     def sanctions(self, room_id) -> Sanctions:
