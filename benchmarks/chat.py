@@ -14,6 +14,7 @@ over the nodes and the publisher (or the senders) on the first. CPU is read
 from /proc of every node process and, separately, of the broker and the
 database server, so the table shows where the cost of a delivered event goes.
 """
+import copy
 import io
 import os
 import shutil
@@ -149,7 +150,9 @@ def chat_setups(s, baseline_sources=None):
             setups.append(Setup(f"baseline_{store}", f"{revision} (baseline), {name}", store, revision=revision))
         setups.append(Setup(store, f"wampchat, {name}", store))
         if s.chat_ceiling and store == s.chat_stores[0]:
-            setups.append(Setup("ceiling", "wampchat, sends not stored (ceiling)", store, pythonpath=(CEILING,)))
+            # this checkout after the ceiling: the venv's own wampchat may be another checkout's
+            setups.append(Setup("ceiling", "wampchat, sends not stored (ceiling)", store,
+                                pythonpath=(CEILING, ROOT)))
     if s.chat_crossbar:
         setups += [Setup(f"crossbar_{store}", f"Crossbar + chat component, {STORE_NAMES[store].split(' (')[0]}",
                          store, router="crossbar") for store in s.chat_stores]
@@ -415,8 +418,51 @@ def measure_setup(setup, source, s, backends, results, notes):
                 processes.add("postgres", postgres_pids(backends.postgres))
             print(f"[chat {key}] serving at {node.url}", flush=True)
             step(f"chat {key}", results, key, notes, lambda: measure_send([node], node, processes, s))
+            if measures_target(setup, s):   # the same node again, at the CPU target's load
+                target = copy.copy(s)
+                target.chat_subscribers = s.chat_target_subscribers
+                step(f"chat {key}", results, f"{key}{TARGET}", notes,
+                     lambda: measure_send([node], node, processes, target))
         finally:
             node.stop()
+
+
+TARGET = "_target"   # the key suffix of a row measured at the CPU target's load
+
+
+def measures_target(setup, s) -> bool:
+    """Whether ``setup`` is also measured at the send path's CPU target's load (issue 32: 10 senders and
+    ``s.chat_target_subscribers`` subscribers on SQLite, this wampchat against the SQLite baseline)."""
+    return bool(getattr(s, "chat_target_subscribers", 0)) and setup.store == "sqlite" \
+        and setup.key in ("sqlite", "baseline_sqlite")
+
+
+def target_table(results, s) -> str:
+    """The rows at the CPU target's load, and this wampchat's server CPU per send and p99 against the
+    baseline's: the target is at most 0.5x the CPU per send with p99 no worse (at most 1.0x)."""
+    load = f"chat.message.send, {s.chat_senders} senders, {s.chat_target_subscribers} subs"
+    head = (f"{load:46} {'sends/s':>9} {'p50':>8} {'p99':>8} {'batch':>6} {'server CPU':>10}")
+    lines = [head, "-" * len(head)]
+    for setup in chat_setups(s):
+        if not measures_target(setup, s):
+            continue
+        m = results.get(setup.key + TARGET)
+        if m is None:
+            lines.append(f"{setup.label:46} (not measured)")
+            continue
+        lines.append(f"{setup.label + lost(m):46} {fmt(m['sends_per_s']):>9} {fmt(m['p50_ms'], 'ms'):>8} "
+                     f"{fmt(m['p99_ms'], 'ms'):>8} {fmt(m['batch_mean'], '', 2):>6} {fmt(server_cpu(m), 'us'):>10}")
+    base, now = results.get("baseline_sqlite" + TARGET), results.get("sqlite" + TARGET)
+    if base and now and server_cpu(base) and base["p99_ms"]:
+        lines.append(f"against {s.chat_baselines['sqlite']}: server CPU per send "
+                     f"{server_cpu(now) / server_cpu(base):.2f}x (target <= 0.50x), "
+                     f"p99 {now['p99_ms'] / base['p99_ms']:.2f}x (target <= 1.00x)")
+    return "\n".join(lines)
+
+
+def server_cpu(m):
+    """Server CPU per accepted send: every process measured but the database server's."""
+    return sum(v for name, v in m["cpu_us_per_send"].items() if name != "postgres")
 
 
 def bench_cluster(s, backends, notes):
@@ -482,7 +528,7 @@ def chat_table(results, s):
             lines.append(f"{setup.label:46} (not measured)")
             continue
         per_send = m["cpu_us_per_send"]
-        server = sum(v for name, v in per_send.items() if name != "postgres")
+        server = server_cpu(m)
         lines.append(f"{setup.label + lost(m):46} {fmt(m['sends_per_s']):>9} {fmt(m['p50_ms'], 'ms'):>8} "
                      f"{fmt(m['p99_ms'], 'ms'):>8} {fmt(m['batch_mean'], '', 2):>6} {fmt(server, 'us'):>10} "
                      f"{fmt(per_send.get('postgres'), 'us'):>9} {fmt(m['events_per_s']):>10}")
@@ -491,11 +537,13 @@ def chat_table(results, s):
     ratios = baseline_ratios(results, s)
     if ratios:
         lines.append("sends/s against the baseline: " + ", ".join(ratios))
+    if any(measures_target(setup, s) for setup in chat_setups(s)):
+        lines += ["", target_table(results, s)]
     return "\n".join(lines)
 
 
 def baseline_ratios(results, s):
-    """``"SQLite 1.42x (5adadf8)"`` for every store its baseline ran on, and the ceiling against the first
+    """``"SQLite 1.42x (6f7b158)"`` for every store its baseline ran on, and the ceiling against the first
     store's baseline."""
     ratios = []
     for store in s.chat_stores:

@@ -29,7 +29,7 @@ RESULTS = Path(__file__).resolve().parent / "results.json"
 SUITES = ("routers", "scale", "chat", "cluster", "amqp")
 # where the send-path work started: the first wave (SQLite only, one transaction per message) and the
 # commit that brought PostgreSQL
-BASELINES = "sqlite=5adadf8,postgresql=72ef747"
+BASELINES = "sqlite=6f7b158,postgresql=72ef747"
 
 
 def raise_nofile():
@@ -252,8 +252,12 @@ def parse_args(argv):
                    help="leave out the chat service as a component on Crossbar.io from the chat suite")
     p.add_argument("--chat-baselines", default=BASELINES, metavar="STORE=REV,...",
                    help="earlier commits of this repository run under the same chat load, per store, and this "
-                        "wampchat's sends/s against them; '' leaves them out [%(default)s: the first wave, "
-                        "SQLite only, and the commit PostgreSQL came with]")
+                        "wampchat's sends/s against them; '' leaves them out [%(default)s: the send path's CPU "
+                        "target's reference on SQLite, and the commit PostgreSQL came with]")
+    p.add_argument("--chat-target-subscribers", type=int, default=2,
+                   help="the SQLite baseline and this wampchat are measured again with this many subscribers "
+                        "(the send path's CPU target: server CPU per send and p99 against the baseline's); 0 "
+                        "leaves it out [2]")
     p.add_argument("--no-chat-ceiling", dest="chat_ceiling", action="store_false",
                    help="leave out the ceiling: this wampchat with its send batches answered but not stored "
                         "(benchmarks/ceiling), what the node and the load generator reach with a store that "

@@ -246,7 +246,7 @@ class _FastPathStore:
         self.sends = _SendsHere()
         self.database = self
 
-    def group_commit(self, fn, *args, on_batch=None):
+    def group_commit(self, fn, *args, on_batch=None, on_failure=None):
         return self.sends
 
 

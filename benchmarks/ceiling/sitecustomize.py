@@ -22,7 +22,7 @@ _numbers = itertools.count(1)
 _clocks = {}
 
 
-def add_messages_nowhere(tx, requests, rate=None):
+def add_messages_nowhere(tx, requests, rate=None, numbers=None):
     """What :func:`wampchat.storage.chat.sends.add_messages` answers for a batch of new messages to public rooms,
     without storing them."""
     outcomes = []

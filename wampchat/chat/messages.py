@@ -21,7 +21,8 @@ from wampchat.chat.search import parse_query
 from wampchat.chat.typing_timers import TypingTimers
 from wampchat.storage.chat.reactions import ReactionRefused
 from wampchat.storage.chat.moderation import BANNED, MUTED, READ_ONLY, SLOW
-from wampchat.storage.chat.sends import FILES_REFUSED, REPLY_REFUSED, TOO_MANY, SendRate, SendRequest, add_messages
+from wampchat.storage.chat.sends import (FILES_REFUSED, REPLY_REFUSED, TOO_MANY, NumberBlock, SendRate, SendRequest,
+                                         add_messages)
 
 SEND_WINDOW_MS = 10_000
 REACT_RATE = 60            # reactions (on or off) one user may give per 10 s on a node
@@ -44,7 +45,9 @@ class Messages:
         self.guest_react_limit = RateWindow(reactor, REACT_RATE, window)
         # one node counts a user's sends itself; nodes sharing a database count them there
         rate = SendRate(settings.send_rate, SEND_WINDOW_MS) if ctx.store.engine.shared else None
-        self.sends = ctx.store.database.group_commit(add_messages, rate, on_batch=self._count_batch(ctx.realm.metrics))
+        numbers = NumberBlock()   # SQLite reserves message numbers ahead; a failed batch drops the reservation
+        self.sends = ctx.store.database.group_commit(add_messages, rate, numbers, on_failure=numbers.forget,
+                                                     on_batch=self._count_batch(ctx.realm.metrics))
         self.previews = LinkPreviews(ctx) if ctx.settings.link_previews else None   # --link-previews
         self.send_duration = ctx.realm.metrics.histogram(  # /metrics; observed in _sent
             "wampchat_chat_send_duration_seconds", "chat.message.send calls, from invocation to a successful result")
@@ -100,44 +103,30 @@ class Messages:
         checks.check_client_msg_id(client_msg_id)
         if reply_to is not None:
             checks.check_message_id(reply_to, "reply_to")
-        self._count(caller, self.send_limit, self.guest_send_limit, "messages")
-        address = self._ctx.address_of(caller.session, caller.user) if caller.role == "guest" else None
+        address = self._count(caller, self.send_limit, self.guest_send_limit, "messages")
         request = SendRequest(room["id"], caller.user, caller.nick, text, self._ctx.now(), client_msg_id,
                               caller.is_admin, address, files, reply_to)
         return self.sends.submit(request).addCallback(self._sent, caller, room, started)
 
     def _count(self, caller, per_user, per_guest_address, what):
         """Count one send or reaction in the caller's window and, for a guest (a new user at every login), in
-        its address's too; refuse with rate_limited past either."""
+        its address's too; refuse with rate_limited past either. The guest's address (None for an account)."""
         if not per_user.allow(caller.user):
             rate_limited(f"at most {per_user.count} {what} per {per_user.window:g} seconds",
                          per_user.retry_after(caller.user))
-        if caller.role == "guest":
-            address = self._ctx.address_of(caller.session, caller.user)
-            if not per_guest_address.allow(address):
-                rate_limited(f"guests at one address may send at most {per_guest_address.count} {what} per "
-                             f"{per_guest_address.window:g} seconds", per_guest_address.retry_after(address))
+        if caller.role != "guest":
+            return None
+        address = self._ctx.address_of(caller.session, caller.user)
+        if not per_guest_address.allow(address):
+            rate_limited(f"guests at one address may send at most {per_guest_address.count} {what} per "
+                         f"{per_guest_address.window:g} seconds", per_guest_address.retry_after(address))
+        return address
 
     def _sent(self, outcome, caller, room, started):
         """The batch holding this send committed: publish what it changed, answer the caller."""
         ctx, room_id = self._ctx, room["id"]
-        if outcome.refused == TOO_MANY:
-            fail(RATE_LIMITED, f"at most {ctx.settings.send_rate} messages per 10 seconds (on all nodes)")
-        if outcome.refused == BANNED:
-            fail(FORBIDDEN, f"you are banned from {room_id!r}")
-        if outcome.refused == MUTED:
-            fail(FORBIDDEN, f"you are muted in {room_id!r}")
-        if outcome.refused == READ_ONLY:
-            fail(FORBIDDEN, f"{room_id!r} is read-only: only its moderators may send")
-        if outcome.refused == REPLY_REFUSED:
-            fail(NOT_FOUND, f"reply_to: no such message in {room_id!r}")
-        if outcome.refused == FILES_REFUSED:
-            fail(NOT_FOUND, "files must be your own uploads to this room, uploaded and not sent yet")
-        if outcome.refused == SLOW:
-            rate_limited(f"{room_id!r} is in slow mode: one message per {outcome.room['slow_mode']} seconds",
-                         outcome.retry_after_ms / 1000)
         if outcome.refused:
-            fail(NOT_FOUND, f"no room {room_id!r}")
+            self._refuse(outcome, room_id)
         if outcome.created:
             # no await between the commit and the event: a node's events leave in id order
             if outcome.joined:
@@ -156,6 +145,25 @@ class Messages:
                     ctx.notify(user, {"event": "mention", "room": outcome.room, "message": outcome.message})
         self.send_duration.observe(ctx.reactor.seconds() - started)
         return outcome.message
+
+    def _refuse(self, outcome, room_id):
+        """Raise the error a send the batch refused gets."""
+        if outcome.refused == TOO_MANY:
+            fail(RATE_LIMITED, f"at most {self._ctx.settings.send_rate} messages per 10 seconds (on all nodes)")
+        if outcome.refused == BANNED:
+            fail(FORBIDDEN, f"you are banned from {room_id!r}")
+        if outcome.refused == MUTED:
+            fail(FORBIDDEN, f"you are muted in {room_id!r}")
+        if outcome.refused == READ_ONLY:
+            fail(FORBIDDEN, f"{room_id!r} is read-only: only its moderators may send")
+        if outcome.refused == REPLY_REFUSED:
+            fail(NOT_FOUND, f"reply_to: no such message in {room_id!r}")
+        if outcome.refused == FILES_REFUSED:
+            fail(NOT_FOUND, "files must be your own uploads to this room, uploaded and not sent yet")
+        if outcome.refused == SLOW:
+            rate_limited(f"{room_id!r} is in slow mode: one message per {outcome.room['slow_mode']} seconds",
+                         outcome.retry_after_ms / 1000)
+        fail(NOT_FOUND, f"no room {room_id!r}")
 
     # -- reading back ---------------------------------------------------------------------
     async def message_history(self, room_id=None, before=None, after=None, limit=None, changed_after=None,

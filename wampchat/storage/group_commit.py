@@ -29,12 +29,13 @@ class GroupCommit:
     are not starved by a steady stream of sends.
     """
 
-    def __init__(self, database, fn, *args, max_batch=500, on_batch=None):
+    def __init__(self, database, fn, *args, max_batch=500, on_batch=None, on_failure=None):
         self._database = database
         self._fn = fn
         self._args = args
         self._max_batch = max_batch
         self._on_batch = on_batch        # on_batch(size), on the reactor, for each batch answered
+        self._on_failure = on_failure    # on_failure(), on the database thread, for each batch that failed
         self._lock = threading.Lock()    # the queue and _draining, shared with the database thread
         self._queue = deque()
         self._draining = False           # a batch is queued for, or running on, the database thread
@@ -60,6 +61,8 @@ class GroupCommit:
             outcome = self._database.transact(self._fn, [item for item, _ in batch], *self._args)
         except Exception:
             outcome = Failure()
+            if self._on_failure is not None:
+                self._on_failure()
         # answers reach the reactor in the order batches committed: callFromThread keeps its order
         self._database.call_from_thread(self._answer, batch, outcome)
         with self._lock:

@@ -19,23 +19,24 @@ from wampchat.storage.chat.message_ids import RoomClock
 from wampchat.storage.chat.moderation import RoomRules
 from wampchat.storage.chat.rows import join_mentions, room_dict
 from wampchat.storage.chat.search import stored_messages
-from wampchat.storage.chat.send_reads import BatchReads
+from wampchat.storage.chat.send_reads import BatchReads, NumberBlock
 from wampchat.storage.chat.replies import count_reply, quote
 from wampchat.storage.chat.send_requests import (FILES_REFUSED, NOT_MEMBER, REPLY_REFUSED, TOO_MANY, SendOutcome,
                                                  SendRate, SendRequest)
 
-__all__ = ["add_messages", "new_message", "SendRequest", "SendRate", "SendOutcome", "NOT_MEMBER", "TOO_MANY",
-           "FILES_REFUSED", "REPLY_REFUSED"]
+__all__ = ["add_messages", "new_message", "SendRequest", "SendRate", "SendOutcome", "NumberBlock", "NOT_MEMBER",
+           "TOO_MANY", "FILES_REFUSED", "REPLY_REFUSED"]
 
 
-def add_messages(tx, requests, rate=None):
+def add_messages(tx, requests, rate=None, numbers=None):
     """Store ``requests`` in this transaction; a list of SendOutcome in the same order.
 
     With a :class:`SendRate`, a user's messages of the last window (stored by
     any node) count against it, and sends past it are refused. Everything the
     batch needs to read is asked for first and the writes follow, so on
     PostgreSQL the reads share one network round trip and the writes another
-    (:meth:`~wampchat.storage.database.Transaction.pipeline`).
+    (:meth:`~wampchat.storage.database.Transaction.pipeline`). With a :class:`NumberBlock` (``numbers``), SQLite
+    takes the messages' numbers from it.
     """
     outcomes = [None] * len(requests)
     first_of_key = {}
@@ -49,7 +50,7 @@ def add_messages(tx, requests, rate=None):
         candidates.append(index)
     names = {i: mentioned_names(requests[i].text) for i in candidates}
     with tx.pipeline():
-        reads = BatchReads(tx, requests, candidates, names, rate)
+        reads = BatchReads(tx, requests, candidates, names, rate, numbers)
         by_room = {}
         for index in candidates:
             existing = reads.stored(index)
