@@ -190,7 +190,8 @@ def start_wampchat(workdir, timeout=30, db=None, extra=(), name="wampchat", sour
     # the load generators all connect from 127.0.0.x: the default cap of 100 connections per
     # address, which protects a public server, would refuse them (the first wave has
     # neither the cap nor the option)
-    capped = not source or "max-connections-per-address" in (Path(source) / "wampchat" / "tap.py").read_text()
+    capped = not source or any("max-connections-per-address" in f.read_text()
+                               for f in (Path(source) / "wampchat").glob("*.py"))
     unlimited = ("--max-connections-per-address", "0") if capped else ()
     unlimited += _generous_login_limits(source)
     cmd = [str(twistd), "-n", "--pidfile=", f"--logfile={log_path}", "wampchat",

@@ -7,6 +7,21 @@ from twisted.internet import defer, endpoints, error
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+# Twisted listens with a backlog of 50; after a restart every client reconnects at once (20,000 SYNs),
+# and the connections past the accept queue wait for TCP's retransmits (1, 3, 7, 15 ... s), so the
+# last ones come back minutes later. The kernel caps it at net.core.somaxconn.
+LISTEN_BACKLOG = 4096
+BACKLOG_KINDS = ("tcp", "tcp6", "ssl", "unix")
+
+
+def with_backlog(description: str) -> str:
+    """``description`` with ``backlog=LISTEN_BACKLOG`` for a stream endpoint that does not name one."""
+    kind = description.split(":", 1)[0]
+    if kind not in BACKLOG_KINDS or "backlog=" in description:
+        return description
+    return f"{description}:backlog={LISTEN_BACKLOG}"
+
+
 # errno -> how a user reads it, for the usual reasons a listen fails.
 LISTEN_ERRNO_TEXT = {
     errno.EADDRINUSE: "address already in use",
@@ -66,7 +81,7 @@ class ListeningService(service.Service):
         self.failure_text = None
         if self.listening.called:  # a failed listen before a restart
             self.listening = defer.Deferred()
-        endpoint = endpoints.serverFromString(self._reactor, self.description)
+        endpoint = endpoints.serverFromString(self._reactor, with_backlog(self.description))
         d = endpoint.listen(self.factory)
         d.addCallbacks(self._listening, self._failed)
 
