@@ -166,16 +166,18 @@ class ChatAuthorizer:
     async def _check_join(self, info):
         ctx = self._ctx
         guest = info.authrole == "guest"
-        address = transport_address(info.transport, info.authid) if guest else None
-        ban = await ctx.store.login_ban(info.authid, address, ctx.now())
-        if ban is not None:
-            raise ApplicationError(BANNED, ban_text(ban))
         if not guest:
-            ctx.sessions.expect_nick(info.id, await ctx.store.display_name(info.authid) or info.authid)
+            ban, display_name = await ctx.store.account_login(info.authid, ctx.now())
+            if ban is not None:
+                raise ApplicationError(BANNED, ban_text(ban))
+            ctx.sessions.expect_nick(info.id, display_name or info.authid)
             return None
         nick = info.authextra.get("nick") or info.authid
-        if ctx.sessions.nick_taken(nick, info.authid) or await ctx.store.name_in_use(name_skeleton(nick),
-                                                                                      info.authid):
+        address = transport_address(info.transport, info.authid)
+        ban, in_use = await ctx.store.guest_login(info.authid, address, name_skeleton(nick), ctx.now())
+        if ban is not None:
+            raise ApplicationError(BANNED, ban_text(ban))
+        if in_use or ctx.sessions.nick_taken(nick, info.authid):
             raise ApplicationError(CONFLICT, f"the nick {nick!r} is taken or looks like a name in use; choose another")
         return None
 
