@@ -77,10 +77,6 @@ class ModerationStore:
         """The server ban refusing this login (``{reason, until}``), or None."""
         return self._run(server_bans.login_ban, user, address, now)
 
-    def guest_login(self, user, address, nick_key, now):
-        """(the server ban refusing a guest's login or None, whether its nick's key is a name in use)."""
-        return self._run(server_bans.guest_login, user, address, nick_key, now)
-
     def account_login(self, user, now):
         """(the server ban refusing an account's login or None, its display name)."""
         return self._run(server_bans.account_login, user, now)

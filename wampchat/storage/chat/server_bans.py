@@ -54,6 +54,12 @@ def guest_login(tx, user: str, address: str | None, nick_key: str, now: int) -> 
     return ban, ban is None and accounts.name_in_use(tx, nick_key, user)
 
 
+def guest_logins(tx, requests: list) -> list:
+    """The guest_login of each ``(user, address, nick_key, now)``, in one transaction: in a reconnect storm
+    the guests' checks arriving together share a trip to the database thread and a transaction."""
+    return [guest_login(tx, *request) for request in requests]
+
+
 def account_login(tx, user: str, now: int) -> tuple:
     """An account's join hook in one transaction: the ban refusing the login (or None), and the display name."""
     ban = login_ban(tx, user, None, now)
