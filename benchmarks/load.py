@@ -665,25 +665,27 @@ class ScaleJoiner(Worker):
     # -- a restart: the router went away and came back on the same port; everyone reconnects at once --
     def rejoin(self, count):
         """Reconnect ``count`` sessions at once (no cap in flight, as after a restart every client is
-        waiting); a refused or lost attempt is retried after a short random pause until the deadline."""
+        waiting); a refused or lost attempt is retried with the web page's backoff until the deadline."""
         import random
 
         self.sessions = []
         self.rejoined, self.retries, self.rejoin_failures = 0, 0, []
         self.rejoin_count, self.rejoin_started, self.rejoin_last = count, time.monotonic(), None
-        self.rejoin_deadline = self.rejoin_started + self.spec["run_timeout"]
+        timeout = self.spec.get("rejoin_timeout", self.spec["run_timeout"])
+        self.rejoin_deadline = self.rejoin_started + timeout
         self.rejoin_reported = False
         self.random = random.Random(self.id)
-        self.rejoin_timer = self.reactor.callLater(self.spec["run_timeout"], self.rejoin_finish)
+        self.rejoin_timer = self.reactor.callLater(timeout, self.rejoin_finish)
         for _ in range(count):
             self.reconnect_one()
 
-    def reconnect_one(self):
+    def reconnect_one(self, attempt=1):
         if self.rejoin_reported or time.monotonic() > self.rejoin_deadline:
             return
         endpoint = self.endpoints[self.started_count % len(self.endpoints)]
         self.started_count += 1
-        open_raw(endpoint, RawWampSession(self.host, self.port, self.on_rejoined, self.on_rejoin_failed))
+        open_raw(endpoint, RawWampSession(self.host, self.port, self.on_rejoined,
+                                          lambda why: self.on_rejoin_failed(why, attempt)))
 
     def on_rejoined(self, session):
         self.rejoined += 1
@@ -692,13 +694,15 @@ class ScaleJoiner(Worker):
         if self.rejoined >= self.rejoin_count:
             self.rejoin_finish()
 
-    def on_rejoin_failed(self, why):
+    def on_rejoin_failed(self, why, attempt):
+        """Try again after the web page's delay (web/js/connection.js): 0.5 s doubling to 8 s, +-20%."""
         if self.rejoin_reported:
             return
         self.retries += 1
         if len(self.rejoin_failures) < 3:
             self.rejoin_failures.append(why)
-        self.reactor.callLater(0.1 + 0.4 * self.random.random(), self.reconnect_one)  # bounded by the deadline
+        delay = min(8.0, 0.5 * 2 ** (attempt - 1)) * (0.8 + 0.4 * self.random.random())
+        self.reactor.callLater(delay, self.reconnect_one, attempt + 1)  # bounded by the deadline
 
     def rejoin_finish(self):
         if self.rejoin_reported:

@@ -19,6 +19,7 @@ from benchmarks.fleet import BenchError, Fleet
 
 PER_ADDRESS = 5000      # sessions per source address (each address has ~28,000 ephemeral ports)
 RESERVED_FDS = 128      # descriptors the router needs besides its sessions (listeners, log, database, epoll)
+RECONNECT_TIMEOUT = 60  # seconds the clients keep reconnecting after a restart (the target is all in 15)
 
 
 def session_count(wanted, nofile):
@@ -64,6 +65,7 @@ def measure_scale(router, sessions, s, restart=None):
         fleet.base["lifetime"] = s.connect_timeout * 4 + 2 * timeout + 180
         if restart is not None:
             fleet.base["again"] = fleet.again  # the workers reconnect when it is set
+            fleet.base["rejoin_timeout"] = RECONNECT_TIMEOUT
         ids = [fleet.spawn("scale", sessions=n, delay=i * 0.1, sources=sources, inflight=max(1, inflight))
                for i, (n, inflight) in enumerate(zip(shares(sessions, workers), shares(s.scale_inflight, workers)))]
         ids_ready = fleet.wait("ready", ids, s.connect_timeout * 4)
@@ -80,7 +82,7 @@ def measure_scale(router, sessions, s, restart=None):
                        "kb_per_session": (after - before) / 1024 / result["joined"],
                        "cpu_us_per_join": (cpu_joined - cpu0) * 1e6 / result["joined"]})
         if restart is not None:
-            result["restart"] = measure_reconnect(fleet, router, restart, list(ids_ready), timeout)
+            result["restart"] = measure_reconnect(fleet, router, restart, list(ids_ready), RECONNECT_TIMEOUT)
             router = result["restart"].pop("router")
     return result, router
 

@@ -12,6 +12,11 @@ from twisted.python.failure import Failure
 # last ones come back minutes later. The kernel caps it at net.core.somaxconn.
 LISTEN_BACKLOG = 4096
 BACKLOG_KINDS = ("tcp", "tcp6", "ssl", "unix")
+# Twisted accepts 20 more connections on each turn of the reactor that found its last batch full, so in a
+# storm it takes on connections far faster than it can upgrade and welcome them, and their handshake
+# deadline (which starts at accept) passes while their HELLO waits unread. Those past this many per turn
+# wait in the kernel's accept queue instead, on no clock of ours.
+ACCEPTS_PER_TURN = 64
 
 
 def with_backlog(description: str) -> str:
@@ -87,6 +92,7 @@ class ListeningService(service.Service):
 
     def _listening(self, port):
         self.port = port
+        cap_accepts(port, ACCEPTS_PER_TURN)
         self.log.info("listening on {description} ({host})", description=self.description, host=port.getHost())
         self.listening.callback(port)
 
@@ -106,3 +112,20 @@ class ListeningService(service.Service):
     @property
     def address(self):
         return self.port.getHost() if self.port is not None else None
+
+
+
+def cap_accepts(port, most: int) -> None:
+    """Let ``port`` (a listening TCP port) accept at most ``most`` connections per turn of the reactor."""
+    if not hasattr(port, "numberAccepts"):
+        return  # not a socket port Twisted adapts (UNIX sockets, test doubles)
+    accept = port.doRead
+
+    def do_read():
+        try:
+            return accept()
+        finally:
+            port.numberAccepts = min(port.numberAccepts, most)
+
+    port.numberAccepts = min(port.numberAccepts, most)
+    port.doRead = do_read
