@@ -24,6 +24,7 @@ class Fleet:
         self.queue = self.ctx.Queue()
         self.go = self.ctx.Event()
         self.stop = self.ctx.Event()
+        self.again = self.ctx.Event()  # scale: the router restarted, reconnect (workers that take ``again``)
         self.procs = {}
         self.specs = {}
         self._later = []  # reports read while waiting for other workers, kept for the wait that wants them

@@ -436,6 +436,7 @@ class RawWampSession:
         self.requests = 0
         self.pending = None   # request id -> (Deferred, event handler or None), made on the first request
         self.handlers = None  # subscription id -> event handler
+        self.on_lost = None   # called once a joined session's connection is gone (the router went away)
 
     def makeConnection(self, transport):
         """Twisted's IProtocol entry point (a plain object, so this module imports no reactor)."""
@@ -551,6 +552,8 @@ class RawWampSession:
     def connectionLost(self, reason):
         if not self.joined:
             self.on_failed(f"connection lost before WELCOME: {reason.getErrorMessage()}")
+        elif self.on_lost is not None:
+            self.on_lost(self)
         self.joined = False  # a later loss is not a failed join
         pending, self.pending = self.pending or {}, None
         for d, _ in pending.values():
@@ -655,6 +658,61 @@ class ScaleJoiner(Worker):
             self.timer.cancel()
         self.report({"joined": self.joined, "wanted": self.wanted, "started": self.started, "last": self.last,
                      "failures": len(self.failures), "first_failures": self.failures[:3]})
+        again = self.spec.get("again")
+        if again is not None and self.joined:
+            self.wait_for(again).addCallback(lambda _: self.rejoin(self.joined))
+
+    # -- a restart: the router went away and came back on the same port; everyone reconnects at once --
+    def rejoin(self, count):
+        """Reconnect ``count`` sessions at once (no cap in flight, as after a restart every client is
+        waiting); a refused or lost attempt is retried with the web page's backoff until the deadline."""
+        import random
+
+        self.sessions = []
+        self.rejoined, self.retries, self.rejoin_failures = 0, 0, []
+        self.rejoin_count, self.rejoin_started, self.rejoin_last = count, time.monotonic(), None
+        timeout = self.spec.get("rejoin_timeout", self.spec["run_timeout"])
+        self.rejoin_deadline = self.rejoin_started + timeout
+        self.rejoin_reported = False
+        self.random = random.Random(self.id)
+        self.rejoin_timer = self.reactor.callLater(timeout, self.rejoin_finish)
+        for _ in range(count):
+            self.reconnect_one()
+
+    def reconnect_one(self, attempt=1):
+        if self.rejoin_reported or time.monotonic() > self.rejoin_deadline:
+            return
+        endpoint = self.endpoints[self.started_count % len(self.endpoints)]
+        self.started_count += 1
+        open_raw(endpoint, RawWampSession(self.host, self.port, self.on_rejoined,
+                                          lambda why: self.on_rejoin_failed(why, attempt)))
+
+    def on_rejoined(self, session):
+        self.rejoined += 1
+        self.rejoin_last = time.monotonic()
+        self.sessions.append(session)
+        if self.rejoined >= self.rejoin_count:
+            self.rejoin_finish()
+
+    def on_rejoin_failed(self, why, attempt):
+        """Try again after the web page's delay (web/js/connection.js): 0.5 s doubling to 8 s, +-20%."""
+        if self.rejoin_reported:
+            return
+        self.retries += 1
+        if len(self.rejoin_failures) < 3:
+            self.rejoin_failures.append(why)
+        delay = min(8.0, 0.5 * 2 ** (attempt - 1)) * (0.8 + 0.4 * self.random.random())
+        self.reactor.callLater(delay, self.reconnect_one, attempt + 1)  # bounded by the deadline
+
+    def rejoin_finish(self):
+        if self.rejoin_reported:
+            return
+        self.rejoin_reported = True
+        if self.rejoin_timer.active():
+            self.rejoin_timer.cancel()
+        self.queue.put(("rejoined", self.id, {
+            "rejoined": self.rejoined, "wanted": self.rejoin_count, "started": self.rejoin_started,
+            "last": self.rejoin_last, "retries": self.retries, "first_failures": self.rejoin_failures}))
 
     def shutdown(self):
         for session in self.sessions:

@@ -166,7 +166,7 @@ def _generous_login_limits(source):
     return ()
 
 
-def start_wampchat(workdir, timeout=30, db=None, extra=(), name="wampchat", source=None, pythonpath=()):
+def start_wampchat(workdir, timeout=30, db=None, extra=(), name="wampchat", source=None, pythonpath=(), port=None):
     """``twistd -n wampchat`` on a free loopback port; database ``db`` (default: a SQLite file in ``workdir``).
 
     ``extra`` are more wampchat options (``--amqp``, ``--node-id``,
@@ -182,7 +182,7 @@ def start_wampchat(workdir, timeout=30, db=None, extra=(), name="wampchat", sour
         twistd = shutil.which("twistd")
         if twistd is None:
             raise RouterUnavailable("no twistd next to this Python or on PATH")
-    port = free_port()
+    port = port or free_port()
     log_path = Path(workdir) / f"{name}.log"
     source = source or os.environ.get("BENCH_WAMPCHAT_SOURCE")
     path = [str(p) for p in pythonpath] + ([str(source)] if source else [])

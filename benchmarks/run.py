@@ -275,7 +275,10 @@ def parse_args(argv):
     p.add_argument("--scale-sessions", type=int, help="idle sessions joined to wampchat in the scale suite "
                                                         "[20000, or what the open-files limit allows; quick: 300]")
     p.add_argument("--scale-sessions-crossbar", type=int, help="the same for Crossbar [as --scale-sessions]")
-    p.add_argument("--scale-inflight", type=int, default=100, help="joins under way at once per worker [100]")
+    p.add_argument("--scale-inflight", type=int, default=64, help="joins under way at once, in all [64]")
+    p.add_argument("--no-scale-restart", dest="scale_restart", action="store_false",
+                   help="leave out the scale suite's restart: wampchat stopped and started again under its "
+                        "sessions, which all reconnect at once")
     p.add_argument("--amqp-publications", type=int, help="publications for the AMQP mirror and raw-txamqp rows "
                                                          "[50000; quick: 2000]")
     p.add_argument("--amqp-deliveries", type=int, help="messages published into the exchange for the inbound "

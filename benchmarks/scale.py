@@ -19,6 +19,7 @@ from benchmarks.fleet import BenchError, Fleet
 
 PER_ADDRESS = 5000      # sessions per source address (each address has ~28,000 ephemeral ports)
 RESERVED_FDS = 128      # descriptors the router needs besides its sessions (listeners, log, database, epoll)
+RECONNECT_TIMEOUT = 60  # seconds the clients keep reconnecting after a restart (the target is all in 15)
 
 
 def session_count(wanted, nofile):
@@ -44,14 +45,29 @@ def settled_rss(router, timeout=10.0, interval=0.5):
     return last
 
 
-def measure_scale(router, sessions, s):
-    """Join ``sessions`` idle sessions to ``router``; router RSS per session and sessions joined per second."""
+def shares(total, parts):
+    """``total`` split into ``parts`` near-equal whole shares (the first ones one larger)."""
+    return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
+
+
+def measure_scale(router, sessions, s, restart=None):
+    """Join ``sessions`` idle sessions to ``router``, ``s.scale_inflight`` joins in flight in all; router RSS
+    per session, joins per second and CPU per join.
+
+    With ``restart`` (a function that stops the router and starts it again on the same port and database,
+    returning the new one), every client then reconnects at once: how long until all are joined again
+    (``restart`` is called with the router, and the result has the new one under ``router``).
+    """
     sources = [f"127.0.0.{2 + i}" for i in range(max(1, math.ceil(sessions / PER_ADDRESS)))]
-    workers = max(1, min(s.workers, sessions))
+    workers = max(1, min(s.workers, sessions, s.scale_inflight))
     timeout = s.scale_timeout
     with Fleet(router.url, "json", s) as fleet:
-        fleet.base["lifetime"] = s.connect_timeout * 4 + timeout + 120
-        ids = fleet.spread("scale", sessions, workers, sources=sources, inflight=s.scale_inflight)
+        fleet.base["lifetime"] = s.connect_timeout * 4 + 2 * timeout + 180
+        if restart is not None:
+            fleet.base["again"] = fleet.again  # the workers reconnect when it is set
+            fleet.base["rejoin_timeout"] = RECONNECT_TIMEOUT
+        ids = [fleet.spawn("scale", sessions=n, delay=i * 0.1, sources=sources, inflight=max(1, inflight))
+               for i, (n, inflight) in enumerate(zip(shares(sessions, workers), shares(s.scale_inflight, workers)))]
         ids_ready = fleet.wait("ready", ids, s.connect_timeout * 4)
         before = settled_rss(router)
         cpu0 = router.cpu_seconds()
@@ -61,22 +77,60 @@ def measure_scale(router, sessions, s):
         after = settled_rss(router)
         if not router.alive():
             raise BenchError(f"the router died with sessions open; log tail: {routers.tail(router.log_path)}")
+        result = join_figures(done, sessions, len(sources))
+        result.update({"rss_before_kb": before / 1024, "rss_after_kb": after / 1024,
+                       "kb_per_session": (after - before) / 1024 / result["joined"],
+                       "cpu_us_per_join": (cpu_joined - cpu0) * 1e6 / result["joined"]})
+        if restart is not None:
+            result["restart"] = measure_reconnect(fleet, router, restart, list(ids_ready), RECONNECT_TIMEOUT)
+            router = result["restart"].pop("router")
+    return result, router
+
+
+def join_figures(done, sessions, sources):
+    """How many joined, how many failed, and joins per second from the first connect to the last WELCOME."""
     joined = sum(r["joined"] for r in done.values())
     failures = sum(r["failures"] for r in done.values())
     if joined == 0:
         raise BenchError(f"no session joined: {[r['first_failures'] for r in done.values()]}")
     started = min(r["started"] for r in done.values())
     last = max(r["last"] for r in done.values() if r["last"] is not None)
-    return {"sessions": sessions, "joined": joined, "failed": failures, "sources": len(sources),
+    return {"sessions": sessions, "joined": joined, "failed": failures, "sources": sources,
             "first_failures": [f for r in done.values() for f in r["first_failures"]][:3],
-            "rss_before_kb": before / 1024, "rss_after_kb": after / 1024,
-            "kb_per_session": (after - before) / 1024 / joined,
-            "join_seconds": last - started, "joins_per_s": joined / max(1e-9, last - started),
-            "cpu_us_per_join": (cpu_joined - cpu0) * 1e6 / joined}
+            "join_seconds": last - started, "joins_per_s": joined / max(1e-9, last - started)}
+
+
+def measure_reconnect(fleet, router, restart, ids, timeout):
+    """Restart the router (same port, same database) under its joined clients, which all reconnect at once
+    when it is back: seconds from the new router's first accepted connection to the last WELCOME."""
+    t_stop = time.monotonic()
+    router = restart(router)
+    restarted = time.monotonic()
+    cpu0 = router.cpu_seconds()
+    fleet.again.set()
+    back = fleet.wait("rejoined", ids, timeout + 30)
+    cpu = router.cpu_seconds() - cpu0
+    rejoined = sum(r["rejoined"] for r in back.values())
+    lasts = [r["last"] for r in back.values() if r["last"] is not None]
+    return {"router": router, "restart_seconds": restarted - t_stop,
+            "wanted": sum(r["wanted"] for r in back.values()), "rejoined": rejoined,
+            "retries": sum(r["retries"] for r in back.values()),
+            "first_failures": [f for r in back.values() for f in r["first_failures"]][:3],
+            "reconnect_seconds": (max(lasts) - restarted) if lasts else None,
+            "cpu_us_per_rejoin": cpu * 1e6 / max(1, rejoined)}
+
+
+def restart_wampchat(workdir):
+    """A function that stops a wampchat node and starts it again in ``workdir`` (same database, same port)."""
+    def restart(router):
+        port = int(router.url.rsplit(":", 1)[1].split("/", 1)[0])
+        router.stop()
+        return routers.start_wampchat(workdir, port=port)
+    return restart
 
 
 def bench_scale(s, names, notes, nofile, tempdir):
-    """The scale measurement on each router in ``names``, each freshly started."""
+    """The scale measurement on each router in ``names``, each freshly started (wampchat then restarted)."""
     import tempfile
 
     results = {}
@@ -98,15 +152,22 @@ def bench_scale(s, names, notes, nofile, tempdir):
                 notes.append(f"scale {name} not measured: {e}")
                 print(notes[-1], flush=True)
                 continue
+            restart = restart_wampchat(workdir) if name == "wampchat" and s.scale_restart else None
             try:
-                print(f"[scale {name}] router pid {router.pid} at {router.url}: {sessions} sessions", flush=True)
-                m = results[name] = measure_scale(router, sessions, s)
+                print(f"[scale {name}] router pid {router.pid} at {router.url}: {sessions} sessions, "
+                      f"{s.scale_inflight} joins in flight", flush=True)
+                m, router = measure_scale(router, sessions, s, restart)
+                results[name] = m
                 print(f"[scale {name}] " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                                                      for k, v in m.items()), flush=True)
                 if m["joined"] < sessions:
                     notes.append(f"scale {name}: {m['joined']} of {sessions} sessions joined ({m['failed']} failed, "
                                  f"e.g. {m['first_failures']})")
-            except BenchError as e:
+                again = m.get("restart")
+                if again and again["rejoined"] < again["wanted"]:
+                    notes.append(f"scale {name}: {again['rejoined']} of {again['wanted']} sessions joined again "
+                                 f"after the restart (e.g. {again['first_failures']})")
+            except (BenchError, routers.RouterUnavailable) as e:
                 notes.append(f"scale {name}: {e}")
                 print(notes[-1], flush=True)
             finally:
@@ -129,5 +190,14 @@ def scale_table(results):
         lines.append(f"{'ratio w/c':38} {'':>9} {'':>9} {w['kb_per_session'] / c['kb_per_session']:>12.2f} "
                      f"{w['joins_per_s'] / c['joins_per_s']:>9.2f} {w['cpu_us_per_join'] / c['cpu_us_per_join']:>9.2f}")
     lines.append("(router RSS growth per joined idle session, from /proc of the router process; joins/s from the "
-                 "first connect to the last WELCOME; CPU/join: router CPU over the joins)")
+                 "first connect to the last WELCOME, with the given number of joins in flight in all; CPU/join: "
+                 "router CPU over the joins)")
+    for name, m in results.items():
+        again = m.get("restart")
+        if again and again["reconnect_seconds"] is not None:
+            lines.append(f"reconnect after a restart ({name}): {again['rejoined']:,} of {again['wanted']:,} sessions "
+                         f"joined again {again['reconnect_seconds']:.1f}s after the node was back "
+                         f"({again['rejoined'] / max(1e-9, again['reconnect_seconds']):,.0f}/s, "
+                         f"{again['cpu_us_per_rejoin']:,.0f}us CPU each, {again['retries']:,} retried connects; "
+                         f"the restart itself took {again['restart_seconds']:.1f}s)")
     return "\n".join(lines)

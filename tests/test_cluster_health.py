@@ -23,3 +23,32 @@ def test_a_node_silent_past_the_timeout_leaves_the_list_at_once():
     clock.advance(5.1)
     assert [(n["node"], n["heartbeat_age_ms"], n["self"]) for n in presence.health()] == \
         [("a", 5_100, True), ("c", 6_100, False)]
+
+
+def test_a_users_presence_work_runs_in_order_without_a_lock_per_user():
+    """Work for one user waits for the work before it (failed or not); another user's starts at once, and a
+    user with nothing under way keeps no entry (a reconnect storm is thousands of new users)."""
+    from twisted.internet import defer
+
+    from wampchat.chat.cluster_presence import KeyedSerializer
+
+    serial, log = KeyedSerializer(), []
+    gates = [defer.Deferred() for _ in range(3)]
+
+    def work(i):
+        log.append(("start", i))
+        return gates[i]
+
+    results = [serial.run("ann", work, i) for i in range(3)]
+    assert serial.run("bob", lambda: "now").result == "now"
+    assert log == [("start", 0)]
+    gates[1].callback(1)
+    assert log == [("start", 0)]
+    gates[0].errback(ValueError("the first failed"))
+    results[0].addErrback(lambda f: log.append(("failed", 0)))
+    assert log == [("start", 0), ("start", 1), ("start", 2), ("failed", 0)]
+    drained = serial.drain()
+    assert not drained.called
+    gates[2].callback(2)
+    assert drained.called and [r.result for r in results[1:]] == [1, 2]
+    assert serial._tails == {}

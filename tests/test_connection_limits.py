@@ -365,3 +365,54 @@ def test_bad_limit_options_are_usage_errors(args, why):
     with pytest.raises(usage.UsageError) as info:
         parse(*args)
     assert why in str(info.value)
+
+
+# -- the WebSocket upgrade without twisted.web (web/websocket.py take_upgrade) --------------------------
+
+def test_a_whole_upgrade_as_first_bytes_skips_twisted_web(monkeypatch):
+    """An upgrade for /ws arriving whole on a fresh connection goes to the WebSocket protocol without a
+    Request (the /ws resource is never rendered); one arriving in pieces still takes twisted.web's way."""
+    from wampchat.web.websocket import RouterWebSocketResource
+
+    rendered = []
+    original = RouterWebSocketResource.render
+    monkeypatch.setattr(RouterWebSocketResource, "render",
+                        lambda self, request: rendered.append(request.uri) or original(self, request))
+    web = WebHarness()
+    assert upgraded(web.connect()).shapes() == [("wamp", 2)]
+    assert rendered == []
+    split = web.connect()
+    request = upgrade_request()
+    send(split, request[:20])
+    send(split, request[20:])
+    send(split, text(HELLO))
+    frames = ServerFrames()
+    frames.feed(split.value())
+    assert frames.shapes() == [("wamp", 2)]
+    assert rendered == [b"/ws"]
+
+
+@pytest.mark.parametrize("head", [
+    b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n\r\n",                   # no Upgrade: websocket
+    b"GET /wsx HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\r\n",                    # another path
+    b"GET /ws%zz HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\r\n",                  # a malformed target
+    b"GET /ws HTTP/1.0\r\nHost: x\r\nUpgrade: websocket\r\n\r\n",                     # not HTTP/1.1
+    b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nContent-Length: 3\r\n\r\nabc",  # a body
+    b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n",                          # not whole yet
+])
+def test_what_is_not_a_plain_upgrade_is_left_to_twisted_web(head):
+    from wampchat.web.websocket import direct_upgrade_head
+
+    assert direct_upgrade_head(head) is None
+
+
+def test_listeners_get_a_deep_accept_queue():
+    """After a restart every client reconnects at once: Twisted's backlog of 50 would leave most waiting on
+    TCP retransmits. A stream endpoint gets 4096 unless its description names a backlog."""
+    from wampchat.listening import LISTEN_BACKLOG, with_backlog
+
+    assert with_backlog("tcp:8080:interface=127.0.0.1") == f"tcp:8080:interface=127.0.0.1:backlog={LISTEN_BACKLOG}"
+    assert with_backlog("tcp:8080:backlog=10") == "tcp:8080:backlog=10"
+    assert with_backlog("systemd:domain=INET:index=0") == "systemd:domain=INET:index=0"
+    endpoint = endpoints.serverFromString(Clock(), with_backlog("tcp:0"))
+    assert endpoint._backlog == LISTEN_BACKLOG

@@ -7,6 +7,26 @@ from twisted.internet import defer, endpoints, error
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+# Twisted listens with a backlog of 50; after a restart every client reconnects at once (20,000 SYNs),
+# and the connections past the accept queue wait for TCP's retransmits (1, 3, 7, 15 ... s), so the
+# last ones come back minutes later. The kernel caps it at net.core.somaxconn.
+LISTEN_BACKLOG = 4096
+BACKLOG_KINDS = ("tcp", "tcp6", "ssl", "unix")
+# Twisted accepts 20 more connections on each turn of the reactor that found its last batch full, so in a
+# storm it takes on connections far faster than it can upgrade and welcome them, and their handshake
+# deadline (which starts at accept) passes while their HELLO waits unread. Those past this many per turn
+# wait in the kernel's accept queue instead, on no clock of ours.
+ACCEPTS_PER_TURN = 64
+
+
+def with_backlog(description: str) -> str:
+    """``description`` with ``backlog=LISTEN_BACKLOG`` for a stream endpoint that does not name one."""
+    kind = description.split(":", 1)[0]
+    if kind not in BACKLOG_KINDS or "backlog=" in description:
+        return description
+    return f"{description}:backlog={LISTEN_BACKLOG}"
+
+
 # errno -> how a user reads it, for the usual reasons a listen fails.
 LISTEN_ERRNO_TEXT = {
     errno.EADDRINUSE: "address already in use",
@@ -66,12 +86,13 @@ class ListeningService(service.Service):
         self.failure_text = None
         if self.listening.called:  # a failed listen before a restart
             self.listening = defer.Deferred()
-        endpoint = endpoints.serverFromString(self._reactor, self.description)
+        endpoint = endpoints.serverFromString(self._reactor, with_backlog(self.description))
         d = endpoint.listen(self.factory)
         d.addCallbacks(self._listening, self._failed)
 
     def _listening(self, port):
         self.port = port
+        cap_accepts(port, ACCEPTS_PER_TURN)
         self.log.info("listening on {description} ({host})", description=self.description, host=port.getHost())
         self.listening.callback(port)
 
@@ -91,3 +112,20 @@ class ListeningService(service.Service):
     @property
     def address(self):
         return self.port.getHost() if self.port is not None else None
+
+
+
+def cap_accepts(port, most: int) -> None:
+    """Let ``port`` (a listening TCP port) accept at most ``most`` connections per turn of the reactor."""
+    if not hasattr(port, "numberAccepts"):
+        return  # not a socket port Twisted adapts (UNIX sockets, test doubles)
+    accept = port.doRead
+
+    def do_read():
+        try:
+            return accept()
+        finally:
+            port.numberAccepts = min(port.numberAccepts, most)
+
+    port.numberAccepts = min(port.numberAccepts, most)
+    port.doRead = do_read

@@ -27,6 +27,7 @@ from wampchat.names import name_skeleton
 from wampchat.router.authorize import TRUSTED
 from wampchat.router.outage import OutageNotice
 from wampchat.storage import StoreUnavailable
+from wampchat.storage.chat.server_bans import guest_logins
 
 ACCOUNT_ROLES = ("user", "admin", "service")
 
@@ -109,6 +110,7 @@ class ChatAuthorizer:
     def __init__(self, ctx: ChatContext) -> None:
         self._ctx = ctx
         self.database_outage = OutageNotice(ctx.reactor, "the chat database (logins)")
+        self._guest_logins = None   # a GroupCommit of guest_logins, made on the first guest's join
 
     # -- the router's rule, asked for every chat.* URI ----------------------------------------
     def authorize(self, request):
@@ -166,18 +168,27 @@ class ChatAuthorizer:
     async def _check_join(self, info):
         ctx = self._ctx
         guest = info.authrole == "guest"
-        address = transport_address(info.transport, info.authid) if guest else None
-        ban = await ctx.store.login_ban(info.authid, address, ctx.now())
-        if ban is not None:
-            raise ApplicationError(BANNED, ban_text(ban))
         if not guest:
-            ctx.sessions.expect_nick(info.id, await ctx.store.display_name(info.authid) or info.authid)
+            ban, display_name = await ctx.store.account_login(info.authid, ctx.now())
+            if ban is not None:
+                raise ApplicationError(BANNED, ban_text(ban))
+            ctx.sessions.expect_nick(info.id, display_name or info.authid)
             return None
         nick = info.authextra.get("nick") or info.authid
-        if ctx.sessions.nick_taken(nick, info.authid) or await ctx.store.name_in_use(name_skeleton(nick),
-                                                                                      info.authid):
+        address = transport_address(info.transport, info.authid)
+        ban, in_use = await self._guest_login(info.authid, address, name_skeleton(nick), ctx.now())
+        if ban is not None:
+            raise ApplicationError(BANNED, ban_text(ban))
+        if in_use or ctx.sessions.nick_taken(nick, info.authid):
             raise ApplicationError(CONFLICT, f"the nick {nick!r} is taken or looks like a name in use; choose another")
         return None
+
+    def _guest_login(self, user, address, nick_key, now):
+        """Deferred of (the ban refusing this guest or None, whether its nick is a name in use), asked
+        together with the other guests' checks waiting for the database thread."""
+        if self._guest_logins is None:
+            self._guest_logins = self._ctx.store.database.group_commit(guest_logins)
+        return self._guest_logins.submit((user, address, nick_key, now))
 
 
 def ban_text(ban: dict) -> str:

@@ -29,26 +29,42 @@ from wampchat.storage.chat.presence import beat, came_online, leave_cluster, rec
 
 
 class KeyedSerializer:
-    """Runs work for one key strictly one after another (a user's arrivals and departures on this node)."""
+    """Runs work for one key strictly one after another (a user's arrivals and departures on this node).
+
+    Work for a key with nothing under way starts at once; otherwise it waits for the work before it to
+    end (succeeded or failed). No lock object per key: in a reconnect storm every user is a new key.
+    """
 
     def __init__(self):
-        self._locks = {}
+        self._tails = {}   # key -> Deferred firing (with None) when the last work queued for it has ended
 
     def run(self, key, fn, *args):
-        lock = self._locks.get(key)
-        if lock is None:
-            lock = self._locks[key] = defer.DeferredLock()
-        d = lock.run(fn, *args)
-        d.addBoth(self._forget, key, lock)
-        return d
+        """Deferred of ``fn(*args)``'s result, run once the work queued before it for ``key`` ended."""
+        previous = self._tails.get(key)
+        if previous is None:
+            result = defer.maybeDeferred(fn, *args)
+        else:
+            result = defer.Deferred()
+            previous.addCallback(self._start, fn, args, result)
+        if result.called:
+            return result   # done already: nothing for later work to wait on
+        ended = defer.Deferred()
+        self._tails[key] = ended
+        result.addBoth(self._ended, key, ended)
+        return result
 
     def drain(self):
         """Fires when every key's queued work has run (nothing new may be queued meanwhile)."""
-        return defer.DeferredList([lock.run(lambda: None) for lock in list(self._locks.values())])
+        return defer.DeferredList([self.run(key, lambda: None) for key in list(self._tails)])
 
-    def _forget(self, result, key, lock):
-        if not lock.locked and self._locks.get(key) is lock:
-            del self._locks[key]
+    @staticmethod
+    def _start(_, fn, args, result) -> None:
+        defer.maybeDeferred(fn, *args).chainDeferred(result)
+
+    def _ended(self, result, key, ended):
+        if self._tails.get(key) is ended:
+            del self._tails[key]
+        ended.callback(None)
         return result
 
 

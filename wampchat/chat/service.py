@@ -96,8 +96,7 @@ class ChatService(ApplicationSession):
         for area in self.areas:
             for uri, fn in area.procedures().items():
                 await routes.register(uri, guarded(fn))
-        await self.subscribe(self.presence.session_joined, "wamp.session.on_join")
-        await self.subscribe(self.presence.session_left, "wamp.session.on_leave")
+        routes.watch_sessions(self.presence.session_joined, self.presence.session_left)
         for info in self.context.realm.sessions():
             self.presence.session_joined(info.as_dict())
         if self.ready is not None and not self.ready.called:

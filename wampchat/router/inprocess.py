@@ -193,6 +193,11 @@ class DirectRoutes:
             return defer.fail()
         return defer.succeed(None)
 
+    def watch_sessions(self, joined, left):
+        """``joined(details)`` and ``left(session_id, authid, authrole)`` for every client session joining
+        and leaving, called directly (what wamp.session.on_join/on_leave carry), while the service is joined."""
+        self._realm.meta.watch(self._session, joined, left)
+
     def publish(self, topic, args=None, kwargs=None, eligible_authid=None):
         """Publish as the service (a trusted session may publish anywhere); ``eligible_authid`` limits
         who receives it. Returns the publication id."""

@@ -17,6 +17,7 @@ twice, once with ``transport`` to those roles and once without it to
 everyone else, so every subscriber gets exactly one event per join.
 """
 from autobahn.wamp.exception import ApplicationError
+from twisted.internet import defer
 
 from wampchat.router.authorize import TRUSTED
 from wampchat.router.broker import Audience
@@ -45,6 +46,7 @@ class SessionMeta:
 
     def __init__(self, realm):
         self._realm = realm
+        self._watchers = []  # (service session, joined, left) of in-process services (see watch)
         realm.dealer.add_builtin("wamp.session.count", self.count)
         realm.dealer.add_builtin("wamp.session.list", self.list)
         realm.dealer.add_builtin("wamp.session.get", self.get)
@@ -53,13 +55,41 @@ class SessionMeta:
         realm.dealer.add_builtin("wamp.session.kill_by_authrole", self.kill_by_authrole)
 
     def joined(self, info):
+        if self._watchers:
+            self._tell(1, info.as_dict(with_transport=True))
         broker = self._realm.broker
         broker.publish_internal("wamp.session.on_join", [info.as_dict(with_transport=True)],
                                 audience=_SEES_TRANSPORT)
         broker.publish_internal("wamp.session.on_join", [info.as_dict()], audience=_NOT_SEES_TRANSPORT)
 
     def left(self, info):
+        if self._watchers:
+            self._tell(2, info.id, info.authid, info.authrole)
         self._realm.broker.publish_internal("wamp.session.on_leave", [info.id, info.authid, info.authrole])
+
+    # -- in-process watchers ------------------------------------------------------------------------------
+    def watch(self, service, joined, left) -> None:
+        """While the in-process ``service`` session stays attached, call ``joined(details)`` and
+        ``left(session_id, authid, authrole)`` (what on_join and on_leave carry, with the transport) for
+        every client session: a join then costs no EVENT built and dispatched through Autobahn."""
+        self._watchers.append((service, joined, left))
+
+    def _tell(self, which: int, *args) -> None:
+        for watcher in list(self._watchers):
+            service = watcher[0]
+            if self._realm.session(service.info.id) is not service:
+                self._watchers.remove(watcher)  # the service left
+                continue
+            try:
+                result = watcher[which](*args)
+            except Exception:
+                self._realm.log_failure("a session watcher failed")
+                continue
+            if result is not None:
+                defer.ensureDeferred(result).addErrback(self._watcher_failed)
+
+    def _watcher_failed(self, failure) -> None:
+        self._realm.log.failure("a session watcher failed", failure)
 
     def _matching(self, args, kwargs):
         roles = _roles_filter(args, kwargs)

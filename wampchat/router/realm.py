@@ -40,10 +40,12 @@ class Realm:
         """``hook(session_info)`` runs before WELCOME; raise ApplicationError to refuse."""
         self._join_hooks.append(hook)
 
-    @defer.inlineCallbacks
     def run_join_hooks(self, info):
+        """Deferred of every hook run in turn (each a value, Deferred or coroutine); fails with the first refusal."""
+        d = defer.succeed(None)
         for hook in self._join_hooks:
-            yield hook(info)
+            d.addCallback(_run_hook, hook, info)
+        return d
 
     def attach(self, session):
         """Add a joined session. In-process services are routed to but not counted or announced."""
@@ -96,3 +98,7 @@ class Realm:
 
     def __len__(self):
         return len(self._sessions)
+
+
+def _run_hook(_, hook, info):
+    return defer.maybeDeferred(hook, info)

@@ -34,6 +34,23 @@ ROUTER_ROLES = {
 }
 
 
+class RouterWelcome(message.Welcome):
+    """WELCOME whose ``roles`` (always ROUTER_ROLES) are marshalled once per process, not per join."""
+
+    _marshalled_roles = None
+
+    def marshal(self):
+        roles, self.roles = self.roles, {}
+        try:
+            raw = super().marshal()
+        finally:
+            self.roles = roles
+        if RouterWelcome._marshalled_roles is None:
+            RouterWelcome._marshalled_roles = message.Welcome(1, ROUTER_ROLES).marshal()[2]["roles"]
+        raw[2]["roles"] = RouterWelcome._marshalled_roles
+        return raw
+
+
 class Opening:
     """One session's way from HELLO to WELCOME or ABORT; the session drops it once joined."""
 
@@ -109,7 +126,7 @@ class Opening:
             if not session.is_open():
                 return
             session.joined(realm, info)  # before WELCOME: an in-process service's onJoin runs inside that send
-            session.send(message.Welcome(
+            session.send(RouterWelcome(
                 info.id, ROUTER_ROLES, realm=realm.name, authid=info.authid, authrole=info.authrole,
                 authmethod=info.authmethod, authprovider=info.authprovider, authextra=info.authextra or None,
             ))

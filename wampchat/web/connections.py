@@ -33,6 +33,16 @@ class GuardedHTTPChannel(HTTPChannel):
 
     admission = None  # set by GuardedSite.buildProtocol
     body_refused = False
+    _first_bytes = True
+
+    def dataReceived(self, data):
+        """A connection that opens with a whole WebSocket upgrade for /ws is handed over without a Request."""
+        if self._first_bytes and data:
+            self._first_bytes = False
+            upgrade = self.site.upgrade
+            if upgrade is not None and upgrade(self, data):
+                return
+        super().dataReceived(data)
 
     def connectionMade(self):
         super().connectionMade()
@@ -77,6 +87,7 @@ class GuardedSite(Site):
 
     protocol = GuardedHTTPChannel
     requestFactory = SecureRequest
+    upgrade = None  # upgrade(channel, first bytes): True when it took the connection (web/websocket.py)
 
     def __init__(self, resource, guard, reactor=None, max_body=10 * 1024 * 1024):
         super().__init__(resource, reactor=reactor)

@@ -20,7 +20,7 @@ from wampchat.web.hooks import HooksResource
 from wampchat.web.longpoll import LongPollResource
 from wampchat.web.monitoring import HealthResource, MetricsResource
 from wampchat.web.page_files import PageResource
-from wampchat.web.websocket import RouterWebSocketResource
+from wampchat.web.websocket import RouterWebSocketResource, take_upgrade
 
 log = Logger()
 
@@ -60,6 +60,7 @@ def make_site(router, web_dir, max_message_size, outbound_buffer, guard=None, ma
     hooks = HooksResource()
     root.putChild(b"hooks", hooks)
     site = GuardedSite(root, guard, reactor=router.reactor, max_body=max_upload)
+    site.upgrade = lambda channel, data: take_upgrade(channel, ws_factory, data)
     site.file_gate = files
     site.hook_gate = hooks
     site.longpoll = longpoll

@@ -294,6 +294,10 @@ class RouterWebSocketFactory(WampWebSocketServerFactory):
             utf8validateIncoming=False,
             failByDrop=False,  # send the close code (e.g. 1009 for oversize) instead of just dropping TCP
         )
+        if guard is not None and guard.handshake_timeout:
+            # the guard's deadline (upgrade and HELLO) covers Autobahn's own for the upgrade, a timer
+            # set and cancelled per connection
+            self.setProtocolOptions(openHandshakeTimeout=0)
 
     def setProtocolOptions(self, **options):
         super().setProtocolOptions(**options)

@@ -77,6 +77,10 @@ class ModerationStore:
         """The server ban refusing this login (``{reason, until}``), or None."""
         return self._run(server_bans.login_ban, user, address, now)
 
+    def account_login(self, user, now):
+        """(the server ban refusing an account's login or None, its display name)."""
+        return self._run(server_bans.account_login, user, now)
+
     def add_revocation(self, now, node, kind, user, room=None, reason=None, keep_session=None):
         return self._run(revocations.append, now, node, kind, user, room, reason, keep_session)
 

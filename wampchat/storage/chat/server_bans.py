@@ -3,7 +3,7 @@ Server bans (``chat.admin.ban``): an account, or a guest and its client address,
 ``until`` (NULL: until unbanned). The ban is written with its audit entry and the revocation that ends the
 user's sessions on every node, in one transaction.
 """
-from wampchat.storage.chat import audit, revocations
+from wampchat.storage.chat import accounts, audit, revocations
 
 ACTIVE = "(until IS NULL OR until > ?)"
 BANNED = "wampchat.error.banned"
@@ -45,3 +45,22 @@ def login_ban(tx, user: str, address: str | None, now: int) -> dict | None:
     row = tx.one(f"SELECT reason, until FROM server_bans WHERE {ACTIVE} AND (username = ?{by_address}) "
                  "ORDER BY until IS NULL DESC, until DESC LIMIT 1", params)
     return None if row is None else {"reason": row["reason"], "until": row["until"]}
+
+
+def guest_login(tx, user: str, address: str | None, nick_key: str, now: int) -> tuple:
+    """A guest's join hook, asked in one transaction (one trip to the database thread, not two): the ban
+    refusing the login (or None), and whether ``nick_key`` is a user's name or shown by another online user."""
+    ban = login_ban(tx, user, address, now)
+    return ban, ban is None and accounts.name_in_use(tx, nick_key, user)
+
+
+def guest_logins(tx, requests: list) -> list:
+    """The guest_login of each ``(user, address, nick_key, now)``, in one transaction: in a reconnect storm
+    the guests' checks arriving together share a trip to the database thread and a transaction."""
+    return [guest_login(tx, *request) for request in requests]
+
+
+def account_login(tx, user: str, now: int) -> tuple:
+    """An account's join hook in one transaction: the ban refusing the login (or None), and the display name."""
+    ban = login_ban(tx, user, None, now)
+    return ban, None if ban is not None else accounts.display_name(tx, user)
