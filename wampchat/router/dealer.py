@@ -12,6 +12,7 @@ from twisted.internet import defer
 from wampchat.router.authorize import TRUSTED
 from wampchat.router.inprocess import LocalProcedure, as_error, as_yield
 from wampchat.router.matching import MATCH_EXACT, PatternMap
+from wampchat.router.outgoing import RoutedInvocation, RoutedResult
 from wampchat.router.dealer_cluster import ClusterRegistrations
 from wampchat.router.registrations import INVOKE_POLICIES, PendingCall, Registration
 
@@ -156,17 +157,11 @@ class Dealer(ClusterRegistrations):
         if callee.remote:   # another node's callee: that node invokes it and answers like a callee
             callee.invoke(invocation_request, msg, reg, caller.info, disclose)
             return
-        callee.send(message.Invocation(
-            invocation_request,
-            reg.id,
-            args=msg.args,
-            kwargs=msg.kwargs,
-            receive_progress=pending.receive_progress or None,
-            caller=caller.info.id if disclose else None,
-            caller_authid=caller.info.authid if disclose else None,
-            caller_authrole=caller.info.authrole if disclose else None,
-            procedure=msg.procedure if reg.match != "exact" else None,
-        ))
+        info = caller.info
+        callee.send(RoutedInvocation(
+            invocation_request, reg.id, msg.args, msg.kwargs, pending.receive_progress or None,
+            info.id if disclose else None, info.authid if disclose else None, info.authrole if disclose else None,
+            msg.procedure if reg.match != "exact" else None))
 
     def _call_builtin(self, caller, msg, fn):
         """A procedure of the router itself; its answer may be a Deferred (one that asks the other nodes)."""
@@ -176,10 +171,10 @@ class Dealer(ClusterRegistrations):
             caller.send_error(message.Call.MESSAGE_TYPE, msg.request, e.error, list(e.args), e.kwargs)
             return
         if isinstance(result, defer.Deferred):
-            result.addCallbacks(lambda value: caller.send(message.Result(msg.request, args=[value])),
+            result.addCallbacks(lambda value: caller.send(RoutedResult(msg.request, args=[value])),
                                 lambda failure: self._builtin_failed(caller, msg, failure))
             return
-        caller.send(message.Result(msg.request, args=[result]))
+        caller.send(RoutedResult(msg.request, args=[result]))
 
     def _builtin_failed(self, caller, msg, failure):
         error = failure.value if isinstance(failure.value, ApplicationError) else None
@@ -198,8 +193,7 @@ class Dealer(ClusterRegistrations):
             return  # answer to a call that was canceled or timed out: dropped by design
         if msg.progress:
             if pending.receive_progress and pending.canceled is None:
-                pending.caller.send(message.Result(pending.call_request, args=msg.args, kwargs=msg.kwargs,
-                                                   progress=True))
+                pending.caller.send(RoutedResult(pending.call_request, args=msg.args, kwargs=msg.kwargs, progress=True))
             return
         self._yielded(pending, msg.args, msg.kwargs)
 
@@ -213,7 +207,7 @@ class Dealer(ClusterRegistrations):
         self._finish(pending)
         if pending.canceled in (None, "kill"):  # after kill the caller still waits for this answer
             self._answered(pending)
-            pending.caller.send(message.Result(pending.call_request, args=args, kwargs=kwargs))
+            pending.caller.send(RoutedResult(pending.call_request, args=args, kwargs=kwargs))
 
     def _errored(self, pending, error, args, kwargs):
         self._finish(pending)
