@@ -111,7 +111,7 @@ def test_undefined_options_read_as_absent(name, encoding):
     raw = RAW_WITH_UNDEFINED[name]
     [msg] = ours().unserialize(encode(_replace(raw, U, undefined)), True)
     [expected] = theirs().unserialize(encode(_replace(raw, U, _DROP)), True)
-    assert type(msg) is type(expected)
+    assert isinstance(msg, type(expected))   # the router reads an everyday CALL into a subclass
     assert msg.marshal() == expected.marshal()
 
 

@@ -8,7 +8,7 @@ already checked (a parsed CALL or YIELD, its own IDs), so these subclasses
 set the same attributes without the checks and keep the raw message they
 will be marshalled to. They are Autobahn's classes still, so an in-process
 peer (``attach_local``) reads them as it reads any message, and the bytes
-on the wire are the same as Autobahn's (tests/test_router_outgoing.py).
+on the wire are the same as Autobahn's (tests/test_router_messages.py).
 """
 from typing import Any, Optional
 

@@ -25,6 +25,7 @@ from autobahn.wamp.serializer import (
     MsgPackSerializer,
 )
 
+from wampchat.router.incoming_calls import FAST_PARSERS
 from wampchat.router.incoming_values import INT_MAX, INT_MIN, checked, drop_undefined, ids_as_integers
 
 _ESCAPED_NUL = b"\\u0000"
@@ -88,7 +89,8 @@ _DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_int=_bounded_
 
 class _LeanSerializer:
     """Autobahn's ``serialize``/``unserialize`` without its traffic statistics (a dozen float operations
-    per message that nothing in the router reads), the checks on a message's shape kept."""
+    per message that nothing in the router reads), the checks on a message's shape kept; CALL and YIELD
+    in their everyday shape are read by incoming_calls.py."""
 
     def serialize(self, msg):
         return msg.serialize(self._serializer), self._serializer.BINARY
@@ -112,10 +114,14 @@ class _LeanSerializer:
             message_type = raw_msg[0]
             if type(message_type) is not int:
                 raise ProtocolError(f"invalid type {type(message_type)} for WAMP message type")
-            cls = classes.get(message_type)
-            if cls is None:
-                raise ProtocolError(f"invalid WAMP message type {message_type}")
-            msgs.append(cls.parse(raw_msg))
+            fast = FAST_PARSERS.get(message_type)
+            msg = fast(raw_msg) if fast is not None else None
+            if msg is None:
+                cls = classes.get(message_type)
+                if cls is None:
+                    raise ProtocolError(f"invalid WAMP message type {message_type}")
+                msg = cls.parse(raw_msg)
+            msgs.append(msg)
         return msgs
 
 

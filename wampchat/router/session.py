@@ -217,5 +217,11 @@ class RouterSession:
             self.close_transport()
             return None
         if isinstance(msg, _ROUTER_ONLY):
-            return self.protocol_violation(f"{type(msg).__name__.upper()} is sent by routers, not peers")
-        return self.protocol_violation(f"unexpected {type(msg).__name__.upper()} in this session state")
+            return self.protocol_violation(f"{wamp_name(msg)} is sent by routers, not peers")
+        return self.protocol_violation(f"unexpected {wamp_name(msg)} in this session state")
+
+
+def wamp_name(msg) -> str:
+    """The message's WAMP name (``CALL``), also for the router's own subclasses of Autobahn's classes."""
+    cls = next((c for c in type(msg).__mro__ if c.__module__ == "autobahn.wamp.message"), type(msg))
+    return cls.__name__.upper()

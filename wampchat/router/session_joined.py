@@ -11,6 +11,7 @@ from autobahn.wamp.exception import ApplicationError
 from twisted.internet import defer
 
 from wampchat.router.authorize import TRUSTED
+from wampchat.router.incoming_calls import ParsedCall, ParsedYield
 from wampchat.router.matching import MATCH_EXACT
 from wampchat.router.session_limits import refuse_over_limit
 
@@ -178,3 +179,6 @@ JOINED_HANDLERS = {
     message.Error: on_error,
     message.Goodbye: on_goodbye,
 }
+# the everyday CALL and YIELD as router/incoming_calls.py reads them (dispatch is by exact class)
+JOINED_HANDLERS[ParsedCall] = on_call
+JOINED_HANDLERS[ParsedYield] = on_yield
