@@ -49,8 +49,9 @@ def ratio(a: Optional[float], b: Optional[float]) -> Optional[float]:
     return a / b if a is not None and b else None
 
 
-def targets_table(results: dict, targets: List[Target]) -> str:
-    """One line per target: the figure of this run, the bound, and met / NOT met / not measured."""
+def targets_table(results: dict, targets: List[Target], only_measured: bool = False) -> str:
+    """One line per target: the figure of this run, the bound, and met / NOT met / not measured (or, with
+    ``only_measured``, the measured ones only: a run of some suites)."""
     head = f"{'target (issue 32)':58} {'this run':>10} {'bound':>9}  status"
     lines = [head, "-" * len(head)]
     for name, figure, bound, at_most, unit in targets:
@@ -58,6 +59,8 @@ def targets_table(results: dict, targets: List[Target]) -> str:
             value = figure(results)
         except (KeyError, TypeError, ZeroDivisionError):
             value = None
+        if value is None and only_measured:
+            continue
         if value is None:
             lines.append(f"{name:58} {'-':>10} {('<=' if at_most else '>=') + format(bound, 'g') + unit:>9}  not measured")
             continue
