@@ -55,6 +55,14 @@ class Client(DirectReceive, CompleteFrames, AMQClient):
     handshake = None
     ready = False
 
+    def connectionMade(self):
+        # Without TCP_NODELAY the kernel holds a small write back until the broker acknowledges the one
+        # before (Nagle), and the broker acknowledges late (delayed ACK, up to 40 ms): a call to another
+        # node, four small messages through the broker, took about 90 ms instead of about 2.
+        if hasattr(self.transport, "setTcpNoDelay"):
+            self.transport.setTcpNoDelay(True)
+        super().connectionMade()
+
     def channel_failed(self, channel, reason):
         if getattr(channel, "scratch", False):
             return  # a refusal on a scratch channel is an answer (see queues.on_scratch), not a failure
