@@ -25,6 +25,7 @@ from wampchat.amqp.gaps import GAP_NOTICE, Gaps
 from wampchat.amqp.inbound import Inbound
 from wampchat.amqp.link import AmqpLink
 from wampchat.amqp.mirror import Mirror
+from wampchat.amqp.queues import QueueFound
 from wampchat.amqp.rpc import AmqpRpc
 from wampchat.amqp.settings import NODE_QUEUE_ARGS
 from wampchat.amqp.topology import OWN_ANCHOR, NodeRoute, declare_route
@@ -103,7 +104,7 @@ class AmqpBridge(service.MultiService):
         self.gaps.signal_missed(node_queue, cluster_queue, newly_bound)
         self.gaps.announce_dropped(link.publish)
 
-    async def _declare_route(self, link, channel, route, fresh):
+    async def _declare_route(self, link: AmqpLink, channel, route: NodeRoute, fresh: bool) -> QueueFound:
         """The node's queue (first: deleting it takes its route's exchanges too) and its route to it."""
         found = await link.declare_queue(route.queue, dict(NODE_QUEUE_ARGS), fresh=fresh)
         await declare_route(channel, route, self.settings.node_id)
