@@ -1,5 +1,5 @@
 """
-The chat send path and a two-node cluster, measured like the router benchmarks.
+The chat send path and a cluster of 1, 2 and 3 nodes, measured like the router benchmarks.
 
 ``chat.message.send`` is what every chat user does, and unlike a plain
 publish it commits a row before it answers: its cost is the database (one
@@ -8,7 +8,7 @@ the event together. So it is measured on the stores a deployment uses: the
 embedded SQLite file and a private PostgreSQL server with fsync on (what a
 server runs with; the tests turn it off for speed).
 
-The cluster figures put the same load on one node and on two nodes sharing
+The cluster figures put the same load on one, two and three nodes sharing
 one PostgreSQL and one private RabbitMQ node, with the subscribers split
 over the nodes and the publisher (or the senders) on the first. CPU is read
 from /proc of every node process and, separately, of the broker and the
@@ -35,7 +35,7 @@ ROOM = "lobby"
 # Benchmark senders send flat out, far past a person's pace; the per-user limit
 # (default 20 per 10 s) would refuse them. The limit's bookkeeping still runs.
 SEND_RATE = 1_000_000
-NODE_IDS = ("nodea", "nodeb")
+NODE_IDS = ("nodea", "nodeb", "nodec")
 
 
 class Processes:
@@ -465,8 +465,12 @@ def server_cpu(m):
     return sum(v for name, v in m["cpu_us_per_send"].items() if name != "postgres")
 
 
+CLUSTER_SIZES = (1, 2, 3)
+
+
 def bench_cluster(s, backends, notes):
-    """The same loads on 1 node, then on 2 nodes (one PostgreSQL, one RabbitMQ), subscribers split over them."""
+    """The same loads on 1, 2 and 3 nodes (one PostgreSQL, one RabbitMQ), subscribers split over them; with
+    2 nodes up, RPC on one node against RPC across nodes."""
     results = {}
     try:
         amqp = backends.broker()
@@ -480,32 +484,44 @@ def bench_cluster(s, backends, notes):
         processes.add("rabbitmq", lambda pid=backends.rabbitmq.server_pid(): [pid])
         processes.add("postgres", postgres_pids(backends.postgres))
         nodes = []
-        for count in (1, 2):
-            try:
-                while len(nodes) < count:
-                    node_id = NODE_IDS[len(nodes)]
-                    node = start_node(workdir, db, node_id, amqp, node_id)
-                    nodes_stack.callback(node.stop)
-                    processes.add(f"node {node_id[-1]}", lambda pid=node.pid: [pid])
-                    nodes.append(node)
-                    print(f"[cluster] {node_id} pid {node.pid} at {node.url}", flush=True)
-            except (routers.RouterUnavailable, RuntimeError) as e:
-                notes.append(f"cluster with {count} nodes not measured: {e}")
-                print(notes[-1], flush=True)
+        for count in CLUSTER_SIZES:
+            if not grow_cluster(nodes, count, workdir, db, amqp, nodes_stack, processes, notes):
                 break
             label = f"cluster {count} node{'s' if count > 1 else ''}"
             step(label, results, f"fanout_{count}", notes, lambda: measure_fanout(nodes, processes, s))
             step(label, results, f"send_{count}", notes, lambda: measure_send(nodes, nodes[0], processes, s))
-        if len(nodes) == 2:   # one router across nodes: a call to another node's callee against a local one
-            calls = 500 if s.cluster_deliveries < 10_000 else 5000
-            for key, caller in (("rpc_same_node", nodes[0]), ("rpc_cross_node", nodes[1])):
-                try:
-                    results[key] = cluster_rpc.measure(nodes[0], caller, calls)
-                    print(f"[cluster RPC] {key}: {results[key]}", flush=True)
-                except (RuntimeError, subprocess.TimeoutExpired, ValueError) as e:
-                    notes.append(f"cluster RPC {key} not measured: {e}")
-                    print(notes[-1], flush=True)
+            if count == 2:
+                measure_cluster_rpc(nodes, s, results, notes)
     return results
+
+
+def grow_cluster(nodes, count, workdir, db, amqp, nodes_stack, processes, notes):
+    """Start nodes until there are ``count``; False (and a note) if one would not start."""
+    try:
+        while len(nodes) < count:
+            node_id = NODE_IDS[len(nodes)]
+            node = start_node(workdir, db, node_id, amqp, node_id)
+            nodes_stack.callback(node.stop)
+            processes.add(f"node {node_id[-1]}", lambda pid=node.pid: [pid])
+            nodes.append(node)
+            print(f"[cluster] {node_id} pid {node.pid} at {node.url}", flush=True)
+    except (routers.RouterUnavailable, RuntimeError) as e:
+        notes.append(f"cluster with {count} nodes not measured: {e}")
+        print(notes[-1], flush=True)
+        return False
+    return True
+
+
+def measure_cluster_rpc(nodes, s, results, notes):
+    """One router across nodes: a call to another node's callee against a local one."""
+    calls = 500 if s.cluster_deliveries < 10_000 else 5000
+    for key, caller in (("rpc_same_node", nodes[0]), ("rpc_cross_node", nodes[1])):
+        try:
+            results[key] = cluster_rpc.measure(nodes[0], caller, calls)
+            print(f"[cluster RPC] {key}: {results[key]}", flush=True)
+        except (RuntimeError, subprocess.TimeoutExpired, ValueError) as e:
+            notes.append(f"cluster RPC {key} not measured: {e}")
+            print(notes[-1], flush=True)
 
 
 def lost(m):
@@ -559,25 +575,28 @@ def baseline_ratios(results, s):
 
 
 def cluster_table(results, s):
-    """Delivered events/s and CPU per delivered event on 1 and 2 nodes, and the scaling factor."""
+    """Delivered events/s and CPU per delivered event on 1, 2 and 3 nodes, each against 1 node."""
     head = (f"{'cluster (PostgreSQL + RabbitMQ), json':44} {'nodes':>5} {'events/s':>10} {'scaling':>8} "
-            f"{'nodes CPU/ev':>12} {'rabbit/ev':>10} {'pg/ev':>8}")
+            f"{'nodes CPU/ev':>12} {'vs 1 node':>9} {'rabbit/ev':>10} {'pg/ev':>8}")
     lines = [head, "-" * len(head)]
     loads = [("fanout", f"app. publish, {s.cluster_subscribers} subs split"),
              ("send", f"chat send, {s.chat_senders} senders, {s.chat_subscribers} subs split")]
     for key, label in loads:
         one = results.get(f"{key}_1")
-        for count in (1, 2):
+        for count in CLUSTER_SIZES:
             m = results.get(f"{key}_{count}")
             if m is None:
                 lines.append(f"{label:44} {count:>5} (not measured)")
                 continue
             scaling = m["events_per_s"] / one["events_per_s"] if one and one["events_per_s"] else None
+            cost = nodes_cpu(one) if one else 0
+            cost_ratio = nodes_cpu(m) / cost if cost else None
             per = m["cpu_us_per_event"]
             lines.append(f"{label + lost(m):44} {count:>5} {fmt(m['events_per_s']):>10} {fmt(scaling, 'x', 2):>8} "
-                         f"{fmt(nodes_cpu(m), 'us'):>12} {fmt(per.get('rabbitmq'), 'us'):>10} "
-                         f"{fmt(per.get('postgres'), 'us'):>8}")
+                         f"{fmt(nodes_cpu(m), 'us'):>12} {fmt(cost_ratio, 'x', 2):>9} "
+                         f"{fmt(per.get('rabbitmq'), 'us'):>10} {fmt(per.get('postgres'), 'us'):>8}")
     lines.append("(events/s delivered to subscribers on all nodes; scaling: against 1 node; CPU per delivered event "
-                 "summed over the node processes, and the broker's and database's apart; (!): not every event reached the subscribers, see the notes)")
+                 "summed over the node processes (vs 1 node: against the 1-node row), and the broker's and "
+                 "database's apart; (!): not every event reached the subscribers, see the notes)")
     lines += ["", cluster_rpc.table(results)]
     return "\n".join(lines)

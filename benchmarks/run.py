@@ -245,7 +245,7 @@ def parse_args(argv):
     p.add_argument("--suites", default=",".join(SUITES),
                    help="what to run, comma-separated: routers (wampchat vs Crossbar), scale (20,000 idle sessions, "
                         "wampchat vs Crossbar), chat (the chat.message.send path on SQLite and PostgreSQL), cluster "
-                        "(1 vs 2 nodes on PostgreSQL + RabbitMQ), amqp (the RabbitMQ bridge against raw txamqp) "
+                        "(1, 2 and 3 nodes on PostgreSQL + RabbitMQ), amqp (the RabbitMQ bridge against raw txamqp) "
                         "[all]")
     p.add_argument("--chat-stores", default="sqlite,postgresql", help="stores for the chat suite [sqlite,postgresql]")
     p.add_argument("--no-chat-crossbar", dest="chat_crossbar", action="store_false",

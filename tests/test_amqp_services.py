@@ -213,7 +213,7 @@ async def test_a_service_cannot_suppress_a_nodes_event_with_its_message_id(rabbi
             await peer.publish("app.decoy", {"args": [message_id]}, user_id=SERVICE_USER[0], message_id=message_id,
                                headers={"wampchat-node": "nodea"})
         await peer.publish("app.news", {"args": ["from the service"]}, user_id=SERVICE_USER[0],
-                           message_id="nodeb:1", headers={"wampchat-node": "nodeb"})
+                           message_id="nodeb:1", headers={"wampchat-node": "nodea"})
         await decoys.wait_for(len(upcoming))
         await news.wait_for(1)
         await ann.publish("app.news", "from node A", options=ACK)

@@ -66,7 +66,7 @@ def test_every_figure_is_produced_and_sane(results):
 
 @pytest.fixture(scope="module")
 def chat_results(tmp_path_factory):
-    """The chat and cluster suites once, tiny: a private PostgreSQL and RabbitMQ, 2 nodes, a few dozen sends."""
+    """The chat and cluster suites once, tiny: a private PostgreSQL and RabbitMQ, 1-3 nodes, a few dozen sends."""
     if not postgres_available() or not os.path.exists(RABBITMQ_SERVER):
         pytest.skip("the chat and cluster benchmarks need PostgreSQL 15 and rabbitmq-server: `make test` "
                     "installs them (Debian packages postgresql, rabbitmq-server)")
@@ -81,13 +81,13 @@ def chat_results(tmp_path_factory):
 @pytest.mark.rabbitmq
 @pytest.mark.timeout(400)
 def test_the_send_path_and_the_cluster_give_every_figure(chat_results):
-    """Every send is accepted and delivered on SQLite, PostgreSQL, 1 and 2 nodes; rates, latencies, CPU per
+    """Every send is accepted and delivered on SQLite, PostgreSQL, 1, 2 and 3 nodes; rates, latencies, CPU per
     send and the group-commit size come out finite and positive, and the tables print them."""
     data, stdout = chat_results
     assert data["notes"] == [], data["notes"]
     chat = data["results"]["chat"]
     sends = [chat[store] for store in ("sqlite", "postgresql")]
-    sends += [data["results"]["cluster"][f"send_{n}"] for n in (1, 2)]
+    sends += [data["results"]["cluster"][f"send_{n}"] for n in (1, 2, 3)]
     sends += [chat["ceiling"]] + ([chat["baseline_sqlite"], chat["baseline_postgresql"]] if IN_GIT else [])
     for m in sends:
         assert m["sent"] == m["expected_sent"] == 40
@@ -105,11 +105,13 @@ def test_the_send_path_and_the_cluster_give_every_figure(chat_results):
         rpc = data["results"]["cluster"][key]
         assert rpc["calls"] == 500 and rpc["calls_per_s"] > 0 and 0 < rpc["p50_ms"] <= rpc["p99_ms"]
     assert "callee on node 1, caller on node 2" in stdout
-    for n in (1, 2):
+    assert set(sends[4]["cpu_us_per_event"]) == {"node a", "node b", "node c", "rabbitmq", "postgres"}
+    for n in (1, 2, 3):
         fanout = data["results"]["cluster"][f"fanout_{n}"]
         assert fanout["nodes"] == n and fanout["delivered"] == fanout["expected"] == 4 * fanout["published"] > 0
         assert fanout["events_per_s"] > 0 and fanout["cpu_us_per_event"]["node a"] > 0
     assert "wampchat, PostgreSQL (fsync on)" in stdout and "chat send, 10 senders, 4 subs split" in stdout
+    assert "vs 1 node" in stdout
 
 
 @pytest.fixture(scope="module")

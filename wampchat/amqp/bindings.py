@@ -17,6 +17,8 @@ so anything another node publishes afterwards reaches it. If the broker
 does not answer within ``BIND_WAIT`` seconds the subscriber is told anyway
 (the link is reconnecting, and every binding is made again when it is up).
 """
+from typing import Sequence, Tuple
+
 from twisted.internet import defer
 from twisted.logger import Logger
 
@@ -52,14 +54,14 @@ def room_of(topic_or_key: str):
 
 
 class TopicBindings:
-    """Reference-counted binding keys of one queue on one exchange, kept in step with the subscriptions."""
+    """Reference-counted binding keys of a queue on an exchange (and of ``more`` (queue, exchange) pairs, each
+    bound the same keys), kept in step with the subscriptions."""
 
     log = Logger()
 
-    def __init__(self, reactor, queue, exchange):
+    def __init__(self, reactor, queue: str, exchange: str, more: Sequence[Tuple[str, str]] = ()):
         self.reactor = reactor
-        self.queue = queue
-        self.exchange = exchange
+        self.targets = [(queue, exchange), *more]
         self._refs = {}         # key -> how many subscriptions need it
         self._on_broker = set()  # keys this process bound on the queue (it may outlive a connection)
         self._channel = None
@@ -106,11 +108,13 @@ class TopicBindings:
         if queue_is_new:
             self._on_broker.clear()
         for key in (self._on_broker | {LEGACY_KEY}) - set(self._refs):
-            await channel.queue_unbind(queue=self.queue, exchange=self.exchange, routing_key=key)
+            for queue, exchange in self.targets:
+                await channel.queue_unbind(queue=queue, exchange=exchange, routing_key=key)
             self._on_broker.discard(key)
         unbound = set(self._refs) - self._on_broker
         for key in list(self._refs):
-            await channel.queue_bind(queue=self.queue, exchange=self.exchange, routing_key=key)
+            for queue, exchange in self.targets:
+                await channel.queue_bind(queue=queue, exchange=exchange, routing_key=key)
             self._on_broker.add(key)
         return unbound
 
@@ -121,19 +125,23 @@ class TopicBindings:
 
     def _bind(self, key):
         waiting = self._pending[key] = []
-        d = self._channel.queue_bind(queue=self.queue, exchange=self.exchange, routing_key=key)
+        binds = []
+        for queue, exchange in self.targets:
+            d = self._channel.queue_bind(queue=queue, exchange=exchange, routing_key=key)
+            binds.append(d.addErrback(self._failed, "bind", key, queue))
         self._on_broker.add(key)
-        d.addErrback(self._failed, "bind", key)
-        d.addBoth(self._bound, key, waiting)
+        defer.gatherResults(binds).addBoth(self._bound, key, waiting)
 
     def _unbind(self, key):
-        d = self._channel.queue_unbind(queue=self.queue, exchange=self.exchange, routing_key=key)
+        unbinds = [self._channel.queue_unbind(queue=queue, exchange=exchange, routing_key=key)
+                   for queue, exchange in self.targets]
+        d = defer.gatherResults(unbinds, consumeErrors=True)
         d.addCallback(lambda _: self._on_broker.discard(key) if key not in self._refs else None)
-        d.addErrback(self._failed, "unbind", key)
+        d.addErrback(lambda failure: self._failed(failure.value.subFailure, "unbind", key, self.targets))
 
-    def _failed(self, failure, what, key):
+    def _failed(self, failure, what, key, queue):
         # The channel is gone (the link reconnects and binds every key again) or the broker refused.
-        self.log.warn("AMQP queue.{what} {key} on {queue} failed: {why}", what=what, key=key, queue=self.queue,
+        self.log.warn("AMQP queue.{what} {key} on {queue} failed: {why}", what=what, key=key, queue=queue,
                       why=failure.getErrorMessage())
 
     def _bound(self, _, key, waiting):

@@ -21,12 +21,14 @@ from twisted.logger import Logger
 
 from wampchat.amqp.bindings import TopicBindings
 from wampchat.amqp.calls import ClusterCalls
-from wampchat.amqp.gaps import Gaps
+from wampchat.amqp.gaps import GAP_NOTICE, Gaps
 from wampchat.amqp.inbound import Inbound
 from wampchat.amqp.link import AmqpLink
 from wampchat.amqp.mirror import Mirror
+from wampchat.amqp.queues import QueueFound
 from wampchat.amqp.rpc import AmqpRpc
 from wampchat.amqp.settings import NODE_QUEUE_ARGS
+from wampchat.amqp.topology import OWN_ANCHOR, NodeRoute, declare_route
 
 
 class AmqpBridge(service.MultiService):
@@ -42,7 +44,11 @@ class AmqpBridge(service.MultiService):
         self.settings = settings
         self.reactor = reactor
         m = router.metrics
-        self.bindings = TopicBindings(reactor, settings.node_queue, settings.exchange)
+        self.routes = (NodeRoute(settings.exchange, settings.node_queue, OWN_ANCHOR),
+                       NodeRoute(settings.cluster_exchange, settings.cluster_queue, GAP_NOTICE))
+        node_route, cluster_route = self.routes
+        self.bindings = TopicBindings(reactor, node_route.queue, node_route.topics,
+                                      more=[(cluster_route.queue, cluster_route.topics)])
         self.gaps = Gaps(self.realm.broker, self.bindings, settings, reactor, m)
         self._first_setup = True
         self.link = AmqpLink(reactor, settings.url, self._setup, m, outbox_limit=settings.outbox,
@@ -81,20 +87,25 @@ class AmqpBridge(service.MultiService):
         s = self.settings
         fallback = f"{s.rpc_exchange}.any"
         await channel.exchange_declare(exchange=s.exchange, type="topic", durable=True)
+        await channel.exchange_declare(exchange=s.cluster_exchange, type="fanout", durable=True)
         await channel.exchange_declare(exchange=fallback, type="fanout", durable=True)
         await channel.exchange_declare(exchange=s.rpc_exchange, type="direct", durable=True,
                                        arguments={"alternate-exchange": fallback})
         fresh, self._first_setup = self._first_setup, False  # a new process starts with empty queues
-        node_queue = await link.declare_queue(s.node_queue, dict(NODE_QUEUE_ARGS), fresh=fresh)
-        newly_bound = await self.bindings.setup(channel, queue_is_new=not node_queue.existed)
+        node_queue, cluster_queue = [await self._declare_route(link, channel, route, fresh) for route in self.routes]
+        both_kept = node_queue.existed and cluster_queue.existed
+        newly_bound = await self.bindings.setup(channel, queue_is_new=not both_kept)
         await channel.queue_declare(queue=s.rpc_exchange, durable=True)
         await channel.queue_bind(queue=s.rpc_exchange, exchange=fallback, routing_key="")
-        await channel.exchange_declare(exchange=s.cluster_exchange, type="fanout", durable=True)
-        cluster_queue = await link.declare_queue(s.cluster_queue, dict(NODE_QUEUE_ARGS), fresh=fresh)
-        await channel.queue_bind(queue=s.cluster_queue, exchange=s.cluster_exchange, routing_key="")
         await link.consume(channel, s.cluster_queue, self.inbound.on_cluster)
         await link.consume(channel, s.node_queue, self.inbound.on_event)
         await link.consume(channel, s.rpc_exchange, self.rpc.on_request)
         await self.calls.setup(link, channel)
         self.gaps.signal_missed(node_queue, cluster_queue, newly_bound)
         self.gaps.announce_dropped(link.publish)
+
+    async def _declare_route(self, link: AmqpLink, channel, route: NodeRoute, fresh: bool) -> QueueFound:
+        """The node's queue (first: deleting it takes its route's exchanges too) and its route to it."""
+        found = await link.declare_queue(route.queue, dict(NODE_QUEUE_ARGS), fresh=fresh)
+        await declare_route(channel, route, self.settings.node_id)
+        return found

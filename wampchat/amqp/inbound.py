@@ -6,8 +6,10 @@ subscribe to, see :mod:`wampchat.amqp.bindings`) brings what other nodes
 and AMQP services published; ``chat.*`` is taken only from node users, so
 a service cannot forge chat traffic. The cluster queue brings, from nodes
 only, publications with a limited audience, delivered to that same audience,
-and other nodes' gap notices. Our own publications coming back and repeats
-(per sender and message id) are acked and dropped; anything malformed is
+and other nodes' gap notices. Neither brings our own publications (the
+broker drops them on the node's route, :mod:`wampchat.amqp.topology`); should
+one come back all the same it is counted and dropped, and repeats (per
+sender and message id) are acked and dropped; anything malformed is
 logged, counted and rejected, and nothing a peer sends stops the bridge.
 """
 from collections import OrderedDict
@@ -41,6 +43,9 @@ class Inbound:
         self.m_received = m.counter("wampchat_amqp_received_total", "AMQP messages delivered to WAMP subscribers")
         self.m_cluster_in = m.counter("wampchat_cluster_received_total",
                                       "restricted publications from other nodes delivered here")
+        self.m_own = m.counter("wampchat_amqp_own_returned_total",
+                               "this node's own publications the broker delivered back to it (dropped; 0 unless "
+                               "its queue is bound outside its own route, see wampchat/amqp/topology.py)")
         self.m_duplicates = m.counter("wampchat_amqp_duplicates_total", "AMQP messages dropped as already seen")
         self.m_rejected = m.counter("wampchat_amqp_rejected_total",
                                     "AMQP messages rejected as malformed (body, content type, routing key)")
@@ -55,6 +60,7 @@ class Inbound:
         that guesses or copies another sender's message id suppresses nothing but its own messages."""
         from_node = delivery.properties.get("user_id") in self.settings.node_users
         if from_node and delivery.headers.get("wampchat-node") == self.settings.node_id:
+            self.m_own.inc()
             delivery.ack()
             return True
         key = dedup_key(delivery)
