@@ -50,6 +50,13 @@ def server_cpu_per_send(m):
     return sum(v for name, v in m["cpu_us_per_send"].items() if name != "postgres")
 
 
+def cluster_cost(results):
+    """Node CPU per delivered event with three nodes against one node's, for the application fan-out."""
+    def nodes(m):
+        return sum(v for name, v in m["cpu_us_per_event"].items() if name.startswith("node")) if m else None
+    return ratio(nodes(dig(results, "cluster", "fanout_3")), nodes(dig(results, "cluster", "fanout_1")))
+
+
 def bench_minutes(results):
     seconds = dig(results, "bench_seconds")
     return seconds / 60 if seconds is not None else None
@@ -65,5 +72,6 @@ TARGETS = [
     ("RPC: router CPU per call against Crossbar's, JSON", rpc_ratio("json"), 0.3, True, "x"),
     ("RPC: router CPU per call against Crossbar's, MessagePack", rpc_ratio("msgpack"), 0.3, True, "x"),
     ("fan-out: CPU per event against the floor (worst size)", worst_fanout_against_floor, 1.0, True, "x"),
+    ("cluster: node CPU per event, 3 nodes against 1 (fan-out)", cluster_cost, 1.15, True, "x"),
     ("make bench: minutes, every suite", bench_minutes, 15, True, ""),
 ]
