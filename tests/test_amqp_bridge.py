@@ -1,5 +1,6 @@
 """The RabbitMQ bridge against a private broker, with pika as the outside service (API.md §6)."""
 import json
+import socket
 
 import pytest_twisted
 from autobahn.wamp.exception import ApplicationError
@@ -61,6 +62,15 @@ async def test_publications_are_mirrored_with_keys_bodies_and_properties(rabbitm
         assert "wampchat_amqp_mirrored_total" in text and "wampchat_amqp_connected 1" in text
     finally:
         peer.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_broker_connection_sends_small_messages_at_once(rabbitmq, make_server):
+    """TCP_NODELAY on the link: with Nagle's algorithm a small publish waits for the broker's delayed ACK of
+    the one before, up to 40 ms, which made every call to another node's callee take about 90 ms."""
+    server = await amqp_server(make_server, rabbitmq)
+    client = bridge_of(server).link.publisher._client
+    assert client.transport.getHandle().getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
 
 
 @pytest_twisted.ensureDeferred
