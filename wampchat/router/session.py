@@ -181,7 +181,7 @@ class RouterSession:
             self.log.failure("internal error handling {msg}", msg=type(msg).__name__)
             self.abort("wamp.error.internal_error", "internal error; see the router log")
             return
-        if isinstance(result, defer.Deferred):
+        if result is not None and isinstance(result, defer.Deferred):   # (Deferred's isinstance goes through ABCMeta)
             self._busy = result
             result.addErrback(self._internal_failure)
             result.addBoth(self._resume)
