@@ -2,21 +2,18 @@
 sanctions on them together), and the authors' last messages only for a room in slow mode."""
 import pytest
 
-from wampchat.storage import prepare_database, run_sync
+from test_send_numbers import sqlite  # noqa: F401 (fixture: a fresh SQLite file with the public room r1)
+from wampchat.storage import run_sync
 from wampchat.storage.chat.sends import NumberBlock, SendRequest, add_messages
 
 
 @pytest.fixture
-def traced(tmp_path):
+def traced(sqlite):
     """(engine, connection, the statements it ran) on a fresh SQLite file with the public room r1."""
-    engine = prepare_database(str(tmp_path / "chat.sqlite"))
-    conn = engine.connect()
-    run_sync(engine, conn, lambda tx: tx.execute("INSERT INTO rooms (id, title, private, owner, created) "
-                                                 "VALUES ('r1', 'R', ?, NULL, 0)", (False,)))
+    engine, conn = sqlite
     statements = []
     conn.set_trace_callback(statements.append)
-    yield engine, conn, statements
-    conn.close()
+    return engine, conn, statements
 
 
 def send_batch(engine, conn, ts):
