@@ -38,7 +38,7 @@ class ComponentRealm:
 
 
 class SessionRoutes:
-    """The two operations ChatService routes through, as REGISTER and PUBLISH over a WAMP session."""
+    """What ChatService routes through, as REGISTER, PUBLISH and SUBSCRIBE over a WAMP session."""
 
     def __init__(self, session):
         self._session = session
@@ -47,6 +47,11 @@ class SessionRoutes:
         from autobahn.wamp.types import RegisterOptions
 
         return self._session.register(fn, uri, options=RegisterOptions(details_arg="details"))
+
+    def watch_sessions(self, joined, left):
+        """Sessions joining and leaving, from Crossbar's meta events (wampchat calls the service directly)."""
+        self._session.subscribe(joined, "wamp.session.on_join")
+        self._session.subscribe(left, "wamp.session.on_leave")
 
     def publish(self, topic, args=None, kwargs=None, eligible_authid=None):
         from autobahn.wamp.types import PublishOptions
