@@ -98,6 +98,14 @@ async def test_changing_the_password_ends_the_other_browser_with_a_reason(chat_s
     assert not await login_refused(chat_server, "ann", NEW_PASSWORD)
 
 
+def whole_json(path):
+    """The JSON document in ``path``, or None while the file is missing or not yet complete."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
 @pytest_twisted.ensureDeferred
 async def test_export_offers_a_json_file_with_my_messages(chat_server, browsers, tmp_path):
     """The export pages through chat.user.export and offers one JSON file (a Blob link) that holds a
@@ -118,8 +126,9 @@ async def test_export_offers_a_json_file_with_my_messages(chat_server, browsers,
                                 {"behavior": "allow", "downloadPath": str(downloads)})
     await ann.type("#export-link", Keys.ENTER)
     saved = downloads / "wampchat-ann.json"
-    await poll_until(lambda: saved.exists(), timeout=15)
-    exported = json.loads(saved.read_text(encoding="utf-8"))
+    # Chromium may create the file before it has written all of it: wait for a whole JSON document
+    await poll_until(lambda: whole_json(saved) is not None, timeout=15)
+    exported = whole_json(saved)
     assert exported["user"]["user"] == "ann"
     assert "remember this sentence" in [m["text"] for m in exported["messages"]]
 
