@@ -330,7 +330,7 @@ class Broker:
                     try:
                         receiver.send_event(event)
                     except Exception as e:  # noqa: BLE001 - one subscriber's failure must not stop the fan-out
-                        receiver.event_failed(event, e)
+                        receiver.send_failed(event, e)
                     delivered += 1
         metrics = self._metrics
         metrics.events_out.value += delivered

@@ -69,12 +69,17 @@ class RouterSession:
             self.send_event = deliver
 
     def onClose(self, wasClean):
-        self._state = _CLOSED
-        self._transport = None
-        self.__dict__.pop("send_event", None)
+        self._forget_transport()
         self._backlog = _NO_BACKLOG
         if self.realm is not None and self.info is not None:
             self.realm.detach(self)
+
+    def _forget_transport(self):
+        """The session is closed: no transport (nor its ``deliver_event``) any more; the one it had."""
+        transport, self._transport = self._transport, None
+        self._state = _CLOSED
+        self.__dict__.pop("send_event", None)
+        return transport
 
     def onMessage(self, msg):
         self._router.metrics.messages_in.value += 1
@@ -108,14 +113,15 @@ class RouterSession:
         for events is open (``deliver_event``), that method stands in for this one on the instance."""
         self._write(event)
 
-    def event_failed(self, event, error):
-        """``send_event`` raised: what ``send`` does with an error, for the fan-out's fast path."""
+    def send_failed(self, msg, error):
+        """Sending ``msg`` raised ``error`` (say, it cannot be serialized): counted and logged, never raised."""
         self._router.metrics.errors.value += 1
-        self.log.warn("could not send {msg} to session {sid}: {e}", msg=type(event).__name__,
+        self.log.warn("could not send {msg} to session {sid}: {e}", msg=type(msg).__name__,
                       sid=self.info.id if self.info else None, e=error)
 
     def _write(self, msg):
-        """``msg`` to the transport; False when it was not sent (no transport, or an error, logged)."""
+        """``msg`` to the transport; whether it counts as sent: False without a transport or on an error
+        (logged), True also when the transport was lost under it (as it always counted)."""
         transport = self._transport
         if transport is None:
             return False
@@ -124,7 +130,7 @@ class RouterSession:
         except TransportLost:
             return True
         except Exception as e:
-            self.event_failed(msg, e)
+            self.send_failed(msg, e)
             return False
         return True
 
@@ -145,9 +151,7 @@ class RouterSession:
 
     def close_transport(self):
         """Close the connection now and leave the realm."""
-        transport, self._transport = self._transport, None
-        self._state = _CLOSED
-        self.__dict__.pop("send_event", None)
+        transport = self._forget_transport()
         if transport is not None:
             try:
                 transport.close()
