@@ -18,12 +18,12 @@ _EVENT_TUPLES = {}  # one tuple per distinct list of events (every connection ha
 _HANDSHAKE_LEFTOVERS = ("http_request_data", "http_response_data", "http_status_line", "http_request_uri",
                         "http_request_params", "http_request_host", "_wskey")
 _NO_LIMIT = 1 << 62
-_FRAME_KEYS = {}    # object serializer -> its frame key (see frame_key_of)
 
 
 class _SendQueue:
     """Autobahn's queue for chopped and synchronous writes, which the router never makes: a list made
-    on first use, so an idle connection does not hold an empty deque (760 bytes) for it."""
+    on first use, so an idle connection does not hold an empty deque (760 bytes) for it. The send paths
+    test ``_items`` (None or empty: nothing queued) rather than call ``__len__`` per frame."""
 
     __slots__ = ("_items",)
 
@@ -48,7 +48,7 @@ class RouterWebSocketProtocol(RouterTransportMixin, WampWebSocketServerProtocol)
     _abort_call = None
     _admission = None
     _awaiting_hello = None
-    _frame_key = None   # this connection's serializer's key of EVENT frames (see frame_key_of)
+    _frame_key = None   # the key of an EVENT's frame for this connection's serializer (made once, not per frame)
 
     def set_valid_events(self, valid_events=None):
         """Autobahn gives each connection a list of its events and a dict for their results; one
@@ -182,7 +182,7 @@ class RouterWebSocketProtocol(RouterTransportMixin, WampWebSocketServerProtocol)
     def _send_frame(self, msg, frame):
         """``frame`` (``msg`` as one WebSocket frame) gathered or written at once, or ``msg`` through
         Autobahn when the connection is not a plain open one (compression, a close under way)."""
-        if self.state == _STATE_OPEN and not self.send_queue and self._perMessageCompress is None:
+        if self.state == _STATE_OPEN and not self.send_queue._items and self._perMessageCompress is None:
             if not self._gather(frame):
                 self.transport.write(frame)  # Autobahn's sendMessage/sendData cost more than the write itself
         else:
@@ -191,10 +191,10 @@ class RouterWebSocketProtocol(RouterTransportMixin, WampWebSocketServerProtocol)
     def deliver_event(self, event):
         """The fan-out's way in (``Broker._deliver``, once per subscriber): the frame built once per
         serializer, the budget, and the turn's gathered writes, in as few calls as a frame allows."""
+        if self._session is None:
+            return
         frame = event._serialized.get(self._frame_key)
         if frame is None:
-            if self._session is None:
-                return
             frame = self._event_frame(event)
         budget = self._budget
         if budget is not None and budget.paused and budget.spend(len(frame)):
@@ -203,13 +203,13 @@ class RouterWebSocketProtocol(RouterTransportMixin, WampWebSocketServerProtocol)
         transport = self.transport
         coalescer = self._write_coalescer
         if (type(transport) is PLAIN_TCP and coalescer is not None and self.state == _STATE_OPEN
-                and not self.send_queue._items and self._perMessageCompress is None and self._session is not None):
+                and not self.send_queue._items and self._perMessageCompress is None):
             frames = coalescer.pending.get(transport)
             if frames is None:
                 coalescer.write(transport, frame)
             else:
                 frames.append(frame)
-        elif self._session is not None:
+        else:
             self._send_frame(event, frame)
 
     def sendData(self, data, sync=False, chopsize=None):
@@ -252,19 +252,13 @@ class RouterWebSocketProtocol(RouterTransportMixin, WampWebSocketServerProtocol)
         object_serializer = self._serializer._serializer
         key = self._frame_key
         if key is None:
-            key = self._frame_key = frame_key_of(object_serializer)
+            key = self._frame_key = ("ws-frame", object_serializer)
         cache = msg._serialized
         frame = cache.get(key)
         if frame is None:
             frame = websocket_frame(msg.serialize(object_serializer), object_serializer.BINARY)
             cache[key] = frame
         return frame
-
-
-def frame_key_of(object_serializer):
-    """The key of a message's WebSocket frame in its ``_serialized`` cache: one tuple per serializer, so
-    the fan-out need not make one per subscriber."""
-    return _FRAME_KEYS.setdefault(object_serializer, ("ws-frame", object_serializer))
 
 
 
