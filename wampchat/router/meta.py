@@ -55,11 +55,11 @@ class SessionMeta:
         realm.dealer.add_builtin("wamp.session.kill_by_authrole", self.kill_by_authrole)
 
     def joined(self, info):
+        details = info.as_dict(with_transport=True)
         if self._watchers:
-            self._tell(1, info.as_dict(with_transport=True))
+            self._tell(1, details)
         broker = self._realm.broker
-        broker.publish_internal("wamp.session.on_join", [info.as_dict(with_transport=True)],
-                                audience=_SEES_TRANSPORT)
+        broker.publish_internal("wamp.session.on_join", [details], audience=_SEES_TRANSPORT)
         broker.publish_internal("wamp.session.on_join", [info.as_dict()], audience=_NOT_SEES_TRANSPORT)
 
     def left(self, info):
