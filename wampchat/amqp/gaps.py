@@ -18,6 +18,7 @@ from wampchat.amqp.bindings import room_of
 from wampchat.amqp.bodies import JSON_TYPE, encode_body
 from wampchat.amqp.queues import QueueFound
 from wampchat.amqp.settings import NODE_QUEUE_ARGS
+from wampchat.amqp.topology import NODE_HEADER
 
 GAP_NOTICE = "wampchat.gap"                      # routing key of a node's "my outbox dropped events" notice
 GAP_ROOMS = 1000                                 # rooms a notice names; past that it means every room
@@ -103,7 +104,7 @@ class Gaps:
             "timestamp": int(self.reactor.seconds()),
             "user_id": s.url.username,
             "app_id": "wampchat",
-            "headers": {"wampchat-node": s.node_id},
+            "headers": {NODE_HEADER: s.node_id},
         })
 
     def on_notice(self, delivery) -> None:

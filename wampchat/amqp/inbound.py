@@ -17,6 +17,7 @@ from typing import Optional, Tuple
 
 from wampchat.amqp.bodies import BadMessage, args_of, check_uri, decode_body, json_object, reject
 from wampchat.amqp.gaps import GAP_NOTICE
+from wampchat.amqp.topology import NODE_HEADER
 from wampchat.router.broker import Audience
 
 SEEN_IDS = 10000                                 # message ids remembered to drop resent duplicates
@@ -59,7 +60,7 @@ class Inbound:
         repeat is the same ``message_id`` from the same broker-validated ``user_id``, so an AMQP service
         that guesses or copies another sender's message id suppresses nothing but its own messages."""
         from_node = delivery.properties.get("user_id") in self.settings.node_users
-        if from_node and delivery.headers.get("wampchat-node") == self.settings.node_id:
+        if from_node and delivery.headers.get(NODE_HEADER) == self.settings.node_id:
             self.m_own.inc()
             delivery.ack()
             return True

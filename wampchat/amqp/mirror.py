@@ -14,6 +14,7 @@ from twisted.logger import Logger
 
 from wampchat.amqp.bindings import MAX_KEY_BYTES
 from wampchat.amqp.bodies import JSON_TYPE, encode_body
+from wampchat.amqp.topology import NODE_HEADER
 
 
 class Mirror:
@@ -59,7 +60,7 @@ class Mirror:
             self.m_unmirrorable.inc()
             self.log.warn("not mirrored to AMQP: payload of {topic} is not JSON-able: {e}", topic=topic, e=e)
             return
-        headers = {"wampchat-node": s.node_id}
+        headers = {NODE_HEADER: s.node_id}
         if pub.disclosed and pub.publisher is not None:
             headers["wampchat-publisher"] = pub.publisher.authid
         self._publish(exchange, topic, body, {

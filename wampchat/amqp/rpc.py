@@ -19,6 +19,7 @@ from twisted.internet import defer
 from twisted.logger import Logger
 
 from wampchat.amqp.bodies import JSON_TYPE, BadMessage, check_uri, decode_body, encode_body, reject
+from wampchat.amqp.topology import NODE_HEADER
 
 INVALID_ARGUMENT = "wamp.error.invalid_argument"
 RPC_TIMEOUT = 60.0                               # seconds an AMQP caller waits before wamp.error.timeout
@@ -156,7 +157,7 @@ class AmqpRpc:
             body = encode_body({"error": "wamp.error.runtime_error", "args": ["result is not JSON-able"],
                                 "kwargs": {}})
         props = {"content_type": JSON_TYPE, "user_id": self.settings.url.username, "app_id": "wampchat",
-                 "headers": {"wampchat-node": self.settings.node_id}}
+                 "headers": {NODE_HEADER: self.settings.node_id}}
         correlation_id = delivery.properties.get("correlation_id")
         if correlation_id is not None:
             props["correlation_id"] = correlation_id
