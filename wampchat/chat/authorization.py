@@ -110,7 +110,8 @@ class ChatAuthorizer:
     def __init__(self, ctx: ChatContext) -> None:
         self._ctx = ctx
         self.database_outage = OutageNotice(ctx.reactor, "the chat database (logins)")
-        self._guest_logins = None   # a GroupCommit of guest_logins, made on the first guest's join
+        # guests' join checks arriving together share a transaction (a reconnect storm is mostly guests)
+        self._guest_logins = ctx.store.database.group_commit(guest_logins)
 
     # -- the router's rule, asked for every chat.* URI ----------------------------------------
     def authorize(self, request):
@@ -186,8 +187,6 @@ class ChatAuthorizer:
     def _guest_login(self, user, address, nick_key, now):
         """Deferred of (the ban refusing this guest or None, whether its nick is a name in use), asked
         together with the other guests' checks waiting for the database thread."""
-        if self._guest_logins is None:
-            self._guest_logins = self._ctx.store.database.group_commit(guest_logins)
         return self._guest_logins.submit((user, address, nick_key, now))
 
 
