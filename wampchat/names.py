@@ -91,13 +91,16 @@ def skeleton(text: str) -> str:
     return unicodedata.normalize("NFD", mapped)
 
 
-_PROTOTYPE_OF: dict = {}  # char -> its prototype ('' for a default-ignorable one); at most one entry per code point
+_PROTOTYPE_OF: dict = {}  # char -> its prototype ('' for a default-ignorable one)
+_MAX_PROTOTYPES = 65_536  # names could bring a good part of Unicode's million code points: start over past this
 
 
 def _prototype(char: str) -> str:
     """What ``char`` becomes in a skeleton, remembered (checking the ignorable ranges is the slow part)."""
     found = _PROTOTYPE_OF.get(char)
     if found is None:
+        if len(_PROTOTYPE_OF) >= _MAX_PROTOTYPES:
+            _PROTOTYPE_OF.clear()
         found = _PROTOTYPE_OF[char] = "" if is_default_ignorable(char) else PROTOTYPES.get(char, char)
     return found
 
