@@ -5,6 +5,7 @@ Every figure is a ratio measured within the run (wampchat against Crossbar.io,
 against the kernel's floor, against a baseline commit, three nodes against one),
 so the table says the same thing on a faster or a slower machine.
 """
+from benchmarks.chat import nodes_cpu, server_cpu
 from benchmarks.guide import dig, ratio
 
 SERIALIZERS = ("json", "msgpack")
@@ -46,15 +47,10 @@ def send_against_baseline(figure):
     return ratio_of
 
 
-def server_cpu_per_send(m):
-    return sum(v for name, v in m["cpu_us_per_send"].items() if name != "postgres")
-
-
 def cluster_cost(results):
     """Node CPU per delivered event with three nodes against one node's, for the application fan-out."""
-    def nodes(m):
-        return sum(v for name, v in m["cpu_us_per_event"].items() if name.startswith("node")) if m else None
-    return ratio(nodes(dig(results, "cluster", "fanout_3")), nodes(dig(results, "cluster", "fanout_1")))
+    three, one = dig(results, "cluster", "fanout_3"), dig(results, "cluster", "fanout_1")
+    return ratio(nodes_cpu(three), nodes_cpu(one)) if three and one else None
 
 
 def bench_minutes(results):
@@ -66,7 +62,7 @@ TARGETS = [
     ("joins: router CPU per join against Crossbar's", joins_ratio("cpu_us_per_join"), 0.5, True, "x"),
     ("joins: joins/s against Crossbar's", joins_ratio("joins_per_s"), 1.5, False, "x"),
     ("joins: every session back after a restart, seconds", reconnect_seconds, 15, True, "s"),
-    ("send path: server CPU per send against 6f7b158 (2 subs)", send_against_baseline(server_cpu_per_send),
+    ("send path: server CPU per send against 6f7b158 (2 subs)", send_against_baseline(server_cpu),
      0.5, True, "x"),
     ("send path: p99 against 6f7b158 (2 subs)", send_against_baseline(lambda m: m["p99_ms"]), 1.0, True, "x"),
     ("RPC: router CPU per call against Crossbar's, JSON", rpc_ratio("json"), 0.3, True, "x"),
