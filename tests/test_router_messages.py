@@ -1,11 +1,13 @@
-"""The router's own INVOCATION and RESULT (router/outgoing.py) are Autobahn's, byte for byte, and the CALL and
-YIELD it reads without Autobahn's parser (router/incoming_calls.py) read as Autobahn reads them."""
+"""The router's own INVOCATION and RESULT (router/outgoing.py) are Autobahn's, byte for byte, and the CALL,
+YIELD and HELLO it reads without Autobahn's general parser (router/incoming_calls.py, router/incoming_hello.py)
+read as Autobahn reads them."""
 import itertools
 
 import msgpack
 import pytest
 from autobahn.wamp import message
 
+from wampchat.router import incoming_hello
 from wampchat.router.incoming_calls import ParsedCall, ParsedYield
 from wampchat.router.outgoing import RoutedInvocation, RoutedResult
 from wampchat.router.serializers import wamp_serializers
@@ -77,3 +79,46 @@ def test_the_everyday_call_and_yield_parse_as_autobahn_parses_them(raw):
     assert ours[:3] == theirs[:3]
     everyday = raw in CALLS[:EVERYDAY] or raw in YIELDS[:EVERYDAY - 1]
     assert (type(ours) is tuple and ours[3] in (ParsedCall, ParsedYield)) == everyday
+
+
+JS_ROLES = {"caller": {"features": {"caller_identification": True, "progressive_call_results": True}},
+            "callee": {"features": {"progressive_call_results": True, "call_canceling": True}},
+            "publisher": {"features": {"publisher_exclusion": True}},
+            "subscriber": {"features": {"pattern_based_subscription": True}}}
+HELLOS = [
+    [1, "realm1", {"roles": JS_ROLES, "authmethods": ["anonymous"]}],
+    [1, "realm1", {"roles": JS_ROLES, "authmethods": ["ticket"], "authid": "alice", "authextra": {"x": 1}}],
+    # the known roles with a bad field elsewhere: refused as Autobahn refuses it
+    [1, "realm1", {"roles": JS_ROLES, "authid": 5}], [1, "bad..realm", {"roles": JS_ROLES}],
+    [1, "realm1", {"roles": JS_ROLES, "authmethods": "anonymous"}], [1, "realm1", {"roles": JS_ROLES}, "extra"],
+    # roles of another shape: Autobahn reads the whole HELLO
+    [1, "realm1", {"roles": {"caller": {}}}], [1, "realm1", {"roles": {"caller": {"features": {"x": "y"}}}}],
+    [1, "realm1", {"roles": {"emperor": {"features": {}}}}], [1, "realm1", {"roles": {}}], [1, "realm1", {}],
+    [1, "realm1", {"roles": {"caller": {"features": {}, "other": 1}}}],
+    [1, "realm1", {"roles": {"caller": {"features": {"progressive_call_results": 1}}}}],
+]
+
+
+@pytest.mark.parametrize("raw", HELLOS, ids=repr)
+def test_a_hello_reads_as_autobahn_reads_it_the_first_time_and_after(raw):
+    """A HELLO reads (or is refused) as Autobahn's parser reads it, both when its roles are new and when
+    they are known already (read a second time)."""
+    serializer = wamp_serializers()[1]
+
+    def marshalled_or_refused(parse):
+        try:
+            return parse(list(raw)).marshal()
+        except Exception as e:  # noqa: BLE001 - the refusal is what is compared
+            return str(e)
+
+    theirs = marshalled_or_refused(message.Hello.parse)
+    for _ in range(2):
+        assert marshalled_or_refused(lambda r: serializer.unserialize(msgpack.packb(r), True)[0]) == theirs
+
+
+def test_known_roles_are_bounded():
+    """Peers sending ever new feature flags cannot grow the roles kept past MAX_KNOWN_ROLES."""
+    for n in range(incoming_hello.MAX_KNOWN_ROLES + 10):
+        roles = {"caller": {"features": {f"flag{n}": True}}}
+        assert incoming_hello.parse_hello([1, "realm1", {"roles": roles}]).roles["caller"] is not None
+    assert 0 < len(incoming_hello._known_roles) <= incoming_hello.MAX_KNOWN_ROLES

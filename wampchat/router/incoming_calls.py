@@ -106,7 +106,7 @@ def parse_yield(raw: list) -> Optional[message.Yield]:
     return ParsedYield(request, raw[3] if len(raw) > 3 else None, raw[4] if len(raw) > 4 else None, progress)
 
 
-FAST_PARSERS: Dict[int, Callable[[list], Optional[_Message]]] = {
+CALL_PARSERS: Dict[int, Callable[[list], Optional[_Message]]] = {
     message.Call.MESSAGE_TYPE: parse_call,
     message.Yield.MESSAGE_TYPE: parse_yield,
 }

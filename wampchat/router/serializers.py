@@ -19,14 +19,19 @@ import re
 
 import cbor2
 import msgpack
+from autobahn.wamp import message
 from autobahn.wamp.exception import ProtocolError
 from autobahn.wamp.serializer import (
     CBORObjectSerializer, CBORSerializer, JsonObjectSerializer, JsonSerializer, MsgPackObjectSerializer,
     MsgPackSerializer,
 )
 
-from wampchat.router.incoming_calls import FAST_PARSERS
+from wampchat.router.incoming_calls import CALL_PARSERS
+from wampchat.router.incoming_hello import parse_hello
 from wampchat.router.incoming_values import INT_MAX, INT_MIN, checked, drop_undefined, ids_as_integers
+
+# the messages read without Autobahn's general parser when they have their everyday shape
+FAST_PARSERS = {**CALL_PARSERS, message.Hello.MESSAGE_TYPE: parse_hello}
 
 _ESCAPED_NUL = b"\\u0000"
 _ESCAPED_SURROGATE, _ESCAPED_SURROGATE_UPPER = b"\\ud", b"\\uD"

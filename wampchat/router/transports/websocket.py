@@ -302,4 +302,7 @@ class RouterWebSocketFactory(WampWebSocketServerFactory):
         # a function held as a class attribute would become a method: keep it a plain callable
         options = {k: staticmethod(v) if callable(v) else v for k, v in options.items()}
         options["_write_coalescer"] = self.router.write_coalescer
+        # ... and with every option on the class, Autobahn's per-connection walk over them (a hasattr
+        # and a getattr each, for a debug line) has nothing left to do
+        options["CONFIG_ATTRS"] = ()
         self.protocol = type(base.__name__, (base,), options)
