@@ -26,8 +26,7 @@ class Delivery:
         self.exchange = msg.exchange
         self.redelivered = msg.redelivered
         content = msg.content
-        props = content.properties if content is not None else {}
-        self.properties = {name.replace("-", "_"): value for name, value in props.items()}
+        self.properties = content.properties if content is not None else {}  # by our names (content_header.py)
         body = content.body if content is not None else b""
         self.body = body.encode("utf-8") if isinstance(body, str) else body
 

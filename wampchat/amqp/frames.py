@@ -273,58 +273,6 @@ def basic_publish_frames(channel, exchange, routing_key, body, properties, frame
     return b"".join(out)
 
 
-_WIRE_NAMES = tuple((name.replace("_", "-"), kind) for name, kind in BASIC_PROPERTIES)
-
-
-def read_shortstr(data, pos):
-    """The short string at ``pos`` and the position after it."""
-    size = data[pos]
-    return data[pos + 1:pos + 1 + size].decode("utf-8"), pos + 1 + size
-
-
-def _read_table(data, pos):
-    """A field table at ``pos``: text values read directly, anything else by :class:`TableCodec`."""
-    (size,) = struct.unpack_from("!I", data, pos)
-    start, end, table = pos + 4, pos + 4 + size, {}
-    at = start
-    while at < end:
-        key, at = read_shortstr(data, at)
-        if data[at:at + 1] != b"S":
-            c = TableCodec(BytesIO(data[pos:end]))
-            return c.decode_table(), end
-        (value_size,) = struct.unpack_from("!I", data, at + 1)
-        table[key] = data[at + 5:at + 5 + value_size].decode("utf-8")
-        at += 5 + value_size
-    return table, end
-
-
-def decode_basic_header(spec, data):
-    """``(body size, properties by their spec names)`` of a content header frame's payload.
-
-    The basic class with at most 15 properties (every message RabbitMQ
-    sends) is read directly; anything else by :func:`_decode_header`.
-    """
-    klass, _weight, size, flags = _CONTENT_HEADER_HEAD.unpack_from(data, 0)
-    if klass != CLASS_BASIC or flags & 1:
-        header = _decode_header(spec, data)
-        return header.size, header.properties
-    pos, properties = 14, {}
-    for bit, (name, kind) in enumerate(_WIRE_NAMES):
-        if not flags & (1 << (15 - bit)):
-            continue
-        if kind == _SHORTSTR:
-            properties[name], pos = read_shortstr(data, pos)
-        elif kind == _OCTET:
-            properties[name] = data[pos]
-            pos += 1
-        elif kind == _TIMESTAMP:
-            (properties[name],) = struct.unpack_from("!Q", data, pos)
-            pos += 8
-        else:
-            properties[name], pos = _read_table(data, pos)
-    return size, properties
-
-
 _pack_settle = struct.Struct("!BHIHHQBB").pack
 
 

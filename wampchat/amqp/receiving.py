@@ -14,8 +14,8 @@ order it came.
 import struct
 from types import SimpleNamespace
 
-from wampchat.amqp.frames import (CLASS_BASIC, FRAME_BODY, FRAME_END, FRAME_HEAD, FRAME_HEADER, FRAME_METHOD,
-                                   decode_basic_header, read_shortstr)
+from wampchat.amqp.content_header import decode_basic_header, read_shortstr
+from wampchat.amqp.frames import CLASS_BASIC, FRAME_BODY, FRAME_END, FRAME_HEAD, FRAME_HEADER, FRAME_METHOD
 
 _METHOD_HEAD = struct.Struct("!HH")
 _TAG_AND_BITS = struct.Struct("!QB")
