@@ -270,8 +270,9 @@ def parse_args(argv):
     p.add_argument("--chat-sends", type=int, help="chat messages sent in total per run [3000; quick: 200]")
     p.add_argument("--cluster-subscribers", type=int, help="app. fan-out subscribers, split over the nodes "
                                                             "[100; quick: 20]")
-    p.add_argument("--cluster-deliveries", type=int, help="events to deliver per cluster fan-out run "
-                                                           "[100000; quick: 4000]")
+    p.add_argument("--cluster-deliveries", type=int, help="events to deliver per cluster fan-out run [300000, "
+                                                           "about 15 s, so each node's periodic work weighs little; "
+                                                           "quick: 4000]")
     p.add_argument("--scale-sessions", type=int, help="idle sessions joined to wampchat in the scale suite "
                                                         "[20000, or what the open-files limit allows; quick: 300]")
     p.add_argument("--scale-sessions-crossbar", type=int, help="the same for Crossbar [as --scale-sessions]")
@@ -323,7 +324,7 @@ def parse_args(argv):
     s.chat_sends = s.chat_sends or (200 if quick else 3000)
     s.chat_serializer = "json"  # what the web page speaks
     s.cluster_subscribers = s.cluster_subscribers or (20 if quick else 100)
-    s.cluster_deliveries = s.cluster_deliveries or (4000 if quick else 100_000)
+    s.cluster_deliveries = s.cluster_deliveries or (4000 if quick else 300_000)
     s.scale_sessions = s.scale_sessions or (300 if quick else 20_000)
     s.scale_sessions_crossbar = s.scale_sessions_crossbar or s.scale_sessions
     s.scale_timeout = 60.0 if quick else 240.0
