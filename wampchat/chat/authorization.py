@@ -152,37 +152,45 @@ class ChatAuthorizer:
         return False
 
     # -- the join hook ----------------------------------------------------------------------------
-    async def check_join(self, info):
+    def check_join(self, info):
         """Join hook: a guest's nick must be unique among online users and not a registered name;
         an account shows its display name (looked up now, so the session arrives with it). While the
-        database is away the join is refused as ``unavailable`` (one warning per outage, not per login)."""
+        database is away the join is refused as ``unavailable`` (one warning per outage, not per login).
+        Callbacks rather than a coroutine: every join of a reconnect storm passes here."""
         if info.authrole == TRUSTED or info.authmethod == "internal":
             return None
-        try:
-            await self._check_join(info)
-        except StoreUnavailable as e:
-            self.database_outage.refused(e)
-            raise ApplicationError(UNAVAILABLE, "the chat database is unavailable; try again shortly")
-        self.database_outage.recovered()
-        return None
-
-    async def _check_join(self, info):
         ctx = self._ctx
-        guest = info.authrole == "guest"
-        if not guest:
-            ban, display_name = await ctx.store.account_login(info.authid, ctx.now())
-            if ban is not None:
-                raise ApplicationError(BANNED, ban_text(ban))
-            ctx.sessions.expect_nick(info.id, display_name or info.authid)
-            return None
-        nick = info.authextra.get("nick") or info.authid
-        address = transport_address(info.transport, info.authid)
-        ban, in_use = await self._guest_login(info.authid, address, name_skeleton(nick), ctx.now())
+        if info.authrole != "guest":
+            d = ctx.store.account_login(info.authid, ctx.now())
+            d.addCallback(self._account_checked, info)
+        else:
+            nick = info.authextra.get("nick") or info.authid
+            address = transport_address(info.transport, info.authid)
+            d = self._guest_login(info.authid, address, name_skeleton(nick), ctx.now())
+            d.addCallback(self._guest_checked, info, nick)
+        return d.addCallbacks(self._store_answered, self._store_failed)
+
+    def _account_checked(self, answer, info):
+        ban, display_name = answer
         if ban is not None:
             raise ApplicationError(BANNED, ban_text(ban))
-        if in_use or ctx.sessions.nick_taken(nick, info.authid):
+        self._ctx.sessions.expect_nick(info.id, display_name or info.authid)
+
+    def _guest_checked(self, answer, info, nick):
+        ban, in_use = answer
+        if ban is not None:
+            raise ApplicationError(BANNED, ban_text(ban))
+        if in_use or self._ctx.sessions.nick_taken(nick, info.authid):
             raise ApplicationError(CONFLICT, f"the nick {nick!r} is taken or looks like a name in use; choose another")
-        return None
+
+    def _store_answered(self, _):
+        self.database_outage.recovered()
+
+    def _store_failed(self, failure):
+        """The database is away: refuse as ``unavailable``; a refusal of the login itself passes on."""
+        failure.trap(StoreUnavailable)
+        self.database_outage.refused(failure.value)
+        raise ApplicationError(UNAVAILABLE, "the chat database is unavailable; try again shortly")
 
     def _guest_login(self, user, address, nick_key, now):
         """Deferred of (the ban refusing this guest or None, whether its nick is a name in use), asked
