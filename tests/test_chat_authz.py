@@ -6,6 +6,9 @@ from autobahn.wamp.types import PublishOptions, SubscribeOptions
 from twisted.internet import defer
 
 from chatkit import error_of, payloads, world, make_world  # noqa: F401 (fixtures)
+from wampchat.router import auth
+from wampchat.storage import run_sync
+from wampchat.storage.engines import engine_for
 
 DENIED = "wamp.error.not_authorized"
 
@@ -239,3 +242,40 @@ def test_leaving_a_private_room_ends_its_events(world):
     yield lobby.wait_for(1)  # events from one publisher arrive in order: plans' would have come first
     assert [m["text"] for m in payloads(plans)] == ["while bob is in"]
     assert (yield error_of(bob.call("chat.message.history", "plans"))) == "wampchat.error.not_found"
+
+
+CLASHING_ID = "guest_0badc0de"
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_guest_drawing_the_id_of_a_guest_online_here_is_refused(world, monkeypatch):
+    """Guest ids are 32 random bits: a new guest that draws the id of a guest online is refused (conflict,
+    connect again) and never shares the first one's identity; the next draw joins."""
+    monkeypatch.setattr(auth, "new_guest_id", lambda: CLASHING_ID)
+    first = yield world.guest("Gus")
+    with pytest.raises(ApplicationError) as info:
+        yield world.guest("Kim")
+    assert info.value.error == "wampchat.error.conflict"
+    assert (yield first.call("chat.user.me"))["user"] == CLASHING_ID
+    monkeypatch.undo()
+    kim = yield world.guest("Kim")
+    assert (yield kim.call("chat.user.me"))["user"] != CLASHING_ID
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_guest_drawing_the_id_of_a_guest_online_on_another_node_is_refused(world, monkeypatch, db_url):
+    """The same when the guest holding the id is online on another node (its row in the shared ``online``)."""
+    def online_elsewhere(tx):
+        tx.execute("INSERT INTO online (username, node, role, nick, nick_key) VALUES (?, 'othernode', 'guest', "
+                   "'Far', 'far')", (CLASHING_ID,))
+
+    engine = engine_for(db_url)
+    conn = engine.connect()
+    try:
+        run_sync(engine, conn, online_elsewhere)
+    finally:
+        conn.close()
+    monkeypatch.setattr(auth, "new_guest_id", lambda: CLASHING_ID)
+    with pytest.raises(ApplicationError) as info:
+        yield world.guest("Kim")
+    assert info.value.error == "wampchat.error.conflict"

@@ -177,9 +177,13 @@ class ChatAuthorizer:
         self._ctx.sessions.expect_nick(info.id, display_name or info.authid)
 
     def _guest_checked(self, answer, info, nick):
-        ban, in_use = answer
+        ban, in_use, id_held = answer
         if ban is not None:
             raise ApplicationError(BANNED, ban_text(ban))
+        if id_held or self._ctx.sessions.is_online(info.authid):
+            # a guest id is 32 random bits (API: guest_<8 hex>): two guests drawing the same one would share
+            # rooms, invitations and direct messages, so the second is refused and draws anew on reconnecting
+            raise ApplicationError(CONFLICT, "this guest id was just drawn for another guest online; connect again")
         if in_use or self._ctx.sessions.nick_taken(nick, info.authid):
             raise ApplicationError(CONFLICT, f"the nick {nick!r} is taken or looks like a name in use; choose another")
 

@@ -37,6 +37,11 @@ def validate_nick(nick: object) -> str:
     return normalize_display_name(nick)
 
 
+
+def new_guest_id() -> str:
+    """``guest_`` and 8 random hex digits (API.md): a clash with a guest online is refused at the join hook."""
+    return "guest_" + os.urandom(4).hex()
+
 class Authenticator:
     """Runs the HELLO -> (CHALLENGE -> AUTHENTICATE) -> identity exchange."""
 
@@ -109,7 +114,7 @@ class Authenticator:
         except Refusal as refusal:
             return defer.fail(refusal)
         extra = hello.authextra or {}
-        authid = "guest_" + os.urandom(4).hex()
+        authid = new_guest_id()
         nick = authid
         if extra.get("nick") is not None:
             try:

@@ -49,9 +49,13 @@ def login_ban(tx, user: str, address: str | None, now: int) -> dict | None:
 
 def guest_login(tx, user: str, address: str | None, nick_key: str, now: int) -> tuple:
     """A guest's join hook, asked in one transaction (one trip to the database thread, not two): the ban
-    refusing the login (or None), and whether ``nick_key`` is a user's name or shown by another online user."""
+    refusing the login (or None), whether ``nick_key`` is a user's name or shown by another online user,
+    and whether the freshly drawn guest id ``user`` is held by a session online on some node already."""
     ban = login_ban(tx, user, address, now)
-    return ban, ban is None and accounts.name_in_use(tx, nick_key, user)
+    if ban is not None:
+        return ban, False, False
+    id_held = tx.one("SELECT 1 AS x FROM online WHERE username = ?", (user,)) is not None
+    return None, accounts.name_in_use(tx, nick_key, user), id_held
 
 
 def guest_logins(tx, requests: list) -> list:
