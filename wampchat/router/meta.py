@@ -16,6 +16,8 @@ port) is shown only to the roles in :data:`TRANSPORT_ROLES` (API.md §3).
 twice, once with ``transport`` to those roles and once without it to
 everyone else, so every subscriber gets exactly one event per join.
 """
+from typing import Any, Callable, NamedTuple
+
 from autobahn.wamp.exception import ApplicationError
 from twisted.internet import defer
 
@@ -41,6 +43,14 @@ def _roles_filter(args, kwargs):
     return roles
 
 
+class SessionWatcher(NamedTuple):
+    """An in-process service told of every client session's join and leave (:meth:`SessionMeta.watch`)."""
+
+    service: Any
+    joined: Callable
+    left: Callable
+
+
 class SessionMeta:
     """Publishes join/leave events and answers the session meta procedures."""
 
@@ -57,14 +67,14 @@ class SessionMeta:
     def joined(self, info):
         details = info.as_dict(with_transport=True)
         if self._watchers:
-            self._tell(1, details)
+            self._tell("joined", details)
         broker = self._realm.broker
         broker.publish_internal("wamp.session.on_join", [details], audience=_SEES_TRANSPORT)
         broker.publish_internal("wamp.session.on_join", [info.as_dict()], audience=_NOT_SEES_TRANSPORT)
 
     def left(self, info):
         if self._watchers:
-            self._tell(2, info.id, info.authid, info.authrole)
+            self._tell("left", info.id, info.authid, info.authrole)
         self._realm.broker.publish_internal("wamp.session.on_leave", [info.id, info.authid, info.authrole])
 
     # -- in-process watchers ------------------------------------------------------------------------------
@@ -72,16 +82,17 @@ class SessionMeta:
         """While the in-process ``service`` session stays attached, call ``joined(details)`` and
         ``left(session_id, authid, authrole)`` (what on_join and on_leave carry, with the transport) for
         every client session: a join then costs no EVENT built and dispatched through Autobahn."""
-        self._watchers.append((service, joined, left))
+        self._watchers.append(SessionWatcher(service, joined, left))
 
-    def _tell(self, which: int, *args) -> None:
+    def _tell(self, which: str, *args) -> None:
+        """Call every watcher's ``which`` (``joined`` or ``left``) with ``args``; forget those whose service left."""
         for watcher in list(self._watchers):
-            service = watcher[0]
+            service = watcher.service
             if self._realm.session(service.info.id) is not service:
                 self._watchers.remove(watcher)  # the service left
                 continue
             try:
-                result = watcher[which](*args)
+                result = getattr(watcher, which)(*args)
             except Exception:
                 self._realm.log_failure("a session watcher failed")
                 continue

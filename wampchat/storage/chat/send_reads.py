@@ -34,7 +34,8 @@ class BatchReads:
         now = max((requests[i].ts for i in candidates), default=0)
         self._rooms = {}
         self._members = {}
-        self._last_sent = {}
+        self._last_sent = {}         # room -> the queries of its authors' last messages (slow mode), asked
+        self._last_sent_unasked = {}  # room -> its authors, where those queries wait for the room's row
         self._sanctions = {}
         self._together = set()   # rooms whose row, roles and sanctions came in one statement
         self._parsed = {}        # their roles, read from the row's JSON once
@@ -42,7 +43,7 @@ class BatchReads:
             room_addresses = sorted(addresses.get(room_id, ()))
             if not tx.engine.pipelines and len(authors[room_id]) <= NAMES_PER_QUERY:
                 self._rooms[room_id] = room_reads_later(tx, room_id, sorted(authors[room_id]), room_addresses, now)
-                self._last_sent[room_id] = authors[room_id]
+                self._last_sent_unasked[room_id] = authors[room_id]
                 self._together.add(room_id)
             else:
                 self._ask_apart(tx, room_id, authors[room_id], room_addresses, now)
@@ -62,7 +63,10 @@ class BatchReads:
         # the authors' last message there, asked only of a room in slow mode: in the pipeline's round trip (the
         # database skips it for other rooms), or where nothing pipelines, once the room is seen to be (SQLite
         # scans every message of the authors for it, even when the room is not in slow mode)
-        self._last_sent[room_id] = _last_sent_later(tx, room_id, authors) if tx.engine.pipelines else authors
+        if tx.engine.pipelines:
+            self._last_sent[room_id] = _last_sent_later(tx, room_id, authors)
+        else:
+            self._last_sent_unasked[room_id] = authors
         # bans and mutes in force on the authors (and bans on guests' addresses)
         self._sanctions[room_id] = [sanctions_later(tx, room_id, chunk, addresses, now)
                                     for chunk, _ in in_chunks(authors)]
@@ -105,10 +109,10 @@ class BatchReads:
 
     def last_sent(self, room_id):
         """{author: ts of their last message in the room}, filled only for a room in slow mode."""
-        queries = self._last_sent[room_id]
-        if isinstance(queries, set):   # not asked yet (an engine without pipelines): ask now
-            queries = self._last_sent[room_id] = _last_sent_later(self._tx, room_id, queries)
-        return {r["username"]: r["last"] for later in queries for r in later.rows()}
+        authors = self._last_sent_unasked.pop(room_id, None)
+        if authors is not None:   # not asked yet (an engine without pipelines): ask now
+            self._last_sent[room_id] = _last_sent_later(self._tx, room_id, authors)
+        return {r["username"]: r["last"] for later in self._last_sent[room_id] for r in later.rows()}
 
 
 def _last_sent_later(tx, room_id, authors):
