@@ -127,7 +127,7 @@ setup(
     ],
     extras_require={
         "test": ["pytest>=7", "pytest-twisted>=1.14", "pytest-timeout", "pika>=1.3", "selenium>=4.10", "build>=1.0",
-                 "hypothesis>=6.100",
+                 "hypothesis>=6.100", "mypy>=1.10",   # tests/test_types.py
                  # Autobahn|Python's Cryptosign client (tests/test_cryptosign.py): what autobahn[encryption] adds
                  "PyNaCl>=1.5", "base58>=2.1.1", "ecdsa>=0.19.1"],
     },

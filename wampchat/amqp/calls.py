@@ -202,7 +202,7 @@ class ClusterCalls:
         when it does not answer within ``timeout`` seconds."""
         self._asked += 1
         request = self._asked
-        d = defer.Deferred()
+        d: defer.Deferred = defer.Deferred()
         timer = self._clock.callLater(timeout, self._unanswered, request)
         self._asks[request] = (d, timer)
         self.send(node, {"t": "ask", "req": request, "kind": kind, "payload": payload})

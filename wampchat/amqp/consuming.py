@@ -6,6 +6,8 @@ only while that channel lives; after a reconnect the broker delivers it
 again. So :class:`Consumers` knows the current connection's channel and
 handlers, and a :class:`Delivery` remembers where it came from.
 """
+from typing import Callable, Dict
+
 from twisted.logger import Logger
 
 from wampchat.amqp.frames import basic_settle_frame
@@ -50,7 +52,7 @@ class Consumers:
         self.log = log
         self._client = None
         self._channel = None
-        self._handlers = {}
+        self._handlers: Dict[str, Callable] = {}
 
     def attach(self, client, channel) -> None:
         """A new connection, before anything consumes on it: no handlers yet."""

@@ -8,7 +8,7 @@ channel it was asked on, so each question goes on a scratch channel of its
 own and the link's channel stays up.
 """
 import itertools
-from typing import Awaitable, Callable, NamedTuple, Optional
+from typing import Any, Awaitable, Callable, NamedTuple
 
 from twisted.logger import Logger
 from txamqp.client import ChannelClosed
@@ -51,7 +51,7 @@ async def declare_queue(client, log: Logger, name: str, arguments: dict, fresh: 
     return QueueFound(existed, reply.message_count)
 
 
-async def on_scratch(client, use: Callable[[object], Awaitable], refusal_ok: bool = True) -> Optional[object]:
+async def on_scratch(client, use: Callable[[Any], Awaitable], refusal_ok: bool = True) -> Any:
     """``use(channel)`` on a channel of its own; None when the broker refused it (closing that channel
     only), or the refusal raised when ``refusal_ok`` is False."""
     ids = client.__dict__.setdefault("scratch_ids", itertools.count(LINK_CHANNEL + 1))

@@ -7,17 +7,17 @@ do. Here it is silenced, the endpoint tells the link when an attempt starts
 and why it failed, and the retry policy writes the one line: the reason the
 link noted, and when the next attempt is.
 """
-from typing import Callable, Optional, Tuple
+from typing import Callable, Optional, Tuple, cast
 
 from twisted.application.internet import ClientService, backoffPolicy
-from twisted.logger import Logger
+from twisted.logger import ILogObserver, Logger
 
 
 class QuietClientService(ClientService):
     """ClientService without its own "Scheduling retry ... to connect <endpoint object>" line: the link
     logs one line per retry itself, with the reason and the delay (see :class:`RetryLog`)."""
 
-    _log = Logger(observer=lambda event: None)
+    _log = Logger(observer=cast(ILogObserver, lambda event: None))
 
 
 class AttemptsEndpoint:

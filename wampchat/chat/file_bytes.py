@@ -68,6 +68,8 @@ def _image(data: bytes) -> Sniffed | None:
             probe.verify()
         with Image.open(io.BytesIO(data)) as image:
             fmt = image.format
+            if fmt not in IMAGE_TYPES:  # what the probe read; a file that changes its mind is refused
+                return None
             clean, frames = _cleaned(image, fmt)
             thumbnail = _thumbnail(frames[0])
             width, height = frames[0].size
@@ -97,7 +99,7 @@ def _cleaned(image: Image.Image, fmt: str) -> tuple[bytes, list]:
 
 def _frames(image: Image.Image):
     """Every frame of an animation, in order."""
-    for index in range(image.n_frames):
+    for index in range(getattr(image, "n_frames", 1)):
         image.seek(index)
         yield _without_info(image.copy())
 

@@ -18,6 +18,7 @@
 """
 import re
 import secrets
+from typing import Optional
 
 from twisted.internet import defer, task, threads
 from twisted.logger import Logger
@@ -72,8 +73,8 @@ class Files:
 
     def __init__(self, ctx: ChatContext) -> None:
         self._ctx = ctx
-        self.signer = None          # the cluster's UrlSigner, once start() read the shared key
-        self._cleanup = None
+        self.signer: Optional[UrlSigner] = None   # the cluster's UrlSigner, once start() read the shared key
+        self._cleanup: Optional[task.LoopingCall] = None
 
     def procedures(self) -> dict:
         return {"chat.file.upload": self.file_upload, "chat.file.url": self.file_url}
@@ -81,9 +82,9 @@ class Files:
     async def start(self) -> None:
         """Read (or at the cluster's first start, make) the shared URL key; remove stale uploads hourly."""
         self.signer = UrlSigner(await self._ctx.store.shared_secret(KEY_NAME, new_key()))
-        self._cleanup = task.LoopingCall(self.remove_unsent)
-        self._cleanup.clock = self._ctx.reactor
-        self._cleanup.start(CLEANUP_INTERVAL, now=False)
+        cleanup = self._cleanup = task.LoopingCall(self.remove_unsent)
+        cleanup.clock = self._ctx.reactor
+        cleanup.start(CLEANUP_INTERVAL, now=False)
 
     def stop(self) -> None:
         if self._cleanup is not None and self._cleanup.running:

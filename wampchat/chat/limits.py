@@ -9,7 +9,7 @@ recently used key goes first.
 from collections import OrderedDict, deque
 from typing import Hashable, Optional
 
-from twisted.internet.interfaces import IReactorTime
+from wampchat.clock import Clock
 
 MAX_KEYS = 100_000
 
@@ -17,7 +17,7 @@ MAX_KEYS = 100_000
 class RateWindow:
     """At most ``count`` events per ``window`` seconds per key (a sliding window of event times)."""
 
-    def __init__(self, clock: IReactorTime, count: int, window: float, max_keys: int = MAX_KEYS) -> None:
+    def __init__(self, clock: Clock, count: int, window: float, max_keys: int = MAX_KEYS) -> None:
         self._clock = clock
         self.count = count
         self.window = window

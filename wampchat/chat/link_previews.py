@@ -80,7 +80,7 @@ class LinkPreviews:
         cached = self._cache.get(url)
         if cached is not None and cached[0] > now:
             return defer.succeed(cached[1])
-        answer = defer.Deferred()
+        answer: defer.Deferred = defer.Deferred()
         waiting = self._fetching.get(url)
         if waiting is not None:
             waiting.append(answer)

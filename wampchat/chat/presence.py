@@ -22,7 +22,7 @@ class Presence:
         self._typing = typing   # a user gone from the node stops typing everywhere
         self.cluster = None     # a ClusterPresence, set by the runtime before joining
         self._state = STARTING
-        self._early = []        # changes found while starting (a previous run's users), told once serving
+        self._early: list = []  # changes found while starting (a previous run's users), told once serving
 
     def serve(self) -> None:
         """The service joined: announce what was found while starting, and every change from now on."""

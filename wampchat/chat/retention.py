@@ -9,6 +9,8 @@ interval, not once per node. The deletion itself is
 :mod:`wampchat.storage.chat.retention`, a bounded batch per transaction, so
 sends go on between batches however large the backlog.
 """
+from typing import Any, Optional
+
 from twisted.internet import defer, task
 from twisted.logger import Logger
 
@@ -44,18 +46,19 @@ class RetentionJob:
         self.interval = interval
         self.first_run = first_run
         self.batch = batch
-        self._loop = None
-        self._first = None
+        self._loop: Optional[task.LoopingCall] = None
+        self._first: Optional[Any] = None   # the IDelayedCall of the first run
         self._stopped = False
-        self._current = None          # the run under way, waited for on stop
+        self._current: Optional[defer.Deferred] = None   # the run under way, waited for on stop
 
     def start(self) -> None:
         """Run ``first_run`` seconds from now, then every ``interval`` seconds."""
-        self._loop = task.LoopingCall(self._tick)
-        self._loop.clock = self._clock
+        loop = self._loop = task.LoopingCall(self._tick)
+        loop.clock = self._clock
         self._first = self._clock.callLater(self.first_run, self._begin)
 
     def _begin(self) -> None:
+        assert self._loop is not None  # made by start(), which scheduled this
         self._loop.start(self.interval, now=True).addErrback(
             lambda f: self.log.failure("retention stopped: a run failed", f))
 
@@ -71,10 +74,10 @@ class RetentionJob:
 
     def _tick(self) -> defer.Deferred:
         """One scheduled run; a database that is away is logged and tried again next time."""
-        self._current = defer.ensureDeferred(self.run_once())
-        self._current.addErrback(self._failed)
-        self._current.addBoth(self._done)
-        return self._current
+        current = self._current = defer.ensureDeferred(self.run_once())
+        current.addErrback(self._failed)
+        current.addBoth(self._done)
+        return current
 
     def _failed(self, failure) -> None:
         failure.trap(StoreError)

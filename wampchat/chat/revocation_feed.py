@@ -18,6 +18,7 @@ to; that node writes it into the ban, so new guests from the address are
 refused too.
 """
 import uuid
+from typing import Optional
 
 from twisted.internet import defer, task
 from twisted.logger import Logger
@@ -43,7 +44,7 @@ class RevocationFeed:
         self._applied: dict = {}   # row id -> ts, of rows applied (forgotten once out of the overlap)
         self._since = 0
         self._polls = 0
-        self._loop = None
+        self._loop: Optional[task.LoopingCall] = None
 
     # -- recording a change made on this node -------------------------------------------------
     def applied_here(self, kind: str, user: str, room: str | None = None, reason: str | None = None,
@@ -64,9 +65,9 @@ class RevocationFeed:
         if not self._ctx.store.engine.shared or self._loop is not None:
             return
         self._since = self._ctx.now()
-        self._loop = task.LoopingCall(self.poll)
-        self._loop.clock = self._ctx.reactor
-        self._loop.start(POLL_INTERVAL, now=False).addErrback(
+        loop = self._loop = task.LoopingCall(self.poll)
+        loop.clock = self._ctx.reactor
+        loop.start(POLL_INTERVAL, now=False).addErrback(
             lambda f: log.failure("the revocations feed stopped", f))
 
     def stop(self) -> None:

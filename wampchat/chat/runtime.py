@@ -23,7 +23,7 @@ class ChatRuntime(service.Service):
     and stop with this service.
     """
 
-    name = "chat"
+    name = "chat"  # type: ignore[assignment]  # Twisted's Service says name = None
 
     def __init__(self, router, realm_name, engine, settings, reactor, heartbeat=5.0, node_timeout=15.0,
                  file_gate=None, hook_gate=None):

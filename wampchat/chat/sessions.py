@@ -1,6 +1,6 @@
 """Who is online on this node: each user's sessions here, the nick each shows, and the nicks logins bring."""
 from collections import OrderedDict
-from typing import Optional
+from typing import Dict, Optional, Set
 
 from wampchat.names import name_skeleton
 
@@ -12,10 +12,10 @@ class NodeSessions:
     """Online sessions per user on this node: a user goes offline here only when the last session leaves."""
 
     def __init__(self) -> None:
-        self._sessions = {}   # authid -> set of session ids
-        self._owner = {}      # session id -> (authid, role, nick)
-        self._joined_at = {}  # session id -> when it joined (ms, the node's clock)
-        self._shown = {}      # name_skeleton(nick) -> {authid: sessions showing it}, for O(1) uniqueness checks
+        self._sessions: Dict[str, Set[int]] = {}   # authid -> set of session ids
+        self._owner: Dict[int, tuple] = {}      # session id -> (authid, role, nick)
+        self._joined_at: Dict[int, int] = {}  # session id -> when it joined (ms, the node's clock)
+        self._shown: Dict[str, Dict[str, int]] = {}      # name_skeleton(nick) -> {authid: sessions showing it}, for O(1) uniqueness checks
         self._expected: "OrderedDict[int, str]" = OrderedDict()  # session id -> nick, from the join hook
 
     def expect_nick(self, session_id: int, nick: str) -> None:

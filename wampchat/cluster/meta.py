@@ -39,7 +39,7 @@ class ClusterMeta:
         self._realm = realm
         self._calls = calls
         self._registry = registry
-        self._local = {}
+        self._local: dict = {}
 
     def install(self) -> None:
         dealer = self._realm.dealer

@@ -15,6 +15,8 @@ node that leaves the cluster (stopped, or cleared as dead by the presence
 heartbeat within the node timeout) takes its registrations along, and the
 calls in flight to it end with ``wamp.error.canceled``.
 """
+from typing import Optional
+
 from autobahn.wamp.exception import ApplicationError
 from twisted.internet import defer, task
 from twisted.logger import Logger
@@ -38,7 +40,7 @@ class ClusterRegistry:
         self._clock = clock
         self._known: set = set()      # (node, uri, match, invoke) the dealer holds
         self._nodes: set = set()
-        self._loop = None
+        self._loop: Optional[task.LoopingCall] = None
         self.on_node_gone: list = []   # fn(node) for each node that left the cluster (its testaments)
 
     async def start(self) -> None:
@@ -49,9 +51,9 @@ class ClusterRegistry:
             self.claim(reg).addErrback(lambda f, uri=reg.uri: self.log.warn(
                 "{uri}, registered here before this node joined the cluster, is held elsewhere too: {e}",
                 uri=uri, e=f.value))
-        self._loop = task.LoopingCall(self.refresh)
-        self._loop.clock = self._clock
-        self._loop.start(POLL_INTERVAL, now=True).addErrback(lambda f: self.log.failure("registry stopped", f))
+        loop = self._loop = task.LoopingCall(self.refresh)
+        loop.clock = self._clock
+        loop.start(POLL_INTERVAL, now=True).addErrback(lambda f: self.log.failure("registry stopped", f))
 
     def stop_following(self) -> None:
         """Stop reading the others' registrations (the node is stopping)."""

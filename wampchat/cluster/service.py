@@ -12,7 +12,7 @@ from wampchat.cluster.registry import ClusterRegistry
 class ClusterService(service.Service):
     """Starts and stops this node's :class:`~wampchat.cluster.registry.ClusterRegistry`."""
 
-    name = "cluster"
+    name = "cluster"  # type: ignore[assignment]  # Twisted's Service says name = None
     log = Logger()
 
     def __init__(self, realm, runtime, bridge, node: str, reactor) -> None:

@@ -12,12 +12,13 @@ asked for, so what is read is what the limit counts.
 """
 import socket
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Callable, List, Optional
 from urllib.parse import urljoin
 
 from twisted.internet import defer, threads
 from twisted.internet.endpoints import TCP4ClientEndpoint, TCP6ClientEndpoint, wrapClientTLS
-from twisted.internet.protocol import Protocol
+from twisted.internet.protocol import Protocol, connectionDone
+from twisted.python.failure import Failure
 from twisted.internet.ssl import optionsForClientTLS
 from twisted.web.client import Agent, HTTPConnectionPool, ResponseDone
 from twisted.web.http import PotentialDataLoss
@@ -74,8 +75,9 @@ class _CappedBody(Protocol):
     """Reads a body up to ``limit`` bytes, then drops the connection; ``done`` fires with (bytes, cut)."""
 
     def __init__(self, limit: int) -> None:
-        self.limit, self.size, self.parts = limit, 0, []
-        self.done = defer.Deferred(lambda _: self._stop())
+        self.limit, self.size = limit, 0
+        self.parts: List[bytes] = []
+        self.done: defer.Deferred = defer.Deferred(lambda _: self._stop())
 
     def _stop(self) -> None:
         if self.transport is not None:
@@ -91,7 +93,7 @@ class _CappedBody(Protocol):
             self.done.callback((b"".join(self.parts), len(data) > room))
             self._stop()
 
-    def connectionLost(self, reason) -> None:
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         if self.done.called:
             return
         if reason.check(ResponseDone, PotentialDataLoss):
@@ -104,7 +106,8 @@ class _Drop(Protocol):
     """Takes an unwanted body by dropping the connection at once."""
 
     def connectionMade(self) -> None:
-        self.transport.stopProducing()
+        if self.transport is not None:
+            self.transport.stopProducing()
 
 
 def _media_type(response) -> tuple:

@@ -10,6 +10,7 @@ for the highlighted names and values (``hltype``, ``hlval``) its debug lines
 carry: seven per join, about 3% of a join's CPU.
 """
 import pprint
+from typing import Any
 
 from autobahn import util as _util
 from autobahn.twisted import websocket as _tx_websocket
@@ -63,10 +64,13 @@ def _timings_str(timings):
 
 def format_debug_only_when_logged() -> None:
     """Patch Autobahn's WebSocket protocol module (idempotent); ``Timings.__str__`` keeps returning a real string."""
-    if _ws_protocol.pformat is not _LazyPformat:
-        _ws_protocol.pformat = _LazyPformat
-        _ws_protocol.Timings.__str__ = _timings_str
-    for module in (_ws_protocol, _tx_websocket, _wamp_websocket):
-        if hasattr(module, "hltype"):
-            module.hltype = _lazy_hltype
-        module.hlval = _lazy_hlval
+    # patching another library's module: what mypy's view of those modules cannot allow, on purpose
+    ws_protocol: Any = _ws_protocol
+    if ws_protocol.pformat is not _LazyPformat:
+        ws_protocol.pformat = _LazyPformat
+        ws_protocol.Timings.__str__ = _timings_str
+    for module in (ws_protocol, _tx_websocket, _wamp_websocket):
+        patched: Any = module
+        if hasattr(patched, "hltype"):
+            patched.hltype = _lazy_hltype
+        patched.hlval = _lazy_hlval

@@ -4,6 +4,8 @@ other nodes' callees (proxies, ``remote`` true) among a registration's callees. 
 :class:`~wampchat.router.dealer.Dealer`; the cluster itself (``cluster``: claim, release) is
 :mod:`wampchat.cluster.registry`.
 """
+from typing import Any, Dict
+
 from autobahn.wamp.exception import ApplicationError
 from twisted.internet import defer
 from twisted.python.failure import Failure
@@ -11,6 +13,8 @@ from twisted.python.failure import Failure
 
 class ClusterRegistrations:
     """Claims and remote callees; uses the Dealer's map, ids and ``cluster``."""
+
+    _by_id: Dict[int, Any]   # the Dealer's registrations by id
 
     def claimed(self, reg, session):
         """None when ``session``'s registration holds already; else a Deferred firing once the cluster agreed

@@ -11,7 +11,7 @@ options, a payload instead of arguments, a wrong type anywhere) returns None
 and goes to Autobahn's parser, which accepts it or refuses it with its own
 reason; so what is accepted, and how a bad message is refused, is unchanged.
 """
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, Optional, Union
 
 from autobahn.wamp import message
 from autobahn.wamp.message import check_or_raise_uri
@@ -45,7 +45,7 @@ def _plain_arguments(raw: list, first: int) -> bool:
     return (n <= first or type(raw[first]) is list) and (n <= first + 1 or type(raw[first + 1]) is dict)
 
 
-def _init_payload(msg: _Message, args: Optional[list], kwargs: Optional[dict]) -> None:
+def _init_payload(msg: Union[message.Call, message.Yield], args: Optional[list], kwargs: Optional[dict]) -> None:
     _Message.__init__(msg)
     msg._init_app_payload(args=args, kwargs=kwargs)
     msg._forward_for = None

@@ -17,7 +17,7 @@ from typing import Dict, Optional, Tuple
 from autobahn.wamp import message
 
 MAX_KNOWN_ROLES = 256   # distinct role sets remembered (a peer choosing odd flags cannot grow it past this)
-_PLACEHOLDER_ROLES = {"caller": {}}
+_PLACEHOLDER_ROLES: Dict[str, dict] = {"caller": {}}
 _known_roles: Dict[tuple, dict] = {}
 
 

@@ -34,7 +34,7 @@ class Buckets:
         self._clock = clock
         self.rate = rate
         self._capacity = capacity
-        self._tokens = OrderedDict()  # key -> (tokens, when counted), least recently used first
+        self._tokens: "OrderedDict[object, tuple]" = OrderedDict()  # key -> (tokens, when counted), least recently used first
 
     def __len__(self) -> int:
         return len(self._tokens)

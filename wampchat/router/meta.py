@@ -16,7 +16,7 @@ port) is shown only to the roles in :data:`TRANSPORT_ROLES` (API.md §3).
 twice, once with ``transport`` to those roles and once without it to
 everyone else, so every subscriber gets exactly one event per join.
 """
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, List, NamedTuple
 
 from autobahn.wamp.exception import ApplicationError
 from twisted.internet import defer
@@ -145,7 +145,7 @@ class SessionMeta:
         return len(self._end([i.id for i in self._realm.sessions() if i.authrole == authrole and i.id != caller.id],
                              kwargs))
 
-    def _end(self, session_ids, kwargs) -> list:
+    def _end(self, session_ids, kwargs) -> List:
         reason = (kwargs or {}).get("reason") or "wamp.close.killed"
         text = (kwargs or {}).get("message")
         if not isinstance(reason, str) or not (text is None or isinstance(text, str)):

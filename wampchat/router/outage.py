@@ -2,8 +2,9 @@
 the log, yet the operator must see that it is happening and when it ends."""
 from typing import Optional
 
-from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
+
+from wampchat.clock import Clock
 
 REPEAT_AFTER = 60.0   # seconds between the reminders of an outage that goes on
 
@@ -13,7 +14,7 @@ class OutageNotice:
 
     log = Logger()
 
-    def __init__(self, clock: IReactorTime, what: str, repeat_after: float = REPEAT_AFTER) -> None:
+    def __init__(self, clock: Clock, what: str, repeat_after: float = REPEAT_AFTER) -> None:
         self._clock = clock
         self._what = what
         self._repeat_after = repeat_after

@@ -7,7 +7,7 @@ Callees are this node's sessions: a registration that other nodes' callees hold 
 is listed, looked up and matched like any other, since a call made here reaches them, but their sessions
 are not listed or counted here (their ids belong to their own nodes).
 """
-from typing import Optional
+from typing import List, Optional
 
 from autobahn.wamp.exception import ApplicationError
 
@@ -46,7 +46,7 @@ class RegistrationMeta:
         reg = self._registration(args, kwargs)
         return describe(reg, invoke=reg.invoke)
 
-    def list_callees(self, caller, args, kwargs) -> list:
+    def list_callees(self, caller, args, kwargs) -> List:
         return [callee.info.id for callee in self._registration(args, kwargs).callees if not callee.remote]
 
     def count_callees(self, caller, args, kwargs) -> int:

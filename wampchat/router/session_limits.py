@@ -22,9 +22,9 @@ _LIMIT_NAMES = {
 class SessionLimits:
     """How much one session may hold at once; past it a request gets ERROR ``wampchat.error.limit_exceeded``."""
 
-    subscriptions: int
-    registrations: int
-    calls_in_flight: int
+    subscriptions: float   # an int, or infinity for UNLIMITED
+    registrations: float
+    calls_in_flight: float
 
 
 # In-process services (role ``trusted``) are exempt from the per-session limits.

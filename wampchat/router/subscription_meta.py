@@ -6,7 +6,7 @@ Meta API, as Crossbar.io answers it). Shared rules: :mod:`wampchat.router.regist
 Subscribers are this node's sessions: every node keeps its own subscriptions (its own ids) and routes
 other nodes' events to them, so another node's subscribers are seen there, not here.
 """
-from typing import Optional
+from typing import List, Optional
 
 from autobahn.wamp.exception import ApplicationError
 
@@ -36,7 +36,7 @@ class SubscriptionMeta:
         sub = self._broker.subscriptions().get(topic, match_option(args, kwargs))
         return sub.id if sub is not None else None
 
-    def match(self, caller, args, kwargs) -> Optional[list]:
+    def match(self, caller, args, kwargs) -> Optional[List]:
         """The ids of every subscription a publication to ``topic`` would reach, or None when none would."""
         found = self._broker.subscriptions().match_all(uri_arg(args, kwargs, "topic"))
         return [sub.id for sub in found] or None
@@ -44,7 +44,7 @@ class SubscriptionMeta:
     def get(self, caller, args, kwargs) -> dict:
         return describe(self._subscription(args, kwargs))
 
-    def list_subscribers(self, caller, args, kwargs) -> list:
+    def list_subscribers(self, caller, args, kwargs) -> List:
         return [session.info.id for session in self._subscription(args, kwargs).subscribers]
 
     def count_subscribers(self, caller, args, kwargs) -> int:

@@ -85,7 +85,7 @@ class GuardedSite(Site):
     Requests`` and closed before any request is read.
     """
 
-    protocol = GuardedHTTPChannel
+    protocol = GuardedHTTPChannel  # type: ignore[assignment]  # a plain HTTPChannel, as twisted.web's Site builds
     requestFactory = SecureRequest
     upgrade = None  # upgrade(channel, first bytes): True when it took the connection (web/websocket.py)
 

@@ -61,7 +61,7 @@ class LongPollResource(Resource):
         request.setHeader(b"cache-control", b"no-store")
         if foreign_origin(request):
             return _plain(request, 403, "requests from another origin are not allowed here")
-        path = request.postpath
+        path = request.postpath or []
         if path == [b"open"]:
             return self._open(request)
         if len(path) == 2 and path[1] in ACTIONS:
@@ -122,6 +122,8 @@ class LongPollResource(Resource):
 
 def _body(request: Request, limit: int) -> Optional[bytes]:
     """The request body, or None when it is longer than ``limit`` bytes."""
+    if request.content is None:
+        return b""
     body = request.content.read(limit + 1)
     return None if len(body) > limit else body
 

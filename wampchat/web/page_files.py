@@ -98,7 +98,7 @@ class PageFiles:
             return ()
 
     def _parse(self, names) -> set:
-        found = set()
+        found: set = set()
         for name in names:
             parser = _References()
             try:

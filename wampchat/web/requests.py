@@ -95,7 +95,7 @@ class SecureRequest(Request):
 
     def _refuse(self, code: int, reason: str) -> None:
         """Answer ``code`` with a one-line plain-text reason, without looking for a resource."""
-        self.site = self.channel.site
+        self.site = getattr(self.channel, "site", None)  # set by the Site on its channels
         body = f"{reason}\n".encode("utf-8")
         self.setResponseCode(code)
         self.setHeader(b"content-type", b"text/plain; charset=utf-8")

@@ -19,7 +19,7 @@ UNPARSEABLE = (ProtocolError, InvalidUriError, SerializationError, ValueError, T
 class RouterTransportMixin:
     """Shared by both transports: the budget, gathered writes and the protocol-violation path."""
 
-    log = txaio.make_logger()  # Autobahn's protocols call log.trace(), which twisted's Logger lacks
+    log = txaio.make_logger()  # type: ignore[attr-defined]  # txaio sets make_logger at use_twisted(); Autobahn's protocols call log.trace(), which twisted's Logger lacks
     _budget = None
     _write_coalescer = None  # the router's WriteCoalescer (set by the factory)
 

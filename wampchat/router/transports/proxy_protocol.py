@@ -10,7 +10,7 @@ not the proxy, and the connection stays a plain TCP one (the router's gathered w
 import ipaddress
 import struct
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
 
 from twisted.internet import protocol
 from twisted.logger import Logger
@@ -124,7 +124,8 @@ class ProxyHeaderReceiver(protocol.Protocol):
 
     def _hand_over(self, header: ProxyHeader):
         self._stop_clock()
-        rest, transport = self.buffer[header.length:], self.transport
+        rest = self.buffer[header.length:]
+        transport: Any = self.transport   # an ITransport: set by makeConnection, before any byte arrives
         self.buffer = b""
         client = twisted_address(*header.source) if header.source is not None else self.addr
         inner = self.factory.wrapped.buildProtocol(client)
@@ -144,7 +145,8 @@ class ProxyHeaderReceiver(protocol.Protocol):
     def _refuse(self, why: str):
         self._stop_clock()
         log.info("closing a connection from {host}: {why}", host=self.addr.host, why=why)
-        self.transport.abortConnection()
+        if self.transport is not None:
+            self.transport.abortConnection()
 
     def _stop_clock(self):
         if self._timeout is not None and self._timeout.active():

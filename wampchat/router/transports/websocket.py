@@ -3,6 +3,8 @@ WAMP over WebSocket, router side: Autobahn's protocol with a fast path for whole
 framed once per serializer and written as is to every subscriber, the connection guard's handshake
 deadline taken over from the HTTP connection it upgrades, and an idle connection kept small.
 """
+from typing import Dict
+
 from autobahn.twisted.websocket import WampWebSocketServerFactory, WampWebSocketServerProtocol
 from autobahn.wamp import message
 from autobahn.wamp.exception import TransportLost
@@ -14,7 +16,7 @@ from wampchat.router.transports.client_address import TrustedProxies, peer_strin
 from wampchat.router.transports.websocket_frames import is_utf8, unmask, websocket_frame
 
 _STATE_OPEN = WebSocketProtocol.STATE_OPEN
-_EVENT_TUPLES = {}  # one tuple per distinct list of events (every connection has the same one)
+_EVENT_TUPLES: Dict[tuple, tuple] = {}  # one tuple per distinct list of events (every connection has the same one)
 _HANDSHAKE_LEFTOVERS = ("http_request_data", "http_response_data", "http_status_line", "http_request_uri",
                         "http_request_params", "http_request_host", "_wskey")
 _NO_LIMIT = 1 << 62
@@ -42,7 +44,7 @@ class _SendQueue:
         return self._items.pop(0)
 
 
-class RouterWebSocketProtocol(RouterTransportMixin, WampWebSocketServerProtocol):
+class RouterWebSocketProtocol(RouterTransportMixin, WampWebSocketServerProtocol):  # type: ignore[misc]  # Autobahn's bases
     """WAMP over WebSocket, router side."""
 
     _abort_call = None
