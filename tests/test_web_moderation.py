@@ -203,6 +203,27 @@ async def test_owner_makes_a_member_moderator_and_both_see_the_badge(chat_server
     assert not await bob.is_visible("#member-list li[data-user='ann'] button[data-action=member-actions]")
 
 
+
+@pytest_twisted.ensureDeferred
+async def test_the_member_list_keeps_the_keyboard_focus_when_it_is_drawn_again(chat_server, browsers):
+    """The member list is drawn anew at every member event; the control the keyboard focus was on (Bob's
+    actions button) has it again afterwards, not the page's body."""
+    ann, _ = await owner_ann_and_bob_in_team(chat_server, browsers)
+    bob_actions = "#member-list li[data-user='bob'] button[data-action=member-actions]"
+    await ann.js(f"document.querySelector(\"{bob_actions}\").focus();")
+    assert (await ann.active_element())[3] == "member-actions"
+    cy = await testing.connect(chat_server.ws_url, authextra={"nick": "Cy"})
+    try:
+        cy_id = (await cy.call("chat.user.me"))["user"]
+        await cy.call("chat.room.join", "team")
+        await ann.wait_visible(f"#member-list li[data-user='{cy_id}']")
+        focused = await ann.js("const a = document.activeElement; "
+                               "return [a.dataset.action || '', a.closest('li') ? a.closest('li').dataset.user : ''];")
+        assert focused == ["member-actions", "bob"]
+    finally:
+        cy.leave()
+
+
 # ------------------------------------------------------------ room settings
 
 @pytest_twisted.ensureDeferred

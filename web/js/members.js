@@ -42,7 +42,26 @@ export function renderMembers() {
   if (!roomState) return;
   const members = [...roomState.members.values()].sort((a, b) =>
     (b.online - a.online) || (a.nick || a.user).localeCompare(b.nick || b.user));
-  $("member-list").replaceChildren(...members.map((m) => memberItem(m, {
+  const list = $("member-list");
+  const focused = focusInList(list);
+  list.replaceChildren(...members.map((m) => memberItem(m, {
     isMe: state.myUserIds.has(m.user), role: roleOf(roomState, m.user), mayAct: mayActOn(roomState, m.user),
   })));
+  if (focused) refocus(list, focused);
+}
+
+/** The member and control keyboard focus is on in `list` (a re-render replaces every element). */
+function focusInList(list) {
+  const active = document.activeElement;
+  if (!active || !list.contains(active)) return null;
+  const item = active.closest("li[data-user]");
+  return item ? { user: item.dataset.user, action: active.dataset.action } : null;
+}
+
+/** Put the focus back on the same member's same control in the new list (or on its row's first control). */
+function refocus(list, { user, action }) {
+  const item = [...list.children].find((li) => li.dataset.user === user);
+  if (!item) return;
+  const control = (action && item.querySelector(`[data-action="${action}"]`)) || item.querySelector("button, a");
+  if (control) control.focus();
 }
