@@ -13,6 +13,7 @@ from autobahn.websocket.types import ConnectionDeny
 
 from wampchat.router.transports.base import PLAIN_TCP, UNPARSEABLE, RouterTransportMixin
 from wampchat.router.transports.client_address import TrustedProxies, peer_string, present_client, twisted_address
+from wampchat.router.transports.send_queue import SendQueue
 from wampchat.router.transports.websocket_frames import is_utf8, unmask, websocket_frame
 
 _STATE_OPEN = WebSocketProtocol.STATE_OPEN
@@ -20,28 +21,6 @@ _EVENT_TUPLES: Dict[tuple, tuple] = {}  # one tuple per distinct list of events 
 _HANDSHAKE_LEFTOVERS = ("http_request_data", "http_response_data", "http_status_line", "http_request_uri",
                         "http_request_params", "http_request_host", "_wskey")
 _NO_LIMIT = 1 << 62
-
-
-class _SendQueue:
-    """Autobahn's queue for chopped and synchronous writes, which the router never makes: a list made
-    on first use, so an idle connection does not hold an empty deque (760 bytes) for it. The send paths
-    test ``_items`` (None or empty: nothing queued) rather than call ``__len__`` per frame."""
-
-    __slots__ = ("_items",)
-
-    def __init__(self):
-        self._items = None
-
-    def __len__(self):
-        return len(self._items) if self._items else 0
-
-    def append(self, item):
-        if self._items is None:
-            self._items = []
-        self._items.append(item)
-
-    def popleft(self):
-        return self._items.pop(0)
 
 
 class RouterWebSocketProtocol(RouterTransportMixin, WampWebSocketServerProtocol):  # type: ignore[misc]  # Autobahn's bases
@@ -65,7 +44,7 @@ class RouterWebSocketProtocol(RouterTransportMixin, WampWebSocketServerProtocol)
 
     def connectionMade(self):
         super().connectionMade()
-        self.send_queue = _SendQueue()
+        self.send_queue = SendQueue()
         # Autobahn's per-connection byte and frame counters: nothing reads them per connection, so
         # every connection of the factory adds to one
         self.trafficStats = self.factory.traffic
