@@ -197,8 +197,9 @@ class ChatAuthorizer:
         raise ApplicationError(UNAVAILABLE, "the chat database is unavailable; try again shortly")
 
     def _guest_login(self, user, address, nick_key, now):
-        """Deferred of (the ban refusing this guest or None, whether its nick is a name in use), asked
-        together with the other guests' checks waiting for the database thread."""
+        """Deferred of (the ban refusing this guest or None, whether its nick is a name in use, whether its
+        id is held by a guest online), asked together with the other guests' checks waiting for the database
+        thread (:func:`wampchat.storage.chat.server_bans.guest_login`)."""
         return self._guest_logins.submit((user, address, nick_key, now))
 
 
