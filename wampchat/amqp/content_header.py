@@ -54,11 +54,9 @@ def decode_basic_header(spec, data) -> Tuple[int, Dict[str, object]]:
         header = _decode_header(spec, data)
         return header.size, {name.replace("-", "_"): value for name, value in header.properties.items()}
     pos, properties = 14, {}
-    for name, kind in _layout(flags & 0xFFFE):
+    for name, kind in _layout(flags):
         if kind == _SHORTSTR:
-            size_ = data[pos]
-            properties[name] = data[pos + 1:pos + 1 + size_].decode("utf-8")
-            pos += 1 + size_
+            properties[name], pos = read_shortstr(data, pos)
         elif kind == _OCTET:
             properties[name] = data[pos]
             pos += 1
