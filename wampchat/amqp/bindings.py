@@ -137,7 +137,8 @@ class TopicBindings:
                    for queue, exchange in self.targets]
         d = defer.gatherResults(unbinds, consumeErrors=True)
         d.addCallback(lambda _: self._on_broker.discard(key) if key not in self._refs else None)
-        d.addErrback(lambda failure: self._failed(failure.value.subFailure, "unbind", key, self.targets))
+        queues = ", ".join(queue for queue, _ in self.targets)
+        d.addErrback(lambda failure: self._failed(failure.value.subFailure, "unbind", key, queues))
 
     def _failed(self, failure, what, key, queue):
         # The channel is gone (the link reconnects and binds every key again) or the broker refused.
