@@ -37,10 +37,10 @@ def validate_nick(nick: object) -> str:
     return normalize_display_name(nick)
 
 
-
 def new_guest_id() -> str:
     """``guest_`` and 8 random hex digits (API.md): a clash with a guest online is refused at the join hook."""
     return "guest_" + os.urandom(4).hex()
+
 
 class Authenticator:
     """Runs the HELLO -> (CHALLENGE -> AUTHENTICATE) -> identity exchange."""
